@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# test.sh — the one command that runs every Umbra test.
+#
+# On a fresh Debian machine it first installs what the tests need and is
+# missing (the Go toolchain itself is assumed), then runs the whole suite
+# with the race detector. Extra arguments go to `go test` (e.g. -run X).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests use. Each test that needs an outside program
+# skips when it is absent, unless CI is set, where absence is a failure.
+apt_packages=()
+missing=()
+for p in "${apt_packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "test.sh: installing ${missing[*]}"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+go build ./...
+go test -race -count=1 "$@" ./...
