@@ -2,8 +2,8 @@
 // organisation (POK, SOK, organisation encryption key) and signet files.
 //
 // A private key file is one PEM block holding the key's 32-byte seed, with
-// headers that say what the key is for; it is created with mode 0600 and
-// never overwritten, so a slip of the operator cannot destroy a key. A signet
+// headers that say what the key is for; every file is created with mode
+// 0600 and never overwritten, so a slip of the operator cannot destroy a key. A signet
 // file is a PEM block "UMBRA SIGNET" around the signet's exact bytes; readers
 // also take the raw binary form. Functions are safe for concurrent use on
 // different paths.
@@ -17,9 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 
+	"umbra/atomicfile"
 	"umbra/signet"
 )
 
@@ -37,7 +38,7 @@ const maxFile = signet.MaxSize*4/3 + 4096
 // WriteSigning creates path holding the Ed25519 key k. headers say what the
 // key is (e.g. "Role": "POK", "Domain": "example.org").
 func WriteSigning(path string, k ed25519.PrivateKey, headers map[string]string) error {
-	return create(path, 0o600, &pem.Block{Type: TypeSigning, Headers: headers, Bytes: k.Seed()})
+	return create(path, &pem.Block{Type: TypeSigning, Headers: headers, Bytes: k.Seed()})
 }
 
 // WriteEncryption creates path holding the HPKE private key k.
@@ -50,12 +51,12 @@ func WriteEncryption(path string, k hpke.PrivateKey, headers map[string]string) 
 	for k, v := range headers {
 		h[k] = v
 	}
-	return create(path, 0o600, &pem.Block{Type: TypeEncryption, Headers: h, Bytes: seed})
+	return create(path, &pem.Block{Type: TypeEncryption, Headers: h, Bytes: seed})
 }
 
 // WriteSignet creates path holding the signet bytes b as PEM.
 func WriteSignet(path string, b []byte, headers map[string]string) error {
-	return create(path, 0o644, &pem.Block{Type: TypeSignet, Headers: headers, Bytes: b})
+	return create(path, &pem.Block{Type: TypeSignet, Headers: headers, Bytes: b})
 }
 
 // ReadSigning reads an Ed25519 private key file.
@@ -136,34 +137,14 @@ func readBlock(path, typ string) (*pem.Block, error) {
 	return b, nil
 }
 
-// create writes a new file, failing if it exists, and syncs it and its
-// directory so the key survives a crash right after the command returns.
-func create(path string, mode os.FileMode, b *pem.Block) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
+// create writes a new file, failing if it exists, through atomicfile so
+// the key survives a crash right after the command returns.
+func create(path string, b *pem.Block) error {
+	if err := atomicfile.Create(path, pem.EncodeToMemory(b)); err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("keyfile: %s already exists; refusing to overwrite a key", path)
 		}
 		return fmt.Errorf("keyfile: %w", err)
-	}
-	err = pem.Encode(f, b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("keyfile: write %s: %w", path, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("keyfile: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("keyfile: sync directory of %s: %w", path, err)
 	}
 	return nil
 }

@@ -111,7 +111,6 @@ func sigError(t *testing.T, err error, field string) {
 	}
 }
 
-
 // withoutField returns the signet b with field id removed and its length
 // header fixed, or b unchanged when the field is absent.
 func withoutField(b []byte, id byte) []byte {
