@@ -1,0 +1,5 @@
+//go:build !race
+
+package dmime
+
+const raceEnabled = false

@@ -1,0 +1,163 @@
+package dmime
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Signature inputs (spec §7). Each is domain-separated so a signature made
+// for one purpose can never verify for another.
+const (
+	treeLabel   = "umbra-dmime-v1 tree\x00"
+	authorLabel = "umbra-dmime-v1 author signature\x00"
+	originLabel = "umbra-dmime-v1 origin signature\x00"
+)
+
+// treeRoot hashes the ordered section leaves: a one-level tree, so a reader
+// holding the signature chunk can check any one section alone.
+func treeRoot(leaves [][leafLen]byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(treeLabel))
+	h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(leaves))))
+	for i := range leaves {
+		h.Write(leaves[i][:])
+	}
+	var r [sha256.Size]byte
+	h.Sum(r[:0])
+	return r
+}
+
+func authorMessage(root [sha256.Size]byte) []byte { return append([]byte(authorLabel), root[:]...) }
+
+// originMessage is what the origin signs: the hash of the author signature
+// chunk. That chunk lists the SHA-256 of every section of the core, and
+// every reader checks each of them against the bytes it read, so this
+// digest covers every byte of the core without a second pass over it.
+func originMessage(sigChunk [sha256.Size]byte) []byte {
+	return append([]byte(originLabel), sigChunk[:]...)
+}
+
+// encodeAuthorSignature is the payload of the author signature chunk:
+// leaf count, leaves, Ed25519 signature over the tree root.
+func encodeAuthorSignature(leaves [][leafLen]byte, key ed25519.PrivateKey) []byte {
+	b := make([]byte, 0, 2+len(leaves)*leafLen+sigLen)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(leaves)))
+	for i := range leaves {
+		b = append(b, leaves[i][:]...)
+	}
+	return append(b, ed25519.Sign(key, authorMessage(treeRoot(leaves)))...)
+}
+
+func (p *parser) verifyAuthor(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: author public key of %d bytes", ErrInput, len(pub))
+	}
+	if !ed25519.Verify(pub, authorMessage(p.authorRoot), p.authorSig) {
+		return fmt.Errorf("%w: message %s", ErrAuthorSignature, p.info.id)
+	}
+	return nil
+}
+
+func (p *parser) verifyOrigin(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: origin public key of %d bytes", ErrInput, len(pub))
+	}
+	if p.originSig == nil {
+		return fmt.Errorf("%w: message %s", ErrNoOriginSignature, p.info.id)
+	}
+	if !ed25519.Verify(pub, originMessage(p.sigSum), p.originSig) {
+		return fmt.Errorf("%w: message %s", ErrOriginSignature, p.info.id)
+	}
+	return nil
+}
+
+// VerifyAuthor checks the whole layout and the author's signature with the
+// author's public signing key. It needs no decryption key: the tree covers
+// the ciphertext, so the origin provider can check its own user's message.
+func VerifyAuthor(r io.Reader, pub ed25519.PublicKey) error {
+	p, err := newParser(r, nil)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	if err := p.drain(); err != nil {
+		return err
+	}
+	return p.verifyAuthor(pub)
+}
+
+// VerifyOrigin checks the whole layout and the origin provider's signature
+// with the origin organisation's public signing key (a SOK allowed to sign
+// messages). The destination provider calls it before anything else: it
+// needs no decryption key.
+func VerifyOrigin(r io.Reader, pub ed25519.PublicKey) error {
+	p, err := newParser(r, nil)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	if err := p.drain(); err != nil {
+		return err
+	}
+	return p.verifyOrigin(pub)
+}
+
+// SignOrigin copies an author-signed message from src to dst and appends
+// the origin signature, made with the origin organisation's signing key
+// over every byte up to and including the author signature (through the
+// author's tree, spec §7.2). Bytes reach dst while src is checked: on error the caller
+// must discard dst.
+func SignOrigin(dst io.Writer, src io.Reader, key ed25519.PrivateKey) error {
+	if len(key) != ed25519.PrivateKeySize {
+		return fmt.Errorf("%w: origin signing key of %d bytes", ErrInput, len(key))
+	}
+	p, err := newParser(src, dst)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	if err := p.drain(); err != nil {
+		return err
+	}
+	if p.originSig != nil {
+		return fmt.Errorf("%w: message %s already has an origin signature", ErrChunkOrder, p.info.id)
+	}
+	return writeChunk(dst, typeOriginSignature, ed25519.Sign(key, originMessage(p.sigSum)))
+}
+
+// AppendTrace copies an origin-signed message from src to dst and appends
+// a trace chunk. Traces are covered by no signature, so appending one
+// breaks none. On error the caller must discard dst.
+func AppendTrace(dst io.Writer, src io.Reader, tr Trace) error {
+	payload, err := tr.encode()
+	if err != nil {
+		return err
+	}
+	p, err := newParser(src, dst)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	if err := p.drain(); err != nil {
+		return err
+	}
+	if p.originSig == nil {
+		return fmt.Errorf("%w: traces follow the origin signature", ErrNoOriginSignature)
+	}
+	if len(p.traces) == maxTraces {
+		return fmt.Errorf("%w: message already has %d traces", ErrInput, maxTraces)
+	}
+	return writeChunk(dst, typeTrace, payload)
+}
+
+func writeChunk(w io.Writer, t byte, payload []byte) error {
+	b := make([]byte, chunkHeaderLen, chunkHeaderLen+len(payload))
+	putChunkHeader(b, t, len(payload))
+	if _, err := w.Write(append(b, payload...)); err != nil {
+		return fmt.Errorf("dmime: write chunk 0x%02x: %w", t, err)
+	}
+	return nil
+}
