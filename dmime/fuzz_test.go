@@ -2,6 +2,7 @@ package dmime
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"os"
@@ -115,7 +116,7 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, base uint8, op uint32, patch []byte) {
 		data := fuzzInput(bases, base, op, patch)
 		o, err := Open(bytes.NewReader(data), RoleRecipient, w.recip.enc, OpenOptions{
-			MIME: io.Discard, AuthorKey: w.authorKeys, OriginKey: w.origin.pub(), Recipient: w.recip.addr,
+			MIME: io.Discard, AuthorKey: w.authorKeys, OriginKeys: []ed25519.PublicKey{w.origin.pub()}, Recipient: w.recip.addr,
 		})
 		if err != nil {
 			if !isSentinel(err) {

@@ -1,6 +1,7 @@
 package dmime
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"hash"
 	"io"
@@ -127,7 +128,7 @@ func TestStreamingHeap(t *testing.T) {
 	out := sha256.New()
 	counter := &countWriter{w: out}
 	_, openErr := Open(signedR, RoleRecipient, w.recip.enc, OpenOptions{
-		MIME: counter, AuthorKey: w.authorKeys, OriginKey: w.origin.pub(), Recipient: w.recip.addr,
+		MIME: counter, AuthorKey: w.authorKeys, OriginKeys: []ed25519.PublicKey{w.origin.pub()}, Recipient: w.recip.addr,
 	})
 	signedR.CloseWithError(io.ErrClosedPipe)
 	wg.Wait()

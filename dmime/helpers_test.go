@@ -94,7 +94,7 @@ func (w *world) sealWith(tb testing.TB, mime []byte, p SealParams) []byte {
 func (w *world) openRecipient(msg []byte) ([]byte, *Opened, error) {
 	var out bytes.Buffer
 	o, err := Open(bytes.NewReader(msg), RoleRecipient, w.recip.enc, OpenOptions{
-		MIME: &out, AuthorKey: w.authorKeys, OriginKey: w.origin.pub(), Recipient: w.recip.addr,
+		MIME: &out, AuthorKey: w.authorKeys, OriginKeys: []ed25519.PublicKey{w.origin.pub()}, Recipient: w.recip.addr,
 	})
 	return out.Bytes(), o, err
 }

@@ -331,6 +331,12 @@ type Layout struct {
 	Sections     []SectionInfo
 	OriginSigned bool
 	Traces       []Trace
+	// Digest is SHA-256 of the author signature chunk, which lists the
+	// hash of every section: it identifies the message's content, ID
+	// included, and is what the origin signs (spec §7.2). Providers key
+	// idempotent delivery on it rather than on the random ID alone, so a
+	// replayed ID with other content is never mistaken for a redelivery.
+	Digest [sha256.Size]byte
 }
 
 // Inspect parses a message's framing without keys: it enforces the layout
@@ -357,5 +363,6 @@ func (p *parser) layout() *Layout {
 		Sections:     p.sections,
 		OriginSigned: p.originSig != nil,
 		Traces:       p.traces,
+		Digest:       p.sigSum,
 	}
 }

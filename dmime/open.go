@@ -57,10 +57,11 @@ type OpenOptions struct {
 	// is then verified. Required for author and recipient, optional for
 	// the origin.
 	AuthorKey AuthorKeyFunc
-	// OriginKey is the origin organisation's public signing key; when set
-	// the origin signature must be present and valid. Required for the
-	// destination, optional for the others.
-	OriginKey ed25519.PublicKey
+	// OriginKeys are the origin organisation's public message-signing
+	// keys (its SOKs with the sign-messages permission); when set the
+	// origin signature must be present and valid under one of them.
+	// Required for the destination, optional for the others.
+	OriginKeys []ed25519.PublicKey
 	// Recipient is the recipient's own address: a message whose
 	// destination chunk names anyone else is refused (ErrWrongRecipient).
 	// Required for the recipient role, not accepted for others.
@@ -115,8 +116,8 @@ func checkOpen(role Role, key hpke.PrivateKey, opt *OpenOptions) error {
 		return fmt.Errorf("%w: %s must verify the author (AuthorKey)", ErrInput, role)
 	case role == RoleDestination && opt.AuthorKey != nil:
 		return fmt.Errorf("%w: destination may not learn the author", ErrNotPermitted)
-	case role == RoleDestination && opt.OriginKey == nil:
-		return fmt.Errorf("%w: destination must verify the origin signature (OriginKey)", ErrInput)
+	case role == RoleDestination && len(opt.OriginKeys) == 0:
+		return fmt.Errorf("%w: destination must verify the origin signature (OriginKeys)", ErrInput)
 	case role == RoleRecipient && opt.Recipient == "":
 		return fmt.Errorf("%w: recipient must name itself (Recipient)", ErrInput)
 	case role != RoleRecipient && opt.Recipient != "":
@@ -172,8 +173,8 @@ func Open(r io.Reader, role Role, key hpke.PrivateKey, opt OpenOptions) (*Opened
 		}
 		res.AuthorVerified = true
 	}
-	if opt.OriginKey != nil {
-		if err := p.verifyOrigin(opt.OriginKey); err != nil {
+	if opt.OriginKeys != nil {
+		if err := p.verifyOrigin(opt.OriginKeys); err != nil {
 			return nil, err
 		}
 		res.OriginVerified = true

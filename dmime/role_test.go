@@ -2,6 +2,7 @@ package dmime
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"io"
 	"testing"
 )
@@ -31,7 +32,7 @@ func TestDestinationRole(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	msg := w.seal(t, []byte(simpleMIME))
-	o, err := Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{OriginKey: w.origin.pub()})
+	o, err := Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{OriginKeys: []ed25519.PublicKey{w.origin.pub()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,9 +45,9 @@ func TestDestinationRole(t *testing.T) {
 	}
 	_, err = o.Origin()
 	wantErr(t, "destination asks for the origin chunk", err, ErrNotPermitted)
-	_, err = Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{OriginKey: w.origin.pub(), MIME: io.Discard})
+	_, err = Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{OriginKeys: []ed25519.PublicKey{w.origin.pub()}, MIME: io.Discard})
 	wantErr(t, "destination asks for the content", err, ErrNotPermitted)
-	_, err = Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{OriginKey: w.origin.pub(), AuthorKey: w.authorKeys})
+	_, err = Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{OriginKeys: []ed25519.PublicKey{w.origin.pub()}, AuthorKey: w.authorKeys})
 	wantErr(t, "destination asks for the author", err, ErrNotPermitted)
 	_, err = Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{})
 	wantErr(t, "destination without the origin key", err, ErrInput)
@@ -79,7 +80,7 @@ func TestServerKeysCannotRead(t *testing.T) {
 		role Role
 		opt  OpenOptions
 	}{
-		{"origin key as destination", w.origin, RoleDestination, OpenOptions{OriginKey: w.origin.pub()}},
+		{"origin key as destination", w.origin, RoleDestination, OpenOptions{OriginKeys: []ed25519.PublicKey{w.origin.pub()}}},
 		{"origin key as recipient", w.origin, RoleRecipient, OpenOptions{MIME: io.Discard, AuthorKey: w.authorKeys, Recipient: w.recip.addr}},
 		{"origin key as author", w.origin, RoleAuthor, OpenOptions{MIME: io.Discard, AuthorKey: w.authorKeys}},
 		{"destination key as origin", w.dest, RoleOrigin, OpenOptions{}},

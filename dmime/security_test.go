@@ -241,7 +241,7 @@ func TestStrippedSignatures(t *testing.T) {
 	_, _, err := w.openRecipient(noOrigin)
 	wantErr(t, "origin signature stripped, recipient", err, ErrNoOriginSignature)
 	wantErr(t, "origin signature stripped, VerifyOrigin", VerifyOrigin(bytes.NewReader(noOrigin), w.origin.pub()), ErrNoOriginSignature)
-	_, err = Open(bytes.NewReader(noOrigin), RoleDestination, w.dest.enc, OpenOptions{OriginKey: w.origin.pub()})
+	_, err = Open(bytes.NewReader(noOrigin), RoleDestination, w.dest.enc, OpenOptions{OriginKeys: []ed25519.PublicKey{w.origin.pub()}})
 	wantErr(t, "origin signature stripped, destination", err, ErrNoOriginSignature)
 
 	_, _, err = w.openRecipient(replace(msg, asig, nil))

@@ -61,17 +61,28 @@ func (p *parser) verifyAuthor(pub ed25519.PublicKey) error {
 	return nil
 }
 
-func (p *parser) verifyOrigin(pub ed25519.PublicKey) error {
-	if len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: origin public key of %d bytes", ErrInput, len(pub))
+// verifyOrigin accepts the origin signature if any one of pubs made it:
+// the signature does not name its key, and an organisation may hold
+// several message-signing SOKs (docs/spec/signet.md §3).
+func (p *parser) verifyOrigin(pubs []ed25519.PublicKey) error {
+	if len(pubs) == 0 {
+		return fmt.Errorf("%w: no origin public key", ErrInput)
+	}
+	for _, pub := range pubs {
+		if len(pub) != ed25519.PublicKeySize {
+			return fmt.Errorf("%w: origin public key of %d bytes", ErrInput, len(pub))
+		}
 	}
 	if p.originSig == nil {
 		return fmt.Errorf("%w: message %s", ErrNoOriginSignature, p.info.id)
 	}
-	if !ed25519.Verify(pub, originMessage(p.sigSum), p.originSig) {
-		return fmt.Errorf("%w: message %s", ErrOriginSignature, p.info.id)
+	msg := originMessage(p.sigSum)
+	for _, pub := range pubs {
+		if ed25519.Verify(pub, msg, p.originSig) {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("%w: message %s", ErrOriginSignature, p.info.id)
 }
 
 // VerifyAuthor checks the whole layout and the author's signature with the
@@ -90,10 +101,9 @@ func VerifyAuthor(r io.Reader, pub ed25519.PublicKey) error {
 }
 
 // VerifyOrigin checks the whole layout and the origin provider's signature
-// with the origin organisation's public signing key (a SOK allowed to sign
-// messages). The destination provider calls it before anything else: it
-// needs no decryption key.
-func VerifyOrigin(r io.Reader, pub ed25519.PublicKey) error {
+// with the origin organisation's public message-signing keys (SOKs allowed
+// to sign messages; any one may have signed). It needs no decryption key.
+func VerifyOrigin(r io.Reader, pubs ...ed25519.PublicKey) error {
 	p, err := newParser(r, nil)
 	if err != nil {
 		return err
@@ -102,7 +112,7 @@ func VerifyOrigin(r io.Reader, pub ed25519.PublicKey) error {
 	if err := p.drain(); err != nil {
 		return err
 	}
-	return p.verifyOrigin(pub)
+	return p.verifyOrigin(pubs)
 }
 
 // SignOrigin copies an author-signed message from src to dst and appends

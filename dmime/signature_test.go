@@ -2,6 +2,8 @@ package dmime
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -92,5 +94,37 @@ func TestBuckets(t *testing.T) {
 		if total := l + paddingWire(n); total != bucket(total) {
 			t.Fatalf("core %d + padding %d = %d, not a bucket", l, n, total)
 		}
+	}
+}
+
+// The origin signature names no key: a verifier holding several of the
+// origin's message-signing keys accepts it under any one of them, and the
+// layout digest (the delivery key of providers) is the same for every
+// reader and changes with the content.
+func TestOriginKeysAndDigest(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	msg := w.seal(t, []byte(simpleMIME))
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)).Public().(ed25519.PublicKey)
+	if err := VerifyOrigin(bytes.NewReader(msg), other, w.origin.pub()); err != nil {
+		t.Fatalf("second key of two: %v", err)
+	}
+	if err := VerifyOrigin(bytes.NewReader(msg), other); !errors.Is(err, ErrOriginSignature) {
+		t.Fatalf("wrong key only: %v", err)
+	}
+	if err := VerifyOrigin(bytes.NewReader(msg)); !errors.Is(err, ErrInput) {
+		t.Fatalf("no key: %v", err)
+	}
+	l1, err := Inspect(bytes.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, o, err := w.openRecipient(msg)
+	if err != nil || o.Layout.Digest != l1.Digest || l1.Digest == [32]byte{} {
+		t.Fatalf("digest differs between readers: %v", err)
+	}
+	l2, err := Inspect(bytes.NewReader(w.seal(t, []byte(simpleMIME))))
+	if err != nil || l2.Digest == l1.Digest {
+		t.Fatalf("two seals share a digest: %v", err)
 	}
 }
