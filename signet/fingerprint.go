@@ -10,7 +10,7 @@ import (
 )
 
 // Fingerprint identifies one signet: SHA-256 of its complete canonical
-// encoding, signatures included (docs/spec/signet.md §5).
+// encoding, signatures included (docs/spec/signet.md §7).
 type Fingerprint [32]byte
 
 // FingerprintOf returns the fingerprint of an encoded signet.
