@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -15,6 +14,7 @@ import (
 
 	"umbra/dnsrec"
 	"umbra/keyfile"
+	"umbra/provider"
 	"umbra/signet"
 )
 
@@ -87,88 +87,18 @@ func runKeysGenOrg(c *cmd) error {
 			return err
 		}
 	}
-	paths := map[string]string{}
-	for _, n := range []string{"pok.key", "sok.key", "enc.key", "org.signet"} {
-		paths[n] = filepath.Join(*out, n)
-		if _, err := os.Lstat(paths[n]); err == nil {
-			return fmt.Errorf("%s already exists; refusing to overwrite organisation keys", paths[n])
-		}
-	}
-	if err := os.MkdirAll(*out, 0o700); err != nil {
-		return err
-	}
-
-	_, pok, err := ed25519.GenerateKey(nil)
+	org, rec, err := provider.CreateOrg(*out, provider.OrgOptions{Domain: *domain, DMTP: *dmtp, DMAP: *dmap,
+		TLSPin: pin, Days: *days, Policy: policy, ExpDays: *exp})
 	if err != nil {
 		return err
 	}
-	_, sok, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return err
-	}
-	enc, err := signet.KEM().GenerateKey()
-	if err != nil {
-		return err
-	}
-	start := time.Now().UTC().Truncate(time.Second)
-	org, err := signet.NewOrg(signet.OrgFields{
-		POK:       pok.Public().(ed25519.PublicKey),
-		SOKs:      []signet.SOK{{Key: sok.Public().(ed25519.PublicKey), Perms: signet.PermSignSignets | signet.PermSignMessages | signet.PermTLS}},
-		Enc:       enc.PublicKey(),
-		Domain:    *domain,
-		DMTP:      *dmtp,
-		DMAP:      *dmap,
-		TLSPin:    pin,
-		NotBefore: start,
-		NotAfter:  start.AddDate(0, 0, *days),
-	}, pok)
-	if err != nil {
-		return err
-	}
-	rec := &dnsrec.Record{
-		Version:     1,
-		POKs:        []ed25519.PublicKey{org.POK},
-		SOKs:        []ed25519.PublicKey{org.SOKs[0].Key},
-		DX:          *dmtp,
-		DMAP:        *dmap,
-		TLSPin:      pin,
-		Fingerprint: org.Fingerprint(),
-		Policy:      policy,
-		ExpDays:     *exp,
-	}
-	// Parse what we would publish, so a bad flag value fails here and not
-	// at every client.
-	if _, err := dnsrec.Parse(rec.TXT()); err != nil {
-		return fmt.Errorf("the DNS record would be invalid: %w", err)
-	}
-
-	h := map[string]string{"Domain": *domain}
-	with := func(k, v string) map[string]string {
-		m := map[string]string{k: v}
-		for k, v := range h {
-			m[k] = v
-		}
-		return m
-	}
-	if err := keyfile.WriteSigning(paths["pok.key"], pok, with("Role", "POK: signs the organisation signet only; keep offline")); err != nil {
-		return err
-	}
-	if err := keyfile.WriteSigning(paths["sok.key"], sok, with("Role", "SOK: signets, messages, tls")); err != nil {
-		return err
-	}
-	if err := keyfile.WriteEncryption(paths["enc.key"], enc, with("Role", "organisation encryption key")); err != nil {
-		return err
-	}
-	if err := keyfile.WriteSignet(paths["org.signet"], org.Bytes(), with("Fingerprint", org.Fingerprint().String())); err != nil {
-		return err
-	}
-
+	path := func(n string) string { return filepath.Join(*out, n) }
 	w := c.stdout
 	fmt.Fprintf(w, "Created the organisation keys of %s in %s:\n", *domain, *out)
-	fmt.Fprintf(w, "  %s  POK: move it offline now; it is needed only to re-sign the organisation signet\n", paths["pok.key"])
-	fmt.Fprintf(w, "  %s  SOK: stays on the server; signs user signets and messages\n", paths["sok.key"])
-	fmt.Fprintf(w, "  %s  organisation encryption key: stays on the server\n", paths["enc.key"])
-	fmt.Fprintf(w, "  %s  organisation signet, valid until %s\n", paths["org.signet"], org.NotAfter.Format(time.DateOnly))
+	fmt.Fprintf(w, "  %s  POK: move it offline now; it is needed only to re-sign the organisation signet\n", path(provider.POKFile))
+	fmt.Fprintf(w, "  %s  SOK: stays on the server; signs user signets and messages\n", path(provider.SOKFile))
+	fmt.Fprintf(w, "  %s  organisation encryption key: stays on the server\n", path(provider.EncFile))
+	fmt.Fprintf(w, "  %s  organisation signet, valid until %s\n", path(provider.SignetFile), org.NotAfter.Format(time.DateOnly))
 	fmt.Fprintf(w, "\nSignet fingerprint (read aloud to compare): %s\n", org.Fingerprint().Human())
 	fmt.Fprintf(w, "\nPublish this DNS record (sign the zone with DNSSEC if you can):\n\n%s\n", zoneLine(*domain, rec))
 	return nil

@@ -50,20 +50,30 @@ func usageErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
-// parse parses the verb's flags and returns the positional arguments. It
+// parse parses the verb's flags, which may come before, between or after
+// the positional arguments, and returns the positional arguments. It
 // rejects a positional count outside [min, max] (max < 0: no limit).
 func (c *cmd) parse(min, max int) ([]string, error) {
-	if err := c.flags.Parse(c.args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+	var pos []string
+	args := c.args
+	for {
+		if err := c.flags.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errFlags, err)
 		}
-		return nil, fmt.Errorf("%w: %v", errFlags, err)
+		rest := c.flags.Args()
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	rest := c.flags.Args()
-	if len(rest) < min || (max >= 0 && len(rest) > max) {
+	if len(pos) < min || (max >= 0 && len(pos) > max) {
 		return nil, usageErrorf("wrong number of arguments")
 	}
-	return rest, nil
+	return pos, nil
 }
 
 func (c *cmd) usage() {

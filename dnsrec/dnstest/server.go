@@ -1,7 +1,8 @@
-// Package dnstest runs a small DNS server on 127.0.0.1 for tests: UDP and
-// TCP on one ephemeral port, answering from records the test controls, the
-// way a recursive resolver would (CNAMEs followed, AD set for zones marked
-// signed, UDP answers truncated to the client's buffer).
+// Package dnstest runs a small DNS server on 127.0.0.1 for tests and for
+// the demo's test network: UDP and TCP on one ephemeral port, answering
+// from records the caller controls, the way a recursive resolver would
+// (CNAMEs followed, AD set for zones marked signed, UDP answers truncated
+// to the client's buffer).
 //
 // A Server is safe for concurrent use: tests may change records while
 // queries are in flight.
@@ -27,6 +28,7 @@ type Server struct {
 	drops   map[string]bool     // names never answered
 	signed  []string            // zone apexes whose answers are authentic
 	queries map[string]int      // by transport, "udp" or "tcp"
+	servers []*dns.Server
 }
 
 type failure struct {
@@ -37,6 +39,18 @@ type failure struct {
 // NewServer starts a server and stops it when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
+	s, err := Start()
+	if err != nil {
+		t.Fatalf("dnstest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server on an ephemeral port of 127.0.0.1, outside a test
+// (the test network of package testnet and `umbra demo` use it). Close
+// stops it.
+func Start() (*Server, error) {
 	s := &Server{
 		rrs:     map[string][]dns.RR{},
 		fails:   map[string]failure{},
@@ -51,7 +65,7 @@ func NewServer(t testing.TB) *Server {
 		var err error
 		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("dnstest: %v", err)
+			return nil, err
 		}
 		ln, err = net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
@@ -59,7 +73,7 @@ func NewServer(t testing.TB) *Server {
 		}
 		pc.Close()
 		if try == 10 {
-			t.Fatalf("dnstest: %v", err)
+			return nil, err
 		}
 	}
 	s.Addr = pc.LocalAddr().String()
@@ -68,9 +82,16 @@ func NewServer(t testing.TB) *Server {
 		srv.NotifyStartedFunc = func() { close(started) }
 		go srv.ActivateAndServe()
 		<-started
-		t.Cleanup(func() { srv.Shutdown() })
+		s.servers = append(s.servers, srv)
 	}
-	return s
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() {
+	for _, srv := range s.servers {
+		srv.Shutdown()
+	}
 }
 
 // Add adds one record in zone-file syntax, such as

@@ -1,0 +1,256 @@
+package provider
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"umbra/dmtp"
+	"umbra/dnsrec"
+	"umbra/provider/store"
+)
+
+// Config is what a provider needs to run. Zero values take the defaults
+// documented on each field.
+type Config struct {
+	// Dir holds the organisation files (see CreateOrg), the TLS
+	// certificate and the DNS policy cache. The store is opened by the
+	// caller.
+	Dir string
+	// DMTPListen is the DMTP listen address (default ":26").
+	DMTPListen string
+	// DMTPListener, when set, is used instead of listening on DMTPListen
+	// (the test network reserves its ports before it publishes them).
+	DMTPListener net.Listener
+	// MetricsListen serves Prometheus metrics at /metrics (default
+	// "127.0.0.1:9426"; "off" disables).
+	MetricsListen string
+	// TLSCert and TLSKey are PEM files (default Dir/tls.crt, Dir/tls.key).
+	TLSCert, TLSKey string
+	// MaxMessageSize bounds DATA (default dmtp.DefaultMaxMessageSize).
+	MaxMessageSize int64
+	// QueueMaxAge is how long a message may wait for delivery before it
+	// bounces (default 5 days).
+	QueueMaxAge time.Duration
+	// RetryBase and RetryMax bound the exponential back-off between
+	// delivery attempts (defaults 1 minute and 1 hour).
+	RetryBase, RetryMax time.Duration
+	// QueueWorkers is the number of concurrent relay workers (default 4).
+	QueueWorkers int
+	// Node names this process among several sharing one store; queue
+	// claims carry it, and at start the provider releases the claims its
+	// earlier incarnation held (default: the host name).
+	Node string
+	// Resolver looks up _dime records (default: the system's resolver).
+	Resolver *dnsrec.Resolver
+	Logger   *slog.Logger
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Dir == "" {
+		return errors.New("provider: Config.Dir is required")
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.DMTPListen, ":26")
+	def(&c.MetricsListen, "127.0.0.1:9426")
+	def(&c.TLSCert, filepath.Join(c.Dir, CertFile))
+	def(&c.TLSKey, filepath.Join(c.Dir, KeyFile))
+	if c.Node == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("provider: node name: %w", err)
+		}
+		c.Node = h
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = dmtp.DefaultMaxMessageSize
+	}
+	if c.QueueMaxAge <= 0 {
+		c.QueueMaxAge = 5 * 24 * time.Hour
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = time.Minute
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = time.Hour
+	}
+	if c.QueueWorkers <= 0 {
+		c.QueueWorkers = 4
+	}
+	if c.Resolver == nil {
+		c.Resolver = &dnsrec.Resolver{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Provider is one running domain.
+type Provider struct {
+	cfg     Config
+	org     *OrgKeys
+	domain  string
+	st      store.Store
+	log     *slog.Logger
+	tls     *tls.Config
+	dns     *dnsrec.Cache
+	remotes *remoteCache
+	metrics *metrics
+
+	dmtpSrv  *dmtp.Server
+	dmtpAddr net.Addr
+	httpSrv  *http.Server
+	httpAddr net.Addr
+
+	ownStore bool // Close closes st (Open opened it)
+
+	kick   chan struct{} // wakes the relay workers when mail is queued
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New loads the organisation from cfg.Dir and prepares a provider over st.
+// It listens on nothing until Start.
+func New(cfg Config, st store.Store) (*Provider, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	org, err := LoadOrg(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("provider: TLS certificate: %w", err)
+	}
+	cache, err := dnsrec.OpenCache(filepath.Join(cfg.Dir, PolicyCacheFile), cfg.Resolver)
+	if err != nil {
+		return nil, err
+	}
+	cache.Now = cfg.Now
+	p := &Provider{
+		cfg:     cfg,
+		org:     org,
+		domain:  org.Signet.Domain,
+		st:      st,
+		log:     cfg.Logger.With("domain", org.Signet.Domain),
+		tls:     &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},
+		dns:     cache,
+		metrics: newMetrics(),
+		kick:    make(chan struct{}, 1),
+	}
+	p.remotes = newRemoteCache(p)
+	return p, nil
+}
+
+// Domain returns the provider's domain.
+func (p *Provider) Domain() string { return p.domain }
+
+// Org returns the organisation keys.
+func (p *Provider) Org() *OrgKeys { return p.org }
+
+// Store returns the provider's store.
+func (p *Provider) Store() store.Store { return p.st }
+
+// Start listens for DMTP (and metrics unless off), releases the queue
+// claims of this node's earlier run and starts the relay workers.
+func (p *Provider) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	ln := p.cfg.DMTPListener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", p.cfg.DMTPListen); err != nil {
+			cancel()
+			return fmt.Errorf("provider: DMTP listen: %w", err)
+		}
+	}
+	p.dmtpAddr = ln.Addr()
+	p.dmtpSrv = &dmtp.Server{
+		Backend:        backend{p},
+		TLSConfig:      p.tls,
+		Hostname:       p.domain,
+		MaxMessageSize: p.cfg.MaxMessageSize,
+		Logger:         p.log,
+	}
+	p.wg.Go(func() {
+		if err := p.dmtpSrv.Serve(ln); err != nil && !errors.Is(err, dmtp.ErrServerClosed) {
+			p.log.Error("DMTP server stopped", "err", err)
+		}
+	})
+	if p.cfg.MetricsListen != "off" {
+		mln, err := net.Listen("tcp", p.cfg.MetricsListen)
+		if err != nil {
+			p.Close()
+			return fmt.Errorf("provider: metrics listen: %w", err)
+		}
+		p.httpAddr = mln.Addr()
+		p.httpSrv = &http.Server{Handler: p.metrics.handler(p), ReadHeaderTimeout: 10 * time.Second}
+		p.wg.Go(func() {
+			if err := p.httpSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				p.log.Error("metrics server stopped", "err", err)
+			}
+		})
+	}
+	if err := p.releaseOwnClaims(ctx); err != nil {
+		p.Close()
+		return err
+	}
+	for i := range p.cfg.QueueWorkers {
+		p.wg.Go(func() { p.relayWorker(ctx, fmt.Sprintf("%s/%d", p.cfg.Node, i)) })
+	}
+	p.log.Info("provider started", "dmtp", p.dmtpAddr.String(), "workers", p.cfg.QueueWorkers)
+	return nil
+}
+
+// DMTPAddr is the address DMTP listens on, once started.
+func (p *Provider) DMTPAddr() string { return p.dmtpAddr.String() }
+
+// MetricsAddr is the metrics address, or "" when off.
+func (p *Provider) MetricsAddr() string {
+	if p.httpAddr == nil {
+		return ""
+	}
+	return p.httpAddr.String()
+}
+
+// Close stops accepting connections, lets DATA already being received
+// finish (up to 30 seconds), stops the relay workers and waits for them.
+// It closes the store only if Open opened it.
+func (p *Provider) Close() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if p.dmtpSrv != nil {
+		errs = append(errs, p.dmtpSrv.Shutdown(ctx))
+	}
+	if p.httpSrv != nil {
+		errs = append(errs, p.httpSrv.Shutdown(ctx))
+	}
+	p.wg.Wait()
+	if p.ownStore {
+		errs = append(errs, p.st.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,152 @@
+package provider_test
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"umbra/dmime"
+	"umbra/provider"
+	"umbra/provider/store"
+	"umbra/testnet"
+)
+
+// waitQueue polls a's queue until cond holds for its entries.
+func waitQueue(t *testing.T, nd *testnet.Node, what string, cond func([]store.QueueEntry) bool) []store.QueueEntry {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		q, err := nd.Provider.Store().Queue().List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(q) {
+			return q
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue never reached: %s; entries %+v", what, q)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A destination whose certificate does not match the pinned key gets
+// nothing: the message stays queued, the error says why, and c.test never
+// sees it.
+func TestPinMismatchHoldsMail(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	c, err := w.net.AddProvider("c.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(nil); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := c.NewUser(context.Background(), "carol@c.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Republish c.test's record with another pin: an attacker's, or a
+	// stale one.
+	rec := *c.Record
+	rec.TLSPin = make([]byte, 32)
+	rand.Read(rec.TLSPin)
+	w.net.DNS.Remove("_dime.c.test")
+	w.net.DNS.AddTXT("_dime.c.test", rec.TXT()...)
+
+	msg, err := testnet.Seal(w.alice, w.a, carol, c, mimeMessage("pinned", "body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, msg); err != nil {
+		t.Fatal(err)
+	}
+	waitQueue(t, w.a, "a pin error recorded", func(q []store.QueueEntry) bool {
+		return len(q) == 1 && q[0].Attempts >= 2 && strings.Contains(q[0].LastError, "pin")
+	})
+	ch, err := c.Provider.Store().Mailbox().Changes(context.Background(), carol.Address, 0, 10)
+	if err != nil || len(ch) != 0 {
+		t.Fatalf("carol has %d documents (%v), want 0", len(ch), err)
+	}
+}
+
+// A message to a domain without a _dime record bounces at once; one to a
+// dark domain that stays unreachable bounces after the queue's maximum
+// age. Each bounce is a notice sealed to the author, in her mailbox.
+func TestBounces(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.a.Stop()
+	if err := w.a.Start(func(c *provider.Config) {
+		fastRetries(c)
+		c.QueueMaxAge = 2 * time.Second
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// An unreachable dark domain: published, never started.
+	if _, err := w.net.AddProvider("down.test"); err != nil {
+		t.Fatal(err)
+	}
+	bo, err := w.b.OrgSignet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := dmime.Party{Address: w.bob.Address, Fingerprint: w.bob.Signet.Fingerprint(), Enc: w.bob.Signet.Enc}
+	for _, domain := range []string{"nowhere.test", "down.test"} {
+		dest := *bo
+		dest.Domain = domain
+		rcpt := bob
+		rcpt.Address = "x@" + domain
+		msg := w.sealWith(t, rcpt, &dest, nil)
+		if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitQueue(t, w.a, "empty after bounces", func(q []store.QueueEntry) bool { return len(q) == 0 })
+
+	ch, err := w.a.Provider.Store().Mailbox().Changes(context.Background(), w.alice.Address, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range ch {
+		if c.Kind != provider.KindBounce {
+			continue
+		}
+		doc, err := w.a.Provider.Store().Mailbox().Get(context.Background(), w.alice.Address, c.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := provider.OpenBounce(w.alice.Enc, doc.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[n.Domain] = n.Reason
+	}
+	if !strings.Contains(got["nowhere.test"], "no _dime record") || got["down.test"] == "" || len(got) != 2 {
+		t.Fatalf("bounce notices %q", got)
+	}
+	// Nobody but alice can open them: bob's key fails.
+	for _, c := range ch {
+		doc, _ := w.a.Provider.Store().Mailbox().Get(context.Background(), w.alice.Address, c.DocID)
+		if _, err := provider.OpenBounce(w.bob.Enc, doc.Data); err == nil {
+			t.Fatal("bob opened alice's bounce notice")
+		}
+	}
+}
+
+// The origin's signet has expired by the destination's clock: refused at
+// MAIL FROM, before the body is sent.
+func TestExpiredOriginSignet(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.b.Stop()
+	later := func() time.Time { return time.Now().Add(40 * 24 * time.Hour) } // past a.test's 30 days
+	if err := w.b.Start(func(c *provider.Config) { c.Now = later }); err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, "expired origin signet", w.dialB(t).Mail("a.test", [32]byte{}), 550, "5.7.0")
+}

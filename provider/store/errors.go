@@ -1,0 +1,33 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors that callers tell apart with errors.Is. Implementations wrap them
+// with context (which operation, which key).
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrExists    = errors.New("store: already exists")
+	ErrInvalid   = errors.New("store: invalid argument")
+	ErrBadCode   = errors.New("store: invitation code does not match")
+	ErrState     = errors.New("store: account is not in the required state")
+	ErrConflict  = errors.New("store: revision conflict")
+	ErrLeaseLost = errors.New("store: queue entry is not claimed by this owner")
+	ErrClosed    = errors.New("store: closed")
+)
+
+// ConflictError is returned by Put and Delete when the expected revision
+// is not the document's current one. It matches ErrConflict.
+type ConflictError struct {
+	DocID   string
+	Current int64 // the current revision; 0 if the document does not exist
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("store: revision conflict on document %q: current revision is %d", e.DocID, e.Current)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }

@@ -1,0 +1,222 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"umbra/provider/store"
+)
+
+type mailbox struct{ s *Store }
+
+// nextSeq takes the next number of address's change sequence. It runs in
+// the write transaction, so numbers are handed out one at a time, and a
+// request that fails later rolls its number back with its savepoint: the
+// sequence has no gaps.
+func nextSeq(tx *wtx, address string) (int64, error) {
+	var seq int64
+	err := tx.queryRow(`UPDATE accounts SET last_seq = last_seq + 1 WHERE address = ? RETURNING last_seq`, address).Scan(&seq)
+	if err != nil {
+		return 0, noRows(err, "account %s", address)
+	}
+	return seq, nil
+}
+
+func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte) (string, bool, error) {
+	if err := store.CheckAddress(address); err != nil {
+		return "", false, err
+	}
+	if err := store.CheckSize("message", data, store.MaxDataSize); err != nil {
+		return "", false, err
+	}
+	var docID string
+	var created bool
+	err := m.s.w.do(ctx, func(tx *wtx) error {
+		err := tx.queryRow(`SELECT doc_id FROM deliveries WHERE address = ? AND message_id = ?`, address, id[:]).Scan(&docID)
+		if err == nil {
+			return nil // delivered before: idempotent (docs/spec/store.md §4.2)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite store: look up delivery %s to %s: %w", id, address, err)
+		}
+		seq, err := nextSeq(tx, address)
+		if err != nil {
+			return err
+		}
+		docID = store.NewDocID()
+		if _, err := tx.exec(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+			VALUES (?, ?, ?, 1, ?, 0, ?)`, address, docID, store.KindMail, seq, data); err != nil {
+			return fmt.Errorf("sqlite store: deliver %s to %s: %w", id, address, err)
+		}
+		if _, err := tx.exec(`INSERT INTO deliveries (address, message_id, doc_id) VALUES (?, ?, ?)`, address, id[:], docID); err != nil {
+			return fmt.Errorf("sqlite store: record delivery %s to %s: %w", id, address, err)
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return docID, created, nil
+}
+
+// currentRevision returns a document's revision and deleted flag;
+// revision 0 if it does not exist.
+func currentRevision(tx *wtx, address, docID string) (int64, bool, error) {
+	var rev int64
+	var deleted bool
+	err := tx.queryRow(`SELECT revision, deleted FROM documents WHERE address = ? AND id = ?`, address, docID).Scan(&rev, &deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("sqlite store: look up document %q of %s: %w", docID, address, err)
+	}
+	return rev, deleted, nil
+}
+
+func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
+	c := store.Change{DocID: docID, Kind: kind, Size: int64(len(data))}
+	if err := checkDocArgs(address, docID, expectedRevision); err != nil {
+		return c, err
+	}
+	if err := store.CheckKind(kind); err != nil {
+		return c, err
+	}
+	if err := store.CheckSize("document", data, store.MaxDataSize); err != nil {
+		return c, err
+	}
+	err := m.s.w.do(ctx, func(tx *wtx) error {
+		seq, err := nextSeq(tx, address)
+		if err != nil {
+			return err
+		}
+		rev, _, err := currentRevision(tx, address, docID)
+		if err != nil {
+			return err
+		}
+		if rev != expectedRevision {
+			return &store.ConflictError{DocID: docID, Current: rev}
+		}
+		c.Revision, c.Seq = rev+1, seq
+		_, err = tx.exec(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+			VALUES (?, ?, ?, ?, ?, 0, ?)
+			ON CONFLICT (address, id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision,
+				seq = excluded.seq, deleted = 0, data = excluded.data`,
+			address, docID, kind, c.Revision, c.Seq, data)
+		if err != nil {
+			return fmt.Errorf("sqlite store: put document %q of %s: %w", docID, address, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Change{}, err
+	}
+	return c, nil
+}
+
+func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64) (store.Change, error) {
+	c := store.Change{DocID: docID, Deleted: true}
+	if err := checkDocArgs(address, docID, expectedRevision); err != nil {
+		return c, err
+	}
+	err := m.s.w.do(ctx, func(tx *wtx) error {
+		seq, err := nextSeq(tx, address)
+		if err != nil {
+			return err
+		}
+		rev, deleted, err := currentRevision(tx, address, docID)
+		switch {
+		case err != nil:
+			return err
+		case rev == 0:
+			return fmt.Errorf("%w: document %q of %s", store.ErrNotFound, docID, address)
+		case rev != expectedRevision:
+			return &store.ConflictError{DocID: docID, Current: rev}
+		case deleted:
+			return fmt.Errorf("%w: document %q of %s is already deleted", store.ErrNotFound, docID, address)
+		}
+		c.Revision, c.Seq = rev+1, seq
+		err = tx.queryRow(`UPDATE documents SET revision = ?, seq = ?, deleted = 1, data = X''
+			WHERE address = ? AND id = ? RETURNING kind`, c.Revision, c.Seq, address, docID).Scan(&c.Kind)
+		if err != nil {
+			return fmt.Errorf("sqlite store: delete document %q of %s: %w", docID, address, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Change{}, err
+	}
+	return c, nil
+}
+
+func checkDocArgs(address, docID string, expectedRevision int64) error {
+	if err := store.CheckAddress(address); err != nil {
+		return err
+	}
+	if err := store.CheckDocID(docID); err != nil {
+		return err
+	}
+	if expectedRevision < 0 {
+		return fmt.Errorf("%w: expected revision %d is negative", store.ErrInvalid, expectedRevision)
+	}
+	return nil
+}
+
+func (m mailbox) Changes(ctx context.Context, address string, since int64, limit int) ([]store.Change, error) {
+	if err := store.CheckAddress(address); err != nil {
+		return nil, err
+	}
+	limit, err := store.Limit(limit, store.MaxPage)
+	if err != nil {
+		return nil, err
+	}
+	var list []store.Change
+	err = m.s.read(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE address = ?`, address).Scan(&one); err != nil {
+			return noRows(err, "account %s", address)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, kind, revision, seq, deleted, length(data) FROM documents
+			WHERE address = ? AND seq > ? ORDER BY seq LIMIT ?`, address, since, limit)
+		if err != nil {
+			return fmt.Errorf("sqlite store: changes of %s: %w", address, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c store.Change
+			if err := rows.Scan(&c.DocID, &c.Kind, &c.Revision, &c.Seq, &c.Deleted, &c.Size); err != nil {
+				return fmt.Errorf("sqlite store: changes of %s: %w", address, err)
+			}
+			list = append(list, c)
+		}
+		return rows.Err()
+	})
+	return list, err
+}
+
+func (m mailbox) Get(ctx context.Context, address, docID string) (store.Document, error) {
+	var d store.Document
+	if err := store.CheckAddress(address); err != nil {
+		return d, err
+	}
+	if err := store.CheckDocID(docID); err != nil {
+		return d, err
+	}
+	err := m.s.read(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT id, kind, revision, seq, deleted, data FROM documents
+			WHERE address = ? AND id = ?`, address, docID).
+			Scan(&d.DocID, &d.Kind, &d.Revision, &d.Seq, &d.Deleted, &d.Data)
+		if err != nil {
+			return noRows(err, "document %q of %s", docID, address)
+		}
+		d.Size = int64(len(d.Data))
+		if d.Deleted {
+			d.Data = nil
+		}
+		return nil
+	})
+	return d, err
+}

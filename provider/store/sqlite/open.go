@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
+
+	"umbra/provider/store"
+)
+
+// FileName is the database's name inside the store directory; SQLite keeps
+// FileName-wal and FileName-shm beside it.
+const FileName = "provider.db"
+
+// readers is the size of the read connection pool. Each connection is a
+// separate SQLite instance with its own page cache.
+const readers = 4
+
+// Store is a store.Store backed by SQLite.
+type Store struct {
+	w    *writer
+	rdb  *sql.DB // read-only pool
+	path string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the store in dir, creating the directory and the database if
+// they do not exist, and brings the schema up to date. The directory
+// belongs to the store: Open sets its mode to 0700 and the database
+// files' to 0600, so no other user can read even the ciphertext. A shared
+// directory (sticky bit, as /tmp) is refused.
+func Open(dir string) (*Store, error) {
+	s, err := open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+func open(dir string) (*Store, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: not a directory", fs.ErrInvalid)
+	}
+	if fi.Mode()&fs.ModeSticky != 0 {
+		return nil, fmt.Errorf("%w: a shared directory (sticky bit); give the store a directory of its own", fs.ErrInvalid)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	path := filepath.Join(dir, FileName)
+	// SQLite creates its files 0666 less the umask. Creating the database
+	// first makes it 0600; modeof (https://sqlite.org/uri.html) gives the
+	// WAL, which SQLite deletes and recreates, the database's mode; the
+	// WAL index is created by the Go VFS, so it is created here too.
+	for _, p := range []string{path, path + "-shm"} {
+		if err := createPrivate(p); err != nil {
+			return nil, err
+		}
+	}
+	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "modeof=" + url.QueryEscape(path)}).String()
+
+	c, err := sqlite3.Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	// WAL: readers never block the writer nor each other.
+	// synchronous=FULL: every commit fsyncs the WAL, so a committed write
+	// survives a power cut (https://sqlite.org/pragma.html#pragma_synchronous).
+	err = c.Exec(`PRAGMA busy_timeout = 10000;
+		PRAGMA journal_mode = WAL;
+		PRAGMA synchronous = FULL;
+		PRAGMA foreign_keys = ON;
+		PRAGMA journal_size_limit = 67108864;`)
+	tx := newWtx(c)
+	if err == nil {
+		err = migrate(tx)
+	}
+	if err != nil {
+		return nil, errors.Join(err, tx.close())
+	}
+	rdb, err := driver.Open(dsn, func(c *sqlite3.Conn) error {
+		return c.Exec(`PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;`)
+	})
+	if err != nil {
+		return nil, errors.Join(err, tx.close())
+	}
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
+	return &Store{w: newWriter(tx), rdb: rdb, path: path}, nil
+}
+
+func createPrivate(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600) // an existing file keeps its mode on open
+	return errors.Join(err, f.Close())
+}
+
+// Close waits for the writes already accepted, then closes the database.
+// Later calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.w.close()
+		if err := errors.Join(s.w.tx.close(), s.rdb.Close()); err != nil {
+			s.closeErr = fmt.Errorf("sqlite store: close %s: %w", s.path, err)
+		}
+	})
+	return s.closeErr
+}
+
+// read runs fn in a read-only transaction: one consistent snapshot even
+// when fn issues several queries.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.w.isClosed() {
+		return store.ErrClosed
+	}
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		if s.w.isClosed() { // Close ran since the check above
+			return store.ErrClosed
+		}
+		return fmt.Errorf("sqlite store: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+func (s *Store) Accounts() store.Accounts           { return accounts{s} }
+func (s *Store) Signets() store.Signets             { return signets{s} }
+func (s *Store) Mailbox() store.Mailbox             { return mailbox{s} }
+func (s *Store) Queue() store.Queue                 { return queue{s} }
+func (s *Store) RemoteSignets() store.RemoteSignets { return remotes{s} }

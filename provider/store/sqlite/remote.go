@@ -1,0 +1,76 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"umbra/provider/store"
+)
+
+type remotes struct{ s *Store }
+
+func (r remotes) Put(ctx context.Context, rs store.RemoteSignet) error {
+	if err := store.CheckDomain(rs.Domain); err != nil {
+		return err
+	}
+	if len(rs.Signet) == 0 {
+		return fmt.Errorf("%w: empty signet", store.ErrInvalid)
+	}
+	if err := store.CheckSize("signet", rs.Signet, store.MaxSignetSize); err != nil {
+		return err
+	}
+	if err := store.CheckTime("fetched", rs.Fetched); err != nil {
+		return err
+	}
+	if err := store.CheckTime("expires", rs.Expires); err != nil {
+		return err
+	}
+	if !rs.Expires.After(rs.Fetched) {
+		return fmt.Errorf("%w: signet of %s expires (%v) before it was fetched (%v)", store.ErrInvalid, rs.Domain, rs.Expires, rs.Fetched)
+	}
+	return r.s.w.do(ctx, func(tx *wtx) error {
+		_, err := tx.exec(`INSERT INTO remote_signets (domain, signet, fetched, expires) VALUES (?, ?, ?, ?)
+			ON CONFLICT (domain) DO UPDATE SET signet = excluded.signet, fetched = excluded.fetched, expires = excluded.expires`,
+			rs.Domain, rs.Signet, nanos(rs.Fetched), nanos(rs.Expires))
+		if err != nil {
+			return fmt.Errorf("sqlite store: cache signet of %s: %w", rs.Domain, err)
+		}
+		return nil
+	})
+}
+
+func (r remotes) Get(ctx context.Context, domain string) (store.RemoteSignet, error) {
+	var rs store.RemoteSignet
+	if err := store.CheckDomain(domain); err != nil {
+		return rs, err
+	}
+	err := r.s.read(ctx, func(tx *sql.Tx) error {
+		var fetched, expires int64
+		err := tx.QueryRowContext(ctx, `SELECT domain, signet, fetched, expires FROM remote_signets WHERE domain = ?`, domain).
+			Scan(&rs.Domain, &rs.Signet, &fetched, &expires)
+		if err != nil {
+			return noRows(err, "cached signet of %s", domain)
+		}
+		rs.Fetched, rs.Expires = fromNanos(fetched), fromNanos(expires)
+		return nil
+	})
+	return rs, err
+}
+
+func (r remotes) Purge(ctx context.Context, now time.Time) (int, error) {
+	if err := store.CheckTime("now", now); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := r.s.w.do(ctx, func(tx *wtx) error {
+		var err error
+		n, err = tx.exec(`DELETE FROM remote_signets WHERE expires <= ?`, nanos(now))
+		if err != nil {
+			return fmt.Errorf("sqlite store: purge signet cache: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
+}

@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to version i+1. They are
+// applied in order, each in the same transaction as the schema_version row
+// that records it, so a crash leaves a whole version or none. Never edit a
+// migration that has shipped; append a new one.
+//
+// Times are INTEGER nanoseconds since the Unix epoch (0 = none); ids,
+// hashes and fingerprints are BLOBs of their raw bytes.
+var migrations = []string{
+	// 1: the initial schema (docs/spec/store.md §2–§6).
+	`
+CREATE TABLE accounts (
+	address    TEXT PRIMARY KEY,
+	state      TEXT NOT NULL CHECK (state IN ('invited', 'active', 'disabled')),
+	code_hash  BLOB,             -- SHA-256 of the invitation code; NULL once activated
+	mode       TEXT NOT NULL,    -- '' until activated
+	created    INTEGER NOT NULL,
+	key_backup BLOB,
+	last_seq   INTEGER NOT NULL  -- the account's change sequence, last number used
+) STRICT;
+
+CREATE TABLE signets (
+	address     TEXT NOT NULL REFERENCES accounts (address),
+	seq         INTEGER NOT NULL,
+	fingerprint BLOB NOT NULL UNIQUE,
+	signet      BLOB NOT NULL,
+	added       INTEGER NOT NULL,
+	PRIMARY KEY (address, seq)
+) STRICT;
+
+CREATE TABLE documents (
+	address  TEXT NOT NULL REFERENCES accounts (address),
+	id       TEXT NOT NULL,
+	kind     TEXT NOT NULL,
+	revision INTEGER NOT NULL,
+	seq      INTEGER NOT NULL,
+	deleted  INTEGER NOT NULL,
+	data     BLOB NOT NULL,
+	PRIMARY KEY (address, id)
+) STRICT;
+CREATE UNIQUE INDEX documents_by_seq ON documents (address, seq);
+
+-- One row per delivered message, kept after its document is deleted so a
+-- redelivery never resurrects it.
+CREATE TABLE deliveries (
+	address    TEXT NOT NULL REFERENCES accounts (address),
+	message_id BLOB NOT NULL,
+	doc_id     TEXT NOT NULL,
+	PRIMARY KEY (address, message_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE queue (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so a stale id names nothing
+	message_id   BLOB NOT NULL UNIQUE,
+	domain       TEXT NOT NULL,
+	message      BLOB NOT NULL,
+	bounce_to    BLOB,
+	created      INTEGER NOT NULL,
+	attempts     INTEGER NOT NULL,
+	next_attempt INTEGER NOT NULL,
+	last_error   TEXT NOT NULL,
+	lease_owner  TEXT NOT NULL,   -- '' when never claimed or released
+	lease_until  INTEGER NOT NULL -- 0 when released
+) STRICT;
+CREATE INDEX queue_due ON queue (next_attempt, id);
+
+CREATE TABLE remote_signets (
+	domain  TEXT PRIMARY KEY,
+	signet  BLOB NOT NULL,
+	fetched INTEGER NOT NULL,
+	expires INTEGER NOT NULL
+) STRICT;
+`,
+}
+
+// ErrSchemaTooNew is returned by Open for a database written by a newer
+// version of Umbra, which this one must not touch.
+var ErrSchemaTooNew = errors.New("sqlite store: database schema is newer than this program")
+
+// migrate brings the schema up to date in one transaction.
+func migrate(tx *wtx) (err error) {
+	if err := tx.c.Exec(`BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			rollback(tx)
+		}
+	}()
+	if err := tx.c.Exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	var v int
+	if err := tx.queryRow(`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("read schema_version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("%w: version %d, this program knows %d", ErrSchemaTooNew, v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		if err := tx.c.Exec(migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		if _, err := tx.exec(`INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+			return fmt.Errorf("record version %d: %w", v+1, err)
+		}
+	}
+	if err := tx.c.Exec(`COMMIT`); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"umbra/provider/store"
+	"umbra/provider/store/storetest"
+)
+
+func openTest(t testing.TB, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+}
+
+func TestPersistence(t *testing.T) {
+	dir := t.TempDir()
+	storetest.RunPersistence(t, func(t *testing.T, name string) store.Store {
+		return openTest(t, filepath.Join(dir, name))
+	})
+}
+
+// TestFileModes: the directory is 0700 and every database file 0600,
+// whatever the umask.
+func TestFileModes(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "store")
+	s := openTest(t, dir)
+	for _, addr := range []string{"a@example.test", "b@example.test"} { // fill the WAL
+		if err := s.Accounts().AddInvited(t.Context(), addr, [32]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(p string, want os.FileMode) {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %04o, want %04o", p, got, want)
+		}
+	}
+	check(dir, 0o700)
+	for _, name := range []string{FileName, FileName + "-wal", FileName + "-shm"} {
+		check(filepath.Join(dir, name), 0o600)
+	}
+
+	// An existing directory open to others is tightened; a shared one
+	// is refused and left alone.
+	loose := filepath.Join(t.TempDir(), "loose")
+	if err := os.Mkdir(loose, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(loose, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	openTest(t, loose)
+	check(loose, 0o700)
+	check(filepath.Join(loose, FileName), 0o600)
+
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(shared); err == nil {
+		s.Close()
+		t.Fatal("Open accepted a directory with the sticky bit")
+	}
+	check(shared, 0o777)
+	if _, err := os.Stat(filepath.Join(shared, FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("refused Open left a database behind: %v", err)
+	}
+}
+
+// TestMigrations: a new database is at the latest version, reopening
+// applies nothing twice, and a database from a newer program is refused.
+func TestMigrations(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir) // reopen: no migration may run twice (CREATE TABLE would fail)
+	versions := func() []int {
+		var vs []int
+		err := s.read(t.Context(), func(tx *sql.Tx) error {
+			rows, err := tx.Query(`SELECT version FROM schema_version ORDER BY version`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var v int
+				if err := rows.Scan(&v); err != nil {
+					return err
+				}
+				vs = append(vs, v)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vs
+	}
+	vs := versions()
+	if len(vs) != len(migrations) || vs[len(vs)-1] != len(migrations) {
+		t.Fatalf("schema versions %v, want 1..%d", vs, len(migrations))
+	}
+	err = s.w.do(t.Context(), func(tx *wtx) error {
+		_, err := tx.exec(`INSERT INTO schema_version (version) VALUES (?)`, len(migrations)+1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := Open(dir); !errors.Is(err, ErrSchemaTooNew) {
+		if err == nil {
+			s2.Close()
+		}
+		t.Fatalf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// TestBatchIsolation runs one batch by hand in which a request in the
+// middle fails: the requests around it commit, its own writes do not.
+func TestBatchIsolation(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	ctx := t.Context()
+	insert := func(address string) writeFn {
+		return func(tx *wtx) error {
+			_, err := tx.exec(`INSERT INTO accounts (address, state, mode, created, last_seq) VALUES (?, 'invited', '', 1, 0)`, address)
+			return err
+		}
+	}
+	failing := errors.New("request failed after writing")
+	batch := []*request{
+		{fn: insert("a@example.test"), done: make(chan error, 1)},
+		{fn: func(tx *wtx) error {
+			if err := insert("b@example.test")(tx); err != nil {
+				return err
+			}
+			return failing
+		}, done: make(chan error, 1)},
+		{fn: insert("a@example.test"), done: make(chan error, 1)}, // violates the primary key
+		{fn: insert("c@example.test"), done: make(chan error, 1)},
+	}
+	skipped := &request{fn: insert("d@example.test"), done: make(chan error, 1)}
+	skipped.state.Store(reqCancelled) // as the waiter does when its context ends
+	batch = append(batch, skipped)
+
+	commits := s.w.commits.Load()
+	s.w.run(batch)
+	if got := s.w.commits.Load() - commits; got != 1 {
+		t.Fatalf("%d commits for one batch", got)
+	}
+	wantErr := []error{nil, failing, errors.New("constraint"), nil}
+	for i, r := range batch[:4] {
+		err := <-r.done
+		if (err == nil) != (wantErr[i] == nil) {
+			t.Fatalf("request %d: error %v, want %v", i, err, wantErr[i])
+		}
+	}
+	if len(skipped.done) != 0 {
+		t.Fatal("a cancelled request was answered by the writer")
+	}
+	for addr, want := range map[string]bool{"a@example.test": true, "b@example.test": false, "c@example.test": true, "d@example.test": false} {
+		_, err := s.Accounts().Get(ctx, addr)
+		if got := err == nil; got != want {
+			t.Errorf("%s present %v, want %v (%v)", addr, got, want, err)
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"umbra/provider/store"
+)
+
+// Times are stored as nanoseconds since the Unix epoch; 0 stands for the
+// zero time.Time ("none"). store.CheckTime keeps real times in range.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// nullBlob binds b as NULL when it is nil.
+func nullBlob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// noRows turns sql.ErrNoRows into store.ErrNotFound with context and
+// wraps any other error.
+func noRows(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s", store.ErrNotFound, what)
+	}
+	return fmt.Errorf("sqlite store: %s: %w", what, err)
+}
+
+// exists reports whether query returns a row.
+func exists(tx *wtx, query string, args ...any) (bool, error) {
+	var one int
+	err := tx.queryRow(query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// accountExists returns ErrNotFound unless address has an account.
+func accountExists(tx *wtx, address string) error {
+	ok, err := exists(tx, `SELECT 1 FROM accounts WHERE address = ?`, address)
+	if err != nil {
+		return fmt.Errorf("sqlite store: look up account %s: %w", address, err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: account %s", store.ErrNotFound, address)
+	}
+	return nil
+}

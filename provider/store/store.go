@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"umbra/signet"
+)
+
+// Store is the provider's storage. Each concern is a view; the views share
+// one database and one durability guarantee (see the package comment).
+type Store interface {
+	Accounts() Accounts
+	Signets() Signets
+	Mailbox() Mailbox
+	Queue() Queue
+	RemoteSignets() RemoteSignets
+	// Close finishes the writes already accepted and releases the
+	// database. Afterwards every method returns ErrClosed, except Close,
+	// which returns the first call's result.
+	Close() error
+}
+
+// Accounts holds the provider's accounts (docs/spec/store.md §2). An account is
+// created invited, with the SHA-256 of its invitation code; registration
+// activates it once; the operator may disable it.
+type Accounts interface {
+	// AddInvited creates an invited account. ErrExists if the address
+	// has an account in any state.
+	AddInvited(ctx context.Context, address string, codeHash [32]byte) error
+	// Activate turns an invited account active in the given mode if
+	// codeHash matches (compared in constant time), and forgets the hash.
+	// ErrBadCode if it does not match, ErrState if the account is not
+	// invited, ErrNotFound if there is none.
+	Activate(ctx context.Context, address string, codeHash [32]byte, mode Mode) error
+	// Disable makes an account disabled, whatever its state; disabling a
+	// disabled account is a no-op.
+	Disable(ctx context.Context, address string) error
+	// SetKeyBackup stores (or with nil, removes) the opaque key backup of
+	// an active cautious-mode account; ErrState for any other account.
+	SetKeyBackup(ctx context.Context, address string, blob []byte) error
+	Get(ctx context.Context, address string) (Account, error)
+	// List returns every account ordered by address, without key backups.
+	List(ctx context.Context) ([]Account, error)
+}
+
+// Signets holds each account's chain of user signets (docs/spec/store.md §3), as
+// DMTP SGNT, HIST and VRFY serve them.
+type Signets interface {
+	// Append adds a signet to the end of address's chain and returns its
+	// sequence number (1 for the first). fp must be the fingerprint of
+	// encoded (ErrInvalid otherwise). Appending a fingerprint already in
+	// this address's chain returns its number and changes nothing;
+	// one in another address's chain is ErrExists.
+	Append(ctx context.Context, address string, fp signet.Fingerprint, encoded []byte) (seq int64, err error)
+	// Current returns the last signet of address's chain.
+	Current(ctx context.Context, address string) (SignetRecord, error)
+	ByFingerprint(ctx context.Context, fp signet.Fingerprint) (SignetRecord, error)
+	// History returns address's signets from start to stop, both included,
+	// oldest first, at most limit of them (clamped to MaxHistory). A zero
+	// start means the first signet, a zero stop the current one.
+	// ErrNotFound if start or stop is not in this chain, ErrInvalid if
+	// start comes after stop.
+	History(ctx context.Context, address string, start, stop signet.Fingerprint, limit int) ([]SignetRecord, error)
+}
+
+// Mailbox holds each account's documents: the opaque, client-encrypted
+// sync feed that DMAP serves (docs/spec/store.md §4).
+type Mailbox interface {
+	// Deliver stores an arriving message as a new document of kind
+	// KindMail and returns its id with created true. If a message with the
+	// same id was delivered to address before, it returns that document's
+	// id with created false and stores nothing, even if the document has
+	// since been deleted.
+	Deliver(ctx context.Context, address string, id MessageID, data []byte) (docID string, created bool, err error)
+	// Put creates (expectedRevision 0) or replaces a document. A deleted
+	// document is replaced by naming its tombstone's revision. On a
+	// revision mismatch it returns a *ConflictError.
+	Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (Change, error)
+	// Delete replaces a document by a tombstone (no data, Deleted set),
+	// which keeps its place in the change feed. ErrNotFound if there is no
+	// such document or it is already deleted; *ConflictError on a
+	// revision mismatch.
+	Delete(ctx context.Context, address, docID string, expectedRevision int64) (Change, error)
+	// Changes returns, in sequence order, the documents whose latest
+	// change has a sequence number above since, at most limit of them
+	// (clamped to MaxPage). Fewer than limit means the feed is exhausted.
+	Changes(ctx context.Context, address string, since int64, limit int) ([]Change, error)
+	// Get returns a document, or its tombstone.
+	Get(ctx context.Context, address, docID string) (Document, error)
+}
+
+// Queue is the outbound relay queue (docs/spec/store.md §5). Relays claim due entries
+// under a lease; Claim never hands one entry to two live claims.
+type Queue interface {
+	// Enqueue adds a message and returns its entry id. If an entry with
+	// the same MessageID is queued, it returns that id with created false.
+	Enqueue(ctx context.Context, m Outbound) (id int64, created bool, err error)
+	// Claim leases to owner up to limit entries (clamped to MaxPage) that
+	// are due (NextAttempt ≤ now) and not under a live lease (LeaseUntil >
+	// now), earliest first, until now+lease, and counts an attempt on
+	// each. The entries carry their message bytes.
+	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration, owner string) ([]QueueEntry, error)
+	// Complete removes an entry after its delivery. ErrLeaseLost if owner
+	// does not hold the entry's last claim.
+	Complete(ctx context.Context, id int64, owner string) error
+	// Reschedule releases owner's claim and makes the entry due again at
+	// next, recording lastError (truncated to MaxLastError bytes).
+	// ErrLeaseLost if owner does not hold the entry's last claim.
+	Reschedule(ctx context.Context, id int64, owner string, next time.Time, lastError string) error
+	// Retry makes an entry due at now whatever its state, releasing any
+	// claim on it (operator action: a holder that then completes gets
+	// ErrLeaseLost, and the destination's idempotent delivery absorbs the
+	// second send). Attempts and age are kept. ErrNotFound if there is no
+	// such entry.
+	Retry(ctx context.Context, id int64, now time.Time) error
+	// Drop removes an entry whatever its state (operator action, or a
+	// bounce after the last attempt).
+	Drop(ctx context.Context, id int64) error
+	// List returns every entry in id order, without message bytes.
+	List(ctx context.Context) ([]QueueEntry, error)
+	Get(ctx context.Context, id int64) (QueueEntry, error)
+}
+
+// RemoteSignets caches organisation signets fetched from other providers
+// over DMTP SGNT (docs/spec/store.md §6), one per domain.
+type RemoteSignets interface {
+	// Put stores r, replacing any entry for r.Domain.
+	Put(ctx context.Context, r RemoteSignet) error
+	// Get returns the entry for domain, expired or not; the caller
+	// decides what expiry means.
+	Get(ctx context.Context, domain string) (RemoteSignet, error)
+	// Purge removes the entries that expired at or before now and
+	// returns how many.
+	Purge(ctx context.Context, now time.Time) (int, error)
+}

@@ -1,0 +1,93 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"umbra/dmime"
+	"umbra/provider/store"
+	"umbra/signet"
+)
+
+// Errors of Submit that the caller (DMAP send) reports to the user.
+var (
+	ErrNotAuthor   = errors.New("provider: the message's author is not the submitting account")
+	ErrNotActive   = errors.New("provider: the account is not active")
+	ErrBadMessage  = errors.New("provider: not a valid D/MIME message from this account")
+	ErrNotDarkMail = errors.New("provider: the destination domain has no _dime record")
+)
+
+// Submitted says what became of a submitted message.
+type Submitted struct {
+	Digest store.MessageID
+	Local  bool  // delivered to a local account at once
+	Queue  int64 // the queue entry, when relayed
+}
+
+// Submit is the origin's half of sending (DESIGN §2, §6): account (the
+// authenticated submitter) hands over one sealed D/MIME message. The
+// provider opens the origin keyslot, checks that the author is account and
+// that the author's signature verifies with the author's signet, adds the
+// origin signature and either delivers it locally or queues it for the
+// destination domain. It returns only once the message is durable.
+func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Submitted, error) {
+	acct, err := p.st.Accounts().Get(ctx, account)
+	if err != nil || acct.State != store.StateActive {
+		return Submitted{}, fmt.Errorf("%w: %s", ErrNotActive, account)
+	}
+	authorKey := func(address string, fp signet.Fingerprint) (ed25519.PublicKey, error) {
+		if address != account {
+			return nil, fmt.Errorf("%w: origin chunk names %q", ErrNotAuthor, address)
+		}
+		rec, err := p.st.Signets().ByFingerprint(ctx, fp)
+		if err != nil || rec.Address != account {
+			return nil, fmt.Errorf("%w: signet %s is not one of %s's", ErrBadMessage, fp, account)
+		}
+		u, err := signet.ParseUser(rec.Signet)
+		if err != nil {
+			return nil, err
+		}
+		return u.SigningKey, nil
+	}
+	opened, err := dmime.Open(bytes.NewReader(msg), dmime.RoleOrigin, p.org.Enc, dmime.OpenOptions{AuthorKey: authorKey})
+	if errors.Is(err, ErrNotAuthor) {
+		return Submitted{}, err
+	}
+	if err != nil {
+		return Submitted{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	oi, err := opened.Origin()
+	if err != nil {
+		return Submitted{}, err
+	}
+	var signed bytes.Buffer
+	signed.Grow(len(msg) + 128)
+	if err := dmime.SignOrigin(&signed, bytes.NewReader(msg), p.org.SOK); err != nil {
+		return Submitted{}, fmt.Errorf("provider: origin signature: %w", err)
+	}
+	res := Submitted{Digest: store.MessageID(opened.Layout.Digest)}
+	if oi.DestinationDomain == p.domain {
+		if _, _, err := p.accept(ctx, signed.Bytes(), p.domain, messageKeys(p.org.Signet)); err != nil {
+			return Submitted{}, err
+		}
+		res.Local = true
+		return res, nil
+	}
+	res.Queue, _, err = p.st.Queue().Enqueue(ctx, store.Outbound{
+		MessageID: res.Digest,
+		Domain:    oi.DestinationDomain,
+		Message:   signed.Bytes(),
+		BounceTo:  []byte(account),
+	})
+	if err != nil {
+		return Submitted{}, err
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+	return res, nil
+}
