@@ -129,8 +129,6 @@ func queued(t *testing.T, nd *testnet.Node) map[store.MessageID]bool {
 	return out
 }
 
-const durabilityMessages = 2000
-
 // submitAll seals and submits n messages from alice to bob at a.test,
 // returning their digests.
 func submitAll(t *testing.T, w *world, n int) map[store.MessageID]bool {
@@ -171,10 +169,10 @@ func submitAll(t *testing.T, w *world, n int) map[store.MessageID]bool {
 // most n entries.
 func waitQueueBelow(t *testing.T, nd *testnet.Node, n int) {
 	t.Helper()
-	waitQueue(t, nd, fmt.Sprintf("at most %d entries", n), func(q []store.QueueEntry) bool { return len(q) <= n })
+	waitQueueFor(t, nd, 3*time.Minute, fmt.Sprintf("at most %d entries", n), func(q []store.QueueEntry) bool { return len(q) <= n })
 }
 
-// The destination is killed with SIGKILL while 2,000 messages stream in.
+// The destination is killed with SIGKILL while durabilityMessages (2,000; fewer under -race) messages stream in.
 // Every message the origin saw acknowledged (gone from its queue) is in
 // bob's mailbox exactly once; after a restart the origin's queue delivers
 // the rest, and each of the 2,000 is stored exactly once.
@@ -242,17 +240,17 @@ func TestOriginKilledMidQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Kill a once b holds a quarter of the messages.
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for mailCount(t, w) < durabilityMessages/4 {
 		if time.Now().After(deadline) {
-			t.Fatalf("b holds only %d messages after 60 s", mailCount(t, w))
+			t.Fatalf("b holds only %d messages after 3 minutes", mailCount(t, w))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	a.kill(t)
 	t.Logf("origin killed with %d messages at b", mailCount(t, w))
 	a = startChild(t, w.a)
-	deadline = time.Now().Add(120 * time.Second)
+	deadline = time.Now().Add(3 * time.Minute)
 	for mailCount(t, w) < durabilityMessages {
 		if time.Now().After(deadline) {
 			t.Fatalf("b holds only %d of %d messages after restart", mailCount(t, w), durabilityMessages)

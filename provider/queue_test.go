@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,15 @@ import (
 	"umbra/testnet"
 )
 
-// waitQueue polls a's queue until cond holds for its entries.
+// waitQueue polls a node's queue until cond holds for its entries.
 func waitQueue(t *testing.T, nd *testnet.Node, what string, cond func([]store.QueueEntry) bool) []store.QueueEntry {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	return waitQueueFor(t, nd, 20*time.Second, what, cond)
+}
+
+func waitQueueFor(t *testing.T, nd *testnet.Node, limit time.Duration, what string, cond func([]store.QueueEntry) bool) []store.QueueEntry {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		q, err := nd.Provider.Store().Queue().List(context.Background())
 		if err != nil {
@@ -26,7 +32,11 @@ func waitQueue(t *testing.T, nd *testnet.Node, what string, cond func([]store.Qu
 			return q
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("queue never reached: %s; entries %+v", what, q)
+			first := "none"
+			if len(q) > 0 {
+				first = fmt.Sprintf("%+v", q[0])
+			}
+			t.Fatalf("queue never reached %s in %v: %d entries, the first %s", what, limit, len(q), first)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
