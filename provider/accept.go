@@ -71,6 +71,9 @@ func (p *Provider) accept(ctx context.Context, msg []byte, origin string, origin
 	if err != nil {
 		return "", false, err
 	}
+	if created {
+		p.watch.notify(dest.Recipient)
+	}
 	return dest.Recipient, created, nil
 }
 

@@ -56,6 +56,9 @@ func (p *Provider) bounce(ctx context.Context, e store.QueueEntry, cause error) 
 	if errors.Is(err, store.ErrConflict) {
 		return nil // already bounced (a retry after a crash)
 	}
+	if err == nil {
+		p.watch.notify(author)
+	}
 	return err
 }
 

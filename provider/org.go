@@ -149,13 +149,14 @@ func LoadOrg(dir string) (*OrgKeys, error) {
 }
 
 // messageKeys returns the keys of org that may sign messages (the origin
-// signature): its POK and the SOKs with that permission.
+// signature): the SOKs with that permission first, since providers sign
+// with a SOK and each wrong key tried costs a verification, then the POK.
 func messageKeys(org *signet.Org) []ed25519.PublicKey {
-	keys := []ed25519.PublicKey{org.POK}
+	var keys []ed25519.PublicKey
 	for _, s := range org.SOKs {
 		if s.Perms&signet.PermSignMessages != 0 {
 			keys = append(keys, s.Key)
 		}
 	}
-	return keys
+	return append(keys, org.POK)
 }

@@ -121,6 +121,7 @@ type Provider struct {
 	httpAddr net.Addr
 
 	ownStore bool // Close closes st (Open opened it)
+	watch    watchers
 
 	kick   chan struct{} // wakes the relay workers when mail is queued
 	cancel context.CancelFunc

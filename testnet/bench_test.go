@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"umbra/dmime"
 	"umbra/dmtp"
@@ -128,6 +130,9 @@ func report(b *testing.B, r Rate) {
 	if r.PerCommit > 0 {
 		b.ReportMetric(r.PerCommit, "msgs/commit")
 	}
+	if r.CPU > 0 {
+		b.ReportMetric(float64(r.CPU.Microseconds()), "cpu-us/msg")
+	}
 }
 
 var wireSizes sync.Map // MIME body size → bytes of the sealed, origin-signed message
@@ -203,6 +208,9 @@ func TestBenchDMTPSmall(t *testing.T) {
 	}
 	if res.EndToEnd != nil {
 		t.Error("end-to-end figures without EndToEnd")
+	}
+	if runtime.GOOS == "linux" && (res.DMTP.CPU <= 0 || res.Open.CPU <= 0) {
+		t.Errorf("no CPU time per message on Linux: DMTP %v, open %v", res.DMTP.CPU, res.Open.CPU)
 	}
 	if res.OfGroup() <= 0 || res.OfSerial() <= 0 || res.OfOpen() <= 0 {
 		t.Errorf("fractions %v, %v, %v", res.OfSerial(), res.OfGroup(), res.OfOpen())
@@ -401,4 +409,36 @@ func TestBenchOptionsRejected(t *testing.T) {
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("rejected options left %v", left)
 	}
+}
+
+func TestParseProcStatCPU(t *testing.T) {
+	t.Parallel()
+	// utime 150 and stime 25 ticks; the command contains ") (" and spaces.
+	line := "4242 (my) (prog x) S 1 4242 4242 0 -1 4194560 1200 0 3 0 150 25 0 0 20 0 9 0 100 2000000 300 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	if d, err := parseProcStatCPU([]byte(line)); err != nil || d != 1750*time.Millisecond {
+		t.Errorf("got %v, %v; want 1.75s", d, err)
+	}
+	for _, bad := range []string{
+		"", "4242 prog S 1", "4242 (prog) S 1 2 3",
+		"1 (p) S 1 1 1 0 -1 0 0 0 0 0 -5 25 0",
+		"1 (p) S 1 1 1 0 -1 0 0 0 0 0 99999999999 25 0",
+	} {
+		if d, err := parseProcStatCPU([]byte(bad)); err == nil {
+			t.Errorf("%q: %v, want an error", bad, d)
+		}
+	}
+	if runtime.GOOS == "linux" && processCPU() < 0 {
+		t.Error("no CPU time from /proc/self/stat on Linux")
+	}
+}
+
+func FuzzParseProcStatCPU(f *testing.F) {
+	f.Add([]byte("4242 (my) (prog x) S 1 4242 4242 0 -1 4194560 1200 0 3 0 150 25 0 0 20 0 9 0\n"))
+	f.Add([]byte("1 (p) S 1 1 1 0 -1 0 0 0 0 0 4294967295 4294967295 0"))
+	f.Add([]byte(")))"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if d, err := parseProcStatCPU(b); err == nil && d < 0 {
+			t.Fatalf("negative CPU time %v", d)
+		}
+	})
 }

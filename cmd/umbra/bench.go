@@ -106,7 +106,7 @@ func printMachine(w io.Writer, dir string, at time.Time) {
 // printBench prints one table for all sizes, then the sizes on the wire.
 func printBench(w io.Writer, results []*testnet.BenchResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "body\trun\tmsgs/s\tMB/s\tp50\tp99\tmax\tmsgs/fsync\tDMTP share")
+	fmt.Fprintln(tw, "body\trun\tmsgs/s\tMB/s\tp50\tp99\tmax\tCPU/msg\tmsgs/fsync\tDMTP share")
 	for _, r := range results {
 		body := fmt.Sprintf("%d KiB", r.Options.Size>>10)
 		if r.Options.Size%1024 != 0 {
@@ -117,8 +117,12 @@ func printBench(w io.Writer, results []*testnet.BenchResult) error {
 			if x.PerCommit > 0 {
 				perCommit = fmt.Sprintf("%.1f", x.PerCommit)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\n", body, name, x.PerSecond(), x.MBPerSecond(),
-				ms(x.P50), ms(x.P99), ms(x.Max), perCommit, share)
+			cpu := ""
+			if x.CPU > 0 {
+				cpu = ms(x.CPU)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n", body, name, x.PerSecond(), x.MBPerSecond(),
+				ms(x.P50), ms(x.P99), ms(x.Max), cpu, perCommit, share)
 		}
 		row(fmt.Sprintf("DMTP, %d connections (MAIL → 250 after DATA)", r.Options.Senders), r.DMTP, "")
 		row("ceiling: write+fsync per message", r.Serial, percent(r.OfSerial()))
@@ -132,6 +136,8 @@ func printBench(w io.Writer, results []*testnet.BenchResult) error {
 		return err
 	}
 	fmt.Fprintln(w, "\nDMTP share: the DMTP rate as a fraction of that ceiling. MB/s counts sealed message bytes (10⁶ B).")
+	fmt.Fprintln(w, "CPU/msg: CPU time of the whole process (both providers and the senders) per message; it moves little")
+	fmt.Fprintln(w, "when other work shares the machine, unlike the rates.")
 	for _, r := range results {
 		fmt.Fprintf(w, "A %d-byte body seals to %d bytes on the wire; the ceilings write records of that size.\n", r.Options.Size, r.WireSize)
 	}

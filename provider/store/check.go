@@ -15,9 +15,9 @@ import (
 // enforce their own, smaller limits before calling the store; these only
 // keep a bug or a hostile client from filling the disk with one call.
 const (
-	MaxDataSize      = 128 << 20 // a document, a queued message
-	MaxSignetSize    = 64 << 10  // an encoded user or organisation signet
-	MaxKeyBackupSize = 1 << 20
+	MaxDataSize      = 128 << 20     // a document, a queued message
+	MaxSignetSize    = 64 << 10      // an encoded user or organisation signet
+	MaxKeyBackupSize = 1<<20 + 4<<10 // a vault of vault.MaxFileSize (1 MiB) and the provider's encoding of the other dmap.KeyBackup fields
 	MaxBounceToSize  = 4 << 10
 	MaxDocIDLen      = 128
 	MaxKindLen       = 32

@@ -20,6 +20,12 @@
 //   - A queue entry is held by at most one live claim; a claim ends when
 //     its holder completes or reschedules the entry, or when its lease
 //     expires, so a crashed relay never strands mail.
+//   - A login challenge is taken once and a refresh token works once, even
+//     under concurrent callers: exactly one wins.
+//   - A session is found or refreshed only while its device is unrevoked
+//     and its account active; a revocation is effective when it returns.
+//   - Everything of an account (documents, devices, sessions) is reached
+//     only through that account: one never sees another's.
 //
 // Durability: a write method returns nil only once its effect is durable
 // (on disk, or committed to the database server). A write that fails
@@ -28,8 +34,9 @@
 // waited for, so the caller always learns its outcome.
 //
 // Concurrency: a Store and the views it returns (Accounts, Signets,
-// Mailbox, Queue, RemoteSignets) are safe for concurrent use by many
-// goroutines, and, for implementations that say so, by several processes.
+// Mailbox, Queue, RemoteSignets, Devices, Challenges, Sessions) are safe
+// for concurrent use by many goroutines, and, for implementations that
+// say so, by several processes.
 // Reads see every write that has returned. Close waits for writes already
 // accepted, then makes every method return ErrClosed.
 package store

@@ -15,6 +15,9 @@ type Store interface {
 	Mailbox() Mailbox
 	Queue() Queue
 	RemoteSignets() RemoteSignets
+	Devices() Devices
+	Challenges() Challenges
+	Sessions() Sessions
 	// Close finishes the writes already accepted and releases the
 	// database. Afterwards every method returns ErrClosed, except Close,
 	// which returns the first call's result.
@@ -33,8 +36,8 @@ type Accounts interface {
 	// ErrBadCode if it does not match, ErrState if the account is not
 	// invited, ErrNotFound if there is none.
 	Activate(ctx context.Context, address string, codeHash [32]byte, mode Mode) error
-	// Disable makes an account disabled, whatever its state; disabling a
-	// disabled account is a no-op.
+	// Disable makes an account disabled, whatever its state, and ends its
+	// sessions; disabling a disabled account is a no-op.
 	Disable(ctx context.Context, address string) error
 	// SetKeyBackup stores (or with nil, removes) the opaque key backup of
 	// an active cautious-mode account; ErrState for any other account.

@@ -76,6 +76,11 @@ func (a accounts) Disable(ctx context.Context, address string) error {
 		if n == 0 {
 			return fmt.Errorf("%w: account %s", store.ErrNotFound, address)
 		}
+		// Reads already ignore a disabled account's sessions (§11);
+		// deleting them keeps no useless token hashes.
+		if _, err := tx.exec(`DELETE FROM sessions WHERE account = ?`, address); err != nil {
+			return fmt.Errorf("sqlite store: end sessions of %s: %w", address, err)
+		}
 		return nil
 	})
 }

@@ -13,3 +13,11 @@ import (
 func FuzzMailbox(f *testing.F) {
 	storetest.FuzzMailbox(f, openTest(f, f.TempDir()))
 }
+
+// FuzzLogin runs the conformance suite's model-checking fuzzer of
+// devices, sessions and challenges on one SQLite store.
+//
+//	go test -run '^$' -fuzz '^FuzzLogin$' -fuzztime 10s ./provider/store/sqlite
+func FuzzLogin(f *testing.F) {
+	storetest.FuzzLogin(f, openTest(f, f.TempDir()))
+}

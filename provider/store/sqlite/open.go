@@ -158,3 +158,6 @@ func (s *Store) Signets() store.Signets             { return signets{s} }
 func (s *Store) Mailbox() store.Mailbox             { return mailbox{s} }
 func (s *Store) Queue() store.Queue                 { return queue{s} }
 func (s *Store) RemoteSignets() store.RemoteSignets { return remotes{s} }
+func (s *Store) Devices() store.Devices             { return devices{s} }
+func (s *Store) Challenges() store.Challenges       { return challenges{s} }
+func (s *Store) Sessions() store.Sessions           { return sessions{s} }

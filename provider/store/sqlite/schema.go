@@ -77,6 +77,46 @@ CREATE TABLE remote_signets (
 	expires INTEGER NOT NULL
 ) STRICT;
 `,
+	// 2: devices, login challenges and token sessions (docs/spec/store.md §9–§11).
+	`
+-- A revoked device keeps its row (revoked set), so its key can never be
+-- enrolled in the account again and its id never names another device.
+CREATE TABLE devices (
+	account   TEXT NOT NULL REFERENCES accounts (address),
+	id        TEXT NOT NULL,
+	key       BLOB NOT NULL CHECK (length(key) = 32),
+	name      TEXT NOT NULL,
+	created   INTEGER NOT NULL,
+	last_seen INTEGER NOT NULL, -- 0 until first seen
+	revoked   INTEGER,          -- NULL while active; else when it was revoked
+	PRIMARY KEY (account, id),
+	UNIQUE (account, key)
+) STRICT, WITHOUT ROWID;
+
+-- Not tied to an account: a challenge is issued for any address.
+CREATE TABLE challenges (
+	value   BLOB PRIMARY KEY,
+	purpose TEXT NOT NULL,
+	address TEXT NOT NULL,
+	key     BLOB CHECK (key IS NULL OR length(key) = 32),
+	expires INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX challenges_by_expiry ON challenges (expires);
+
+-- Token hashes only: a copy of this table cannot be replayed as a token.
+CREATE TABLE sessions (
+	access_hash     BLOB PRIMARY KEY,
+	refresh_hash    BLOB NOT NULL UNIQUE,
+	account         TEXT NOT NULL,
+	device_id       TEXT NOT NULL,
+	issued          INTEGER NOT NULL,
+	access_expires  INTEGER NOT NULL,
+	refresh_expires INTEGER NOT NULL,
+	FOREIGN KEY (account, device_id) REFERENCES devices (account, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sessions_by_device ON sessions (account, device_id);
+CREATE INDEX sessions_by_expiry ON sessions (refresh_expires);
+`,
 }
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer

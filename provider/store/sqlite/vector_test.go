@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,24 +23,8 @@ import (
 // migration, which catches an edit to a migration that has shipped.
 func TestSchemaV1Vector(t *testing.T) {
 	t.Parallel()
-	script, err := os.ReadFile("testdata/schema-v1.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	c, err := sqlite3.Open(filepath.Join(dir, FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Exec(string(script)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s := openTest(t, dir)
+	s := loadVector(t, "testdata/schema-v1.sql")
 	ctx := t.Context()
-	at := func(ns int64) time.Time { return time.Unix(0, 1893456000000000000+ns).UTC() }
 
 	list, err := s.Accounts().List(ctx)
 	if err != nil {
@@ -128,6 +113,31 @@ func TestSchemaV1Vector(t *testing.T) {
 	if got, want := schemaOf(t, s), schemaOf(t, openTest(t, t.TempDir())); got != want {
 		t.Fatalf("schema of a new database differs from the vector's after migration:\n%s\n----\n%s", want, got)
 	}
+}
+
+// at is a vector's time: T+ns, T = 2030-01-01T00:00:00Z.
+func at(ns int64) time.Time { return time.Unix(0, 1893456000000000000+ns).UTC() }
+
+// loadVector runs the SQL script file into a new database and opens it
+// with the current code, which migrates it to the latest version.
+func loadVector(t *testing.T, file string) *Store {
+	t.Helper()
+	script, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c, err := sqlite3.Open(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(string(script)); err != nil {
+		t.Fatal(errors.Join(err, c.Close()))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openTest(t, dir)
 }
 
 func schemaOf(t *testing.T, s *Store) string {

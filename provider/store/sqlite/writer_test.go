@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
+
+	"umbra/provider/store"
 )
 
 // TestDurabilitySettings: the writer runs with the settings that make a
@@ -72,4 +75,41 @@ func TestWriterCancel(t *testing.T) {
 	if _, err := s.RemoteSignets().Get(t.Context(), "a.test"); err != nil {
 		t.Fatalf("the running request's write is missing: %v", err)
 	}
+}
+
+// TestTouchCoalesced: a Touch within store.TouchInterval of the stored
+// last seen time does not go through the writer (no commit, no fsync), so
+// authenticated requests do not each cost a durable write.
+func TestTouchCoalesced(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	ctx := t.Context()
+	const addr = "alice@example.test"
+	code := [32]byte{1}
+	d := store.Device{Account: addr, ID: "d", Key: make([]byte, 32), Name: "phone", Created: time.Unix(1e9, 0)}
+	for _, err := range []error{
+		s.Accounts().AddInvited(ctx, addr, code),
+		s.Accounts().Activate(ctx, addr, code, store.ModeParanoid),
+		s.Devices().Add(ctx, d),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Unix(2e9, 0)
+	touch := func(when time.Time, wantCommits int64) {
+		t.Helper()
+		before := s.w.commits.Load()
+		if err := s.Devices().Touch(ctx, addr, d.ID, when); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.w.commits.Load() - before; got != wantCommits {
+			t.Fatalf("Touch at %v: %d commits, want %d", when, got, wantCommits)
+		}
+	}
+	touch(at, 1) // first seen
+	touch(at.Add(time.Second), 0)
+	touch(at.Add(store.TouchInterval-1), 0)
+	touch(at.Add(-time.Hour), 0)
+	touch(at.Add(store.TouchInterval), 1)
 }

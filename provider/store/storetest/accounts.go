@@ -113,6 +113,7 @@ func testKeyBackup(t *testing.T, s store.Store) {
 		t.Fatalf("key backup not kept: %d bytes", len(acc.KeyBackup))
 	}
 	is(t, a.SetKeyBackup(ctx, cautious, make([]byte, store.MaxKeyBackupSize+1)), store.ErrInvalid, "oversize key backup")
+	ok(t, a.SetKeyBackup(ctx, cautious, make([]byte, store.MaxKeyBackupSize))) // a full vault and its framing
 	ok(t, a.SetKeyBackup(ctx, cautious, nil))
 	acc, err = a.Get(ctx, cautious)
 	ok(t, err)

@@ -40,6 +40,15 @@ func RunPersistence(t *testing.T, open func(t *testing.T, name string) store.Sto
 	}
 	rs := store.RemoteSignet{Domain: "example.org", Signet: []byte("org"), Fetched: t0, Expires: t0.Add(time.Hour)}
 	ok(t, s.RemoteSignets().Put(ctx, rs))
+	phone := addDevice(t, s, addr, "phone")
+	laptop := addDevice(t, s, addr, "laptop")
+	ok(t, s.Devices().Rename(ctx, addr, phone.ID, "renamed"))
+	ok(t, s.Devices().Touch(ctx, addr, phone.ID, t0.Add(time.Hour)))
+	ok(t, s.Devices().Revoke(ctx, addr, laptop.ID, t0.Add(time.Hour)))
+	sess := session(phone, 1, t0)
+	ok(t, s.Sessions().Create(ctx, sess))
+	ch := challenge("persist", t0.Add(time.Minute))
+	ok(t, s.Challenges().Put(ctx, ch))
 	ok(t, s.Close())
 
 	s = open(t, "persist")
@@ -71,10 +80,10 @@ func RunPersistence(t *testing.T, open func(t *testing.T, name string) store.Sto
 	if created || again != mail {
 		t.Fatalf("redelivery after reopen: %q created %v", again, created)
 	}
-	c, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", last.Revision, []byte("p2"))
+	pc, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", last.Revision, []byte("p2"))
 	ok(t, err)
-	if c.Seq != last.Seq+1 || c.Revision != last.Revision+1 {
-		t.Fatalf("sequence after reopen: %+v, last before %+v", c, last)
+	if pc.Seq != last.Seq+1 || pc.Revision != last.Revision+1 {
+		t.Fatalf("sequence after reopen: %+v, last before %+v", pc, last)
 	}
 
 	// A restart resumes the queue: the free entry is claimable at once,
@@ -94,4 +103,21 @@ func RunPersistence(t *testing.T, open func(t *testing.T, name string) store.Sto
 	if !got.Expires.Equal(rs.Expires) {
 		t.Fatalf("cached signet after reopen: %+v", got)
 	}
+
+	// Devices, sessions and challenges survive; a revocation too.
+	dev, err := s.Devices().ByKey(ctx, addr, phone.Key)
+	ok(t, err)
+	phone.Name, phone.LastSeen = "renamed", t0.Add(time.Hour)
+	sameDevice(t, dev, phone, "device after reopen")
+	_, err = s.Devices().ByKey(ctx, addr, laptop.Key)
+	is(t, err, store.ErrNotFound, "revoked device after reopen")
+	is(t, s.Devices().Add(ctx, laptop), store.ErrExists, "re-Add of a revoked key after reopen")
+	live(t, s, sess, "session after reopen")
+	next := session(phone, 2, t0.Add(time.Minute))
+	_, err = s.Sessions().Refresh(ctx, sess.RefreshHash, next)
+	ok(t, err)
+	live(t, s, next, "refreshed session after reopen")
+	c, err := s.Challenges().Take(ctx, ch.Value)
+	ok(t, err)
+	sameChallenge(t, c, ch, "challenge after reopen")
 }

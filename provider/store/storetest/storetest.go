@@ -46,6 +46,21 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueueDropList", testDropList},
 		{"QueueRetry", testRetry},
 		{"RemoteSignets", testRemoteSignets},
+		{"DeviceLifecycle", testDeviceLifecycle},
+		{"DeviceValidation", testDeviceValidation},
+		{"DeviceTouch", testDeviceTouch},
+		{"DeviceIsolation", testDeviceIsolation},
+		{"ChallengeSingleUse", testChallengeSingleUse},
+		{"ChallengeRace", testChallengeRace},
+		{"ChallengeExpiry", testChallengeExpiry},
+		{"ChallengeValidation", testChallengeValidation},
+		{"SessionLifecycle", testSessionLifecycle},
+		{"SessionValidation", testSessionValidation},
+		{"SessionRefresh", testSessionRefresh},
+		{"SessionRefreshRace", testRefreshRace},
+		{"SessionRevocation", testRevocation},
+		{"SessionIsolation", testSessionIsolation},
+		{"SessionPurge", testSessionPurge},
 		{"Cancelled", testCancelled},
 		{"Closed", testClosed},
 	}
@@ -110,6 +125,10 @@ func testClosed(t *testing.T, s store.Store) {
 	is(t, s.Accounts().AddInvited(t.Context(), "y@example.test", codeHash("y")), store.ErrClosed, "AddInvited after Close")
 	_, _, err = s.Mailbox().Deliver(t.Context(), "x@example.test", messageID("m"), []byte("m"))
 	is(t, err, store.ErrClosed, "Deliver after Close")
+	_, err = s.Sessions().ByAccess(t.Context(), codeHash("token"))
+	is(t, err, store.ErrClosed, "ByAccess after Close")
+	_, err = s.Challenges().Take(t.Context(), codeHash("challenge"))
+	is(t, err, store.ErrClosed, "Take after Close")
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}

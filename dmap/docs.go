@@ -1,0 +1,164 @@
+package dmap
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// GET /changes (spec §8.2): one page of the account's change feed; with
+// wait, a long-poll that answers as soon as there is a change above since,
+// or with an empty page when wait has passed.
+func (h *handler) changes(w http.ResponseWriter, r *http.Request, s Session) {
+	q, err := parseChangesQuery(r.URL.RawQuery, h.o.MaxWait)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	var changed <-chan struct{}
+	if q.wait > 0 {
+		// Subscribe before the first query, so that a change between the
+		// query and the wait is not missed.
+		var stop func()
+		changed, stop = h.b.Watch(s.Account)
+		defer stop()
+	}
+	list, err := h.b.Changes(r.Context(), s.Account, q.since, q.limit)
+	if err == nil && len(list) == 0 && q.wait > 0 {
+		timer := time.NewTimer(q.wait)
+		defer timer.Stop()
+	wait:
+		for err == nil && len(list) == 0 {
+			select {
+			case <-changed:
+				list, err = h.b.Changes(r.Context(), s.Account, q.since, q.limit)
+			case <-timer.C:
+				break wait
+			case <-r.Context().Done():
+				return // the client has gone; nobody reads an answer
+			}
+		}
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	resp := changesResponse{Changes: list, Next: q.since, More: len(list) >= q.limit}
+	if resp.Changes == nil {
+		resp.Changes = []Change{}
+	}
+	if n := len(list); n > 0 {
+		resp.Next = list[n-1].Seq
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func docID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	return id, CheckDocID(id)
+}
+
+// setDocHeaders describes a document's state in the answer's headers.
+func setDocHeaders(w http.ResponseWriter, c Change) {
+	hd := w.Header()
+	hd.Set("Umbra-Revision", strconv.FormatInt(c.Revision, 10))
+	hd.Set("ETag", `"`+strconv.FormatInt(c.Revision, 10)+`"`)
+	if c.Kind != "" {
+		hd.Set("Umbra-Kind", c.Kind)
+	}
+}
+
+// GET /docs/{id} (spec §8.3), with one byte range at most.
+func (h *handler) getDoc(w http.ResponseWriter, r *http.Request, s Session) {
+	id, err := docID(r)
+	var d Document
+	if err == nil {
+		d, err = h.b.Get(r.Context(), s.Account, id)
+	}
+	if err == nil && d.Deleted {
+		err = Deleted(d.Revision)
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	size := int64(len(d.Data))
+	hd := w.Header()
+	setDocHeaders(w, d.Change)
+	hd.Set("Accept-Ranges", "bytes")
+	rg := parseRange(r.Header.Get("Range"), size)
+	if rg.unsatisfiable {
+		hd.Set("Content-Range", fmt.Sprintf("bytes */%d", size)) // RFC 9110 §15.5.17
+		h.fail(w, ErrRangeNotSatisfiable.With("the document has %d bytes", size))
+		return
+	}
+	hd.Set("Content-Type", "application/octet-stream")
+	body := d.Data
+	status := http.StatusOK
+	if rg.partial {
+		body = d.Data[rg.first : rg.last+1]
+		status = http.StatusPartialContent
+		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rg.first, rg.last, size))
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body) // a failed write means the client has gone
+	}
+}
+
+// PUT /docs/{id} (spec §8.4).
+func (h *handler) putDoc(w http.ResponseWriter, r *http.Request, s Session) {
+	id, err := docID(r)
+	kind := r.Header.Get("Umbra-Kind")
+	if err == nil {
+		err = CheckKind(kind)
+	}
+	var expected int64
+	if err == nil {
+		_, present := r.Header["If-Match"]
+		expected, err = parseIfMatch(r.Header.Get("If-Match"), present)
+	}
+	var data []byte
+	if err == nil {
+		data, err = readBody(w, r, "application/octet-stream", h.o.MaxDocument)
+	}
+	var c Change
+	if err == nil {
+		c, err = h.b.Put(r.Context(), s.Account, id, kind, expected, data)
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	setDocHeaders(w, c)
+	status := http.StatusOK
+	if expected == 0 {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, c)
+}
+
+// DELETE /docs/{id} (spec §8.5).
+func (h *handler) deleteDoc(w http.ResponseWriter, r *http.Request, s Session) {
+	id, err := docID(r)
+	var expected int64
+	if err == nil {
+		_, present := r.Header["If-Match"]
+		expected, err = parseIfMatch(r.Header.Get("If-Match"), present)
+	}
+	if err == nil && expected == 0 {
+		err = ErrBadField.With("If-Match must name the revision to delete, not 0")
+	}
+	var c Change
+	if err == nil {
+		c, err = h.b.Delete(r.Context(), s.Account, id, expected)
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	setDocHeaders(w, c)
+	writeJSON(w, http.StatusOK, c)
+}

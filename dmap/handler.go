@@ -1,0 +1,276 @@
+package dmap
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"umbra/signet"
+)
+
+// BasePath is the prefix of every DMAP endpoint (spec §2.1).
+const BasePath = "/dmap/v1/"
+
+// Body limits (spec §2.5).
+const (
+	MaxJSON        = 16 << 10 // a control request
+	MaxBackupJSON  = 2 << 20  // register and key backup requests, which carry a vault (≤ 1 MiB) in base64
+	DefaultMaxDoc  = 64 << 20 // a document
+	DefaultMaxSend = 64 << 20 // a message to send (dmtp.DefaultMaxMessageSize)
+	MaxPage        = 1000     // changes per page
+	DefaultPage    = 500
+	MaxHistoryPage = 64 // signets per history answer (dmtp.MaxHistory)
+)
+
+// Options configure Handler. Zero values take the defaults in brackets.
+type Options struct {
+	// Domain is the provider's domain (required): the only domain whose
+	// accounts it serves, and part of every signed proof (spec §4.2).
+	Domain string
+	// AccessTTL [15 min], RefreshTTL [30 days], ChallengeTTL [1 min].
+	AccessTTL, RefreshTTL, ChallengeTTL time.Duration
+	// MaxWait bounds a changes long-poll [60 s]. The http.Server's
+	// WriteTimeout, if any, must be longer.
+	MaxWait time.Duration
+	// MaxDocument [DefaultMaxDoc] and MaxMessage [DefaultMaxSend] bound
+	// PUT /docs and POST /send bodies.
+	MaxDocument, MaxMessage int64
+	// AccountLimit [10, one per minute] and AddressLimit [30, one per 10 s]
+	// limit failed proofs (login, enroll, key backup) per account and per
+	// client address; ChallengeLimit [60, ten per second] limits issued
+	// challenges per client address.
+	AccountLimit, AddressLimit, ChallengeLimit Limit
+	// ClientAddress returns the client's address for rate limiting
+	// [RemoteAddr's host, IPv6 reduced to its /64]. Set it behind a
+	// reverse proxy.
+	ClientAddress func(*http.Request) string
+	// DecoyKey keys the decoy salts served for addresses without a key
+	// backup (spec §6.3) [random per Handler; set it, the same on every
+	// node, so that decoys do not change across restarts and nodes].
+	DecoyKey []byte
+	Logger   *slog.Logger
+	// Now is the clock [time.Now].
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() error {
+	if err := signet.CheckDomain(o.Domain); err != nil {
+		return fmt.Errorf("dmap: Options.Domain: %w", err)
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	dur(&o.AccessTTL, 15*time.Minute)
+	dur(&o.RefreshTTL, 30*24*time.Hour)
+	dur(&o.ChallengeTTL, time.Minute)
+	dur(&o.MaxWait, time.Minute)
+	if o.MaxDocument <= 0 {
+		o.MaxDocument = DefaultMaxDoc
+	}
+	if o.MaxMessage <= 0 {
+		o.MaxMessage = DefaultMaxSend
+	}
+	lim := func(l *Limit, burst int, every time.Duration) {
+		if l.Burst == 0 {
+			l.Burst = burst
+		}
+		if l.Every <= 0 {
+			l.Every = every
+		}
+	}
+	lim(&o.AccountLimit, 10, time.Minute)
+	lim(&o.AddressLimit, 30, 10*time.Second)
+	lim(&o.ChallengeLimit, 60, 100*time.Millisecond)
+	if o.ClientAddress == nil {
+		o.ClientAddress = remoteHost
+	}
+	if o.DecoyKey == nil {
+		o.DecoyKey = make([]byte, 32)
+		if _, err := rand.Read(o.DecoyKey); err != nil {
+			return fmt.Errorf("dmap: decoy key: %w", err)
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// remoteHost is the default ClientAddress: the host of RemoteAddr, an IPv6
+// address reduced to its /64 (one customer's allocation).
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return host
+}
+
+// handler serves DMAP for one provider.
+type handler struct {
+	b    Backend
+	o    Options
+	mux  *http.ServeMux
+	acct *limiter // failed proofs per account
+	addr *limiter // failed proofs per client address
+	chal *limiter // challenges per client address
+}
+
+// Handler returns the DMAP http.Handler for b. Mount it at the server's
+// root (its patterns include BasePath). Serve it over TLS 1.3 with HTTP/2
+// (NewServer).
+func Handler(b Backend, opts Options) (http.Handler, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	h := &handler{
+		b:    b,
+		o:    opts,
+		mux:  http.NewServeMux(),
+		acct: newLimiter(opts.AccountLimit, opts.Now),
+		addr: newLimiter(opts.AddressLimit, opts.Now),
+		chal: newLimiter(opts.ChallengeLimit, opts.Now),
+	}
+	h.routes()
+	return h, nil
+}
+
+// routes registers every endpoint of spec §2.2. Each path also gets a
+// method-less pattern that answers 405 in JSON, and "/" answers 404.
+func (h *handler) routes() {
+	type route struct {
+		method, path string
+		fn           http.HandlerFunc
+	}
+	table := []route{
+		{"POST", "register", h.register},
+		{"POST", "challenge", h.challenge},
+		{"POST", "login", h.login},
+		{"POST", "refresh", h.refresh},
+		{"POST", "enroll", h.enroll},
+		{"POST", "keybackup/challenge", h.backupChallenge},
+		{"POST", "keybackup/fetch", h.backupFetch},
+		{"PUT", "keybackup", h.authed(h.putBackup)},
+		{"GET", "devices", h.authed(h.devices)},
+		{"PATCH", "devices/{id}", h.authed(h.renameDevice)},
+		{"DELETE", "devices/{id}", h.authed(h.revokeDevice)},
+		{"GET", "changes", h.authed(h.changes)},
+		{"GET", "docs/{id}", h.authed(h.getDoc)},
+		{"PUT", "docs/{id}", h.authed(h.putDoc)},
+		{"DELETE", "docs/{id}", h.authed(h.deleteDoc)},
+		{"POST", "send", h.authed(h.send)},
+		{"GET", "signet", h.authed(h.signet)},
+		{"GET", "history", h.authed(h.history)},
+		{"POST", "rotate", h.authed(h.rotate)},
+	}
+	paths := map[string]bool{}
+	for _, r := range table {
+		h.mux.HandleFunc(r.method+" "+BasePath+r.path, r.fn)
+		if !paths[r.path] {
+			paths[r.path] = true
+			h.mux.HandleFunc(BasePath+r.path, func(w http.ResponseWriter, _ *http.Request) {
+				h.fail(w, ErrMethodNotAllowed)
+			})
+		}
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { h.fail(w, ErrNotFound) })
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Tokens and documents must never sit in a shared cache (RFC 9111
+	// §5.2.2.5), and nothing is to be sniffed into another type.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h.mux.ServeHTTP(w, r)
+}
+
+// fail writes err as the JSON error of spec §3. Errors that are not
+// *Error are logged and answered 500 without detail.
+func (h *handler) fail(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			e = ErrUnavailable.With("the request was cancelled or timed out")
+		} else {
+			h.o.Logger.Error("dmap: backend error", "err", err)
+			e = errInternal
+		}
+	}
+	hd := w.Header()
+	if e.RetryAfter > 0 {
+		hd.Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+	if e.Status == http.StatusUnauthorized {
+		hd.Set("WWW-Authenticate", `Bearer realm="dmap"`)
+	}
+	writeJSON(w, e.Status, errorBody{Code: e.Code, Message: e.Message, Current: e.Current})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The connection may be gone; the client then learns nothing either way.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody reads a request body of at most limit bytes whose media type
+// must be mediaType: 415 for another type, 413 as soon as the declared
+// length or the bytes read pass the limit, without reading further.
+func readBody(w http.ResponseWriter, r *http.Request, mediaType string, limit int64) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != mediaType {
+		return nil, ErrUnsupportedMedia.With("Content-Type must be %s", mediaType)
+	}
+	if r.ContentLength > limit {
+		return nil, ErrTooLarge.With("%d bytes declared, limit %d", r.ContentLength, limit)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, ErrTooLarge.With("over the %d-byte limit", limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dmap: read body: %w", err)
+	}
+	return data, nil
+}
+
+// readJSON reads and decodes a JSON control request with decode.
+func readJSON[T any](w http.ResponseWriter, r *http.Request, limit int64, decode func([]byte) (T, error)) (T, error) {
+	data, err := readBody(w, r, "application/json", limit)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(data)
+}
+
+// checkDomain refuses addresses of other domains: this provider serves
+// only its own accounts.
+func (h *handler) checkDomain(address string) error {
+	if signet.DomainOf(address) != h.o.Domain {
+		return ErrBadField.With("address %q is not of this provider's domain %s", clip(address, 80), h.o.Domain)
+	}
+	return nil
+}
+
+// seconds is a duration in whole seconds, rounded down.
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }

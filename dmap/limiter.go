@@ -1,0 +1,109 @@
+package dmap
+
+import (
+	"sync"
+	"time"
+)
+
+// Limit configures a token bucket (spec §4.5): Burst attempts at once,
+// then one more every Every. A zero Limit takes the default of the field
+// it is in; a negative Burst switches the limit off.
+type Limit struct {
+	Burst int
+	Every time.Duration
+}
+
+// maxBuckets bounds the memory of one limiter. When it is full, buckets
+// that have refilled completely are dropped first (they hold no state
+// worth keeping); if none has, arbitrary ones are, which at worst forgets
+// some attempts of a client that is already flooding the limiter with
+// fresh keys.
+const maxBuckets = 1 << 16
+
+// limiter keeps one token bucket per key. Only counted events (failed
+// proofs, issued challenges) take tokens; wait says how long a key must
+// wait before its next attempt is even considered.
+type limiter struct {
+	lim Limit
+	now func() time.Time
+
+	mu sync.Mutex
+	m  map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newLimiter(l Limit, now func() time.Time) *limiter {
+	return &limiter{lim: l, now: now, m: map[string]*bucket{}}
+}
+
+// refill brings b up to date at now and reports whether it is full.
+func (l *limiter) refill(b *bucket, now time.Time) bool {
+	if el := now.Sub(b.at); el > 0 {
+		b.tokens += float64(el) / float64(l.lim.Every)
+		b.at = now
+	}
+	if b.tokens >= float64(l.lim.Burst) {
+		b.tokens = float64(l.lim.Burst)
+		return true
+	}
+	return false
+}
+
+// wait returns 0 if key may try now, else how long until it may.
+func (l *limiter) wait(key string) time.Duration {
+	if l.lim.Burst < 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[key]
+	if !ok {
+		return 0
+	}
+	l.refill(b, l.now())
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(l.lim.Every))
+}
+
+// take counts one event against key.
+func (l *limiter) take(key string) {
+	if l.lim.Burst < 0 {
+		return
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[key]
+	if !ok {
+		if len(l.m) >= maxBuckets {
+			l.evict(now)
+		}
+		b = &bucket{tokens: float64(l.lim.Burst), at: now}
+		l.m[key] = b
+	}
+	l.refill(b, now)
+	b.tokens = max(b.tokens-1, 0)
+}
+
+// evict frees room: the full buckets, and if that is not enough, arbitrary
+// ones down to seven eighths of maxBuckets, so that a flood of fresh keys
+// pays for one sweep per maxBuckets/8 insertions, not one per insertion.
+func (l *limiter) evict(now time.Time) {
+	for k, b := range l.m {
+		if l.refill(b, now) {
+			delete(l.m, k)
+		}
+	}
+	for k := range l.m {
+		if len(l.m) <= maxBuckets-maxBuckets/8 {
+			return
+		}
+		delete(l.m, k)
+	}
+}

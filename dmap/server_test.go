@@ -1,0 +1,126 @@
+package dmap
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// selfSigned makes a certificate for 127.0.0.1 and returns it with its pin.
+func selfSigned(t *testing.T) (tls.Certificate, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "dmap.a.test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pin[:]
+}
+
+// TestNewServer: the server NewServer builds speaks HTTP/2 over TLS 1.3
+// to a pinned client and refuses a client limited to TLS 1.2.
+func TestNewServer(t *testing.T) {
+	t.Parallel()
+	if _, err := NewServer(http.NotFoundHandler(), nil); err == nil {
+		t.Fatal("NewServer without TLS configuration")
+	}
+	if _, err := NewServer(http.NotFoundHandler(), &tls.Config{MaxVersion: tls.VersionTLS12}); err == nil {
+		t.Fatal("NewServer with TLS 1.2 at most")
+	}
+	org, err := testOrg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := newFakeBackend(org, sigKey("sok"))
+	h, err := Handler(fb, Options{Domain: testDomain, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, pin := selfSigned(t)
+	srv, err := NewServer(h, &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ErrorLog = log.New(io.Discard, "", 0) // the refused TLS 1.2 handshake is logged there
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	base := "https://" + ln.Addr().String()
+
+	c, err := NewClient(base, ClientTLSConfig(pin, "dmap.a.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fb.invite("alice@a.test", "CODE")
+	dev := sigKey("dev")
+	_, _, err = c.Register(t.Context(), RegisterParams{
+		Address: "alice@a.test", Invite: "CODE", Mode: ModeParanoid,
+		Request:   signingRequestFor(t, "alice@a.test", sigKey("s"), sigKey("r"), nil),
+		DeviceKey: pubOf(dev), DeviceName: "d",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(t.Context(), "alice@a.test", dev); err != nil {
+		t.Fatal(err)
+	}
+
+	tr := &http.Transport{TLSClientConfig: ClientTLSConfig(pin, "dmap.a.test"), ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(base + "/dmap/v1/devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.TLS.Version != tls.VersionTLS13 || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("%s, TLS %x, %d", resp.Proto, resp.TLS.Version, resp.StatusCode)
+	}
+
+	old := ClientTLSConfig(pin, "dmap.a.test")
+	old.MinVersion, old.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+	tr12 := &http.Transport{TLSClientConfig: old}
+	defer tr12.CloseIdleConnections()
+	if _, err := (&http.Client{Transport: tr12}).Get(base + "/dmap/v1/devices"); err == nil {
+		t.Fatal("a TLS 1.2 client was served")
+	}
+}

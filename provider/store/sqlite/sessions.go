@@ -1,0 +1,158 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"umbra/provider/store"
+)
+
+type sessions struct{ s *Store }
+
+// liveSession selects a session only while its device is active and its
+// account is active (docs/spec/store.md §11.1). Every read of a session
+// goes through this join, so a revocation or a disabled account takes
+// effect at its commit, whatever else is in flight.
+const liveSession = `SELECT s.account, s.device_id, s.issued, s.access_hash, s.access_expires, s.refresh_hash, s.refresh_expires
+	FROM sessions s
+	JOIN devices d ON d.account = s.account AND d.id = s.device_id
+	JOIN accounts a ON a.address = s.account
+	WHERE d.revoked IS NULL AND a.state = 'active' AND `
+
+func scanSession(r scanner) (store.Session, error) {
+	var s store.Session
+	var access, refresh []byte
+	var issued, accessExp, refreshExp int64
+	if err := r.Scan(&s.Account, &s.DeviceID, &issued, &access, &accessExp, &refresh, &refreshExp); err != nil {
+		return s, err
+	}
+	if len(access) != 32 || len(refresh) != 32 {
+		return s, fmt.Errorf("corrupt session of %s: token hashes of %d and %d bytes", s.Account, len(access), len(refresh))
+	}
+	s.AccessHash, s.RefreshHash = [32]byte(access), [32]byte(refresh)
+	s.Issued, s.AccessExpires, s.RefreshExpires = fromNanos(issued), fromNanos(accessExp), fromNanos(refreshExp)
+	return s, nil
+}
+
+// insertSession stores s after checking that neither hash is taken.
+func insertSession(tx *wtx, s store.Session) error {
+	dup, err := exists(tx, `SELECT 1 FROM sessions WHERE access_hash IN (?1, ?2) OR refresh_hash IN (?1, ?2)`,
+		s.AccessHash[:], s.RefreshHash[:])
+	if err != nil {
+		return fmt.Errorf("sqlite store: look up session hashes: %w", err)
+	}
+	if dup {
+		return fmt.Errorf("%w: a session with this token hash", store.ErrExists)
+	}
+	_, err = tx.exec(`INSERT INTO sessions (access_hash, refresh_hash, account, device_id, issued, access_expires, refresh_expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.AccessHash[:], s.RefreshHash[:], s.Account, s.DeviceID,
+		nanos(s.Issued), nanos(s.AccessExpires), nanos(s.RefreshExpires))
+	if err != nil {
+		return fmt.Errorf("sqlite store: store session of device %s of %s: %w", s.DeviceID, s.Account, err)
+	}
+	return nil
+}
+
+func (v sessions) Create(ctx context.Context, s store.Session) error {
+	if err := checkDeviceRef(s.Account, s.DeviceID); err != nil {
+		return err
+	}
+	if err := store.CheckSessionTokens(s); err != nil {
+		return err
+	}
+	return v.s.w.do(ctx, func(tx *wtx) error {
+		if err := mustBeActive(tx, s.Account); err != nil {
+			return err
+		}
+		ok, err := exists(tx, `SELECT 1 FROM devices WHERE account = ? AND id = ? AND revoked IS NULL`, s.Account, s.DeviceID)
+		if err != nil {
+			return fmt.Errorf("sqlite store: look up device %s of %s: %w", s.DeviceID, s.Account, err)
+		}
+		if !ok {
+			return fmt.Errorf("%w: active device %s of %s", store.ErrNotFound, s.DeviceID, s.Account)
+		}
+		return insertSession(tx, s)
+	})
+}
+
+// ByAccess is a read: it never waits for the writer. The lookup is by an
+// index on a SHA-256 hash of a random token, so its timing tells nothing
+// about any token (dmap spec §4.3).
+func (v sessions) ByAccess(ctx context.Context, h [32]byte) (store.Session, error) {
+	var s store.Session
+	err := v.s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		s, err = scanSession(tx.QueryRowContext(ctx, liveSession+`s.access_hash = ?`, h[:]))
+		if err != nil {
+			return noRows(err, "live session")
+		}
+		return nil
+	})
+	return s, err
+}
+
+// Refresh reads, deletes and inserts in one request of the single writer,
+// so concurrent refreshes of one token are serialised and only the first
+// finds it (docs/spec/store.md §11.2).
+func (v sessions) Refresh(ctx context.Context, old [32]byte, next store.Session) (store.Session, error) {
+	if err := store.CheckSessionTokens(next); err != nil {
+		return store.Session{}, err
+	}
+	err := v.s.w.do(ctx, func(tx *wtx) error {
+		prev, err := scanSession(tx.queryRow(liveSession+`s.refresh_hash = ?`, old[:]))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: live session for this refresh token", store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite store: look up refresh token: %w", err)
+		}
+		if !prev.RefreshExpires.After(next.Issued) {
+			return fmt.Errorf("%w: the refresh token of device %s of %s expired at %v", store.ErrNotFound,
+				prev.DeviceID, prev.Account, prev.RefreshExpires)
+		}
+		if _, err := tx.exec(`DELETE FROM sessions WHERE refresh_hash = ?`, old[:]); err != nil {
+			return fmt.Errorf("sqlite store: end session of device %s of %s: %w", prev.DeviceID, prev.Account, err)
+		}
+		next.Account, next.DeviceID = prev.Account, prev.DeviceID
+		return insertSession(tx, next)
+	})
+	if err != nil {
+		return store.Session{}, err
+	}
+	return next, nil
+}
+
+func (v sessions) DeleteByDevice(ctx context.Context, account, id string) (int, error) {
+	if err := checkDeviceRef(account, id); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := v.s.w.do(ctx, func(tx *wtx) error {
+		var err error
+		n, err = tx.exec(`DELETE FROM sessions WHERE account = ? AND device_id = ?`, account, id)
+		if err != nil {
+			return fmt.Errorf("sqlite store: end sessions of device %s of %s: %w", id, account, err)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+func (v sessions) Purge(ctx context.Context, now time.Time) (int, error) {
+	if err := store.CheckTime("now", now); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := v.s.w.do(ctx, func(tx *wtx) error {
+		var err error
+		n, err = tx.exec(`DELETE FROM sessions WHERE refresh_expires <= ?1 AND access_expires <= ?1`, nanos(now))
+		if err != nil {
+			return fmt.Errorf("sqlite store: purge sessions: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
+}
