@@ -55,8 +55,9 @@ type Tokens struct {
 	RefreshExpires time.Time
 }
 
-// NewClient returns a client for the DMAP service at baseURL (the DMAP URL
-// of the organisation signet: "https://host[:port]", no path), talking
+// NewClient returns a client for the DMAP service at baseURL: the DMAP URL
+// of the organisation signet and the _dime record, "https://host[:port]"
+// with no path or with the path BasePath ("/dmap/v1/"), talking
 // TLS with tlsConfig (see ClientTLSConfig), which is copied; TLS 1.3 is
 // enforced.
 func NewClient(baseURL string, tlsConfig *tls.Config) (*Client, error) {
@@ -64,8 +65,8 @@ func NewClient(baseURL string, tlsConfig *tls.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dmap: base URL: %w", err)
 	}
-	if u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("dmap: base URL %q: want https://host[:port] without path, query or user", baseURL)
+	if u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/" && u.Path != BasePath) || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("dmap: base URL %q: want https://host[:port] or https://host[:port]/dmap/v1/, without query or user", baseURL)
 	}
 	if tlsConfig == nil {
 		return nil, errors.New("dmap: NewClient: no TLS configuration")

@@ -70,6 +70,9 @@ func (p *Provider) Issue(ctx context.Context, address, code string, mode store.M
 	if err != nil {
 		return nil, err
 	}
+	if code != "" && acct.State != store.StateInvited {
+		return nil, ErrInvite // a registration, but the invitation is used up
+	}
 	if !req.IsRequest() {
 		return nil, fmt.Errorf("provider: not a signing request: it is already certified")
 	}

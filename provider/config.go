@@ -36,6 +36,14 @@ type configKey struct {
 var configKeys = []configKey{
 	{"dmtp_listen", ":26", "Address DMTP listens on (TLS 1.3 from the first byte). Publish the port in dx= of the _dime record.",
 		func(c *Config, v string) error { return setHostPort(&c.DMTPListen, v) }},
+	{"dmap_listen", ":443", "Address DMAP (HTTPS, TLS 1.3) listens on for the users' devices; \"off\" to disable. Publish its URL in dmap= of the _dime record.",
+		func(c *Config, v string) error {
+			if v == "off" {
+				c.DMAPListen = v
+				return nil
+			}
+			return setHostPort(&c.DMAPListen, v)
+		}},
 	{"metrics_listen", "127.0.0.1:9426", "Prometheus metrics at /metrics; \"off\" to disable. Keep it on loopback.",
 		func(c *Config, v string) error {
 			if v == "off" {

@@ -21,6 +21,7 @@ var configCases = map[string]struct {
 }{
 	"dmtp_listen":      {"127.0.0.1:2626", func(c *Config) { c.DMTPListen = "127.0.0.1:2626" }},
 	"metrics_listen":   {"[::1]:9999", func(c *Config) { c.MetricsListen = "[::1]:9999" }},
+	"dmap_listen":      {"127.0.0.1:8443", func(c *Config) { c.DMAPListen = "127.0.0.1:8443" }},
 	"tls_cert":         {"certs/server.crt", func(c *Config) { c.TLSCert = configTestDir + "/certs/server.crt" }},
 	"tls_key":          {"/etc/umbra/server.key", func(c *Config) { c.TLSKey = "/etc/umbra/server.key" }},
 	"max_message_size": {"3KiB", func(c *Config) { c.MaxMessageSize = 3 << 10 }},
@@ -80,6 +81,7 @@ func TestParseConfigUnits(t *testing.T) {
 		{"retry_base", "1s", time.Second},
 		{"retry_max", "1h30m", 90 * time.Minute},
 		{"metrics_listen", "off", "off"},
+		{"dmap_listen", "off", "off"},
 		{"dmtp_listen", ":0", ":0"},
 		{"dns", "", (*dnsrec.Resolver)(nil)},
 		{"node", "", ""},
@@ -101,6 +103,8 @@ func TestParseConfigUnits(t *testing.T) {
 			got = cfg.RetryMax
 		case "metrics_listen":
 			got = cfg.MetricsListen
+		case "dmap_listen":
+			got = cfg.DMAPListen
 		case "dmtp_listen":
 			got = cfg.DMTPListen
 		case "dns":

@@ -30,6 +30,11 @@ type Config struct {
 	// DMTPListener, when set, is used instead of listening on DMTPListen
 	// (the test network reserves its ports before it publishes them).
 	DMTPListener net.Listener
+	// DMAPListen is the DMAP (HTTPS) listen address (default ":443";
+	// "off" disables it).
+	DMAPListen string
+	// DMAPListener, when set, is used instead of listening on DMAPListen.
+	DMAPListener net.Listener
 	// MetricsListen serves Prometheus metrics at /metrics (default
 	// "127.0.0.1:9426"; "off" disables).
 	MetricsListen string
@@ -66,6 +71,7 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	def(&c.DMTPListen, ":26")
+	def(&c.DMAPListen, ":443")
 	def(&c.MetricsListen, "127.0.0.1:9426")
 	def(&c.TLSCert, filepath.Join(c.Dir, CertFile))
 	def(&c.TLSKey, filepath.Join(c.Dir, KeyFile))
@@ -119,6 +125,8 @@ type Provider struct {
 	dmtpAddr net.Addr
 	httpSrv  *http.Server
 	httpAddr net.Addr
+	dmapSrv  *http.Server
+	dmapAddr net.Addr
 
 	ownStore bool // Close closes st (Open opened it)
 	watch    watchers
@@ -211,10 +219,15 @@ func (p *Provider) Start() error {
 			}
 		})
 	}
+	if err := p.startDMAP(); err != nil {
+		p.Close()
+		return err
+	}
 	if err := p.releaseOwnClaims(ctx); err != nil {
 		p.Close()
 		return err
 	}
+	p.wg.Go(func() { p.janitor(ctx) })
 	for i := range p.cfg.QueueWorkers {
 		p.wg.Go(func() { p.relayWorker(ctx, fmt.Sprintf("%s/%d", p.cfg.Node, i)) })
 	}
@@ -224,6 +237,14 @@ func (p *Provider) Start() error {
 
 // DMTPAddr is the address DMTP listens on, once started.
 func (p *Provider) DMTPAddr() string { return p.dmtpAddr.String() }
+
+// DMAPAddr is the DMAP address, or "" when off.
+func (p *Provider) DMAPAddr() string {
+	if p.dmapAddr == nil {
+		return ""
+	}
+	return p.dmapAddr.String()
+}
 
 // MetricsAddr is the metrics address, or "" when off.
 func (p *Provider) MetricsAddr() string {
@@ -246,8 +267,10 @@ func (p *Provider) Close() error {
 	if p.dmtpSrv != nil {
 		errs = append(errs, p.dmtpSrv.Shutdown(ctx))
 	}
-	if p.httpSrv != nil {
-		errs = append(errs, p.httpSrv.Shutdown(ctx))
+	for _, srv := range []*http.Server{p.httpSrv, p.dmapSrv} {
+		if srv != nil {
+			errs = append(errs, srv.Shutdown(ctx))
+		}
 	}
 	p.wg.Wait()
 	if p.ownStore {

@@ -48,6 +48,7 @@ type Node struct {
 	Domain   string
 	Dir      string
 	DMTP     string // 127.0.0.1:port, as published
+	DMAP     string // the DMAP base URL, https://127.0.0.1:port/dmap/v1/
 	Record   *dnsrec.Record
 	Provider *provider.Provider // nil unless started in-process
 	net      *Network
@@ -110,24 +111,30 @@ func (n *Network) AddProvider(domain string) (*Node, error) {
 		return nil, err
 	}
 	dmtp := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	dport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dmapAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(dport))
+	dmapURL := "https://" + dmapAddr + "/dmap/v1/"
 	pin, err := provider.CreateCert(dir, []string{"127.0.0.1", domain}, 30)
 	if err != nil {
 		return nil, err
 	}
 	_, rec, err := provider.CreateOrg(dir, provider.OrgOptions{
-		Domain: domain, DMTP: dmtp, DMAP: "https://" + domain + "/dmap/v1/", TLSPin: pin,
+		Domain: domain, DMTP: dmtp, DMAP: dmapURL, TLSPin: pin,
 		Days: 30, Policy: dnsrec.PolicyStrict, ExpDays: 7,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := provider.WriteConfig(dir, map[string]string{
-		"dmtp_listen": dmtp, "metrics_listen": "off", "dns": n.DNS.Addr, "node": domain,
+		"dmtp_listen": dmtp, "dmap_listen": dmapAddr, "metrics_listen": "off", "dns": n.DNS.Addr, "node": domain,
 	}); err != nil {
 		return nil, err
 	}
 	n.DNS.AddTXT("_dime."+domain, rec.TXT()...)
-	nd := &Node{Domain: domain, Dir: dir, DMTP: dmtp, Record: rec, net: n}
+	nd := &Node{Domain: domain, Dir: dir, DMTP: dmtp, DMAP: dmapURL, Record: rec, net: n}
 	n.mu.Lock()
 	n.nodes[domain] = nd
 	n.mu.Unlock()

@@ -135,6 +135,7 @@ func runServerInit(c *cmd) (err error) {
 	listen := c.flags.String("dmtp-listen", ":26", "address DMTP listens on")
 	public := c.flags.String("dmtp-public", "", "DMTP endpoint senders connect to, `host:port`, published as dx= (default: the host name and the --dmtp-listen port)")
 	metricsAddr := c.flags.String("metrics", "127.0.0.1:9426", "address of the Prometheus metrics endpoint, or off")
+	dmapListen := c.flags.String("dmap-listen", ":443", "address DMAP (HTTPS for users' devices) listens on, or off")
 	dmap := c.flags.String("dmap", "", "DMAP base URL for users' devices (default https://HOSTNAME/dmap/v1/)")
 	certFile := c.flags.String("tls-cert", "", "PEM certificate to use instead of a self-signed one (with --tls-key)")
 	keyFile := c.flags.String("tls-key", "", "PEM private key of --tls-cert")
@@ -167,7 +168,7 @@ func runServerInit(c *cmd) (err error) {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	conf := map[string]string{"dmtp_listen": *listen, "metrics_listen": *metricsAddr}
+	conf := map[string]string{"dmtp_listen": *listen, "dmap_listen": *dmapListen, "metrics_listen": *metricsAddr}
 	if err := provider.CheckConfig(*dir, conf); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -380,6 +381,9 @@ func runServerRun(c *cmd) error {
 	}
 	fmt.Fprintf(c.stdout, "serving %s\n", p.Domain())
 	fmt.Fprintf(c.stdout, "dmtp     %s (TLS 1.3)\n", p.DMTPAddr())
+	if d := p.DMAPAddr(); d != "" {
+		fmt.Fprintf(c.stdout, "dmap     https://%s/dmap/v1/ (TLS 1.3)\n", d)
+	}
 	if m := p.MetricsAddr(); m != "" {
 		fmt.Fprintf(c.stdout, "metrics  http://%s/metrics\n", m)
 	}

@@ -37,7 +37,7 @@ func initProvider(t *testing.T, extra ...string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "provider")
 	args := append([]string{"server", "init", "--domain", testDomain, "--dir", dir, "--hostname", "mail." + testDomain,
-		"--dmtp-listen", "127.0.0.1:0", "--dmtp-public", "mail." + testDomain + ":2626", "--metrics", "127.0.0.1:0"}, extra...)
+		"--dmtp-listen", "127.0.0.1:0", "--dmtp-public", "mail." + testDomain + ":2626", "--metrics", "127.0.0.1:0", "--dmap-listen", "127.0.0.1:0"}, extra...)
 	code, out, errOut := umbra(t, args...)
 	if code != 0 {
 		t.Fatalf("server init: exit %d: %s", code, errOut)

@@ -1,0 +1,78 @@
+package provider
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"umbra/dmap"
+)
+
+// startDMAP serves DMAP over HTTPS with the provider's certificate (the
+// one the _dime record pins), unless DMAPListen is "off".
+func (p *Provider) startDMAP() error {
+	ln := p.cfg.DMAPListener
+	if ln == nil {
+		if p.cfg.DMAPListen == "off" {
+			return nil
+		}
+		var err error
+		if ln, err = net.Listen("tcp", p.cfg.DMAPListen); err != nil {
+			return fmt.Errorf("provider: DMAP listen: %w", err)
+		}
+	}
+	// The decoy salts of DMAP's key-backup bootstrap must not change
+	// across restarts or between nodes (docs/spec/dmap.md §6.3): derive the
+	// key from the SOK, which every node of the domain holds.
+	decoy, err := hkdf.Key(sha256.New, p.org.SOK.Seed(), nil, "umbra dmap decoy key v1", 32)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	h, err := dmap.Handler(dmapBackend{p}, dmap.Options{Domain: p.domain, DecoyKey: decoy, Logger: p.log, Now: p.cfg.Now})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv, err := dmap.NewServer(h, p.tls)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	p.dmapSrv, p.dmapAddr = srv, ln.Addr()
+	p.wg.Go(func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("DMAP server stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// janitor removes expired login challenges, sessions and cached remote
+// signets once a minute.
+func (p *Provider) janitor(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := p.cfg.Now()
+		for name, purge := range map[string]func(context.Context, time.Time) (int, error){
+			"challenges":     p.st.Challenges().Purge,
+			"sessions":       p.st.Sessions().Purge,
+			"remote signets": p.st.RemoteSignets().Purge,
+		} {
+			if _, err := purge(ctx, now); err != nil && ctx.Err() == nil {
+				p.log.Warn("purge", "what", name, "err", err)
+			}
+		}
+	}
+}
