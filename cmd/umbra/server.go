@@ -181,7 +181,12 @@ func runServerInit(c *cmd) (err error) {
 		dx = net.JoinHostPort(host, port)
 	}
 	if *dmap == "" {
-		*dmap = (&url.URL{Scheme: "https", Host: urlHost(host), Path: "/dmap/v1/"}).String()
+		// The published URL carries the listen port unless it is 443.
+		h := urlHost(host)
+		if _, port, err := net.SplitHostPort(*dmapListen); err == nil && port != "443" && port != "0" {
+			h = net.JoinHostPort(host, port)
+		}
+		*dmap = (&url.URL{Scheme: "https", Host: h, Path: "/dmap/v1/"}).String()
 	}
 
 	// The directory is the provider's own (it holds the SOK): new or
@@ -296,7 +301,11 @@ func printInit(w io.Writer, dir string, org *signet.Org, rec *dnsrec.Record, hos
 		fmt.Fprintf(w, "%s. IN A %s\n%s. IN AAAA %s\n", h, v4, h, v6)
 	}
 	fmt.Fprintf(w, "; MX: where legacy (SMTP) mail for %s goes. Umbra's legacy MX is not implemented yet: keep your current MX until it is, then point it here.\n", org.Domain)
-	fmt.Fprintf(w, "%s. IN MX 10 %s.\n", org.Domain, host)
+	if net.ParseIP(host) == nil {
+		fmt.Fprintf(w, "%s. IN MX 10 %s.\n", org.Domain, host)
+	} else {
+		fmt.Fprintf(w, "; (an MX record names a host, not an address: give --hostname a DNS name)\n")
+	}
 
 	fmt.Fprintf(w, "\nNext steps:\n")
 	fmt.Fprintf(w, "  1. Move %s offline (an encrypted USB stick, a safe). The server never uses it; you need it to re-sign the organisation signet before %s.\n", file(provider.POKFile), until)
