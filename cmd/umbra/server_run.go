@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"umbra/dnsrec"
+	"umbra/provider"
+)
+
+func runServerRun(c *cmd) error {
+	dir := dirFlag(c.flags)
+	dnsServer := dnsFlag(c.flags)
+	level := c.flags.String("log-level", "info", "least severe log level shown: debug, info, warn or error")
+	if _, err := c.parse(0, 0); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return usageErrorf("--log-level %q: want debug, info, warn or error", *level)
+	}
+	var res *dnsrec.Resolver
+	if *dnsServer != "" {
+		var err error
+		if res, err = dnsResolver(*dnsServer); err != nil {
+			return err
+		}
+	}
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
+	p, err := openProvider(*dir, func(cfg *provider.Config) {
+		cfg.Logger = log
+		if res != nil {
+			cfg.Resolver = res
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// Catch the signals before announcing the addresses: whoever waits
+	// for them may signal at once.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := p.Start(); err != nil {
+		return errors.Join(err, p.Close())
+	}
+	fmt.Fprintf(c.stdout, "serving %s\n", p.Domain())
+	fmt.Fprintf(c.stdout, "dmtp     %s (TLS 1.3)\n", p.DMTPAddr())
+	if d := p.DMAPAddr(); d != "" {
+		fmt.Fprintf(c.stdout, "dmap     https://%s/dmap/v1/ (TLS 1.3)\n", d)
+	}
+	if m := p.MetricsAddr(); m != "" {
+		fmt.Fprintf(c.stdout, "metrics  http://%s/metrics\n", m)
+	}
+	<-ctx.Done()
+	stop() // a second signal now kills the process
+	log.Info("shutting down: finishing messages being received; a second signal stops at once")
+	if err := p.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
