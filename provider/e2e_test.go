@@ -208,3 +208,17 @@ func scanDir(t *testing.T, dir string, needles []string) {
 		t.Fatalf("scanned only %d files in %s", files, dir)
 	}
 }
+
+// A second server on a running provider's directory refuses to start.
+func TestOneServerPerDirectory(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	p, err := provider.Open(w.b.Dir, func(c *provider.Config) { c.DMTPListen, c.DMAPListen, c.MetricsListen = "127.0.0.1:0", "off", "off" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Start(); err == nil || !strings.Contains(err.Error(), "another umbra server is running") {
+		t.Fatalf("second Start: %v", err)
+	}
+}

@@ -128,7 +128,8 @@ type Provider struct {
 	dmapSrv  *http.Server
 	dmapAddr net.Addr
 
-	ownStore bool // Close closes st (Open opened it)
+	ownStore bool     // Close closes st (Open opened it)
+	lock     *os.File // the directory's run lock, while started
 	watch    watchers
 
 	kick   chan struct{} // wakes the relay workers when mail is queued
@@ -182,6 +183,11 @@ func (p *Provider) Store() store.Store { return p.st }
 // Start listens for DMTP (and metrics unless off), releases the queue
 // claims of this node's earlier run and starts the relay workers.
 func (p *Provider) Start() error {
+	lock, err := lockDir(p.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	p.lock = lock
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	ln := p.cfg.DMTPListener
@@ -275,6 +281,10 @@ func (p *Provider) Close() error {
 	p.wg.Wait()
 	if p.ownStore {
 		errs = append(errs, p.st.Close())
+	}
+	if p.lock != nil {
+		errs = append(errs, p.lock.Close())
+		p.lock = nil
 	}
 	return errors.Join(errs...)
 }
