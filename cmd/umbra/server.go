@@ -50,9 +50,9 @@ once. Prints the listening addresses; logs go to stderr (log/slog text).
 		help: `invite a user: create the account and print its invitation code
 
 The code is shown only this once; the provider keeps only its hash. The
-user's device redeems it over DMAP to create its keys and complete the
-account (the device side, umbra account create, comes with DMAP). Works
-while the server runs.`})
+user redeems it with umbra account create ADDRESS --invite CODE, which
+makes the keys on their device and completes the account over DMAP.
+Works while the server runs.`})
 	register(verb{words: "server user list", synopsis: "--dir DIR", run: runUserList,
 		help: `list the accounts: address, state, custody mode, creation time`})
 	register(verb{words: "server user disable", synopsis: "ADDRESS --dir DIR", run: runUserDisable,

@@ -47,9 +47,10 @@ func runUserAdd(c *cmd) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "Invited %s. Invitation code, shown only this once:\n\n    %s\n\n", addr, code)
-		fmt.Fprintf(c.stdout, "Give it to the user over a channel you trust (in person, by phone). Their device\n"+
-			"redeems it over DMAP to create their keys and complete the account (the device side,\n"+
-			"umbra account create, comes with DMAP). It works once; the provider keeps only its hash.\n")
+		fmt.Fprintf(c.stdout, "Give it to the user over a channel you trust (in person, by phone). On their device:\n\n"+
+			"    umbra account create %s --invite %s\n\n"+
+			"makes their keys there and completes the account over DMAP. It works once; the provider\n"+
+			"keeps only its hash.\n", addr, code)
 		return nil
 	})
 }
