@@ -160,3 +160,36 @@ func TestExpiredOriginSignet(t *testing.T) {
 	}
 	wantReply(t, "expired origin signet", w.dialB(t).Mail("a.test", [32]byte{}), 550, "5.7.0")
 }
+
+// b.test's _dime record vanishes after a.test has seen it dark: mail to
+// b.test is held with a downgrade error, neither bounced nor sent
+// elsewhere, and goes out once the record is back.
+func TestVanishedRecordHoldsMail(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	send := func(subject string) {
+		msg, err := testnet.Seal(w.alice, w.a, w.bob, w.b, mimeMessage(subject, "body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.a.Provider.Submit(ctx, w.alice.Address, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("first")
+	waitMail(t, w.b.Provider.Store(), w.bob.Address, 1)
+	w.net.DNS.Remove("_dime.b.test")
+	// Restart a.test so that no in-memory look-up hides the change; its
+	// policy cache on disk remembers b.test as dark.
+	w.a.Stop()
+	if err := w.a.Start(fastRetries); err != nil {
+		t.Fatal(err)
+	}
+	send("second")
+	waitQueue(t, w.a, "a downgrade error", func(q []store.QueueEntry) bool {
+		return len(q) == 1 && q[0].Attempts >= 2 && strings.Contains(q[0].LastError, "downgrade")
+	})
+	w.net.DNS.AddTXT("_dime.b.test", w.b.Record.TXT()...)
+	waitMail(t, w.b.Provider.Store(), w.bob.Address, 2)
+}
