@@ -61,25 +61,54 @@ func checkDeviceName(n string) error {
 
 // prepare checks the flags and the address, finds the provider and makes
 // the new account directory. remove undoes the directory.
-func (f *newDeviceFlags) prepare(ctx context.Context, address string) (ep *providerEndpoint, dir string, remove func(), err error) {
-	if err := checkDeviceName(*f.name); err != nil {
-		return nil, "", nil, usageErrorf("--name: %v", err)
+// newDevice is a device being set up: its provider, its new account
+// directory and a DMAP client. Until keep is called, close removes the
+// directory again, so a failure leaves nothing behind.
+type newDevice struct {
+	ep     *providerEndpoint
+	dir    string
+	cl     *dmap.Client
+	remove func()
+	kept   bool
+}
+
+// keep marks the setup as done: close no longer removes the directory.
+func (d *newDevice) keep() { d.kept = true }
+
+func (d *newDevice) close() {
+	d.cl.Close()
+	if !d.kept {
+		d.remove()
 	}
-	if ep, err = f.server.discover(ctx, signet.DomainOf(address)); err != nil {
-		return nil, "", nil, err
+}
+
+func (f *newDeviceFlags) prepare(ctx context.Context, address string) (*newDevice, error) {
+	if err := checkDeviceName(*f.name); err != nil {
+		return nil, usageErrorf("--name: %v", err)
+	}
+	ep, err := f.server.discover(ctx, signet.DomainOf(address))
+	if err != nil {
+		return nil, err
 	}
 	if err := ep.probe(ctx); err != nil {
-		return nil, "", nil, err
+		return nil, err
 	}
-	if dir = *f.dir; dir == "" {
+	dir := *f.dir
+	if dir == "" {
 		if dir, err = defaultAccountDir(address); err != nil {
-			return nil, "", nil, err
+			return nil, err
 		}
 	}
-	if remove, err = newAccountDir(dir); err != nil {
-		return nil, "", nil, err
+	cl, err := ep.client()
+	if err != nil {
+		return nil, err
 	}
-	return ep, dir, remove, nil
+	remove, err := newAccountDir(dir)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return &newDevice{ep: ep, dir: dir, cl: cl, remove: remove}, nil
 }
 
 // parseMode checks a --mode value.
@@ -170,26 +199,20 @@ func runAccountCreate(c *cmd) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	ep, dir, remove, err := f.prepare(ctx, address)
+	nd, err := f.prepare(ctx, address)
 	if err != nil {
 		return err
 	}
+	defer nd.close()
+	ep, dir, cl := nd.ep, nd.dir, nd.cl
 	// Until the provider has the account, a failure leaves nothing behind:
 	// no directory, and no phrase file of an account that does not exist.
-	registered, wrotePhrase := false, false
+	wrotePhrase := false
 	defer func() {
-		if !registered {
-			remove()
-			if wrotePhrase {
-				os.Remove(*phraseOut)
-			}
+		if !nd.kept && wrotePhrase {
+			os.Remove(*phraseOut)
 		}
 	}()
-	cl, err := ep.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
 
 	p := newPrompter(c)
 	password, err := f.password.get(p, true)
@@ -244,7 +267,7 @@ func runAccountCreate(c *cmd) error {
 	}
 	// The account exists at the provider now: keep the directory whatever
 	// happens next, or the keys it certified would be lost.
-	registered = true
+	nd.keep()
 	info := newInfo(address, ep, mode, id)
 	if err := finish(dir, u, info); err != nil {
 		return err

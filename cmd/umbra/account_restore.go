@@ -50,21 +50,12 @@ func runAccountRecover(c *cmd) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	ep, dir, remove, err := f.prepare(ctx, address)
+	nd, err := f.prepare(ctx, address)
 	if err != nil {
 		return err
 	}
-	done := false
-	defer func() {
-		if !done {
-			remove()
-		}
-	}()
-	cl, err := ep.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+	defer nd.close()
+	ep, dir, cl := nd.ep, nd.dir, nd.cl
 	password, err := f.password.get(p, true)
 	if err != nil {
 		return err
@@ -107,7 +98,7 @@ func runAccountRecover(c *cmd) error {
 	if err := verifyWithOrg(ctx, cl, ep, u); err != nil {
 		return err
 	}
-	done = true
+	nd.keep()
 	info := newInfo(address, ep, mode, id)
 	if err := finish(dir, u, info); err != nil {
 		return err
@@ -170,21 +161,12 @@ func runAccountLogin(c *cmd) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	ep, dir, remove, err := f.prepare(ctx, address)
+	nd, err := f.prepare(ctx, address)
 	if err != nil {
 		return err
 	}
-	done := false
-	defer func() {
-		if !done {
-			remove()
-		}
-	}()
-	cl, err := ep.client()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+	defer nd.close()
+	ep, dir, cl := nd.ep, nd.dir, nd.cl
 	password, err := f.password.get(newPrompter(c), false)
 	if err != nil {
 		return err
@@ -224,7 +206,7 @@ func runAccountLogin(c *cmd) error {
 	if err != nil {
 		return err
 	}
-	done = true
+	nd.keep()
 	info := newInfo(address, ep, dmap.ModeCautious, id)
 	if err := finish(dir, cur, info); err != nil {
 		return err
