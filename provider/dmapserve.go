@@ -14,8 +14,10 @@ import (
 )
 
 // startDMAP serves DMAP over HTTPS with the provider's certificate (the
-// one the _dime record pins), unless DMAPListen is "off".
-func (p *Provider) startDMAP() error {
+// one the _dime record pins), unless DMAPListen is "off". Requests run
+// under ctx, so that Close ends long-polls at once instead of waiting out
+// their wait.
+func (p *Provider) startDMAP(ctx context.Context) error {
 	ln := p.cfg.DMAPListener
 	if ln == nil {
 		if p.cfg.DMAPListen == "off" {
@@ -44,6 +46,7 @@ func (p *Provider) startDMAP() error {
 		ln.Close()
 		return err
 	}
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	p.dmapSrv, p.dmapAddr = srv, ln.Addr()
 	p.wg.Go(func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -91,7 +91,7 @@ func (s *session) Data(r io.Reader, size int64) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, created, err := s.p.accept(ctx, msg, s.origin, messageKeys(s.originOrg.org))
+	_, created, err := s.p.accept(ctx, msg, s.origin, s.originOrg.org.MessageKeys())
 	s.p.countDelivery(err, created)
 	if err != nil {
 		return err

@@ -147,16 +147,3 @@ func LoadOrg(dir string) (*OrgKeys, error) {
 	}
 	return &OrgKeys{Signet: org, SOK: sok, Enc: enc}, nil
 }
-
-// messageKeys returns the keys of org that may sign messages (the origin
-// signature): the SOKs with that permission first, since providers sign
-// with a SOK and each wrong key tried costs a verification, then the POK.
-func messageKeys(org *signet.Org) []ed25519.PublicKey {
-	var keys []ed25519.PublicKey
-	for _, s := range org.SOKs {
-		if s.Perms&signet.PermSignMessages != 0 {
-			keys = append(keys, s.Key)
-		}
-	}
-	return append(keys, org.POK)
-}

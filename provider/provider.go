@@ -225,7 +225,7 @@ func (p *Provider) Start() error {
 			}
 		})
 	}
-	if err := p.startDMAP(); err != nil {
+	if err := p.startDMAP(ctx); err != nil {
 		p.Close()
 		return err
 	}

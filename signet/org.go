@@ -250,3 +250,17 @@ func checkValidity(notBefore, notAfter, now time.Time) error {
 	}
 	return nil
 }
+
+// MessageKeys returns the keys of o that may sign messages (the origin
+// signature, docs/spec/dmime.md): the SOKs with that permission first,
+// since providers sign with a SOK and each wrong key tried costs a
+// verification, then the POK.
+func (o *Org) MessageKeys() []ed25519.PublicKey {
+	var keys []ed25519.PublicKey
+	for _, s := range o.SOKs {
+		if s.Perms&PermSignMessages != 0 {
+			keys = append(keys, s.Key)
+		}
+	}
+	return append(keys, o.POK)
+}

@@ -122,8 +122,8 @@ func assertNoSecrets(t *testing.T, root string, skip map[string]bool, secrets ma
 	t.Helper()
 	files := 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || skip[d.Name()] {
-			return err
+		if err != nil || !d.Type().IsRegular() || skip[d.Name()] {
+			return err // sockets (the bridge's status socket) hold nothing
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {

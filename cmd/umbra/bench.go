@@ -78,13 +78,13 @@ func runBenchDMTP(c *cmd) error {
 		}
 		results = append(results, r)
 	}
-	printMachine(c.stdout, *dir, started)
+	printMachine(c.stdout, "dmtp", *dir, started)
 	fmt.Fprintf(c.stdout, "messages  %d per size, alice@a.test → bob@b.test; sealing and origin signing done beforehand, not measured\n\n", *n)
 	return printBench(c.stdout, results)
 }
 
 // printMachine prints what a reader needs to compare the figures.
-func printMachine(w io.Writer, dir string, at time.Time) {
+func printMachine(w io.Writer, bench, dir string, at time.Time) {
 	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
 	mounts, _ := os.ReadFile("/proc/self/mounts")
 	disk := "unknown filesystem (no /proc/self/mounts)"
@@ -97,7 +97,7 @@ func printMachine(w io.Writer, dir string, at time.Time) {
 			disk = fmt.Sprintf("%s on %s, mounted at %s", fstype, dev, mnt)
 		}
 	}
-	fmt.Fprintf(w, "umbra bench dmtp, %s\n", at.Format(time.RFC3339))
+	fmt.Fprintf(w, "umbra bench %s, %s\n", bench, at.Format(time.RFC3339))
 	fmt.Fprintf(w, "go        %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "cpu       %s, %d logical CPUs, GOMAXPROCS %d\n", cpuModel(cpuinfo), runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "disk      %s: %s\n", dir, disk)

@@ -1,0 +1,202 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"umbra/bridge/mailstore"
+	"umbra/bridge/syncdoc"
+	"umbra/dmap"
+)
+
+// apply applies one fetched document of the feed (the serial half of
+// applyPage). meta, when set, is the message's meta document fetched
+// alongside its content document.
+func (b *Bridge) apply(ctx context.Context, ch dmap.Change, r fetched, meta *fetched) error {
+	if r.err != nil {
+		return b.rejected(ctx, ch, r.err)
+	}
+	if r.skip {
+		return b.recordDoc(ctx, ch, "")
+	}
+	switch ch.Kind {
+	case kindMail:
+		if ch.Deleted {
+			return b.recordDoc(ctx, ch, "")
+		}
+		key := syncdoc.MailKey(ch.ID)
+		// Local: this device made the message's storage form; push writes
+		// it up and then deletes the delivered document.
+		if _, _, err := b.store.Add(ctx, mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox, MIME: r.mime}, mailstore.Local); err != nil {
+			return err
+		}
+		b.st.received()
+		return b.recordDoc(ctx, ch, key)
+	case syncdoc.KindContent:
+		key := keyOf(ch.ID)
+		if ch.Deleted {
+			return b.expungeRemote(ctx, ch, key)
+		}
+		nm := mailstore.NewMessage{
+			Key: key, Mailbox: mailstore.Inbox, InternalDate: r.content.InternalDate,
+			MIME: stamp(r.content.MIME, r.content.Security),
+		}
+		if meta != nil && meta.meta != nil {
+			if meta.meta.Deleted {
+				return b.recordDoc(ctx, ch, key)
+			}
+			nm.Mailbox, nm.Flags = meta.meta.Mailbox, meta.meta.Flags
+			if err := b.ensureMailbox(ctx, nm.Mailbox); err != nil {
+				return err
+			}
+		}
+		if _, _, err := b.store.Add(ctx, nm, mailstore.Remote); err != nil {
+			return err
+		}
+		b.st.received()
+		return b.recordDoc(ctx, ch, key)
+	case syncdoc.KindMeta:
+		if ch.Deleted {
+			return b.recordDoc(ctx, ch, keyOf(ch.ID))
+		}
+		if err := b.applyMeta(ctx, r.meta); err != nil {
+			return err
+		}
+		return b.recordDoc(ctx, ch, r.meta.Key)
+	case syncdoc.KindFolders:
+		if !ch.Deleted {
+			if err := b.applyFolders(ctx, r.folders); err != nil {
+				return err
+			}
+		}
+		return b.recordDoc(ctx, ch, "")
+	}
+	return b.recordDoc(ctx, ch, "")
+}
+
+// rejected handles a document that can never be applied: it is recorded so
+// that it is not fetched again, and for delivered mail the user finds a
+// notice in the inbox (the document stays at the provider).
+func (b *Bridge) rejected(ctx context.Context, ch dmap.Change, cause error) error {
+	b.setError("sync", fmt.Errorf("%s: %w", ch.ID, cause))
+	b.log.Warn("sync: document rejected", "id", ch.ID, "kind", ch.Kind, "err", cause)
+	if ch.Kind == kindMail {
+		notice := noticeMIME("A message could not be opened",
+			"Umbra received a message for you that failed its checks, so it is not shown.\r\n\r\n"+
+				"Reason: "+cause.Error()+"\r\n\r\nIt stays on your provider as document "+ch.ID+".\r\n")
+		if _, _, err := b.store.Add(ctx, mailstore.NewMessage{Key: syncdoc.MailKey(ch.ID + "/notice"), Mailbox: mailstore.Inbox, MIME: notice}, mailstore.Remote); err != nil {
+			return err
+		}
+	}
+	return b.recordDoc(ctx, ch, "")
+}
+
+// expungeRemote removes a message another device deleted.
+func (b *Bridge) expungeRemote(ctx context.Context, ch dmap.Change, key string) error {
+	m, err := b.store.ByKey(ctx, key)
+	if err == nil {
+		err = b.store.Expunge(ctx, m.ID, mailstore.Remote)
+	}
+	if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
+		return err
+	}
+	return b.recordDoc(ctx, ch, key)
+}
+
+// ensureMailbox creates a mailbox another device put a message in, when
+// its folders document has not arrived yet.
+func (b *Bridge) ensureMailbox(ctx context.Context, name string) error {
+	_, err := b.store.Mailbox(ctx, name)
+	if errors.Is(err, mailstore.ErrNotFound) {
+		_, err = b.store.CreateMailbox(ctx, name, mailstore.Remote)
+		if errors.Is(err, mailstore.ErrExists) {
+			err = nil
+		}
+	}
+	return err
+}
+
+// applyMeta applies another device's state of a message. Without a local
+// change since the last agreed state, theirs is taken as it is; with one,
+// the two merge (docs/spec/sync.md: flags as sets, the last writer's
+// mailbox, deletion sticky) and the merged state is applied in one step
+// and stays pending for push, so a client never sees the message jump
+// back and forth.
+func (b *Bridge) applyMeta(ctx context.Context, theirs *syncdoc.Meta) error {
+	if theirs.Device == b.cfg.DeviceID {
+		// The echo of this device's own write: the local state is that or
+		// newer.
+		return nil
+	}
+	m, err := b.store.ByKey(ctx, theirs.Key)
+	if errors.Is(err, mailstore.ErrNotFound) {
+		return nil // deleted here already, or its content has not arrived
+	}
+	if err != nil {
+		return err
+	}
+	if theirs.Deleted {
+		return b.store.Expunge(ctx, m.ID, mailstore.Remote)
+	}
+	if m.Mailbox == m.SyncedMailbox && slices.Equal(m.Flags, m.SyncedFlags) {
+		_, err = b.setState(ctx, m, theirs.Mailbox, theirs.Flags, mailstore.Remote)
+		return err
+	}
+	base := &syncdoc.Meta{Key: m.Key, Mailbox: m.SyncedMailbox, Flags: m.SyncedFlags}
+	ours := &syncdoc.Meta{Key: m.Key, Mailbox: m.Mailbox, Flags: m.Flags, Updated: time.Now().UnixMilli(), Device: b.cfg.DeviceID}
+	merged := syncdoc.MergeMeta(base, ours, theirs)
+	origin := mailstore.Local
+	if merged.Mailbox == theirs.Mailbox && slices.Equal(merged.Flags, theirs.Flags) {
+		origin = mailstore.Remote // theirs won outright: it is the agreed state
+	}
+	_, err = b.setState(ctx, m, merged.Mailbox, merged.Flags, origin)
+	return err
+}
+
+// setState moves a message and sets its flags, as far as they differ.
+func (b *Bridge) setState(ctx context.Context, m mailstore.Message, mailbox string, flags []string, origin mailstore.Origin) (mailstore.Message, error) {
+	var err error
+	if mailbox != "" && mailbox != m.Mailbox {
+		if err = b.ensureMailbox(ctx, mailbox); err != nil {
+			return m, err
+		}
+		if m, err = b.store.Move(ctx, m.ID, mailbox, origin); err != nil {
+			return m, err
+		}
+	}
+	if !slices.Equal(m.Flags, flags) || origin == mailstore.Remote {
+		m, err = b.store.SetFlags(ctx, m.ID, flags, origin)
+	}
+	return m, err
+}
+
+// applyFolders creates the folders another device made and deletes those
+// it deleted, unless this device changed them since (then push merges).
+func (b *Bridge) applyFolders(ctx context.Context, f *syncdoc.Folders) error {
+	pending, err := b.store.MailboxesPending(ctx)
+	if err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, p := range pending {
+		mine[p.Name] = true
+	}
+	for _, e := range f.Entries {
+		if mine[e.Name] {
+			continue
+		}
+		if e.Deleted {
+			if err := b.store.DeleteMailbox(ctx, e.Name, mailstore.Remote); err != nil && !errors.Is(err, mailstore.ErrNotFound) && !errors.Is(err, mailstore.ErrInvalid) {
+				return err
+			}
+			continue
+		}
+		if err := b.ensureMailbox(ctx, e.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

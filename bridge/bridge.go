@@ -1,0 +1,301 @@
+package bridge
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"umbra/atomicfile"
+	"umbra/bridge/imapd"
+	"umbra/bridge/mailstore"
+	"umbra/bridge/syncdoc"
+	"umbra/dmap"
+	"umbra/dnsrec"
+	"umbra/signet"
+	"umbra/tlscert"
+	"umbra/vault"
+)
+
+// Files the bridge keeps in the account directory beside the vault. Only
+// the certificate is readable: everything else is inside the store.
+const (
+	StoreFile  = "mail.db"
+	CertFile   = "bridge.crt" // the STARTTLS certificate, for `umbra bridge cert export`
+	SocketFile = "bridge.sock"
+)
+
+// Default listen addresses (DESIGN §9).
+const (
+	DefaultIMAP = "127.0.0.1:1143"
+	DefaultSMTP = "127.0.0.1:1025"
+)
+
+// Config is what a bridge needs to run.
+type Config struct {
+	Dir      string       // the account directory
+	Keys     *vault.Keys  // the unlocked vault; the bridge keeps it until Close
+	DeviceID string       // this device's id at the provider
+	Client   *dmap.Client // logged in with Keys.Device
+	Resolver *dnsrec.Resolver
+	// IMAP and SMTP are the listen addresses; a taken port moves to the
+	// next free one (up to 20 further). Empty: the defaults.
+	IMAP, SMTP string
+	// Wait is the long-poll wait of the change feed (default 30 s).
+	Wait   time.Duration
+	Logger *slog.Logger
+}
+
+// Bridge is one running bridge.
+type Bridge struct {
+	cfg      Config
+	address  string
+	log      *slog.Logger
+	store    *mailstore.Store
+	sealer   *syncdoc.Sealer
+	dir      *Directory
+	password string
+	cert     *tlscert.Pair
+	imap     *imapd.Server
+	smtp     *submission
+	imapLn   net.Listener
+	smtpLn   net.Listener
+	statusLn net.Listener
+
+	pushWake, outboxWake chan struct{}
+	cancel               context.CancelFunc
+	wg                   sync.WaitGroup
+	unsubscribe          func()
+
+	st status
+}
+
+// Open opens the account's local store and prepares the servers; Start
+// runs them.
+func Open(cfg Config) (*Bridge, error) {
+	if cfg.Keys == nil || len(cfg.Keys.Storage) != 32 {
+		return nil, errors.New("bridge: the account has no storage key (make it with `umbra account create` or `recover`)")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = 30 * time.Second
+	}
+	if cfg.IMAP == "" {
+		cfg.IMAP = DefaultIMAP
+	}
+	if cfg.SMTP == "" {
+		cfg.SMTP = DefaultSMTP
+	}
+	b := &Bridge{
+		cfg: cfg, address: cfg.Keys.Address, log: cfg.Logger.With("account", cfg.Keys.Address),
+		dir:      NewDirectory(cfg.Client, cfg.Resolver),
+		pushWake: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1),
+	}
+	storeKey, err := derive(cfg.Keys.Storage, "umbra bridge store v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	if b.store, err = mailstore.Open(filepath.Join(cfg.Dir, StoreFile), storeKey); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	if b.sealer, err = syncdoc.NewSealer(cfg.Keys.Storage); err != nil {
+		b.store.Close()
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	if b.password, err = Password(cfg.Keys); err != nil {
+		b.store.Close()
+		return nil, err
+	}
+	if b.cert, err = b.loadCert(context.Background()); err != nil {
+		b.store.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Password is the password mail clients give the bridge of keys's account:
+// derived from the storage key, so it is the same on every start and never
+// written anywhere.
+func Password(keys *vault.Keys) (string, error) {
+	raw, err := derive(keys.Storage, "umbra bridge password v1", 15)
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(base32.StdEncoding.EncodeToString(raw)), nil
+}
+
+// derive is HKDF-SHA256 (RFC 5869) of the storage key for one purpose.
+func derive(storage []byte, info string, n int) ([]byte, error) {
+	k, err := hkdf.Key(sha256.New, storage, nil, info, n)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: derive %s: %w", info, err)
+	}
+	return k, nil
+}
+
+// loadCert returns the STARTTLS certificate, made on first use for
+// 127.0.0.1, ::1 and localhost. Its key lives in the encrypted store; the
+// certificate is also written to the account directory for mail clients
+// to trust.
+func (b *Bridge) loadCert(ctx context.Context) (*tlscert.Pair, error) {
+	certPEM, err1 := b.store.GetState(ctx, "tls.crt")
+	keyPEM, err2 := b.store.GetState(ctx, "tls.key")
+	var pair *tlscert.Pair
+	var err error
+	if err1 == nil && err2 == nil {
+		pair, err = tlscert.Load(certPEM, keyPEM)
+		if err == nil && time.Until(pair.Leaf.NotAfter) < 30*24*time.Hour {
+			pair = nil // renew a month before it expires
+		}
+	}
+	if pair == nil {
+		if pair, err = tlscert.New([]string{"localhost", "127.0.0.1", "::1"}, 825); err != nil {
+			return nil, err
+		}
+		if err := b.store.SetState(ctx, "tls.key", pair.KeyPEM); err != nil {
+			return nil, err
+		}
+		if err := b.store.SetState(ctx, "tls.crt", pair.CertPEM); err != nil {
+			return nil, err
+		}
+	}
+	if err := atomicfile.Replace(filepath.Join(b.cfg.Dir, CertFile), pair.CertPEM); err != nil {
+		return nil, fmt.Errorf("bridge: write the certificate: %w", err)
+	}
+	return pair, nil
+}
+
+// Start listens and starts syncing. It returns once the listeners are
+// bound: IMAPAddr and SMTPAddr then say where.
+func (b *Bridge) Start() error {
+	cert, err := b.cert.Certificate()
+	if err != nil {
+		return err
+	}
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if b.imap, err = imapd.New(imapd.Options{
+		Store: b.store, Username: b.address, Password: b.password, TLSConfig: tlsConfig,
+		Stamp:  func(m []byte) []byte { return stamp(m, verdictAppended) },
+		NewKey: syncdoc.NewKey, Logger: b.log.With("server", "imap"),
+	}); err != nil {
+		return err
+	}
+	b.smtp = newSubmission(b, tlsConfig)
+	if b.imapLn, err = listenNear(b.cfg.IMAP); err != nil {
+		return fmt.Errorf("bridge: IMAP: %w", err)
+	}
+	if b.smtpLn, err = listenNear(b.cfg.SMTP); err != nil {
+		b.imapLn.Close()
+		return fmt.Errorf("bridge: SMTP: %w", err)
+	}
+	if b.statusLn, err = listenStatus(filepath.Join(b.cfg.Dir, SocketFile)); err != nil {
+		b.imapLn.Close()
+		b.smtpLn.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	b.unsubscribe = b.store.Subscribe(func(ev mailstore.Event) {
+		if ev.Origin == mailstore.Local {
+			wake(b.pushWake)
+		}
+	})
+	b.run(func() { b.serveErr("imap", b.imap.Serve(b.imapLn)) })
+	b.run(func() { b.serveErr("smtp", b.smtp.srv.Serve(b.smtpLn)) })
+	b.run(func() { b.serveStatus(ctx) })
+	b.run(func() { b.pullLoop(ctx) })
+	b.run(func() { b.pushLoop(ctx) })
+	b.run(func() { b.outboxLoop(ctx) })
+	return nil
+}
+
+func (b *Bridge) run(f func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f()
+	}()
+}
+
+func (b *Bridge) serveErr(name string, err error) {
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		b.log.Error("server stopped", "server", name, "err", err)
+	}
+}
+
+// wake signals a loop without blocking: one pending signal is enough.
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// IMAPAddr and SMTPAddr are the bound listen addresses.
+func (b *Bridge) IMAPAddr() string { return b.imapLn.Addr().String() }
+func (b *Bridge) SMTPAddr() string { return b.smtpLn.Addr().String() }
+
+// Username and Password are what a mail client logs in with.
+func (b *Bridge) Username() string    { return b.address }
+func (b *Bridge) MailPassword() string { return b.password }
+
+// Store is the local store (tests and benchmarks look into it).
+func (b *Bridge) Store() *mailstore.Store { return b.store }
+
+// Close stops the servers and loops and closes the store. Mail acknowledged
+// to a client is in the store's outbox and goes on the next start.
+func (b *Bridge) Close() error {
+	if b.cancel != nil {
+		b.cancel()
+		b.imap.Close()
+		b.smtp.srv.Close()
+		b.statusLn.Close()
+	}
+	b.wg.Wait()
+	if b.unsubscribe != nil {
+		b.unsubscribe()
+	}
+	return b.store.Close()
+}
+
+// listenNear listens on addr, or on the next free port above it (DESIGN
+// §9). Port 0 takes any free port.
+func listenNear(addr string) (net.Listener, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("port %q: %w", portStr, err)
+	}
+	var first error
+	for i := 0; i <= 20; i++ {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port+i)))
+		if err == nil || port == 0 {
+			return ln, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return nil, first
+}
+
+// ownSignet is this account's current signet, verified.
+func (b *Bridge) ownSignet(ctx context.Context) (*signet.User, error) {
+	u, _, err := b.dir.User(ctx, b.address, signet.Fingerprint{})
+	return u, err
+}

@@ -1,0 +1,170 @@
+package bridge
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"umbra/dmap"
+	"umbra/dnsrec"
+	"umbra/signet"
+)
+
+// Key validation levels, as the Umbra-Security header names them.
+const (
+	// LevelChained: the user signet is certified by its organisation
+	// signet, and that organisation signet is the one the domain's _dime
+	// record names (docs/spec/signet.md §5, docs/spec/dns.md): a chain from
+	// DNS to the key.
+	LevelChained = "chained"
+	// LevelProvider: certified by an organisation signet that DNS could not
+	// confirm (no resolver, or the look-up failed); the provider vouches.
+	LevelProvider = "provider"
+)
+
+// Directory finds and validates signets through the account's own provider
+// (docs/spec/dmap.md §9): the provider's answers are unverified data, so
+// every signet is checked here. Verified signets are cached by fingerprint.
+//
+// A Directory is safe for concurrent use.
+type Directory struct {
+	cl       *dmap.Client
+	resolver *dnsrec.Resolver // nil: no DNS anchoring
+
+	mu    sync.Mutex
+	orgs  map[string]*orgEntry // by domain
+	users map[signet.Fingerprint]*userEntry
+}
+
+type orgEntry struct {
+	org     *signet.Org
+	level   string
+	fetched time.Time
+}
+
+type userEntry struct {
+	user  *signet.User
+	level string
+}
+
+// orgTTL bounds how long a verified organisation signet is trusted without
+// asking again, so a rotation is seen within minutes.
+const orgTTL = 10 * time.Minute
+
+// maxCached bounds each cache; past it the cache starts over.
+const maxCached = 4096
+
+// NewDirectory returns a directory asking cl, and resolver (may be nil)
+// for the _dime records that anchor organisation signets.
+func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver) *Directory {
+	return &Directory{cl: cl, resolver: resolver, orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}}
+}
+
+// ErrNoSignet says an address or domain has no signet: it is not a dark
+// mail address.
+var ErrNoSignet = errors.New("no Umbra signet")
+
+// Org returns domain's current organisation signet, verified, and its level.
+func (d *Directory) Org(ctx context.Context, domain string) (*signet.Org, string, error) {
+	d.mu.Lock()
+	e := d.orgs[domain]
+	d.mu.Unlock()
+	if e != nil && time.Since(e.fetched) < orgTTL {
+		return e.org, e.level, nil
+	}
+	raw, err := d.cl.Signet(ctx, domain, signet.Fingerprint{})
+	if errors.Is(err, dmap.ErrNotFound) {
+		return nil, "", fmt.Errorf("%w for the domain %s", ErrNoSignet, domain)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch the organisation signet of %s: %w", domain, err)
+	}
+	org, err := signet.ParseOrg(raw)
+	if err != nil {
+		return nil, "", &permanentError{fmt.Errorf("organisation signet of %s: %w", domain, err)}
+	}
+	if org.Domain != domain {
+		return nil, "", &permanentError{fmt.Errorf("the provider answered the organisation signet of %s for %s", org.Domain, domain)}
+	}
+	if err := org.Verify(time.Now()); err != nil {
+		return nil, "", &permanentError{fmt.Errorf("organisation signet of %s: %w", domain, err)}
+	}
+	level, err := d.anchor(ctx, org)
+	if err != nil {
+		return nil, "", err
+	}
+	d.mu.Lock()
+	if len(d.orgs) >= maxCached {
+		clear(d.orgs)
+	}
+	d.orgs[domain] = &orgEntry{org: org, level: level, fetched: time.Now()}
+	d.mu.Unlock()
+	return org, level, nil
+}
+
+// anchor checks org against its domain's _dime record: the record must
+// list its POK and, when it names one, its fingerprint. A record that
+// contradicts the signet is an error; no record or no resolver gives
+// LevelProvider.
+func (d *Directory) anchor(ctx context.Context, org *signet.Org) (string, error) {
+	if d.resolver == nil {
+		return LevelProvider, nil
+	}
+	ans, err := d.resolver.Lookup(ctx, org.Domain)
+	if err != nil || ans.Record == nil {
+		return LevelProvider, nil
+	}
+	rec := ans.Record
+	if !slices.ContainsFunc(rec.POKs, func(k ed25519.PublicKey) bool { return k.Equal(org.POK) }) {
+		return "", &permanentError{fmt.Errorf("the organisation signet of %s is signed by a key its _dime record does not list", org.Domain)}
+	}
+	if !rec.Fingerprint.IsZero() && !rec.Fingerprint.Equal(org.Fingerprint()) {
+		return "", &permanentError{fmt.Errorf("the organisation signet of %s is not the one its _dime record names", org.Domain)}
+	}
+	return LevelChained, nil
+}
+
+// User returns address's user signet with fingerprint fp (zero: the
+// current one), verified against its organisation signet, and its level.
+func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerprint) (*signet.User, string, error) {
+	if !fp.IsZero() {
+		d.mu.Lock()
+		e := d.users[fp]
+		d.mu.Unlock()
+		if e != nil && e.user.Address == address {
+			return e.user, e.level, nil
+		}
+	}
+	raw, err := d.cl.Signet(ctx, address, fp)
+	if errors.Is(err, dmap.ErrNotFound) {
+		return nil, "", fmt.Errorf("%w for %s", ErrNoSignet, address)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch the signet of %s: %w", address, err)
+	}
+	u, err := signet.ParseUser(raw)
+	if err != nil {
+		return nil, "", &permanentError{fmt.Errorf("signet of %s: %w", address, err)}
+	}
+	if u.Address != address || (!fp.IsZero() && !u.Fingerprint().Equal(fp)) {
+		return nil, "", &permanentError{fmt.Errorf("the provider answered another signet than the one of %s asked for", address)}
+	}
+	org, level, err := d.Org(ctx, signet.DomainOf(address))
+	if err != nil {
+		return nil, "", err
+	}
+	if err := u.Verify(org, time.Now()); err != nil {
+		return nil, "", &permanentError{fmt.Errorf("the signet of %s does not verify: %w", address, err)}
+	}
+	d.mu.Lock()
+	if len(d.users) >= maxCached {
+		clear(d.users)
+	}
+	d.users[u.Fingerprint()] = &userEntry{user: u, level: level}
+	d.mu.Unlock()
+	return u, level, nil
+}

@@ -1,0 +1,21 @@
+// Package bridge is the user's side of Umbra on one device (DESIGN §1): it
+// holds the account's keys, keeps an encrypted local copy of all mail
+// (bridge/mailstore), serves it to any mail client over IMAP on loopback
+// (bridge/imapd) and accepts the client's outgoing mail over SMTP, while a
+// sync engine keeps the local copy and the provider in step over DMAP:
+//
+//   - pull (pull.go): the provider's change feed, long-polled. Delivered
+//     D/MIME mail is opened as recipient, both signatures verified, the
+//     MIME stamped with the Umbra-Security verdict and stored; the user's
+//     own storage-form documents (bridge/syncdoc, docs/spec/sync.md) from
+//     other devices are applied, merging with local changes.
+//   - push (push.go): local changes — messages received or sent here, flags,
+//     moves, deletions, folders — go up as sealed documents.
+//   - outbox (outbox.go): submitted mail is sealed per recipient and sent;
+//     while the provider is unreachable it waits in the local outbox.
+//
+// Concurrency: a Bridge runs one goroutine for each of pull, push and
+// outbox, plus the IMAP and SMTP servers; they share the mailstore, which
+// serialises writes and reports every committed change to the IMAP
+// sessions and to push. The exported methods are safe for concurrent use.
+package bridge

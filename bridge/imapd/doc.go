@@ -1,0 +1,20 @@
+// Package imapd is the bridge's local IMAP server: it serves the account's
+// mail from the encrypted local store (package bridge/mailstore) to any
+// mail client on 127.0.0.1, speaking IMAP4rev1 and IMAP4rev2 (RFC 3501,
+// RFC 9051) through github.com/emersion/go-imap/v2/imapserver.
+//
+// Every change an IMAP client makes goes to the store with
+// mailstore.Local as its origin, so the sync engine pushes it to the
+// provider; every change the store commits, whoever made it, reaches the
+// sessions that have the mailbox selected through the store's Subscribe
+// events, so an IDLE client sees new mail and other devices' flag changes
+// at once.
+//
+// Concurrency: a Server is safe for use by several goroutines. Each
+// connection runs in its own goroutine (imapserver calls a session's
+// methods one at a time, except Idle, which runs while the connection
+// waits for DONE). Sessions that select the same mailbox share one
+// in-memory mailbox view (mailbox.go) guarded by its own mutex; that mutex
+// is a leaf: it is never held while calling the store, because the store
+// calls Subscribe callbacks synchronously from inside its mutating methods.
+package imapd

@@ -1,0 +1,239 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"umbra/bridge/mailstore"
+)
+
+// Fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5). Items that need
+// only the header (ENVELOPE, BODY[HEADER...]) read Header, items that need
+// the whole message read Content, and FLAGS, UID, INTERNALDATE and
+// RFC822.SIZE read neither.
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	v := s.view
+	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
+		return err
+	}
+	// Fetching a body section without PEEK sets \Seen, except in a
+	// mailbox opened with EXAMINE (RFC 9051 §6.4.5, BODY[<section>]).
+	markSeen := false
+	if !v.readOnly {
+		for _, bs := range options.BodySection {
+			markSeen = markSeen || !bs.Peek
+		}
+		for _, bs := range options.BinarySection {
+			markSeen = markSeen || !bs.Peek
+		}
+	}
+	for _, m := range v.choose(numSet) {
+		if m.seq == 0 || !m.loaded {
+			continue // not announced to this session yet, or just expunged
+		}
+		flagsChanged := false
+		if markSeen && !hasFlag(m.flags, string(imap.FlagSeen)) {
+			flags := append(slices.Clone(m.flags), string(imap.FlagSeen))
+			if err := s.setFlags(v, m.message, flags); err != nil {
+				if errors.Is(err, mailstore.ErrNotFound) {
+					continue
+				}
+				return err
+			}
+			m.flags, flagsChanged = flags, true
+		}
+		if err := s.fetchOne(w, m, options, flagsChanged); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchOne writes one FETCH response. Everything that can fail is read
+// before the response starts, so an error never leaves half a response on
+// the wire; a message expunged meanwhile is skipped.
+func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.FetchOptions, flagsChanged bool) error {
+	src := &source{s: s, m: m.message}
+	var (
+		envelope *imap.Envelope
+		bodyStr  imap.BodyStructure
+		sections = make([][]byte, len(options.BodySection))
+		binaries = make([][]byte, len(options.BinarySection))
+		binSizes = make([]uint32, len(options.BinarySectionSize))
+	)
+	err := func() error {
+		if options.Envelope {
+			h, err := src.header()
+			if err != nil {
+				return err
+			}
+			hdr, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(h)))
+			if err != nil {
+				// A malformed header still has an envelope: an empty one.
+				hdr = textproto.Header{}
+			}
+			envelope = imapserver.ExtractEnvelope(hdr)
+		}
+		if options.BodyStructure != nil {
+			c, err := src.content()
+			if err != nil {
+				return err
+			}
+			bodyStr = imapserver.ExtractBodyStructure(bytes.NewReader(c))
+		}
+		for i, bs := range options.BodySection {
+			var b []byte
+			var err error
+			if headerOnly(bs) {
+				b, err = src.header()
+			} else {
+				b, err = src.content()
+			}
+			if err != nil {
+				return err
+			}
+			sections[i] = imapserver.ExtractBodySection(bytes.NewReader(b), bs)
+		}
+		for i, bs := range options.BinarySection {
+			c, err := src.content()
+			if err != nil {
+				return err
+			}
+			binaries[i] = imapserver.ExtractBinarySection(bytes.NewReader(c), bs)
+		}
+		for i, bs := range options.BinarySectionSize {
+			c, err := src.content()
+			if err != nil {
+				return err
+			}
+			binSizes[i] = imapserver.ExtractBinarySectionSize(bytes.NewReader(c), bs)
+		}
+		return nil
+	}()
+	if errors.Is(err, mailstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	resp := w.CreateMessage(m.seq)
+	resp.WriteUID(imap.UID(m.uid))
+	if options.Flags || flagsChanged {
+		resp.WriteFlags(imapFlags(m.flags))
+	}
+	if options.InternalDate {
+		resp.WriteInternalDate(m.date)
+	}
+	if options.RFC822Size {
+		resp.WriteRFC822Size(m.size)
+	}
+	if envelope != nil {
+		resp.WriteEnvelope(envelope)
+	}
+	if bodyStr != nil {
+		resp.WriteBodyStructure(bodyStr)
+	}
+	for i, bs := range options.BodySection {
+		if err := writeLiteral(resp.WriteBodySection(bs, int64(len(sections[i]))), sections[i]); err != nil {
+			return err
+		}
+	}
+	for i, bs := range options.BinarySection {
+		if err := writeLiteral(resp.WriteBinarySection(bs, int64(len(binaries[i]))), binaries[i]); err != nil {
+			return err
+		}
+	}
+	for i, bs := range options.BinarySectionSize {
+		resp.WriteBinarySectionSize(bs, binSizes[i])
+	}
+	return resp.Close()
+}
+
+func writeLiteral(wc io.WriteCloser, b []byte) error {
+	_, err := wc.Write(b)
+	if cerr := wc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// headerOnly reports whether a body section lies within the top-level
+// header (BODY[HEADER], BODY[HEADER.FIELDS (...)], RFC822.HEADER).
+func headerOnly(bs *imap.FetchItemBodySection) bool {
+	return len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierHeader
+}
+
+// source reads a message's bytes from the store at most once per FETCH.
+type source struct {
+	s    *session
+	m    message
+	hdr  []byte
+	full []byte
+}
+
+func (src *source) content() ([]byte, error) {
+	if src.full == nil {
+		b, err := src.s.srv.store.Content(src.s.srv.ctx, src.m.contentID)
+		if err != nil {
+			return nil, fmt.Errorf("imapd: content of uid %d: %w", src.m.uid, err)
+		}
+		src.full = b
+	}
+	return src.full, nil
+}
+
+// header returns the message header, ending with its blank line so
+// textproto.ReadHeader and ExtractBodySection see a complete header.
+func (src *source) header() ([]byte, error) {
+	if src.full != nil {
+		return src.full, nil
+	}
+	if src.hdr == nil {
+		b, err := src.s.srv.store.Header(src.s.srv.ctx, src.m.contentID)
+		if err != nil {
+			return nil, fmt.Errorf("imapd: header of uid %d: %w", src.m.uid, err)
+		}
+		src.hdr = completeHeader(b)
+	}
+	return src.hdr, nil
+}
+
+// setFlags stores flags for m on behalf of this session; the store's event
+// then reaches the other sessions but not this one, which reports the
+// change in its own response (see mailbox.own).
+func (s *session) setFlags(v *view, m message, flags []string) error {
+	v.box.ownFlags(m.uid, v.tracker)
+	_, err := s.srv.store.SetFlags(s.srv.ctx, m.id, flags, mailstore.Local)
+	v.box.disownFlags(m.uid, v.tracker)
+	if errors.Is(err, mailstore.ErrInvalid) {
+		return storeError("store", err) // e.g. an unknown system flag
+	}
+	if err != nil {
+		return fmt.Errorf("imapd: set flags of uid %d: %w", m.uid, err)
+	}
+	return nil
+}
+
+// completeHeader returns h ending with the blank line that closes a header
+// (RFC 5322 §2.1), copying h if it has to add one.
+func completeHeader(h []byte) []byte {
+	switch {
+	case bytes.HasSuffix(h, []byte("\n\n")), bytes.HasSuffix(h, []byte("\n\r\n")):
+		return h
+	case len(h) == 0:
+		return []byte("\r\n")
+	case bytes.HasSuffix(h, []byte("\n")):
+		return append(h[:len(h):len(h)], "\r\n"...)
+	default:
+		return append(h[:len(h):len(h)], "\r\n\r\n"...)
+	}
+}

@@ -1,0 +1,192 @@
+package imapd
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"umbra/bridge/mailstore"
+)
+
+const (
+	testUser = "alice@a.test"
+	testPass = "correct horse battery staple"
+)
+
+// testEnv is a running server over a fresh store.
+type testEnv struct {
+	srv   *Server
+	store *mailstore.Store
+	addr  string
+}
+
+// start opens a store in t.TempDir() with a random key and serves it on
+// 127.0.0.1; both are closed when the test ends.
+func start(t testing.TB, tweak func(*Options)) *testEnv {
+	t.Helper()
+	key := make([]byte, mailstore.KeySize)
+	rand.Read(key)
+	st, err := mailstore.Open(filepath.Join(t.TempDir(), "mail.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Store: st, Username: testUser, Password: testPass}
+	if tweak != nil {
+		tweak(&o)
+	}
+	srv, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &testEnv{srv: srv, store: st, addr: ln.Addr().String()}
+}
+
+// dial connects without logging in; the client is closed when the test
+// ends.
+func (e *testEnv) dial(t testing.TB, opts *imapclient.Options) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(e.addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// login connects and logs in.
+func (e *testEnv) login(t testing.TB, opts *imapclient.Options) *imapclient.Client {
+	t.Helper()
+	c := e.dial(t, opts)
+	if err := c.Login(testUser, testPass).Wait(); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	return c
+}
+
+// selectBox logs in and selects a mailbox.
+func (e *testEnv) selectBox(t testing.TB, name string, opts *imapclient.Options) *imapclient.Client {
+	t.Helper()
+	c := e.login(t, opts)
+	if _, err := c.Select(name, nil).Wait(); err != nil {
+		t.Fatalf("select %s: %v", name, err)
+	}
+	return c
+}
+
+// add stores a message directly, as the sync engine would.
+func (e *testEnv) add(t testing.TB, mailbox, subject, body string, origin mailstore.Origin, flags ...string) mailstore.Message {
+	t.Helper()
+	m, created, err := e.store.Add(context.Background(), mailstore.NewMessage{
+		Key: rand.Text(), Mailbox: mailbox, Flags: flags, MIME: mimeMsg(subject, body),
+		InternalDate: time.Date(2024, 3, 10, 12, 0, 0, 0, time.UTC),
+	}, origin)
+	if err != nil || !created {
+		t.Fatalf("add: %v (created %v)", err, created)
+	}
+	return m
+}
+
+func mimeMsg(subject, body string) []byte {
+	return []byte("From: Bob <bob@b.test>\r\nTo: Alice <alice@a.test>\r\nSubject: " + subject +
+		"\r\nDate: Sun, 10 Mar 2024 12:00:00 +0000\r\nMessage-ID: <" + strings.ToLower(rand.Text()) +
+		"@b.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
+}
+
+// appendMsg APPENDs raw and returns the APPENDUID data.
+func appendMsg(t testing.TB, c *imapclient.Client, mailbox string, raw []byte, opts *imap.AppendOptions) *imap.AppendData {
+	t.Helper()
+	cmd := c.Append(mailbox, int64(len(raw)), opts)
+	if _, err := cmd.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := cmd.Wait()
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	return data
+}
+
+// wantCode checks err is an IMAP status response with code.
+func wantCode(t testing.TB, err error, code imap.ResponseCode) {
+	t.Helper()
+	var ie *imap.Error
+	if !errors.As(err, &ie) {
+		t.Fatalf("got %v, want an IMAP error with [%s]", err, code)
+	}
+	if ie.Code != code {
+		t.Fatalf("got [%s] %s, want [%s]", ie.Code, ie.Text, code)
+	}
+}
+
+// selfSigned returns a fresh self-signed certificate for 127.0.0.1.
+func selfSigned(t testing.TB) (tls.Certificate, *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "umbra bridge test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// bound (a hang guard, not a timing assertion).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

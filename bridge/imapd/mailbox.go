@@ -1,0 +1,236 @@
+package imapd
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"umbra/bridge/mailstore"
+)
+
+// mailbox is the in-memory view of one store mailbox shared by the
+// sessions that selected it: the UID list that turns UIDs into sequence
+// numbers, and the imapserver.MailboxTracker that tells each session about
+// changes in the order RFC 9051 §7.5.1 requires (expunges reported to each
+// session, its sequence numbers stable in between).
+//
+// It is fed by store events (Server.onEvent). mu guards everything below
+// it and is a leaf lock: it is never held while calling the store. Every
+// tracker call (Queue*, NewSession, Encode/DecodeSeqNum) is made under mu,
+// which also keeps the tracker's message count in step with msgs.
+type mailbox struct {
+	id    int64
+	ready chan struct{} // closed once load has returned
+	// loadErr is written before ready is closed and only read after.
+	loadErr error
+	refs    int // guarded by Server.mu
+
+	mu         sync.Mutex
+	loading    bool              // events go to pending until the listing is in
+	pending    []mailstore.Event // events committed while loading
+	msgs       []*message        // in UID order, so msgs[i] has sequence number i+1
+	incomplete int               // entries of msgs without details
+	tracker    *imapserver.MailboxTracker
+	views      map[*view]struct{}
+	// own names the session whose STORE is changing a message's flags, so
+	// the resulting event is not echoed back to it (RFC 9051 §6.4.6: the
+	// session gets its FETCH response, or none with .SILENT).
+	own map[uint32]*imapserver.SessionTracker
+}
+
+// message is one message of a mailbox. Sessions copy it under mailbox.mu;
+// flags is replaced, never modified in place, so copies stay valid.
+type message struct {
+	uid   uint32
+	flags []string
+	// The details below come from the store's listing. A message announced
+	// by an event has none until the next fill or ensureDetails.
+	loaded    bool
+	id        int64
+	contentID int64
+	size      int64
+	date      time.Time
+}
+
+func newMailbox(id int64) *mailbox {
+	return &mailbox{
+		id:      id,
+		ready:   make(chan struct{}),
+		loading: true,
+		views:   make(map[*view]struct{}),
+		own:     make(map[uint32]*imapserver.SessionTracker),
+	}
+}
+
+func messageOf(m mailstore.Message) *message {
+	return &message{
+		uid:       m.UID,
+		flags:     slices.Clone(m.Flags),
+		loaded:    true,
+		id:        m.ID,
+		contentID: m.ContentID,
+		size:      m.Size,
+		date:      m.InternalDate,
+	}
+}
+
+// load lists the mailbox and replays the events committed since it was
+// registered. Replaying is idempotent against the listing: an added UID
+// already listed only refreshes flags, an expunged UID not listed is
+// ignored, and later events come later in commit order.
+func (b *mailbox) load(ctx context.Context, st *mailstore.Store) error {
+	list, err := st.List(ctx, b.id)
+	if err != nil {
+		return fmt.Errorf("imapd: list mailbox %d: %w", b.id, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.msgs = make([]*message, 0, len(list))
+	for _, m := range list {
+		b.msgs = append(b.msgs, messageOf(m))
+	}
+	for _, ev := range b.pending {
+		b.applyLocked(ev)
+	}
+	b.pending = nil
+	b.loading = false
+	b.tracker = imapserver.NewMailboxTracker(uint32(len(b.msgs)))
+	return nil
+}
+
+// apply records one committed store event and queues it for the sessions.
+func (b *mailbox) apply(ev mailstore.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.loading {
+		b.pending = append(b.pending, ev)
+		return
+	}
+	b.applyLocked(ev)
+	for v := range b.views {
+		v.wake()
+	}
+}
+
+func (b *mailbox) applyLocked(ev mailstore.Event) {
+	i, found := b.find(ev.UID)
+	switch ev.Kind {
+	case mailstore.MessageAdded:
+		if found {
+			b.setFlagsLocked(i, ev.Flags)
+			return
+		}
+		// The store hands out UIDs in increasing order (RFC 9051 §2.3.1.1),
+		// so i is the end of the list: the new message gets the next
+		// sequence number.
+		b.msgs = slices.Insert(b.msgs, i, &message{uid: ev.UID, flags: slices.Clone(ev.Flags)})
+		b.incomplete++
+		if b.tracker != nil {
+			b.tracker.QueueNumMessages(uint32(len(b.msgs)))
+		}
+	case mailstore.MessageExpunged:
+		if !found {
+			return
+		}
+		if !b.msgs[i].loaded {
+			b.incomplete--
+		}
+		b.msgs = slices.Delete(b.msgs, i, i+1)
+		delete(b.own, ev.UID)
+		if b.tracker != nil {
+			b.tracker.QueueExpunge(uint32(i) + 1)
+		}
+	case mailstore.FlagsChanged:
+		if found {
+			b.setFlagsLocked(i, ev.Flags)
+		}
+	}
+}
+
+func (b *mailbox) setFlagsLocked(i int, flags []string) {
+	m := b.msgs[i]
+	if sameFlags(m.flags, flags) {
+		return
+	}
+	m.flags = slices.Clone(flags)
+	source := b.own[m.uid]
+	delete(b.own, m.uid)
+	if b.tracker != nil {
+		b.tracker.QueueMessageFlags(uint32(i)+1, imap.UID(m.uid), imapFlags(m.flags), source)
+	}
+}
+
+// find returns the index of uid in msgs, or where it would be inserted.
+func (b *mailbox) find(uid uint32) (int, bool) {
+	i := sort.Search(len(b.msgs), func(i int) bool { return b.msgs[i].uid >= uid })
+	return i, i < len(b.msgs) && b.msgs[i].uid == uid
+}
+
+// fill gives a listed message its details.
+func (b *mailbox) fill(m mailstore.Message) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fillLocked(m)
+}
+
+func (b *mailbox) fillLocked(m mailstore.Message) {
+	i, found := b.find(m.UID)
+	if !found || b.msgs[i].loaded {
+		return
+	}
+	e := b.msgs[i]
+	e.loaded, e.id, e.contentID, e.size, e.date = true, m.ID, m.ContentID, m.Size, m.InternalDate
+	b.incomplete--
+}
+
+// ensureDetails lists the mailbox again if messages announced by events
+// still lack the details a command needs (store id, content, size, date).
+func (b *mailbox) ensureDetails(ctx context.Context, st *mailstore.Store) error {
+	b.mu.Lock()
+	n := b.incomplete
+	b.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	list, err := st.List(ctx, b.id)
+	if err != nil {
+		return fmt.Errorf("imapd: list mailbox %d: %w", b.id, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range list {
+		b.fillLocked(m)
+	}
+	return nil
+}
+
+// ownFlags marks uid's next flag change as made by session t.
+func (b *mailbox) ownFlags(uid uint32, t *imapserver.SessionTracker) {
+	b.mu.Lock()
+	b.own[uid] = t
+	b.mu.Unlock()
+}
+
+// disownFlags undoes ownFlags when the store reported no change.
+func (b *mailbox) disownFlags(uid uint32, t *imapserver.SessionTracker) {
+	b.mu.Lock()
+	if b.own[uid] == t {
+		delete(b.own, uid)
+	}
+	b.mu.Unlock()
+}
+
+// imapFlags converts store flags to imap flags.
+func imapFlags(flags []string) []imap.Flag {
+	out := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}

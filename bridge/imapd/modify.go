@@ -1,0 +1,149 @@
+package imapd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"umbra/bridge/mailstore"
+)
+
+// Store answers STORE and UID STORE (RFC 9051 §6.4.6). Each changed
+// message is one store transaction with origin Local, so the sync engine
+// pushes it.
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	v, err := s.writable()
+	if err != nil {
+		return err
+	}
+	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
+		return err
+	}
+	chosen := v.choose(numSet)
+	done := chosen[:0]
+	for _, m := range chosen {
+		if !m.loaded {
+			continue
+		}
+		next := applyStore(m.flags, flags)
+		if !sameFlags(next, m.flags) {
+			if err := s.setFlags(v, m.message, next); err != nil {
+				if errors.Is(err, mailstore.ErrNotFound) {
+					continue // expunged meanwhile; its EXPUNGE is queued
+				}
+				return err
+			}
+			m.flags = next
+		}
+		done = append(done, m)
+	}
+	if flags.Silent {
+		return nil
+	}
+	for _, m := range done {
+		if m.seq == 0 {
+			continue
+		}
+		resp := w.CreateMessage(m.seq)
+		resp.WriteUID(imap.UID(m.uid))
+		resp.WriteFlags(imapFlags(m.flags))
+		if err := resp.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Expunge answers EXPUNGE, UID EXPUNGE (RFC 4315 §2.1) and CLOSE. The
+// EXPUNGE responses are not written here: each expunge the store commits
+// comes back as an event and is queued on every session's tracker,
+// including this one, and imapserver polls it out before the tagged OK,
+// with sequence numbers adjusted one by one (RFC 9051 §7.5.1).
+func (s *session) Expunge(_ *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	v, err := s.writable()
+	if err != nil {
+		return err
+	}
+	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
+		return err
+	}
+	msgs, _, maxUID := v.all()
+	for _, m := range msgs {
+		if !m.loaded || !hasFlag(m.flags, string(imap.FlagDeleted)) {
+			continue
+		}
+		if uids != nil && !uidContains(*uids, imap.UID(m.uid), maxUID) {
+			continue
+		}
+		if err := s.srv.store.Expunge(s.srv.ctx, m.id, mailstore.Local); err != nil && !errors.Is(err, mailstore.ErrNotFound) {
+			return fmt.Errorf("imapd: expunge uid %d: %w", m.uid, err)
+		}
+	}
+	return nil
+}
+
+// Copy answers COPY and UID COPY with COPYUID (RFC 4315 §3). A copy gets a
+// new message key: it is a new message for the sync engine.
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	return s.transfer(numSet, dest, "copy", func(m message) (mailstore.Message, error) {
+		return s.srv.store.Copy(s.srv.ctx, m.id, dest, s.srv.opts.NewKey(), mailstore.Local)
+	})
+}
+
+// Move answers MOVE and UID MOVE (RFC 6851 §3.3): COPYUID first, then the
+// EXPUNGEs, which come from the source mailbox's events like those of
+// Expunge and are written by the poll that follows the command.
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	if _, err := s.writable(); err != nil {
+		return err
+	}
+	data, err := s.transfer(numSet, dest, "move", func(m message) (mailstore.Message, error) {
+		return s.srv.store.Move(s.srv.ctx, m.id, dest, mailstore.Local)
+	})
+	if err != nil || data == nil {
+		return err
+	}
+	return w.WriteCopyData(data)
+}
+
+// transfer copies or moves the messages of numSet to dest one by one and
+// returns the UID pairs; nil data when nothing was transferred.
+func (s *session) transfer(numSet imap.NumSet, dest, op string, do func(message) (mailstore.Message, error)) (*imap.CopyData, error) {
+	v := s.view
+	mb, err := s.srv.store.Mailbox(s.srv.ctx, dest)
+	if err != nil {
+		return nil, tryCreate(op, err)
+	}
+	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
+		return nil, err
+	}
+	var src, dst imap.UIDSet
+	for _, m := range v.choose(numSet) {
+		if !m.loaded {
+			continue
+		}
+		out, err := do(m.message)
+		if errors.Is(err, mailstore.ErrNotFound) {
+			// Either the message went away meanwhile (skip it) or the
+			// destination did (tell the client).
+			if _, merr := s.srv.store.Mailbox(s.srv.ctx, dest); merr != nil {
+				return nil, tryCreate(op, merr)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("imapd: %s uid %d to %q: %w", op, m.uid, dest, err)
+		}
+		s.srv.noteMessage(out)
+		// UIDs are handed out in increasing order and chosen messages come
+		// in UID order, so the two sets pair up in order (RFC 4315 §3).
+		src.AddNum(imap.UID(m.uid))
+		dst.AddNum(imap.UID(out.UID))
+	}
+	if len(src) == 0 {
+		return nil, nil
+	}
+	return &imap.CopyData{UIDValidity: mb.UIDValidity, SourceUIDs: src, DestUIDs: dst}, nil
+}

@@ -1,0 +1,204 @@
+package imapd
+
+import (
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"umbra/bridge/mailstore"
+)
+
+// view is one session's selection of a mailbox: its tracker (the
+// session's own sequence-number view and queue of pending updates), its
+// saved SEARCH result (RFC 5182, part of IMAP4rev2) and whether it was
+// opened with EXAMINE.
+type view struct {
+	box         *mailbox
+	tracker     *imapserver.SessionTracker
+	name        string
+	uidValidity uint32
+	readOnly    bool
+	searchRes   imap.UIDSet
+	// notify wakes Idle; one buffered slot is enough, as Idle polls the
+	// whole queue each time it wakes.
+	notify chan struct{}
+}
+
+// selected is a message chosen by a command, with the sequence number the
+// session knows it by (0: not announced to the session yet).
+type selected struct {
+	seq uint32
+	message
+}
+
+// newView attaches a session to b and returns the SELECT data. The
+// tracker is created under b.mu so the count it starts from is the one
+// the SELECT response reports.
+func newView(b *mailbox, mb mailstore.Mailbox, readOnly bool) (*view, *imap.SelectData) {
+	v := &view{box: b, name: mb.Name, uidValidity: mb.UIDValidity, readOnly: readOnly, notify: make(chan struct{}, 1)}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v.tracker = b.tracker.NewSession()
+	b.views[v] = struct{}{}
+
+	uidNext := mb.UIDNext
+	var firstUnseen uint32
+	keywords := map[string]bool{}
+	for i, m := range b.msgs {
+		if m.uid >= uidNext {
+			uidNext = m.uid + 1
+		}
+		if firstUnseen == 0 && !hasFlag(m.flags, string(imap.FlagSeen)) {
+			firstUnseen = uint32(i) + 1
+		}
+		for _, f := range m.flags {
+			keywords[f] = true
+		}
+	}
+	flags := []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+	for f := range keywords {
+		if !slices.Contains(flags, imap.Flag(f)) {
+			flags = append(flags, imap.Flag(f))
+		}
+	}
+	slices.Sort(flags[5:])
+	perm := append(slices.Clone(flags), imap.FlagWildcard)
+	if readOnly {
+		perm = nil // RFC 9051 §6.3.2: no permanent flags when read-only
+	}
+	return v, &imap.SelectData{
+		Flags:             flags,
+		PermanentFlags:    perm,
+		NumMessages:       uint32(len(b.msgs)),
+		FirstUnseenSeqNum: firstUnseen,
+		UIDNext:           imap.UID(uidNext),
+		UIDValidity:       mb.UIDValidity,
+	}
+}
+
+// close detaches the session; the caller then releases the mailbox.
+func (v *view) close() {
+	v.box.mu.Lock()
+	defer v.box.mu.Unlock()
+	delete(v.box.views, v)
+	v.tracker.Close()
+}
+
+func (v *view) wake() {
+	select {
+	case v.notify <- struct{}{}:
+	default:
+	}
+}
+
+// idle writes updates as they come until stop is closed. It polls before
+// waiting and after every wake-up; since apply queues an update before
+// waking, no update can slip between a poll and the wait.
+func (v *view) idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	for {
+		if err := v.tracker.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-v.notify:
+		case <-stop:
+			return nil
+		}
+	}
+}
+
+// choose returns the messages of numSet (sequence numbers or UIDs, "$"
+// for the saved search result) in UID order.
+func (v *view) choose(numSet imap.NumSet) []selected {
+	if imap.IsSearchRes(numSet) {
+		numSet = v.searchRes
+	}
+	b := v.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []selected
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		max := v.maxSeqLocked()
+		for i, m := range b.msgs {
+			seq := v.tracker.EncodeSeqNum(uint32(i) + 1)
+			if seq != 0 && seqContains(set, seq, max) {
+				out = append(out, selected{seq, *m})
+			}
+		}
+	case imap.UIDSet:
+		max := v.maxUIDLocked()
+		for i, m := range b.msgs {
+			if uidContains(set, imap.UID(m.uid), max) {
+				out = append(out, selected{v.tracker.EncodeSeqNum(uint32(i) + 1), *m})
+			}
+		}
+	}
+	return out
+}
+
+// all returns every message of the mailbox with the bounds "*" stands for.
+func (v *view) all() (msgs []selected, maxSeq uint32, maxUID imap.UID) {
+	b := v.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	msgs = make([]selected, len(b.msgs))
+	for i, m := range b.msgs {
+		msgs[i] = selected{v.tracker.EncodeSeqNum(uint32(i) + 1), *m}
+	}
+	return msgs, v.maxSeqLocked(), v.maxUIDLocked()
+}
+
+// maxSeqLocked is the largest sequence number the session knows of: what
+// "*" means in a sequence set (RFC 9051 §9, seq-number).
+func (v *view) maxSeqLocked() uint32 {
+	for i := len(v.box.msgs); i > 0; i-- {
+		if seq := v.tracker.EncodeSeqNum(uint32(i)); seq != 0 {
+			return seq
+		}
+	}
+	return 0
+}
+
+// maxUIDLocked is the largest UID in the mailbox: what "*" means in a UID
+// set.
+func (v *view) maxUIDLocked() imap.UID {
+	if n := len(v.box.msgs); n > 0 {
+		return imap.UID(v.box.msgs[n-1].uid)
+	}
+	return 0
+}
+
+// inRange reports whether n lies in start:stop, where 0 stands for "*"
+// (max) and the bounds may come in either order (RFC 9051 §9, seq-range).
+func inRange(start, stop, n, max uint32) bool {
+	if start == 0 {
+		start = max
+	}
+	if stop == 0 {
+		stop = max
+	}
+	if start > stop {
+		start, stop = stop, start
+	}
+	return start <= n && n <= stop
+}
+
+func seqContains(set imap.SeqSet, n, max uint32) bool {
+	for _, r := range set {
+		if inRange(r.Start, r.Stop, n, max) {
+			return true
+		}
+	}
+	return false
+}
+
+func uidContains(set imap.UIDSet, uid, max imap.UID) bool {
+	for _, r := range set {
+		if inRange(uint32(r.Start), uint32(r.Stop), uint32(uid), uint32(max)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,97 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"errors"
+	"fmt"
+
+	"umbra/dmime"
+	"umbra/signet"
+)
+
+// permanentError marks a failure that retrying cannot fix: a malformed or
+// forged message, a signet that does not verify.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func isPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p) || errors.Is(err, ErrNoSignet)
+}
+
+// openMail opens a delivered D/MIME message as its recipient (DESIGN §5,
+// docs/spec/dmime.md §12): the keyslot with the current encryption key or
+// a retired one, the author signature with the author's signet (validated
+// through the Directory), the origin signature with the origin
+// organisation's message keys. It returns the MIME stamped with the
+// verdict.
+func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
+	keys, err := b.decryptionKeys()
+	if err != nil {
+		return nil, err
+	}
+	var level, author string
+	var dirErr error // a failure of the Directory, classified there
+	authorKey := func(address string, fp signet.Fingerprint) (ed25519.PublicKey, error) {
+		u, lvl, err := b.dir.User(ctx, address, fp)
+		if err != nil {
+			dirErr = err
+			return nil, err
+		}
+		author, level = u.Address, lvl
+		return u.SigningKey, nil
+	}
+	var mime bytes.Buffer
+	var op *dmime.Opened
+	for _, k := range keys {
+		mime.Reset()
+		op, err = dmime.Open(bytes.NewReader(data), dmime.RoleRecipient, k, dmime.OpenOptions{
+			MIME: &mime, AuthorKey: authorKey, Recipient: b.address,
+		})
+		if !errors.Is(err, dmime.ErrKeyslot) {
+			break
+		}
+	}
+	if err != nil {
+		if dirErr != nil {
+			return nil, fmt.Errorf("author's signet: %w", dirErr)
+		}
+		return nil, &permanentError{fmt.Errorf("open: %w", err)}
+	}
+	dest, err := op.Destination()
+	if err != nil {
+		return nil, &permanentError{err}
+	}
+	org, _, err := b.dir.Org(ctx, dest.OriginDomain)
+	if err != nil {
+		return nil, err
+	}
+	if err := dmime.VerifyOrigin(bytes.NewReader(data), org.MessageKeys()...); err != nil {
+		return nil, &permanentError{fmt.Errorf("origin signature of %s: %w", dest.OriginDomain, err)}
+	}
+	verdict := fmt.Sprintf("encrypted; signed=%s; key=%s; origin=%s", author, level, dest.OriginDomain)
+	return stamp(mime.Bytes(), verdict), nil
+}
+
+// decryptionKeys are the current encryption key and the retired ones,
+// newest first.
+func (b *Bridge) decryptionKeys() ([]hpke.PrivateKey, error) {
+	cur, err := b.cfg.Keys.EncryptionKey()
+	if err != nil {
+		return nil, err
+	}
+	keys := []hpke.PrivateKey{cur}
+	for i := len(b.cfg.Keys.Retired) - 1; i >= 0; i-- {
+		k, err := b.cfg.Keys.Retired[i].EncryptionKey()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}

@@ -1,0 +1,68 @@
+package mailstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func benchmarkAdd(b *testing.B, size int) {
+	s, _ := openTest(b)
+	ctx := context.Background()
+	line := "The quick brown fox jumps over the lazy dog, again and again. 0123456789\r\n"
+	body := strings.Repeat(line, size/len(line)+1)[:size]
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		mime := mimeMsg(fmt.Sprint("message ", i), fmt.Sprint(i, body))
+		if _, _, err := s.Add(ctx, NewMessage{Key: fmt.Sprint(i), Mailbox: Inbox, MIME: mime}, Remote); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAdd measures one Add: parse, index and one durable commit
+// (synchronous=FULL: an fsync per Add).
+func BenchmarkAdd(b *testing.B) {
+	b.Run("4KB", func(b *testing.B) { benchmarkAdd(b, 4<<10) })
+	b.Run("50KB", func(b *testing.B) { benchmarkAdd(b, 50<<10) })
+}
+
+// BenchmarkList10000 lists a mailbox of 10,000 messages.
+func BenchmarkList10000(b *testing.B) {
+	s, _ := openTest(b)
+	ctx := context.Background()
+	const n = 10000
+	// Filled in one transaction: this benchmark is about reading.
+	err := s.write(ctx, func(c *conn) ([]Event, error) {
+		box, err := mailboxByName(c, Inbox)
+		if err != nil {
+			return nil, err
+		}
+		for i := range n {
+			mime := mimeMsg(fmt.Sprint("message ", i), "body")
+			h, body := splitHeader(mime)
+			cid, err := putContent(c, []byte(fmt.Sprintf("%032d", i)), h, body, extractText(mime))
+			if err != nil {
+				return nil, err
+			}
+			if _, _, err := insertMessage(c, newRow{key: fmt.Sprint(i), mailbox: box, contentID: cid,
+				flags: []string{`\Seen`}, date: 1, size: int64(len(mime))}, Remote); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := mailbox(b, s, Inbox).ID
+	b.ResetTimer()
+	for b.Loop() {
+		ms, err := s.List(ctx, id)
+		if err != nil || len(ms) != n {
+			b.Fatalf("List: %d, %v", len(ms), err)
+		}
+	}
+}

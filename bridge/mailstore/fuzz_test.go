@@ -1,0 +1,75 @@
+package mailstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzIndex adds arbitrary bytes as a message: Add must succeed, Content
+// must return the exact bytes, and Search must not fail.
+func FuzzIndex(f *testing.F) {
+	f.Add([]byte(mimeMsg("hello", "world")))
+	f.Add([]byte("Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html; charset=koi8-r\r\n\r\n<p>x</p>\r\n--b--\r\n"))
+	f.Add([]byte("Content-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n"))
+	f.Add([]byte("Subject: =?x-unknown?Q?abc?=\r\nContent-Transfer-Encoding: x-bogus\r\n\r\nbody"))
+	f.Add([]byte("no header at all"))
+	f.Add([]byte{0, 0xff, '\n', '\n', 0xfe})
+	f.Add([]byte{})
+	s, _ := openTest(f)
+	inbox := mailbox(f, s, Inbox).ID
+	ctx := context.Background()
+	n := 0
+	f.Fuzz(func(t *testing.T, mime []byte) {
+		n++
+		m, created, err := s.Add(ctx, NewMessage{Key: string(rune(n)) + "-" + string(mime[:min(len(mime), 8)]), Mailbox: Inbox, MIME: mime}, Remote)
+		if err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+		if !created {
+			return
+		}
+		got, err := s.Content(ctx, m.ContentID)
+		if err != nil || !bytes.Equal(got, mime) {
+			t.Fatalf("Content = %q, %v; want %q", got, err, mime)
+		}
+		h, err := s.Header(ctx, m.ContentID)
+		if err != nil || !bytes.HasPrefix(mime, h) {
+			t.Fatalf("Header = %q, %v", h, err)
+		}
+		needle := strings.ToValidUTF8(strings.ReplaceAll(string(mime[:min(len(mime), 12)]), "\x00", ""), "")
+		if utf8.ValidString(needle) {
+			if _, err := s.Search(ctx, inbox, FieldText, needle); err != nil {
+				t.Fatalf("Search(%q): %v", needle, err)
+			}
+		}
+	})
+}
+
+// FuzzNames feeds arbitrary mailbox names and flags to the validators: no
+// panic, canonical forms are fixed points, errors are ErrInvalid.
+func FuzzNames(f *testing.F) {
+	f.Add("INBOX/a", `\seen`)
+	f.Add("a//b", `\Recent`)
+	f.Add("Grüße/\x7f", "$Label")
+	f.Add(strings.Repeat("a/", 130), "a]b")
+	f.Fuzz(func(t *testing.T, name, flag string) {
+		if c, err := canonicalName(name); err == nil {
+			if again, err := canonicalName(c); err != nil || again != c {
+				t.Fatalf("canonicalName(%q) = %q, then %q, %v", name, c, again, err)
+			}
+		} else if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("canonicalName(%q): %v", name, err)
+		}
+		if fs, err := canonicalFlags([]string{flag, flag, `\Seen`}); err == nil {
+			if again, err := canonicalFlags(fs); err != nil || strings.Join(again, " ") != strings.Join(fs, " ") {
+				t.Fatalf("canonicalFlags(%q) = %q, then %q, %v", flag, fs, again, err)
+			}
+		} else if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("canonicalFlags(%q): %v", flag, err)
+		}
+	})
+}

@@ -1,0 +1,125 @@
+package mailstore
+
+import (
+	"bytes"
+	"errors"
+	"html"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decodes the charsets of text parts and encoded words
+)
+
+// Bounds on the text indexed for one message: enough to find a message by
+// what a person remembers of it, while a huge message costs no more index
+// than a long one.
+const (
+	maxIndexedBody   = 64 << 10
+	maxIndexedHeader = 16 << 10
+	maxIndexedField  = 4 << 10
+)
+
+// indexText is what Search looks in, decoded to UTF-8.
+type indexText struct {
+	subject, from, to string
+	header            string // every header field, "Name: value" lines
+	body              string // the text/* parts
+}
+
+// errBudget stops a Walk once the body budget is spent.
+var errBudget = errors.New("index budget spent")
+
+// extractText decodes what Search needs from a message: the header fields
+// with RFC 2047 encoded words decoded, and the text of its text/* parts
+// with their transfer encoding and charset decoded (RFC 2045, 2046). It
+// never fails: whatever does not parse is indexed as far as it goes, and
+// a message whose header does not parse at all is indexed as raw text.
+func extractText(raw []byte) indexText {
+	e, err := message.Read(bytes.NewReader(raw))
+	if e == nil {
+		// Not even a header section: the bytes are all there is.
+		return indexText{body: clean(string(raw[:min(len(raw), maxIndexedBody)]), maxIndexedBody)}
+	}
+	_ = err // an unknown charset or encoding: e is still readable
+	var t indexText
+	t.subject = clean(fieldText(e.Header, "Subject"), maxIndexedField)
+	t.from = clean(fieldText(e.Header, "From"), maxIndexedField)
+	t.to = clean(fieldText(e.Header, "To")+"\n"+fieldText(e.Header, "Cc"), 2*maxIndexedField)
+	var hdr strings.Builder
+	for f := e.Header.Fields(); f.Next() && hdr.Len() < maxIndexedHeader; {
+		v, _ := f.Text() // on error, the raw value
+		hdr.WriteString(f.Key() + ": " + v + "\n")
+	}
+	t.header = clean(hdr.String(), maxIndexedHeader)
+
+	var body strings.Builder
+	_ = e.Walk(func(_ []int, part *message.Entity, err error) error {
+		if part == nil {
+			return err
+		}
+		typ, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		if typ == "" {
+			typ = "text/plain" // RFC 2045 §5.2 default
+		}
+		if !strings.HasPrefix(typ, "text/") {
+			return nil
+		}
+		left := maxIndexedBody - body.Len()
+		b, _ := io.ReadAll(io.LimitReader(part.Body, int64(left))) // a broken part yields what it has
+		s := string(b)
+		if typ == "text/html" {
+			s = stripTags(s)
+		}
+		body.WriteString(s)
+		body.WriteString("\n")
+		if body.Len() >= maxIndexedBody {
+			return errBudget
+		}
+		return nil
+	}) // Walk's error is a broken multipart structure: the parts before it are indexed
+	t.body = clean(body.String(), maxIndexedBody)
+	return t
+}
+
+// fieldText decodes a header field's encoded words; if they do not
+// decode, the raw value.
+func fieldText(h message.Header, key string) string {
+	s, err := h.Text(key)
+	if err != nil && s == "" {
+		return h.Get(key)
+	}
+	return s
+}
+
+// clean makes s fit to index: valid UTF-8, no NUL, at most limit bytes
+// (cut on a character boundary).
+func clean(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", " ")
+	if len(s) > limit {
+		s = strings.ToValidUTF8(s[:limit], "")
+	}
+	return s
+}
+
+// stripTags reduces HTML to its text: tags dropped, entities decoded,
+// whitespace runs (insignificant in HTML) made one space. Approximate (no
+// parser), which is enough for finding words.
+func stripTags(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>' && in:
+			in = false
+			b.WriteByte(' ')
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(b.String())), " ")
+}

@@ -1,0 +1,165 @@
+package mailstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// schemaVersion is the schema this code writes, kept in PRAGMA
+// user_version; applicationID (PRAGMA application_id, "Umbr") marks the
+// file as a mailstore (https://sqlite.org/pragma.html#pragma_application_id).
+const (
+	schemaVersion = 1
+	applicationID = 0x556d6272
+)
+
+// schema is version 1. Notes:
+//   - AUTOINCREMENT on mailbox, message and content: ids are never reused,
+//     so an IMAP session holding an old id can never reach another row.
+//   - A message with mailbox_id NULL is a tombstone: expunged locally and
+//     kept until pushed (Pending, Pushed).
+//   - change > pushed marks a message pending; change values come from the
+//     store-wide counter "change", so a Pushed for an old incarnation of a
+//     key can never clear a newer one.
+//   - content keeps the header section apart from the body so that Header
+//     reads no body pages; search is keyed by content id.
+//   - search uses the trigram tokenizer: substring matching, case folded
+//     (https://sqlite.org/fts5.html#the_trigram_tokenizer), as IMAP
+//     SEARCH wants (RFC 9051 §6.4.4).
+const schema = `
+CREATE TABLE counter (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE mailbox (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	name        TEXT NOT NULL UNIQUE,
+	special_use TEXT NOT NULL DEFAULT '',
+	uidvalidity INTEGER NOT NULL,
+	uidnext     INTEGER NOT NULL DEFAULT 1,
+	subscribed  INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE mailbox_pending (
+	name    TEXT PRIMARY KEY,
+	deleted INTEGER NOT NULL,
+	change  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE content (
+	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	sha256 BLOB NOT NULL UNIQUE,
+	header BLOB NOT NULL,
+	body   BLOB NOT NULL
+);
+
+CREATE TABLE message (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	key            TEXT NOT NULL UNIQUE,
+	mailbox_id     INTEGER REFERENCES mailbox(id),
+	uid            INTEGER,
+	content_id     INTEGER REFERENCES content(id),
+	flags          TEXT NOT NULL DEFAULT '',
+	internal_date  INTEGER NOT NULL,
+	size           INTEGER NOT NULL,
+	synced_flags   TEXT,
+	synced_mailbox TEXT,
+	change         INTEGER NOT NULL DEFAULT 0,
+	pushed         INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX message_uid ON message(mailbox_id, uid) WHERE mailbox_id IS NOT NULL;
+CREATE INDEX message_content ON message(content_id) WHERE content_id IS NOT NULL;
+CREATE INDEX message_pending ON message(change) WHERE change > pushed;
+
+CREATE VIRTUAL TABLE search USING fts5(subject, sender, rcpt, hdr, body, tokenize = 'trigram');
+
+CREATE TABLE doc (
+	id       TEXT PRIMARY KEY,
+	kind     TEXT NOT NULL,
+	revision INTEGER NOT NULL,
+	key      TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX doc_key ON doc(key) WHERE key <> '';
+
+CREATE TABLE outbox (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	sender     TEXT NOT NULL,
+	recipients TEXT NOT NULL,
+	mime       BLOB NOT NULL,
+	queued     INTEGER NOT NULL,
+	attempts   INTEGER NOT NULL DEFAULT 0,
+	last_error TEXT NOT NULL DEFAULT '',
+	next_try   INTEGER NOT NULL
+);
+
+CREATE TABLE state (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) WITHOUT ROWID;
+`
+
+// defaultMailboxes are created with every store (RFC 6154 special use).
+var defaultMailboxes = []struct{ name, use string }{
+	{Inbox, ""},
+	{"Sent", Sent},
+	{"Drafts", Drafts},
+	{"Trash", Trash},
+	{"Junk", Junk},
+	{"Archive", Archive},
+}
+
+// migrate creates the schema in a new database and checks an existing
+// one is a mailstore of a version this code knows.
+func migrate(c *conn) error {
+	return c.tx(context.Background(), true, func() error {
+		version, err := c.int64Row("PRAGMA user_version")
+		if err != nil {
+			return err
+		}
+		app, err := c.int64Row("PRAGMA application_id")
+		if err != nil {
+			return err
+		}
+		objects, err := c.int64Row("SELECT count(*) FROM sqlite_schema")
+		if err != nil {
+			return err
+		}
+		switch {
+		case version == 0 && app == 0 && objects == 0:
+			return create(c)
+		case app != applicationID:
+			return errors.New("wrong key or not a mailstore")
+		case version == schemaVersion:
+			return nil
+		default:
+			return fmt.Errorf("schema version %d unknown to this program (it knows %d)", version, schemaVersion)
+		}
+	})
+}
+
+func create(c *conn) error {
+	if err := c.c.Exec(schema); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	// UIDVALIDITY values come from a counter seeded with the creation
+	// time, as RFC 9051 §2.3.1.1 suggests, so a mailbox deleted and
+	// created again never gets the value of its predecessor.
+	if _, err := c.exec(`INSERT INTO counter(name, value) VALUES ('uidvalidity', ?), ('change', 0), ('cursor', 0)`,
+		max(time.Now().Unix()&0xffffffff, 1)); err != nil {
+		return err
+	}
+	for _, m := range defaultMailboxes {
+		if _, err := insertMailbox(c, m.name, m.use); err != nil {
+			return err
+		}
+	}
+	return c.c.Exec(fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d;", schemaVersion, applicationID))
+}
+
+// next returns the counter's next value.
+func next(c *conn, counter string) (int64, error) {
+	return c.int64Row(`UPDATE counter SET value = value + 1 WHERE name = ? RETURNING value`, counter)
+}

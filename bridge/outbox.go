@@ -1,0 +1,168 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"umbra/bridge/mailstore"
+	"umbra/bridge/syncdoc"
+	"umbra/dmap"
+	"umbra/dmime"
+	"umbra/signet"
+)
+
+// outboxLoop sends what the outbox holds whenever something is queued,
+// when a retry falls due, and every half minute in case the provider came
+// back.
+func (b *Bridge) outboxLoop(ctx context.Context) {
+	for {
+		next, err := b.Flush(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			b.setError("outbox", err)
+		}
+		wait := 30 * time.Second
+		if !next.IsZero() {
+			wait = min(wait, max(time.Until(next), 100*time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.outboxWake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Flush tries every outbox entry that is due and returns when the earliest
+// remaining one is next due (zero if none remains).
+func (b *Bridge) Flush(ctx context.Context) (time.Time, error) {
+	entries, err := b.store.Outbox(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var next time.Time
+	var firstErr error
+	now := time.Now()
+	for _, o := range entries {
+		if o.NextTry.After(now) {
+			next = earliest(next, o.NextTry)
+			continue
+		}
+		if err := b.sendEntry(ctx, o); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			retry := time.Now().Add(retryDelay(o.Attempts + 1))
+			if ferr := b.store.OutboxFailed(ctx, o.ID, err.Error(), retry); ferr != nil {
+				return next, ferr
+			}
+			next = earliest(next, retry)
+		}
+	}
+	left, err := b.store.Outbox(ctx)
+	if err == nil {
+		b.st.setOutbox(len(left))
+	}
+	return next, firstErr
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// retryDelay is the wait before attempt n: doubling from 5 s up to 10 min,
+// so a provider that is back is used within minutes.
+func retryDelay(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Minute)
+}
+
+// sendEntry seals the message for each remaining recipient and sends it.
+// A recipient that can never be reached is dropped with a notice to the
+// user; any other failure keeps the entry for a retry.
+func (b *Bridge) sendEntry(ctx context.Context, o mailstore.Outgoing) error {
+	for _, rcpt := range o.Recipients {
+		err := b.sendTo(ctx, rcpt, o.MIME)
+		if err != nil && !isPermanent(err) {
+			b.st.setOnline(false)
+			return fmt.Errorf("send to %s: %w", rcpt, b.relogin(ctx, err))
+		}
+		if err != nil {
+			b.log.Warn("outbox: recipient dropped", "err", err)
+			if nerr := b.bounce(ctx, rcpt, o.MIME, err); nerr != nil {
+				return nerr
+			}
+		} else {
+			b.st.sent()
+		}
+		if err := b.store.OutboxSent(ctx, o.ID, rcpt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendTo seals mime for one recipient (DESIGN §5: a keyslot each for the
+// author, the origin, the destination and the recipient) and sends it
+// through the provider (docs/spec/dmap.md §10). Resending after a crash is
+// harmless: the provider keys delivery on the content digest.
+func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
+	me, err := b.ownSignet(ctx)
+	if err != nil {
+		return fmt.Errorf("own signet: %w", err)
+	}
+	to, _, err := b.dir.User(ctx, rcpt, signet.Fingerprint{})
+	if err != nil {
+		return err
+	}
+	origin, _, err := b.dir.Org(ctx, signet.DomainOf(b.address))
+	if err != nil {
+		return err
+	}
+	dest, _, err := b.dir.Org(ctx, signet.DomainOf(rcpt))
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if _, err := dmime.Seal(&out, bytes.NewReader(mime), dmime.SealParams{
+		Author:      dmime.Party{Address: b.address, Fingerprint: me.Fingerprint(), Enc: me.Enc},
+		AuthorKey:   b.cfg.Keys.Signing,
+		Origin:      dmime.Party{Address: origin.Domain, Fingerprint: origin.Fingerprint(), Enc: origin.Enc},
+		Destination: dmime.Party{Address: dest.Domain, Fingerprint: dest.Fingerprint(), Enc: dest.Enc},
+		Recipient:   dmime.Party{Address: to.Address, Fingerprint: to.Fingerprint(), Enc: to.Enc},
+	}); err != nil {
+		return &permanentError{fmt.Errorf("seal for %s: %w", rcpt, err)}
+	}
+	_, err = b.cfg.Client.Send(ctx, out.Bytes())
+	var de *dmap.Error
+	if errors.As(err, &de) && (de.Code == dmap.CodeNoDarkMail || de.Code == dmap.CodeBadMessage || de.Code == dmap.CodeTooLarge) {
+		return &permanentError{err}
+	}
+	return err
+}
+
+// bounce tells the user, in the inbox, that a recipient was dropped.
+func (b *Bridge) bounce(ctx context.Context, rcpt string, mime []byte, cause error) error {
+	subject := "(no subject)"
+	if s := headerValue(mime, "Subject"); s != "" {
+		subject = s
+	}
+	body := fmt.Sprintf("Your message %q could not be delivered to %s.\r\n\r\nReason: %v\r\n", subject, rcpt, cause)
+	_, _, err := b.store.Add(ctx, mailstore.NewMessage{
+		Key: syncdoc.NewKey(), Mailbox: mailstore.Inbox,
+		MIME: noticeMIME("Undeliverable: "+subject, body),
+	}, mailstore.Local)
+	return err
+}

@@ -1,0 +1,257 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"umbra/bridge/mailstore"
+	"umbra/bridge/syncdoc"
+	"umbra/dmap"
+)
+
+// kindMail is the kind of a document the provider made from a delivered
+// message (docs/spec/dmap.md §8.1).
+const kindMail = "mail"
+
+// prefetch is how many documents of a page are downloaded (and delivered
+// mail opened) ahead of the one being applied: downloads overlap the
+// store's writes, and memory stays bounded by prefetch documents.
+const prefetch = 8
+
+// fetched is one document of a page, downloaded and opened by a worker.
+type fetched struct {
+	mime    []byte           // kindMail: the opened, stamped message
+	content *syncdoc.Content // KindContent
+	meta    *syncdoc.Meta    // KindMeta
+	folders *syncdoc.Folders // KindFolders
+	skip    bool             // nothing to do (already applied)
+	err     error
+}
+
+// pullLoop follows the change feed until ctx ends, backing off while the
+// provider cannot be reached.
+func (b *Bridge) pullLoop(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := b.pullOnce(ctx, b.cfg.Wait)
+		if err == nil {
+			backoff = time.Second
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		b.setError("sync", err)
+		b.log.Warn("sync: pull failed", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}
+
+// Sync pulls until the feed has nothing more, without waiting for new
+// changes: what a caller uses to converge now (tests, benchmarks).
+func (b *Bridge) Sync(ctx context.Context) error { return b.pullOnce(ctx, 0) }
+
+// pullOnce applies feed pages from the cursor until a page is not full.
+// With wait > 0 the first empty answer long-polls.
+func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) error {
+	for {
+		since, err := b.store.Cursor(ctx)
+		if err != nil {
+			return err
+		}
+		page, err := b.cfg.Client.Changes(ctx, since, wait)
+		if err != nil {
+			return b.relogin(ctx, err)
+		}
+		b.st.setOnline(true)
+		if err := b.applyPage(ctx, page.Changes); err != nil {
+			return err
+		}
+		if err := b.store.SetCursor(ctx, page.Next); err != nil {
+			return err
+		}
+		b.st.setCursor(page.Next, page.More)
+		if !page.More {
+			return nil
+		}
+	}
+}
+
+// relogin logs in again when the session has lapsed (the refresh token
+// expired or the provider forgot it), and reports err otherwise.
+func (b *Bridge) relogin(ctx context.Context, err error) error {
+	if !errors.Is(err, dmap.ErrUnauthorized) && !errors.Is(err, dmap.ErrNotLoggedIn) {
+		b.st.setOnline(false)
+		return err
+	}
+	if lerr := b.cfg.Client.Login(ctx, b.address, b.cfg.Keys.Device); lerr != nil {
+		return fmt.Errorf("log in again: %w", lerr)
+	}
+	return err
+}
+
+// applyPage downloads the page's documents ahead, prefetch at a time, and
+// applies them in feed order. A document that failed for good is reported
+// and skipped; any other failure stops the page, to be retried from the
+// cursor (documents already applied are then skipped without a download).
+func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
+	changes = pairContent(changes)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]chan fetched, len(changes))
+	for i := range results {
+		results[i] = make(chan fetched, 1)
+	}
+	sem := make(chan struct{}, prefetch)
+	go func() {
+		for i := range changes {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() { results[i] <- b.fetch(ctx, changes[i]) }()
+		}
+	}()
+	get := func(i int) fetched {
+		r := <-results[i]
+		<-sem
+		return r
+	}
+	for i := 0; i < len(changes); i++ {
+		ch, r := changes[i], get(i)
+		if r.err != nil && !isPermanent(r.err) {
+			return fmt.Errorf("%s: %w", ch.ID, r.err)
+		}
+		var meta *fetched
+		if ch.Kind == syncdoc.KindContent && i+1 < len(changes) && changes[i+1].ID == syncdoc.MetaID(keyOf(ch.ID)) {
+			m := get(i + 1)
+			if m.err != nil && !isPermanent(m.err) {
+				return fmt.Errorf("%s: %w", changes[i+1].ID, m.err)
+			}
+			meta = &m
+		}
+		if err := b.apply(ctx, ch, r, meta); err != nil {
+			return fmt.Errorf("%s: %w", ch.ID, err)
+		}
+		if meta != nil {
+			i++
+			if err := b.recordDoc(ctx, changes[i], keyOf(ch.ID)); err != nil {
+				return err
+			}
+		}
+		b.st.applied()
+	}
+	return nil
+}
+
+// pairContent moves each message's meta document right behind its content
+// document when both are in the page, so that a message arrives in its
+// mailbox with its flags at once. The feed lists a document at its latest
+// change, and the meta document of a message is never older than its
+// content, so this only moves meta documents earlier.
+func pairContent(changes []dmap.Change) []dmap.Change {
+	metas := map[string]int{}
+	for i, ch := range changes {
+		if ch.Kind == syncdoc.KindMeta {
+			metas[ch.ID] = i
+		}
+	}
+	out := make([]dmap.Change, 0, len(changes))
+	moved := map[int]bool{}
+	for i, ch := range changes {
+		if moved[i] {
+			continue
+		}
+		out = append(out, ch)
+		if ch.Kind == syncdoc.KindContent && !ch.Deleted {
+			if j, ok := metas[syncdoc.MetaID(keyOf(ch.ID))]; ok && j > i {
+				out = append(out, changes[j])
+				moved[j] = true
+			}
+		}
+	}
+	return out
+}
+
+// keyOf is the message key in a content or meta document id ("c-KEY",
+// "m-KEY").
+func keyOf(id string) string {
+	if _, k, ok := strings.Cut(id, "-"); ok {
+		return k
+	}
+	return ""
+}
+
+// known says whether the document was applied at this revision already.
+func (b *Bridge) known(ctx context.Context, ch dmap.Change) (bool, error) {
+	d, err := b.store.Doc(ctx, ch.ID)
+	if errors.Is(err, mailstore.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && d.Revision >= ch.Revision, err
+}
+
+// fetch downloads and opens one document (a prefetch worker).
+func (b *Bridge) fetch(ctx context.Context, ch dmap.Change) fetched {
+	if ch.Deleted {
+		return fetched{}
+	}
+	if ok, err := b.known(ctx, ch); err != nil || ok {
+		return fetched{skip: ok, err: err}
+	}
+	if ch.Kind == syncdoc.KindContent {
+		// A message this device already has (it converted or sent it)
+		// needs no download.
+		if _, err := b.store.ByKey(ctx, keyOf(ch.ID)); err == nil {
+			return fetched{skip: true}
+		}
+	}
+	switch ch.Kind {
+	case kindMail, syncdoc.KindContent, syncdoc.KindMeta, syncdoc.KindFolders:
+	default:
+		return fetched{skip: true} // a kind of a later version: not ours to read
+	}
+	doc, err := b.cfg.Client.Get(ctx, ch.ID)
+	if errors.Is(err, dmap.ErrDeleted) || errors.Is(err, dmap.ErrNotFound) {
+		return fetched{skip: true} // gone since the page was read; the feed will say so
+	}
+	if err != nil {
+		return fetched{err: err}
+	}
+	b.st.downloaded(len(doc.Data), ch.Kind == kindMail || ch.Kind == syncdoc.KindContent)
+	if ch.Kind == kindMail {
+		mime, err := b.openMail(ctx, doc.Data)
+		return fetched{mime: mime, err: err}
+	}
+	plain, err := b.sealer.Open(doc.ID, doc.Kind, doc.Revision, doc.Data)
+	if err != nil {
+		return fetched{err: &permanentError{err}}
+	}
+	var r fetched
+	switch ch.Kind {
+	case syncdoc.KindContent:
+		r.content, err = syncdoc.ParseContent(plain)
+	case syncdoc.KindMeta:
+		r.meta, err = syncdoc.ParseMeta(plain)
+	case syncdoc.KindFolders:
+		r.folders, err = syncdoc.ParseFolders(plain)
+	}
+	if err != nil {
+		return fetched{err: &permanentError{err}}
+	}
+	return r
+}
+
+// recordDoc notes that a document was applied at its revision.
+func (b *Bridge) recordDoc(ctx context.Context, ch dmap.Change, key string) error {
+	return b.store.PutDoc(ctx, mailstore.Doc{ID: ch.ID, Kind: ch.Kind, Revision: ch.Revision, Key: key})
+}

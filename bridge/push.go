@@ -1,0 +1,302 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"umbra/bridge/mailstore"
+	"umbra/bridge/syncdoc"
+	"umbra/dmap"
+)
+
+// pushBatch is how many pending messages one round reads from the store.
+const pushBatch = 64
+
+// maxMergeRounds bounds the put-merge-put rounds of one document when
+// other devices keep writing it.
+const maxMergeRounds = 8
+
+// pushLoop pushes local changes whenever the store reports one, and once a
+// minute in case a push failed.
+func (b *Bridge) pushLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	backoff := time.Second
+	for {
+		err := b.Push(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			b.setError("push", err)
+			b.log.Warn("sync: push failed", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, time.Minute)
+			continue
+		}
+		backoff = time.Second
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.pushWake:
+		case <-tick.C:
+		}
+	}
+}
+
+// Push sends every pending local change to the provider: folders first,
+// so that other devices know a folder before messages move into it.
+func (b *Bridge) Push(ctx context.Context) error {
+	if err := b.pushFolders(ctx); err != nil {
+		return fmt.Errorf("push folders: %w", err)
+	}
+	for {
+		pending, err := b.store.Pending(ctx, pushBatch)
+		if err != nil {
+			return err
+		}
+		b.st.setPending(len(pending))
+		if len(pending) == 0 {
+			return nil
+		}
+		for _, p := range pending {
+			if err := b.pushMessage(ctx, p); err != nil {
+				return fmt.Errorf("push %s: %w", syncdoc.MetaID(p.Key), b.relogin(ctx, err))
+			}
+		}
+	}
+}
+
+// pushMessage writes one message's documents (docs/spec/sync.md): its
+// content once, its meta document, and then deletes the delivered mail
+// document the content replaces.
+func (b *Bridge) pushMessage(ctx context.Context, p mailstore.Pending) error {
+	docs, err := b.store.DocsOfKey(ctx, p.Key)
+	if err != nil {
+		return err
+	}
+	byID := map[string]mailstore.Doc{}
+	for _, d := range docs {
+		byID[d.ID] = d
+	}
+	cid, mid := syncdoc.ContentID(p.Key), syncdoc.MetaID(p.Key)
+	if _, ok := byID[cid]; !ok && !p.Expunged {
+		if err := b.putContent(ctx, p); err != nil {
+			return err
+		}
+	}
+	meta := &syncdoc.Meta{
+		Key: p.Key, Mailbox: p.Mailbox, Flags: p.Flags, Deleted: p.Expunged,
+		Updated: time.Now().UnixMilli(), Device: b.cfg.DeviceID,
+	}
+	if err := b.putMeta(ctx, meta, byID[mid].Revision); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		// The storage form now holds the message: the delivered copy (sealed
+		// to an encryption key that will rotate) goes, and a deleted
+		// message's content goes too.
+		if d.Kind == kindMail || (p.Expunged && d.ID == cid) {
+			if err := b.deleteDoc(ctx, d); err != nil {
+				return err
+			}
+		}
+	}
+	return b.store.Pushed(ctx, p.Key, p.Change)
+}
+
+// putContent uploads a message's content document. Another device may have
+// written it first (a 409): the content is the same message, so that is
+// success.
+func (b *Bridge) putContent(ctx context.Context, p mailstore.Pending) error {
+	m, err := b.store.ByKey(ctx, p.Key)
+	if err != nil {
+		return err
+	}
+	mime, err := b.store.Content(ctx, m.ContentID)
+	if err != nil {
+		return err
+	}
+	c := &syncdoc.Content{Key: p.Key, InternalDate: m.InternalDate, Security: verdictOf(mime), MIME: mime}
+	plain, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	id := syncdoc.ContentID(p.Key)
+	sealed, err := b.sealer.Seal(id, syncdoc.KindContent, 1, plain)
+	if err != nil {
+		return err
+	}
+	ch, err := b.cfg.Client.Put(ctx, id, syncdoc.KindContent, 0, sealed)
+	var de *dmap.Error
+	switch {
+	case errors.As(err, &de) && de.Code == dmap.CodeConflict:
+		ch = dmap.Change{ID: id, Kind: syncdoc.KindContent, Revision: de.Current}
+	case err != nil:
+		return err
+	}
+	b.st.uploaded(len(sealed))
+	return b.store.PutDoc(ctx, mailstore.Doc{ID: id, Kind: syncdoc.KindContent, Revision: ch.Revision, Key: p.Key})
+}
+
+// putMeta writes a message's meta document over revision rev, merging with
+// what another device wrote meanwhile, and applies a merge locally.
+func (b *Bridge) putMeta(ctx context.Context, ours *syncdoc.Meta, rev int64) error {
+	id := syncdoc.MetaID(ours.Key)
+	for range maxMergeRounds {
+		plain, err := ours.Marshal()
+		if err != nil {
+			return err
+		}
+		sealed, err := b.sealer.Seal(id, syncdoc.KindMeta, rev+1, plain)
+		if err != nil {
+			return err
+		}
+		ch, err := b.cfg.Client.Put(ctx, id, syncdoc.KindMeta, rev, sealed)
+		if err == nil {
+			return b.store.PutDoc(ctx, mailstore.Doc{ID: id, Kind: syncdoc.KindMeta, Revision: ch.Revision, Key: ours.Key})
+		}
+		var de *dmap.Error
+		if !errors.As(err, &de) || de.Code != dmap.CodeConflict {
+			return err
+		}
+		theirs, cur, err := b.getMeta(ctx, id)
+		if err != nil {
+			return err
+		}
+		rev = cur
+		if theirs == nil {
+			continue // a tombstone: re-create it over its revision
+		}
+		m, err := b.store.ByKey(ctx, ours.Key)
+		base := &syncdoc.Meta{Key: ours.Key}
+		if err == nil {
+			base.Mailbox, base.Flags = m.SyncedMailbox, m.SyncedFlags
+		}
+		ours = syncdoc.MergeMeta(base, ours, theirs)
+		if err == nil && !ours.Deleted {
+			if _, err := b.setState(ctx, m, ours.Mailbox, ours.Flags, mailstore.Local); err != nil {
+				return err
+			}
+		}
+	}
+	return fmt.Errorf("%s: still in conflict after %d merges", id, maxMergeRounds)
+}
+
+// getMeta reads a meta document; nil for a tombstone, with its revision.
+func (b *Bridge) getMeta(ctx context.Context, id string) (*syncdoc.Meta, int64, error) {
+	doc, err := b.cfg.Client.Get(ctx, id)
+	var de *dmap.Error
+	if errors.As(err, &de) && de.Code == dmap.CodeDeleted {
+		return nil, de.Current, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	plain, err := b.sealer.Open(doc.ID, doc.Kind, doc.Revision, doc.Data)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := syncdoc.ParseMeta(plain)
+	return m, doc.Revision, err
+}
+
+// deleteDoc deletes a document this device recorded; one already gone or
+// changed by another device is left to the feed.
+func (b *Bridge) deleteDoc(ctx context.Context, d mailstore.Doc) error {
+	ch, err := b.cfg.Client.Delete(ctx, d.ID, d.Revision)
+	var de *dmap.Error
+	if errors.As(err, &de) && (de.Code == dmap.CodeNotFound || de.Code == dmap.CodeConflict) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return b.store.PutDoc(ctx, mailstore.Doc{ID: d.ID, Kind: d.Kind, Revision: ch.Revision, Key: d.Key})
+}
+
+// pushFolders writes the folders created, renamed or deleted here into the
+// account's folders document, merged with the other devices' (last writer
+// per name).
+func (b *Bridge) pushFolders(ctx context.Context) error {
+	pending, err := b.store.MailboxesPending(ctx)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	now := time.Now().UnixMilli()
+	ours := &syncdoc.Folders{}
+	for _, p := range pending {
+		ours.Entries = append(ours.Entries, syncdoc.Folder{Name: p.Name, Deleted: p.Deleted, Updated: now, Device: b.cfg.DeviceID})
+	}
+	for range maxMergeRounds {
+		cur, rev, err := b.getFolders(ctx)
+		if err != nil {
+			return err
+		}
+		merged := syncdoc.MergeFolders(cur, ours)
+		plain, err := merged.Marshal()
+		if err != nil {
+			return err
+		}
+		sealed, err := b.sealer.Seal(syncdoc.FoldersID, syncdoc.KindFolders, rev+1, plain)
+		if err != nil {
+			return err
+		}
+		ch, err := b.cfg.Client.Put(ctx, syncdoc.FoldersID, syncdoc.KindFolders, rev, sealed)
+		var de *dmap.Error
+		if errors.As(err, &de) && de.Code == dmap.CodeConflict {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := b.store.PutDoc(ctx, mailstore.Doc{ID: syncdoc.FoldersID, Kind: syncdoc.KindFolders, Revision: ch.Revision}); err != nil {
+			return err
+		}
+		for _, p := range pending {
+			if err := b.store.MailboxPushed(ctx, p.Name, p.Change); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("folders: still in conflict after %d merges", maxMergeRounds)
+}
+
+// getFolders reads the folders document: empty with revision 0 when there
+// is none, empty with the tombstone's revision when deleted.
+func (b *Bridge) getFolders(ctx context.Context) (*syncdoc.Folders, int64, error) {
+	doc, err := b.cfg.Client.Get(ctx, syncdoc.FoldersID)
+	var de *dmap.Error
+	switch {
+	case errors.As(err, &de) && de.Code == dmap.CodeNotFound:
+		return &syncdoc.Folders{}, 0, nil
+	case errors.As(err, &de) && de.Code == dmap.CodeDeleted:
+		return &syncdoc.Folders{}, de.Current, nil
+	case err != nil:
+		return nil, 0, err
+	}
+	plain, err := b.sealer.Open(doc.ID, doc.Kind, doc.Revision, doc.Data)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := syncdoc.ParseFolders(plain)
+	return f, doc.Revision, err
+}
+
+// verdictOf reads back the verdict stamp put on a stored message.
+func verdictOf(mime []byte) string {
+	line, _, _ := bytes.Cut(mime, []byte("\r\n"))
+	v, ok := bytes.CutPrefix(line, []byte(SecurityHeader+": "))
+	if !ok {
+		return verdictAppended
+	}
+	return string(v)
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"umbra/bridge"
+	"umbra/dnsrec"
+)
+
+func init() {
+	register(verb{
+		words: "bridge",
+		help: `Run the bridge: IMAP and SMTP for your mail client on 127.0.0.1.
+
+Unlocks the account's vault (--password-file, $UMBRA_PASSWORD or a prompt),
+logs in to the provider, and serves IMAP and SMTP on loopback while it keeps
+an encrypted copy of all your mail on this device: new mail is pulled,
+opened and verified; what you send is sealed for each recipient; flags,
+folders and deletions travel, encrypted, to your other devices. Without the
+provider the bridge keeps serving the local copy and holds outgoing mail
+in its outbox until the provider is back.
+
+It prints the settings a mail client needs. The password it prints is the
+bridge's own (derived from your keys; the same on every start), not your
+vault password. STARTTLS is offered with a certificate for 127.0.0.1, ::1
+and localhost: see 'umbra bridge cert export'. Stop it with Ctrl-C.`,
+		run: runBridge,
+	})
+	register(verb{
+		words: "bridge status",
+		help: `Show what the running bridge is doing.
+
+Sync position, messages received, local changes not yet pushed, the
+outbox, and the last error. Asks the bridge through the socket in the
+account directory; needs no password.`,
+		run: runBridgeStatus,
+	})
+	register(verb{
+		words:    "bridge cert export",
+		synopsis: "[FILE]",
+		help: `Write the bridge's STARTTLS certificate (PEM) to FILE or stdout.
+
+Import it into your mail client to trust the bridge's STARTTLS for
+127.0.0.1, ::1 and localhost. The bridge makes it on its first start.`,
+		run: runBridgeCertExport,
+	})
+}
+
+// bridgeDirFlags are --dir and --account, which choose the account
+// directory.
+func bridgeDir(c *cmd) (dir *string, account *string) {
+	return c.flags.String("dir", "", "the account `DIR`ectory (default: $HOME/.umbra/ADDRESS with --account, else the only account there)"),
+		c.flags.String("account", "", "the account `ADDRESS` (its directory is $HOME/.umbra/ADDRESS)")
+}
+
+func resolveBridgeDir(dir, account string) (string, error) {
+	if dir == "" && account != "" {
+		a, err := canonicalAddress(account)
+		if err != nil {
+			return "", err
+		}
+		return defaultAccountDir(a)
+	}
+	return findAccountDir(dir)
+}
+
+func runBridge(c *cmd) error {
+	dir, account := bridgeDir(c)
+	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
+	imapAddr := c.flags.String("imap", bridge.DefaultIMAP, "IMAP listen `ADDRESS` (the next free port is taken if it is in use)")
+	smtpAddr := c.flags.String("smtp", bridge.DefaultSMTP, "SMTP submission listen `ADDRESS` (the next free port is taken if it is in use)")
+	dnsServer := dnsFlag(c.flags)
+	level := c.flags.String("log-level", "info", "least severe log level shown: debug, info, warn or error")
+	if _, err := c.parse(0, 0); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return usageErrorf("--log-level %q: want debug, info, warn or error", *level)
+	}
+	d, err := resolveBridgeDir(*dir, *account)
+	if err != nil {
+		return err
+	}
+	res, err := dnsResolver(*dnsServer)
+	if err != nil {
+		return err
+	}
+	pw, err := password.get(newPrompter(c), false)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
+	rb, err := startBridge(ctx, d, pw, res, *imapAddr, *smtpAddr, log)
+	if err != nil {
+		return err
+	}
+	printClientSettings(c.stdout, rb.b)
+	<-ctx.Done()
+	stop()
+	log.Info("shutting down")
+	return rb.close()
+}
+
+// runningBridge is a bridge with the session it runs on.
+type runningBridge struct {
+	b *bridge.Bridge
+	s *session
+}
+
+func (r *runningBridge) close() error {
+	err := r.b.Close()
+	r.s.close()
+	return err
+}
+
+// startBridge opens the account in dir, logs in and starts its bridge.
+// Without the provider it still starts (offline), logging in later.
+func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, imapAddr, smtpAddr string, log *slog.Logger) (*runningBridge, error) {
+	info, keys, err := openAccount(dir, password)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{dir: dir, info: info, keys: keys}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.connect(lctx); err != nil {
+		if s.cl == nil {
+			keys.Zero()
+			return nil, err
+		}
+		log.Warn("provider not reachable now: serving the local copy, trying again in the background", "err", err)
+	}
+	b, err := bridge.Open(bridge.Config{
+		Dir: dir, Keys: keys, DeviceID: info.DeviceID, Client: s.cl, Resolver: res,
+		IMAP: imapAddr, SMTP: smtpAddr, Logger: log,
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := b.Start(); err != nil {
+		b.Close()
+		s.close()
+		return nil, err
+	}
+	return &runningBridge{b: b, s: s}, nil
+}
+
+func printClientSettings(w io.Writer, b *bridge.Bridge) {
+	fmt.Fprintf(w, "bridge for %s\n", b.Username())
+	fmt.Fprintf(w, "IMAP      %s (STARTTLS offered; plaintext allowed on loopback)\n", b.IMAPAddr())
+	fmt.Fprintf(w, "SMTP      %s (STARTTLS offered; plaintext allowed on loopback)\n", b.SMTPAddr())
+	fmt.Fprintf(w, "username  %s\n", b.Username())
+	fmt.Fprintf(w, "password  %s\n", b.MailPassword())
+}
+
+func runBridgeStatus(c *cmd) error {
+	dir, account := bridgeDir(c)
+	if _, err := c.parse(0, 0); err != nil {
+		return err
+	}
+	d, err := resolveBridgeDir(*dir, *account)
+	if err != nil {
+		return err
+	}
+	st, err := bridge.ReadStatus(d)
+	if err != nil {
+		return err
+	}
+	w := c.stdout
+	state := "online"
+	if !st.Online {
+		state = "offline (serving the local copy; the outbox waits)"
+	}
+	fmt.Fprintf(w, "account     %s\n", st.Address)
+	fmt.Fprintf(w, "state       %s, up since %s\n", state, st.Started.Format(time.DateTime))
+	fmt.Fprintf(w, "IMAP        %s\nSMTP        %s\n", st.IMAP, st.SMTP)
+	sync := "up to date"
+	if st.CatchingUp {
+		sync = "catching up"
+	}
+	fmt.Fprintf(w, "sync        %s at position %d; %d documents applied, %d messages received, %.1f MB down, %.1f MB up\n",
+		sync, st.Cursor, st.Applied, st.Received, float64(st.Downloaded)/1e6, float64(st.Uploaded)/1e6)
+	fmt.Fprintf(w, "pending     %d local changes to push\n", st.Pending)
+	fmt.Fprintf(w, "outbox      %d messages waiting; %d sent since start\n", st.Outbox, st.Sent)
+	if st.LastError != "" {
+		fmt.Fprintf(w, "last error  %s (%s)\n", st.LastError, st.ErrorAt.Format(time.DateTime))
+	}
+	return nil
+}
+
+func runBridgeCertExport(c *cmd) error {
+	dir, account := bridgeDir(c)
+	args, err := c.parse(0, 1)
+	if err != nil {
+		return err
+	}
+	d, err := resolveBridgeDir(*dir, *account)
+	if err != nil {
+		return err
+	}
+	pem, err := os.ReadFile(filepath.Join(d, bridge.CertFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no certificate in %s yet: start the bridge once", d)
+	}
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		_, err = c.stdout.Write(pem)
+		return err
+	}
+	return os.WriteFile(args[0], pem, 0o644)
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Independent implementation of the byte-level parts of docs/spec/sync.md,
+used to make testdata/sync/vectors.json. It shares no code with
+umbra/bridge/syncdoc: SHA-256 from hashlib, HKDF-SHA256 and AES-256-GCM from
+pyca/cryptography. The Go test bridge/syncdoc/vectors_test.go checks that the
+Go package produces exactly these bytes, and opens and parses them back.
+
+Usage: python3 gen_vectors.py > vectors.json
+"""
+import base64, hashlib, json, struct
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+MAX_SEALED = 64 << 20  # spec §4.3
+OVERHEAD = 1 + 12 + 16
+MIN_PADDED = 256
+
+
+def seed(label):
+    return hashlib.sha256(("umbra sync vector " + label).encode()).digest()
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+# Spec §1: message keys of delivered mail.
+def mail_key(doc_id):
+    return b64u(hashlib.sha256(b"umbra mail key v1\x00" + doc_id.encode()).digest()[:16])
+
+
+# Spec §3: the key of one document.
+def doc_key(storage, doc_id):
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"umbra sync document key v1\x00" + doc_id.encode()).derive(storage)
+
+
+# Spec §4.1: Padmé and the padded length.
+def padme(l):
+    if l < 2:
+        return l
+    e = l.bit_length() - 1
+    s = e.bit_length()
+    mask = (1 << (e - s)) - 1
+    return (l + mask) & ~mask
+
+
+def pad_size(n):
+    return min(max(padme(n + 1), MIN_PADDED), MAX_SEALED - OVERHEAD)
+
+
+# Spec §4.2: associated data.
+def aad(doc_id, kind, revision):
+    i, k = doc_id.encode(), kind.encode()
+    return bytes([1, len(i)]) + i + bytes([len(k)]) + k + struct.pack(">Q", revision)
+
+
+# Spec §4: the sealed form.
+def seal(storage, doc_id, kind, revision, nonce, plaintext):
+    padded = plaintext + b"\x80" + bytes(pad_size(len(plaintext)) - len(plaintext) - 1)
+    ct = AESGCM(doc_key(storage, doc_id)).encrypt(nonce, padded, aad(doc_id, kind, revision))
+    return b"\x01" + nonce + ct
+
+
+def text(s):
+    b = s.encode()
+    return bytes([len(b)]) + b
+
+
+# Spec §5: msg.
+def content(d):
+    sec, mime = d["security"].encode(), d["mime"].encode()
+    return (b"\x01" + d["key"].encode() + struct.pack(">qh", d["internal_date_ms"], d["zone_minutes"])
+            + struct.pack(">H", len(sec)) + sec + struct.pack(">I", len(mime)) + mime)
+
+
+# Spec §6: meta.
+def meta(d):
+    flags = sorted(set(f.encode() for f in d["flags"]))
+    out = (b"\x01" + d["key"].encode() + bytes([1 if d["deleted"] else 0]) + struct.pack(">q", d["updated"])
+           + text(d["device"]) + text(d["mailbox"]) + bytes([len(flags)]))
+    for f in flags:
+        out += bytes([len(f)]) + f
+    return out
+
+
+# Spec §7: folders.
+def folders(d):
+    es = sorted(d["entries"], key=lambda e: e["name"].encode())
+    out = b"\x01" + struct.pack(">H", len(es))
+    for e in es:
+        out += (text(e["name"]) + bytes([1 if e["deleted"] else 0]) + struct.pack(">q", e["updated"])
+                + text(e["device"]))
+    return out
+
+
+def main():
+    storage = seed("storage key")
+    key1 = mail_key("mail-7")
+    key2 = b64u(seed("message key 2")[:16])
+    mime = ("From: alice@a.test\r\nTo: bob@b.test\r\nSubject: Vectors\r\n"
+            "Date: Fri, 02 Jan 2026 03:04:05 +0100\r\nMessage-ID: <v1@a.test>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + "Grüße aus Umbra.\r\n" * 12)
+    docs = [
+        ("content", "c-" + key1, "msg", 1, content, {
+            "key": key1, "internal_date_ms": 1767319445123, "zone_minutes": 60,
+            "security": "encrypted; signed=alice@a.test; key=chained", "mime": mime}),
+        ("meta", "m-" + key1, "meta", 3, meta, {
+            "key": key1, "mailbox": "Archive/2026", "flags": ["\\Seen", "$Label1", "\\Answered"],
+            "deleted": False, "updated": 1767319500000, "device": "kt1AynM0cD_WjOG_"}),
+        ("meta_deleted", "m-" + key2, "meta", 2, meta, {
+            "key": key2, "mailbox": "", "flags": [], "deleted": True,
+            "updated": 1767319600000, "device": "AAAAAAAAAAAAAAAA"}),
+        ("folders", "folders", "folders", 7, folders, {"entries": [
+            {"name": "Reçus/2026", "deleted": False, "updated": 1767319000000, "device": "kt1AynM0cD_WjOG_"},
+            {"name": "Archive/2026", "deleted": False, "updated": 1767318000000, "device": "AAAAAAAAAAAAAAAA"},
+            {"name": "Old", "deleted": True, "updated": 1767319700000, "device": "kt1AynM0cD_WjOG_"}]}),
+        ("folders_empty", "folders", "folders", 1, folders, {"entries": []}),
+    ]
+    out = {
+        "description": "docs/spec/sync.md §9; made by gen_vectors.py",
+        "storage_key_hex": storage.hex(),
+        "mail_keys": [{"mail_doc_id": i, "key": mail_key(i)} for i in ("mail-7", "mail-1", "42")],
+        "pad_sizes": [{"plaintext_len": n, "padded_len": pad_size(n)}
+                      for n in (0, 1, 255, 256, 300, 1000, 4096, 5000, 65536, 500000, 67104768, 67108834)],
+        "documents": [],
+    }
+    for label, doc_id, kind, rev, enc, fields in docs:
+        nonce = seed("nonce " + label)[:12]
+        pt = enc(fields)
+        sealed = seal(storage, doc_id, kind, rev, nonce, pt)
+        out["documents"].append({
+            "label": label, "id": doc_id, "kind": kind, "revision": rev, "fields": fields,
+            "plaintext_hex": pt.hex(), "doc_key_hex": doc_key(storage, doc_id).hex(),
+            "aad_hex": aad(doc_id, kind, rev).hex(), "nonce_hex": nonce.hex(),
+            "padded_len": pad_size(len(pt)), "sealed_hex": sealed.hex()})
+    print(json.dumps(out, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
