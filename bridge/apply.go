@@ -13,66 +13,72 @@ import (
 )
 
 // apply applies one fetched document of the feed (the serial half of
-// applyPage). meta, when set, is the message's meta document fetched
-// alongside its content document.
-func (b *Bridge) apply(ctx context.Context, ch dmap.Change, r fetched, meta *fetched) error {
+// applyPage). New messages and document records go into batch, which
+// applyPage commits many at a time; anything that reads the store first
+// commits the batch, so it sees every earlier document. meta, when set, is
+// the message's meta document fetched alongside its content document.
+func (b *Bridge) apply(ctx context.Context, batch *mailstore.Batch, ch dmap.Change, r fetched, meta *fetched) error {
+	record := func(key string) error {
+		return batch.PutDoc(mailstore.Doc{ID: ch.ID, Kind: ch.Kind, Revision: ch.Revision, Key: key})
+	}
 	if r.err != nil {
+		if err := b.commit(ctx, batch); err != nil {
+			return err
+		}
 		return b.rejected(ctx, ch, r.err)
 	}
-	if r.skip {
-		return b.recordDoc(ctx, ch, "")
+	if r.skip || ch.Deleted && ch.Kind != syncdoc.KindContent {
+		return record(keyOf(ch.ID))
 	}
 	switch ch.Kind {
 	case kindMail:
-		if ch.Deleted {
-			return b.recordDoc(ctx, ch, "")
-		}
 		key := syncdoc.MailKey(ch.ID)
 		// Local: this device made the message's storage form; push writes
 		// it up and then deletes the delivered document.
-		if _, _, err := b.store.Add(ctx, mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox, MIME: r.mime}, mailstore.Local); err != nil {
+		if err := batch.Add(mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox, MIME: r.mime}, mailstore.Local); err != nil {
 			return err
 		}
-		b.st.received()
-		return b.recordDoc(ctx, ch, key)
+		return record(key)
 	case syncdoc.KindContent:
 		key := keyOf(ch.ID)
-		if ch.Deleted {
-			return b.expungeRemote(ctx, ch, key)
-		}
-		nm := mailstore.NewMessage{
-			Key: key, Mailbox: mailstore.Inbox, InternalDate: r.content.InternalDate,
-			MIME: stamp(r.content.MIME, r.content.Security),
-		}
-		if meta != nil && meta.meta != nil {
+		nm := mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox}
+		if !ch.Deleted && meta != nil && meta.meta != nil {
 			if meta.meta.Deleted {
-				return b.recordDoc(ctx, ch, key)
+				return record(key)
 			}
 			nm.Mailbox, nm.Flags = meta.meta.Mailbox, meta.meta.Flags
+		}
+		if ch.Deleted || nm.Mailbox != mailstore.Inbox {
+			// Reads the store: everything queued goes first.
+			if err := b.commit(ctx, batch); err != nil {
+				return err
+			}
+			if ch.Deleted {
+				return b.expungeRemote(ctx, ch, key)
+			}
 			if err := b.ensureMailbox(ctx, nm.Mailbox); err != nil {
 				return err
 			}
 		}
-		if _, _, err := b.store.Add(ctx, nm, mailstore.Remote); err != nil {
+		nm.InternalDate, nm.MIME = r.content.InternalDate, stamp(r.content.MIME, r.content.Security)
+		if err := batch.Add(nm, mailstore.Remote); err != nil {
 			return err
 		}
-		b.st.received()
-		return b.recordDoc(ctx, ch, key)
+		return record(key)
+	}
+	if err := b.commit(ctx, batch); err != nil {
+		return err
+	}
+	switch ch.Kind {
 	case syncdoc.KindMeta:
-		if ch.Deleted {
-			return b.recordDoc(ctx, ch, keyOf(ch.ID))
-		}
 		if err := b.applyMeta(ctx, r.meta); err != nil {
 			return err
 		}
 		return b.recordDoc(ctx, ch, r.meta.Key)
 	case syncdoc.KindFolders:
-		if !ch.Deleted {
-			if err := b.applyFolders(ctx, r.folders); err != nil {
-				return err
-			}
+		if err := b.applyFolders(ctx, r.folders); err != nil {
+			return err
 		}
-		return b.recordDoc(ctx, ch, "")
 	}
 	return b.recordDoc(ctx, ch, "")
 }
@@ -189,9 +195,11 @@ func (b *Bridge) applyFolders(ctx context.Context, f *syncdoc.Folders) error {
 			continue
 		}
 		if e.Deleted {
-			if err := b.store.DeleteMailbox(ctx, e.Name, mailstore.Remote); err != nil && !errors.Is(err, mailstore.ErrNotFound) && !errors.Is(err, mailstore.ErrInvalid) {
-				return err
-			}
+			// A folder renamed or deleted elsewhere: its messages' meta
+			// documents, later in the feed, move them out (or delete them).
+			// Deleting it now would drop them for good, so it goes once
+			// empty (reapFolders).
+			b.doomed.Store(e.Name, true)
 			continue
 		}
 		if err := b.ensureMailbox(ctx, e.Name); err != nil {
@@ -199,4 +207,28 @@ func (b *Bridge) applyFolders(ctx context.Context, f *syncdoc.Folders) error {
 		}
 	}
 	return nil
+}
+
+// reapFolders deletes the folders another device deleted once they are
+// empty (applyFolders).
+func (b *Bridge) reapFolders(ctx context.Context) error {
+	var err error
+	b.doomed.Range(func(k, _ any) bool {
+		name := k.(string)
+		mb, merr := b.store.Mailbox(ctx, name)
+		switch {
+		case errors.Is(merr, mailstore.ErrNotFound):
+			b.doomed.Delete(name)
+		case merr != nil:
+			err = merr
+		case mb.Messages == 0:
+			derr := b.store.DeleteMailbox(ctx, name, mailstore.Remote)
+			if derr != nil && !errors.Is(derr, mailstore.ErrNotFound) && !errors.Is(derr, mailstore.ErrInvalid) {
+				err = derr
+			}
+			b.doomed.Delete(name)
+		}
+		return err == nil
+	})
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"umbra/atomicfile"
@@ -73,6 +74,8 @@ type Bridge struct {
 	statusLn net.Listener
 
 	pushWake, outboxWake chan struct{}
+	doomed               sync.Map    // folder names deleted elsewhere, to delete once empty
+	catchingUp           atomic.Bool // the last feed page was full
 	cancel               context.CancelFunc
 	wg                   sync.WaitGroup
 	unsubscribe          func()
@@ -248,7 +251,7 @@ func (b *Bridge) IMAPAddr() string { return b.imapLn.Addr().String() }
 func (b *Bridge) SMTPAddr() string { return b.smtpLn.Addr().String() }
 
 // Username and Password are what a mail client logs in with.
-func (b *Bridge) Username() string    { return b.address }
+func (b *Bridge) Username() string     { return b.address }
 func (b *Bridge) MailPassword() string { return b.password }
 
 // Store is the local store (tests and benchmarks look into it).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"umbra/bridge/mailstore"
@@ -16,10 +17,16 @@ import (
 // message (docs/spec/dmap.md §8.1).
 const kindMail = "mail"
 
-// prefetch is how many documents of a page are downloaded (and delivered
-// mail opened) ahead of the one being applied: downloads overlap the
-// store's writes, and memory stays bounded by prefetch documents.
-const prefetch = 8
+// Documents of a page are downloaded (and delivered mail opened) ahead of
+// the one being applied, so that downloads overlap the store's commits: up
+// to prefetchDocs documents and prefetchBytes bytes (by the sizes the feed
+// gives; one larger document alone), fetchers at a time. Memory stays
+// bounded whatever the mailbox.
+const (
+	prefetchDocs  = 64
+	prefetchBytes = 32 << 20
+	fetchers      = 8
+)
 
 // fetched is one document of a page, downloaded and opened by a worker.
 type fetched struct {
@@ -78,8 +85,13 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) error {
 		if err := b.store.SetCursor(ctx, page.Next); err != nil {
 			return err
 		}
+		if err := b.reapFolders(ctx); err != nil {
+			return err
+		}
 		b.st.setCursor(page.Next, page.More)
+		b.catchingUp.Store(page.More)
 		if !page.More {
+			wake(b.pushWake)
 			return nil
 		}
 	}
@@ -110,22 +122,33 @@ func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
 	for i := range results {
 		results[i] = make(chan fetched, 1)
 	}
-	sem := make(chan struct{}, prefetch)
+	ahead := newBudget(prefetchDocs, prefetchBytes)
+	workers := make(chan struct{}, fetchers)
 	go func() {
 		for i := range changes {
+			if !ahead.acquire(ctx, changes[i].Size) {
+				return
+			}
 			select {
-			case sem <- struct{}{}:
+			case workers <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			go func() { results[i] <- b.fetch(ctx, changes[i]) }()
+			go func() {
+				results[i] <- b.fetch(ctx, changes[i])
+				<-workers
+			}()
 		}
 	}()
 	get := func(i int) fetched {
 		r := <-results[i]
-		<-sem
+		ahead.release(changes[i].Size)
 		return r
 	}
+	// What was applied before a failure is kept: the batch commits on
+	// the way out too.
+	batch := new(mailstore.Batch)
+	defer b.commit(context.WithoutCancel(ctx), batch)
 	for i := 0; i < len(changes); i++ {
 		ch, r := changes[i], get(i)
 		if r.err != nil && !isPermanent(r.err) {
@@ -139,18 +162,49 @@ func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
 			}
 			meta = &m
 		}
-		if err := b.apply(ctx, ch, r, meta); err != nil {
+		if err := b.apply(ctx, batch, ch, r, meta); err != nil {
 			return fmt.Errorf("%s: %w", ch.ID, err)
 		}
 		if meta != nil {
 			i++
-			if err := b.recordDoc(ctx, changes[i], keyOf(ch.ID)); err != nil {
+			m := changes[i]
+			if err := batch.PutDoc(mailstore.Doc{ID: m.ID, Kind: m.Kind, Revision: m.Revision, Key: keyOf(ch.ID)}); err != nil {
 				return err
 			}
 		}
 		b.st.applied()
+		// Commit when the batch is large, or when the next document takes
+		// longer than batchLinger to arrive: a lone new message shows at
+		// once, and an initial sync commits many per fsync.
+		if batch.Len() >= maxBatch || batch.Size() >= maxBatchBytes || i+1 < len(changes) && !arrives(results[i+1], batchLinger) {
+			if err := b.commit(ctx, batch); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
+	return b.commit(ctx, batch)
+}
+
+// A batch of applied documents commits at the latest at maxBatch writes
+// or maxBatchBytes of messages, or when the next document is not there
+// within batchLinger.
+const (
+	maxBatch      = 512
+	maxBatchBytes = 32 << 20
+	batchLinger   = 20 * time.Millisecond
+)
+
+// arrives waits up to d for a fetch result, leaving it in its channel.
+func arrives(c chan fetched, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case r := <-c:
+		c <- r // the channel holds one result; put it back for get
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // pairContent moves each message's meta document right behind its content
@@ -251,7 +305,63 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change) fetched {
 	return r
 }
 
+// commit commits batch and counts its messages as received: status
+// counts what is durable.
+func (b *Bridge) commit(ctx context.Context, batch *mailstore.Batch) error {
+	n := batch.Adds()
+	if err := b.store.Commit(ctx, batch); err != nil {
+		return err
+	}
+	b.st.received(n)
+	return nil
+}
+
 // recordDoc notes that a document was applied at its revision.
 func (b *Bridge) recordDoc(ctx context.Context, ch dmap.Change, key string) error {
 	return b.store.PutDoc(ctx, mailstore.Doc{ID: ch.ID, Kind: ch.Kind, Revision: ch.Revision, Key: key})
+}
+
+// budget bounds the documents and bytes fetched ahead of the applier.
+type budget struct {
+	mu               sync.Mutex
+	cond             *sync.Cond
+	docs, bytes      int64
+	maxDocs, maxByte int64
+}
+
+func newBudget(docs, bytes int64) *budget {
+	b := &budget{maxDocs: docs, maxByte: bytes}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits until one more document of size n fits (or none is held,
+// so a document larger than the budget still goes alone); false when ctx
+// ended.
+func (b *budget) acquire(ctx context.Context, n int64) bool {
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	defer stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.docs > 0 && (b.docs >= b.maxDocs || b.bytes+n > b.maxByte) {
+		if ctx.Err() != nil {
+			return false
+		}
+		b.cond.Wait()
+	}
+	b.docs++
+	b.bytes += n
+	return ctx.Err() == nil
+}
+
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	b.docs--
+	b.bytes -= n
+	b.cond.Broadcast()
+	b.mu.Unlock()
 }

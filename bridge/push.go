@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"umbra/bridge/mailstore"
@@ -26,6 +27,18 @@ func (b *Bridge) pushLoop(ctx context.Context) {
 	defer tick.Stop()
 	backoff := time.Second
 	for {
+		// While the pull catches up with a long feed, pushing waits: the
+		// user sees mail sooner, and the uploads of storage forms do not
+		// compete with the downloads (pullOnce wakes push when done).
+		if b.catchingUp.Load() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.pushWake:
+			case <-tick.C:
+			}
+			continue
+		}
 		err := b.Push(ctx)
 		if ctx.Err() != nil {
 			return
@@ -52,7 +65,9 @@ func (b *Bridge) pushLoop(ctx context.Context) {
 }
 
 // Push sends every pending local change to the provider: folders first,
-// so that other devices know a folder before messages move into it.
+// so that other devices know a folder before messages move into it. The
+// messages of one round go up pushWorkers at a time, and what they wrote
+// is recorded in one commit.
 func (b *Bridge) Push(ctx context.Context) error {
 	if err := b.pushFolders(ctx); err != nil {
 		return fmt.Errorf("push folders: %w", err)
@@ -66,73 +81,126 @@ func (b *Bridge) Push(ctx context.Context) error {
 		if len(pending) == 0 {
 			return nil
 		}
-		for _, p := range pending {
-			if err := b.pushMessage(ctx, p); err != nil {
-				return fmt.Errorf("push %s: %w", syncdoc.MetaID(p.Key), b.relogin(ctx, err))
+		results := make([]*mailstore.Batch, len(pending))
+		perr := parallelDo(ctx, pushWorkers, len(pending), func(i int) error {
+			var err error
+			if results[i], err = b.pushMessage(ctx, pending[i]); err != nil {
+				return fmt.Errorf("push %s: %w", syncdoc.MetaID(pending[i].Key), b.relogin(ctx, err))
 			}
+			return nil
+		})
+		// Record what did go up, even when some failed.
+		batch := new(mailstore.Batch)
+		for _, r := range results {
+			if r != nil {
+				batch.Append(r)
+			}
+		}
+		if err := b.store.Commit(ctx, batch); err != nil {
+			return err
+		}
+		if perr != nil {
+			return perr
 		}
 	}
 }
 
+// pushWorkers is how many messages are pushed at once.
+const pushWorkers = 8
+
+// parallelDo runs f(0..n-1) on workers goroutines; every call runs (no
+// early stop), and the first error is returned.
+func parallelDo(ctx context.Context, workers, n int, f func(i int) error) error {
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
 // pushMessage writes one message's documents (docs/spec/sync.md): its
 // content once, its meta document, and then deletes the delivered mail
-// document the content replaces.
-func (b *Bridge) pushMessage(ctx context.Context, p mailstore.Pending) error {
+// document the content replaces. It returns the records to commit.
+func (b *Bridge) pushMessage(ctx context.Context, p mailstore.Pending) (*mailstore.Batch, error) {
 	docs, err := b.store.DocsOfKey(ctx, p.Key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byID := map[string]mailstore.Doc{}
 	for _, d := range docs {
 		byID[d.ID] = d
 	}
+	out := new(mailstore.Batch)
 	cid, mid := syncdoc.ContentID(p.Key), syncdoc.MetaID(p.Key)
 	if _, ok := byID[cid]; !ok && !p.Expunged {
-		if err := b.putContent(ctx, p); err != nil {
-			return err
+		d, err := b.putContent(ctx, p)
+		if err != nil {
+			return nil, err
 		}
+		out.PutDoc(d)
 	}
 	meta := &syncdoc.Meta{
 		Key: p.Key, Mailbox: p.Mailbox, Flags: p.Flags, Deleted: p.Expunged,
 		Updated: time.Now().UnixMilli(), Device: b.cfg.DeviceID,
 	}
-	if err := b.putMeta(ctx, meta, byID[mid].Revision); err != nil {
-		return err
+	d, err := b.putMeta(ctx, meta, byID[mid].Revision)
+	if err != nil {
+		return nil, err
 	}
+	out.PutDoc(d)
 	for _, d := range docs {
 		// The storage form now holds the message: the delivered copy (sealed
 		// to an encryption key that will rotate) goes, and a deleted
 		// message's content goes too.
 		if d.Kind == kindMail || (p.Expunged && d.ID == cid) {
-			if err := b.deleteDoc(ctx, d); err != nil {
-				return err
+			gone, err := b.deleteDoc(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			if gone != nil {
+				out.PutDoc(*gone)
 			}
 		}
 	}
-	return b.store.Pushed(ctx, p.Key, p.Change)
+	out.Pushed(p.Key, p.Change)
+	return out, nil
 }
 
 // putContent uploads a message's content document. Another device may have
 // written it first (a 409): the content is the same message, so that is
 // success.
-func (b *Bridge) putContent(ctx context.Context, p mailstore.Pending) error {
+func (b *Bridge) putContent(ctx context.Context, p mailstore.Pending) (mailstore.Doc, error) {
 	m, err := b.store.ByKey(ctx, p.Key)
 	if err != nil {
-		return err
+		return mailstore.Doc{}, err
 	}
 	mime, err := b.store.Content(ctx, m.ContentID)
 	if err != nil {
-		return err
+		return mailstore.Doc{}, err
 	}
 	c := &syncdoc.Content{Key: p.Key, InternalDate: m.InternalDate, Security: verdictOf(mime), MIME: mime}
 	plain, err := c.Marshal()
 	if err != nil {
-		return err
+		return mailstore.Doc{}, err
 	}
 	id := syncdoc.ContentID(p.Key)
 	sealed, err := b.sealer.Seal(id, syncdoc.KindContent, 1, plain)
 	if err != nil {
-		return err
+		return mailstore.Doc{}, err
 	}
 	ch, err := b.cfg.Client.Put(ctx, id, syncdoc.KindContent, 0, sealed)
 	var de *dmap.Error
@@ -140,36 +208,37 @@ func (b *Bridge) putContent(ctx context.Context, p mailstore.Pending) error {
 	case errors.As(err, &de) && de.Code == dmap.CodeConflict:
 		ch = dmap.Change{ID: id, Kind: syncdoc.KindContent, Revision: de.Current}
 	case err != nil:
-		return err
+		return mailstore.Doc{}, err
 	}
 	b.st.uploaded(len(sealed))
-	return b.store.PutDoc(ctx, mailstore.Doc{ID: id, Kind: syncdoc.KindContent, Revision: ch.Revision, Key: p.Key})
+	return mailstore.Doc{ID: id, Kind: syncdoc.KindContent, Revision: ch.Revision, Key: p.Key}, nil
 }
 
 // putMeta writes a message's meta document over revision rev, merging with
-// what another device wrote meanwhile, and applies a merge locally.
-func (b *Bridge) putMeta(ctx context.Context, ours *syncdoc.Meta, rev int64) error {
+// what another device wrote meanwhile, and applies a merge locally. It
+// returns the record of the document written.
+func (b *Bridge) putMeta(ctx context.Context, ours *syncdoc.Meta, rev int64) (mailstore.Doc, error) {
 	id := syncdoc.MetaID(ours.Key)
 	for range maxMergeRounds {
 		plain, err := ours.Marshal()
 		if err != nil {
-			return err
+			return mailstore.Doc{}, err
 		}
 		sealed, err := b.sealer.Seal(id, syncdoc.KindMeta, rev+1, plain)
 		if err != nil {
-			return err
+			return mailstore.Doc{}, err
 		}
 		ch, err := b.cfg.Client.Put(ctx, id, syncdoc.KindMeta, rev, sealed)
 		if err == nil {
-			return b.store.PutDoc(ctx, mailstore.Doc{ID: id, Kind: syncdoc.KindMeta, Revision: ch.Revision, Key: ours.Key})
+			return mailstore.Doc{ID: id, Kind: syncdoc.KindMeta, Revision: ch.Revision, Key: ours.Key}, nil
 		}
 		var de *dmap.Error
 		if !errors.As(err, &de) || de.Code != dmap.CodeConflict {
-			return err
+			return mailstore.Doc{}, err
 		}
 		theirs, cur, err := b.getMeta(ctx, id)
 		if err != nil {
-			return err
+			return mailstore.Doc{}, err
 		}
 		rev = cur
 		if theirs == nil {
@@ -183,11 +252,11 @@ func (b *Bridge) putMeta(ctx context.Context, ours *syncdoc.Meta, rev int64) err
 		ours = syncdoc.MergeMeta(base, ours, theirs)
 		if err == nil && !ours.Deleted {
 			if _, err := b.setState(ctx, m, ours.Mailbox, ours.Flags, mailstore.Local); err != nil {
-				return err
+				return mailstore.Doc{}, err
 			}
 		}
 	}
-	return fmt.Errorf("%s: still in conflict after %d merges", id, maxMergeRounds)
+	return mailstore.Doc{}, fmt.Errorf("%s: still in conflict after %d merges", id, maxMergeRounds)
 }
 
 // getMeta reads a meta document; nil for a tombstone, with its revision.
@@ -208,18 +277,19 @@ func (b *Bridge) getMeta(ctx context.Context, id string) (*syncdoc.Meta, int64, 
 	return m, doc.Revision, err
 }
 
-// deleteDoc deletes a document this device recorded; one already gone or
-// changed by another device is left to the feed.
-func (b *Bridge) deleteDoc(ctx context.Context, d mailstore.Doc) error {
+// deleteDoc deletes a document this device recorded and returns its new
+// record; nil when it was gone already or changed by another device (the
+// feed will say).
+func (b *Bridge) deleteDoc(ctx context.Context, d mailstore.Doc) (*mailstore.Doc, error) {
 	ch, err := b.cfg.Client.Delete(ctx, d.ID, d.Revision)
 	var de *dmap.Error
 	if errors.As(err, &de) && (de.Code == dmap.CodeNotFound || de.Code == dmap.CodeConflict) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return b.store.PutDoc(ctx, mailstore.Doc{ID: d.ID, Kind: d.Kind, Revision: ch.Revision, Key: d.Key})
+	return &mailstore.Doc{ID: d.ID, Kind: d.Kind, Revision: ch.Revision, Key: d.Key}, nil
 }
 
 // pushFolders writes the folders created, renamed or deleted here into the

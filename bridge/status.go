@@ -13,25 +13,25 @@ import (
 
 // Status is what `umbra bridge status` shows.
 type Status struct {
-	Address    string    `json:"address"`
-	IMAP       string    `json:"imap"`
-	SMTP       string    `json:"smtp"`
-	Online     bool      `json:"online"`
-	Cursor     int64     `json:"cursor"`
-	CatchingUp bool      `json:"catching_up"` // the last feed page was full: more to pull
-	Applied    int64     `json:"applied"`     // documents applied since start
-	Received   int64     `json:"received"`    // messages added from the feed since start
-	Downloaded int64     `json:"downloaded_bytes"`
+	Address    string `json:"address"`
+	IMAP       string `json:"imap"`
+	SMTP       string `json:"smtp"`
+	Online     bool   `json:"online"`
+	Cursor     int64  `json:"cursor"`
+	CatchingUp bool   `json:"catching_up"` // the last feed page was full: more to pull
+	Applied    int64  `json:"applied"`     // documents applied since start
+	Received   int64  `json:"received"`    // messages added from the feed since start
+	Downloaded int64  `json:"downloaded_bytes"`
 	// FetchedMessages counts message documents (delivered mail and
 	// content) downloaded since start: what a resumed sync fetches again.
-	FetchedMessages int64 `json:"fetched_messages"`
-	Uploaded   int64     `json:"uploaded_bytes"`
-	Pending    int       `json:"pending"` // local changes not yet pushed (at the last look)
-	Outbox     int       `json:"outbox"`  // messages waiting to be sent
-	Sent       int64     `json:"sent"`    // messages sent since start (one per recipient)
-	LastError  string    `json:"last_error,omitempty"`
-	ErrorAt    time.Time `json:"error_at,omitzero"`
-	Started    time.Time `json:"started"`
+	FetchedMessages int64     `json:"fetched_messages"`
+	Uploaded        int64     `json:"uploaded_bytes"`
+	Pending         int       `json:"pending"` // local changes not yet pushed (at the last look)
+	Outbox          int       `json:"outbox"`  // messages waiting to be sent
+	Sent            int64     `json:"sent"`    // messages sent since start (one per recipient)
+	LastError       string    `json:"last_error,omitempty"`
+	ErrorAt         time.Time `json:"error_at,omitzero"`
+	Started         time.Time `json:"started"`
 }
 
 // status is the live Status, updated by the loops.
@@ -50,8 +50,8 @@ func (st *status) setOnline(on bool) { st.update(func(s *Status) { s.Online = on
 func (st *status) setCursor(c int64, more bool) {
 	st.update(func(s *Status) { s.Cursor, s.CatchingUp = c, more })
 }
-func (st *status) applied()         { st.update(func(s *Status) { s.Applied++ }) }
-func (st *status) received()        { st.update(func(s *Status) { s.Received++ }) }
+func (st *status) applied()       { st.update(func(s *Status) { s.Applied++ }) }
+func (st *status) received(n int) { st.update(func(s *Status) { s.Received += int64(n) }) }
 func (st *status) downloaded(n int, message bool) {
 	st.update(func(s *Status) {
 		s.Downloaded += int64(n)

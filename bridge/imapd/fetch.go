@@ -87,7 +87,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.
 			if err != nil {
 				return err
 			}
-			bodyStr = imapserver.ExtractBodyStructure(bytes.NewReader(c))
+			bodyStr = fixBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(c)))
 		}
 		for i, bs := range options.BodySection {
 			var b []byte
@@ -100,14 +100,18 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.
 			if err != nil {
 				return err
 			}
-			sections[i] = imapserver.ExtractBodySection(bytes.NewReader(b), bs)
+			clamped := *bs
+			clamped.Partial = clampPartial(bs.Partial)
+			sections[i] = imapserver.ExtractBodySection(bytes.NewReader(b), &clamped)
 		}
 		for i, bs := range options.BinarySection {
 			c, err := src.content()
 			if err != nil {
 				return err
 			}
-			binaries[i] = imapserver.ExtractBinarySection(bytes.NewReader(c), bs)
+			clamped := *bs
+			clamped.Partial = clampPartial(bs.Partial)
+			binaries[i] = imapserver.ExtractBinarySection(bytes.NewReader(c), &clamped)
 		}
 		for i, bs := range options.BinarySectionSize {
 			c, err := src.content()
@@ -170,6 +174,43 @@ func writeLiteral(wc io.WriteCloser, b []byte) error {
 // header (BODY[HEADER], BODY[HEADER.FIELDS (...)], RFC822.HEADER).
 func headerOnly(bs *imap.FetchItemBodySection) bool {
 	return len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierHeader
+}
+
+// clampPartial bounds a client's <offset.size>: imapserver adds the two
+// without an overflow check, and a sum past MaxInt64 would make it slice
+// out of range. No message comes near the bound.
+func clampPartial(p *imap.SectionPartial) *imap.SectionPartial {
+	if p == nil {
+		return nil
+	}
+	const most = 1 << 40
+	return &imap.SectionPartial{Offset: min(p.Offset, most), Size: min(p.Size, most)}
+}
+
+// fixBodyStructure makes any message's structure writable. A multipart
+// whose boundary never occurs has no parts, but body-type-mpart needs at
+// least one (RFC 9051 §9) and imapserver panics on none: it becomes an
+// empty text/plain part. A part whose Content-Type does not parse is
+// served as application/octet-stream (RFC 2049 §2, item 8).
+func fixBodyStructure(bs imap.BodyStructure) imap.BodyStructure {
+	switch b := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		if len(b.Children) == 0 {
+			return &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain",
+				Text: &imap.BodyStructureText{}, Extended: &imap.BodyStructureSinglePartExt{}}
+		}
+		for i, c := range b.Children {
+			b.Children[i] = fixBodyStructure(c)
+		}
+	case *imap.BodyStructureSinglePart:
+		if b.Type == "" || b.Subtype == "" {
+			b.Type, b.Subtype, b.Text = "application", "octet-stream", nil
+		}
+		if b.MessageRFC822 != nil {
+			b.MessageRFC822.BodyStructure = fixBodyStructure(b.MessageRFC822.BodyStructure)
+		}
+	}
+	return bs
 }
 
 // source reads a message's bytes from the store at most once per FETCH.

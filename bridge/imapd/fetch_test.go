@@ -205,3 +205,41 @@ func TestFetchSequenceEdges(t *testing.T) {
 		t.Errorf("FETCH 9 = %v", got)
 	}
 }
+
+// TestFetchMalformed fetches every item of messages no sender should
+// write but anyone can: the session must answer, not drop the connection.
+func TestFetchMalformed(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	c := e.selectBox(t, "INBOX", nil)
+	for _, raw := range []string{
+		"no header at all",
+		"Subject: no blank line",
+		"Content-Type: multipart/mixed; boundary=never\r\n\r\nno parts here\r\n",
+		"Content-Type: multipart/mixed\r\n\r\n--\r\n",
+		"Content-Type: message/rfc822\r\n\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n",
+		"Content-Type: ;;;\r\nContent-Transfer-Encoding: x-unknown\r\nFrom: <<<@@@>>>\r\nDate: yesterday\r\n\r\nbody",
+		"From: =?bogus?x?zzz?=\r\nTo: undisclosed-recipients:;\r\nSubject: \xff\xfe\r\n\r\n\x00\x01",
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c--\r\n--b--\r\n",
+	} {
+		data := appendMsg(t, c, "INBOX", []byte(raw), nil)
+		huge := &imap.SectionPartial{Offset: 1, Size: 1<<63 - 1}
+		msgs, err := c.Fetch(imap.UIDSetNum(data.UID), &imap.FetchOptions{
+			Flags: true, Envelope: true, RFC822Size: true, InternalDate: true,
+			BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+			BodySection: []*imap.FetchItemBodySection{
+				{Peek: true}, {Peek: true, Part: []int{1}}, {Peek: true, Part: []int{2, 1}, Specifier: imap.PartSpecifierMIME},
+				{Peek: true, Specifier: imap.PartSpecifierText}, {Peek: true, Partial: huge},
+			},
+			BinarySection:     []*imap.FetchItemBinarySection{{Peek: true, Part: []int{1}}, {Peek: true, Partial: huge}},
+			BinarySectionSize: []*imap.FetchItemBinarySectionSize{{Part: []int{1}}},
+		}).Collect()
+		if err != nil || len(msgs) != 1 {
+			t.Errorf("FETCH of %q: %v (%d messages)", raw, err, len(msgs))
+		}
+		// BODY (non-extended) too, and the connection is still alive.
+		if _, err := c.Fetch(imap.UIDSetNum(data.UID), &imap.FetchOptions{BodyStructure: &imap.FetchItemBodyStructure{}}).Collect(); err != nil {
+			t.Errorf("FETCH BODY of %q: %v", raw, err)
+		}
+	}
+}

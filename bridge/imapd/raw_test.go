@@ -60,3 +60,57 @@ func (r *rawConn) cmd(line string) []string {
 		}
 	}
 }
+
+// TestHostileCommands sends commands a broken or hostile client might:
+// each gets a tagged answer and the connection stays usable.
+func TestHostileCommands(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	r := dialRaw(t, e.addr)
+	r.cmd("LOGIN " + testUser + ` "` + testPass + `"`)
+	msg := "Subject: x\r\n\r\nhello\r\n"
+	r.cmd(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg), msg))
+	r.cmd("SELECT INBOX")
+	long := strings.Repeat("x", 3000)
+	for _, c := range []string{
+		"FETCH 1:* (BODY[]<1.9223372036854775807> BINARY[]<5.9223372036854775807>)",
+		"FETCH 1 (BODY[1.2.3.4.5.6.7.8.9.10] BODY[HEADER.FIELDS.NOT (Subject)] BINARY[9] BINARY.SIZE[3])",
+		"UID FETCH 4294967295:* (FLAGS)",
+		"FETCH 1:4294967295 (UID)",
+		"STORE 1 +FLAGS (\\Bogus)",
+		"STORE 1 FLAGS (" + strings.Repeat("k ", 100) + ")",
+		"SEARCH TEXT \"" + long + "\"",
+		"SEARCH CHARSET UTF-8 SUBJECT \"\xc3\"",
+		"SEARCH OR NOT 1 2 HEADER X-Foo \"\" SENTON 1-Jan-2024 LARGER 0",
+		"SEARCH UID $",
+		"COPY 1 INBOX",
+		"MOVE 1 INBOX",
+		"COPY 1 \"\"",
+		"CREATE \"a//b\"",
+		"CREATE \"" + long + "\"",
+		"RENAME INBOX INBOX",
+		"RENAME INBOX \"\"",
+		"DELETE \"\"",
+		"STATUS \"\" (MESSAGES)",
+		"UNSUBSCRIBE \"never existed\"",
+		"APPEND INBOX {0+}\r\n",
+		"APPEND Nowhere (\\Seen) {3+}\r\nabc",
+		"UID EXPUNGE 1:*",
+		"EXPUNGE",
+		"IDLE\r\nDONE",
+		"SELECT \"\"",
+	} {
+		lines := r.cmd(c)
+		t.Logf("%.60q -> %q", c, lines)
+		last := lines[len(lines)-1]
+		if !strings.Contains(last, " OK ") && !strings.Contains(last, " NO ") && !strings.Contains(last, " BAD ") {
+			t.Errorf("%.60q: %q", c, lines)
+		}
+		if strings.Contains(last, "SERVERBUG") {
+			t.Errorf("%.60q: server error %q", c, last)
+		}
+	}
+	if lines := r.cmd("NOOP"); !strings.Contains(lines[len(lines)-1], "OK") {
+		t.Errorf("NOOP after all that: %q", lines)
+	}
+}

@@ -113,8 +113,8 @@ func capabilities() imap.CapSet {
 	}
 }
 
-// Serve accepts connections on ln until Close; it returns nil when ln was
-// closed by Close.
+// Serve accepts connections on ln until Close, then returns nil; it may
+// be called for several listeners.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.imap.Serve(ln); err != nil {
 		if s.ctx.Err() != nil {

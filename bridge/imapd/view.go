@@ -173,6 +173,9 @@ func (v *view) maxUIDLocked() imap.UID {
 // inRange reports whether n lies in start:stop, where 0 stands for "*"
 // (max) and the bounds may come in either order (RFC 9051 §9, seq-range).
 func inRange(start, stop, n, max uint32) bool {
+	if max == 0 && (start == 0 || stop == 0) {
+		return false // "*" of an empty mailbox
+	}
 	if start == 0 {
 		start = max
 	}

@@ -15,6 +15,9 @@ import (
 type conn struct {
 	c     *sqlite3.Conn
 	stmts map[string]*sqlite3.Stmt
+	// indexQueued: the writer's transaction put rows in temp.index_queue
+	// that flushIndex must move into the search indexes.
+	indexQueued bool
 }
 
 func newConn(c *sqlite3.Conn) *conn {

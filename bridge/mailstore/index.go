@@ -3,6 +3,7 @@ package mailstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"mime"
@@ -122,4 +123,33 @@ func stripTags(s string) string {
 		}
 	}
 	return strings.Join(strings.Fields(html.UnescapeString(b.String())), " ")
+}
+
+// indexQueueSchema is the writer connection's queue of index rows. FTS5
+// flushes its pending terms to disk at every statement of a transaction
+// (its savepoint method), so indexing each message by its own INSERT, among
+// the other writes of an Add, costs a flush and a segment merge per
+// message. Queued rows go in with one INSERT … SELECT per index at the end
+// of the transaction: one flush per commit, however many messages. The
+// table is TEMP: in memory (temp_store=memory), never on disk.
+const indexQueueSchema = `CREATE TEMP TABLE IF NOT EXISTS index_queue (
+	id INTEGER PRIMARY KEY, subject TEXT, sender TEXT, rcpt TEXT, hdr TEXT, body TEXT)`
+
+// flushIndex moves the queued rows into the indexes, inside the writer's
+// transaction.
+func flushIndex(c *conn) error {
+	if !c.indexQueued {
+		return nil
+	}
+	for _, q := range []string{
+		`INSERT INTO search(rowid, subject, sender, rcpt, hdr) SELECT id, subject, sender, rcpt, hdr FROM temp.index_queue`,
+		`INSERT INTO search_body(rowid, body) SELECT id, body FROM temp.index_queue`,
+		`DELETE FROM temp.index_queue`,
+	} {
+		if _, err := c.exec(q); err != nil {
+			return fmt.Errorf("index: %w", err)
+		}
+	}
+	c.indexQueued = false
+	return nil
 }

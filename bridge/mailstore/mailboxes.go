@@ -72,6 +72,17 @@ func mailboxByName(c *conn, name string) (Mailbox, error) {
 	return m, err
 }
 
+// mailboxRef finds a mailbox's id and name only, without the counts
+// mailboxByName adds up over its messages: what writes need.
+func mailboxRef(c *conn, name string) (Mailbox, error) {
+	var m Mailbox
+	err := c.queryRow(`SELECT id, name FROM mailbox WHERE name = ?`, func(s *sqlite3.Stmt) error {
+		m = Mailbox{ID: s.ColumnInt64(0), Name: s.ColumnText(1)}
+		return nil
+	}, name)
+	return m, err
+}
+
 // insertMailbox creates a mailbox with a fresh UIDVALIDITY.
 func insertMailbox(c *conn, name, specialUse string) (int64, error) {
 	// The counter wraps before 2^32 and skips 0: UIDVALIDITY is a nonzero

@@ -74,64 +74,86 @@ func (s *Store) Add(ctx context.Context, nm NewMessage, origin Origin) (Message,
 }
 
 func (s *Store) add(ctx context.Context, nm NewMessage, origin Origin) (Message, bool, error) {
-	if nm.Key == "" || len(nm.Key) > maxKeyLen {
-		return Message{}, false, fmt.Errorf("%w: key of %d bytes (1 to %d)", ErrInvalid, len(nm.Key), maxKeyLen)
-	}
-	if len(nm.MIME) > MaxMessageSize {
-		return Message{}, false, fmt.Errorf("%w: message of %d bytes (at most %d)", ErrInvalid, len(nm.MIME), MaxMessageSize)
-	}
-	mailbox, err := canonicalName(nm.Mailbox)
+	p, err := prepareAdd(nm)
 	if err != nil {
 		return Message{}, false, err
 	}
-	flags, err := canonicalFlags(nm.Flags)
-	if err != nil {
-		return Message{}, false, err
-	}
-	date := nm.InternalDate
-	if date.IsZero() {
-		date = time.Now()
-	}
-	// Hashing, splitting and parsing for the index happen before taking
-	// the write lock: they are the costly part and need no database.
-	sum := sha256.Sum256(nm.MIME)
-	header, body := splitHeader(nm.MIME)
-	text := extractText(nm.MIME)
-
 	var m Message
 	created := false
 	err = s.write(ctx, func(c *conn) ([]Event, error) {
-		var existing int64
-		existing, err := c.int64Row(`SELECT id FROM message WHERE key = ?`, nm.Key)
-		if err == nil {
-			m, err = messageBy(c, `m.id = ?`, existing)
-			if errors.Is(err, ErrNotFound) {
-				m, err = Message{ID: existing, Key: nm.Key}, nil // a tombstone
-			}
-			return nil, err
-		} else if !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		box, err := mailboxByName(c, mailbox)
-		if err != nil {
-			return nil, fmt.Errorf("mailbox %q: %w", mailbox, err)
-		}
-		contentID, err := putContent(c, sum[:], header, body, text)
-		if err != nil {
-			return nil, err
-		}
-		ev, id, err := insertMessage(c, newRow{
-			key: nm.Key, mailbox: box, contentID: contentID, flags: flags,
-			date: date.UnixNano(), size: int64(len(nm.MIME)),
-		}, origin)
-		if err != nil {
-			return nil, err
-		}
-		m, err = messageBy(c, `m.id = ?`, id)
-		created = true
-		return []Event{ev}, err
+		var ev []Event
+		m, created, ev, err = p.apply(c, origin)
+		return ev, err
 	})
 	return m, created, err
+}
+
+// preparedAdd is a message checked, hashed, split and parsed for the
+// index: the costly part of Add, done before taking the write lock.
+type preparedAdd struct {
+	nm           NewMessage
+	mailbox      string
+	flags        []string
+	date         time.Time
+	sum          [32]byte
+	header, body []byte
+	text         indexText
+}
+
+func prepareAdd(nm NewMessage) (*preparedAdd, error) {
+	if nm.Key == "" || len(nm.Key) > maxKeyLen {
+		return nil, fmt.Errorf("%w: key of %d bytes (1 to %d)", ErrInvalid, len(nm.Key), maxKeyLen)
+	}
+	if len(nm.MIME) > MaxMessageSize {
+		return nil, fmt.Errorf("%w: message of %d bytes (at most %d)", ErrInvalid, len(nm.MIME), MaxMessageSize)
+	}
+	mailbox, err := canonicalName(nm.Mailbox)
+	if err != nil {
+		return nil, err
+	}
+	flags, err := canonicalFlags(nm.Flags)
+	if err != nil {
+		return nil, err
+	}
+	p := &preparedAdd{nm: nm, mailbox: mailbox, flags: flags, date: nm.InternalDate}
+	if p.date.IsZero() {
+		p.date = time.Now()
+	}
+	p.sum = sha256.Sum256(nm.MIME)
+	p.header, p.body = splitHeader(nm.MIME)
+	p.text = extractText(nm.MIME)
+	return p, nil
+}
+
+// apply inserts the prepared message inside a write transaction.
+func (p *preparedAdd) apply(c *conn, origin Origin) (Message, bool, []Event, error) {
+	existing, err := c.int64Row(`SELECT id FROM message WHERE key = ?`, p.nm.Key)
+	if err == nil {
+		m, err := messageBy(c, `m.id = ?`, existing)
+		if errors.Is(err, ErrNotFound) {
+			m, err = Message{ID: existing, Key: p.nm.Key}, nil // a tombstone
+		}
+		return m, false, nil, err
+	} else if !errors.Is(err, ErrNotFound) {
+		return Message{}, false, nil, err
+	}
+	box, err := mailboxRef(c, p.mailbox)
+	if err != nil {
+		return Message{}, false, nil, fmt.Errorf("mailbox %q: %w", p.mailbox, err)
+	}
+	contentID, err := putContent(c, p.sum[:], p.header, p.body, p.text)
+	if err != nil {
+		return Message{}, false, nil, err
+	}
+	ev, id, err := insertMessage(c, newRow{
+		key: p.nm.Key, mailbox: box, contentID: contentID, flags: p.flags,
+		date: p.date.UnixNano(), size: int64(len(p.nm.MIME)),
+	}, origin)
+	if err != nil {
+		return Message{}, false, nil, err
+	}
+	m, err := messageBy(c, `m.id = ?`, id)
+	return m, true, []Event{ev}, err
 }
 
 // splitHeader splits a message after the blank line that ends its header
@@ -159,8 +181,9 @@ func putContent(c *conn, sum, header, body []byte, text indexText) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	_, err = c.exec(`INSERT INTO search(rowid, subject, sender, rcpt, hdr, body) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err = c.exec(`INSERT INTO temp.index_queue(id, subject, sender, rcpt, hdr, body) VALUES (?, ?, ?, ?, ?, ?)`,
 		id, text.subject, text.from, text.to, text.header, text.body)
+	c.indexQueued = true
 	return id, err
 }
 

@@ -75,7 +75,7 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		if err != nil {
 			return nil, err
 		}
-		box, err := mailboxByName(c, dest)
+		box, err := mailboxRef(c, dest)
 		if err != nil {
 			return nil, fmt.Errorf("mailbox %q: %w", dest, err)
 		}
@@ -129,7 +129,7 @@ func (s *Store) Copy(ctx context.Context, id int64, dest, newKey string, origin 
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
-		box, err := mailboxByName(c, dest)
+		box, err := mailboxRef(c, dest)
 		if err != nil {
 			return nil, fmt.Errorf("mailbox %q: %w", dest, err)
 		}
@@ -192,8 +192,10 @@ func collectContent(c *conn, contentID int64) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	if _, err := c.exec(`DELETE FROM search WHERE rowid = ?`, contentID); err != nil {
-		return err
+	for _, q := range []string{`DELETE FROM search WHERE rowid = ?`, `DELETE FROM search_body WHERE rowid = ?`, `DELETE FROM temp.index_queue WHERE id = ?`} {
+		if _, err := c.exec(q, contentID); err != nil {
+			return err
+		}
 	}
 	_, err = c.exec(`DELETE FROM content WHERE id = ?`, contentID)
 	return err

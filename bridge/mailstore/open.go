@@ -94,6 +94,9 @@ func (s *Store) openWriter() (*conn, error) {
 	if err := migrate(c); err != nil {
 		return nil, errors.Join(err, c.close())
 	}
+	if err := c.c.Exec(indexQueueSchema); err != nil {
+		return nil, errors.Join(err, c.close())
+	}
 	return c, nil
 }
 
@@ -223,8 +226,10 @@ func (s *Store) write(ctx context.Context, fn func(c *conn) ([]Event, error)) er
 	var events []Event
 	err := s.w.tx(ctx, true, func() error {
 		var err error
-		events, err = fn(s.w)
-		return err
+		if events, err = fn(s.w); err != nil {
+			return err
+		}
+		return flushIndex(s.w)
 	})
 	if err != nil {
 		return err

@@ -25,9 +25,13 @@ const (
 //     key can never clear a newer one.
 //   - content keeps the header section apart from the body so that Header
 //     reads no body pages; search is keyed by content id.
-//   - search uses the trigram tokenizer: substring matching, case folded
+//   - search indexes the header fields with the trigram tokenizer:
+//     substring matching, case folded
 //     (https://sqlite.org/fts5.html#the_trigram_tokenizer), as IMAP
-//     SEARCH wants (RFC 9051 §6.4.4).
+//     SEARCH wants (RFC 9051 §6.4.4). Bodies go to search_body, a word
+//     index (unicode61): a trigram index of 50 KB bodies cost most of the
+//     time of an initial sync (docs/benchmarks.md), while body search by
+//     words and word beginnings is what mail clients offer.
 const schema = `
 CREATE TABLE counter (
 	name  TEXT PRIMARY KEY,
@@ -74,7 +78,8 @@ CREATE UNIQUE INDEX message_uid ON message(mailbox_id, uid) WHERE mailbox_id IS 
 CREATE INDEX message_content ON message(content_id) WHERE content_id IS NOT NULL;
 CREATE INDEX message_pending ON message(change) WHERE change > pushed;
 
-CREATE VIRTUAL TABLE search USING fts5(subject, sender, rcpt, hdr, body, tokenize = 'trigram');
+CREATE VIRTUAL TABLE search USING fts5(subject, sender, rcpt, hdr, tokenize = 'trigram');
+CREATE VIRTUAL TABLE search_body USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
 
 CREATE TABLE doc (
 	id       TEXT PRIMARY KEY,
@@ -82,7 +87,7 @@ CREATE TABLE doc (
 	revision INTEGER NOT NULL,
 	key      TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX doc_key ON doc(key) WHERE key <> '';
+CREATE INDEX doc_key ON doc(key);
 
 CREATE TABLE outbox (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ncruces/go-sqlite3"
@@ -15,63 +16,87 @@ const maxSearchLen = 1024
 // containsFunc is the SQL function containsFold is registered as.
 const containsFunc = "mailstore_contains"
 
-// searchColumns are the index columns each Field looks in.
-var searchColumns = map[Field][]string{
-	FieldText:    {"hdr", "body"},
+// headerColumns are the trigram index columns each Field looks in; a
+// Field with body also looks in the body word index.
+var headerColumns = map[Field][]string{
+	FieldText:    {"hdr"},
 	FieldSubject: {"subject"},
 	FieldFrom:    {"sender"},
 	FieldTo:      {"rcpt"},
-	FieldBody:    {"body"},
+	FieldBody:    nil,
 }
 
+func withBody(f Field) bool { return f == FieldText || f == FieldBody }
+
 // Search returns, in ascending order, the UIDs of the messages in the
-// mailbox whose field contains text, case-insensitively (IMAP SEARCH is
-// substring matching, RFC 9051 §6.4.4). Text of three characters or more
-// is looked up in the trigram index; shorter text, which has no trigram,
-// is matched by scanning the indexed text of the mailbox's messages. An
-// empty text matches every message.
+// mailbox whose field contains text, case-insensitively. In header fields
+// it is substring matching, as IMAP SEARCH says (RFC 9051 §6.4.4): text of
+// three characters or more is looked up in the trigram index, shorter text
+// is matched by scanning the mailbox's indexed headers. In bodies it
+// matches the words of text as a phrase, the last word as a beginning
+// ("umbr" finds "Umbra"), through the word index. An empty text matches
+// every message.
 func (s *Store) Search(ctx context.Context, mailboxID int64, field Field, text string) ([]uint32, error) {
-	cols, ok := searchColumns[field]
+	cols, ok := headerColumns[field]
 	if !ok {
 		return nil, fmt.Errorf("%w: search field %d", ErrInvalid, field)
 	}
 	if len(text) > maxSearchLen || !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
 		return nil, fmt.Errorf("%w: search text must be UTF-8 without NUL, at most %d bytes", ErrInvalid, maxSearchLen)
 	}
-	var q string
-	var arg any
-	switch n := utf8.RuneCountInString(text); {
-	case n == 0:
-		q = `SELECT m.uid FROM message m WHERE m.mailbox_id = ?1 ORDER BY m.uid`
-	case n >= 3:
-		// An FTS5 phrase: double quotes doubled inside
-		// (https://sqlite.org/fts5.html#fts5_strings); a column filter
-		// limits it to the field's columns.
-		q = `SELECT m.uid FROM search JOIN message m ON m.content_id = search.rowid
-			WHERE m.mailbox_id = ?1 AND search MATCH ?2 ORDER BY m.uid`
-		arg = "{" + strings.Join(cols, " ") + `} : "` + strings.ReplaceAll(text, `"`, `""`) + `"`
-	default:
-		var conds []string
-		for _, c := range cols {
-			conds = append(conds, containsFunc+"(search."+c+", ?2)")
-		}
-		q = `SELECT m.uid FROM message m JOIN search ON search.rowid = m.content_id
-			WHERE m.mailbox_id = ?1 AND (` + strings.Join(conds, " OR ") + `) ORDER BY m.uid`
-		arg = strings.ToLower(text)
+	if text == "" {
+		return s.searchQuery(ctx, `SELECT m.uid FROM message m WHERE m.mailbox_id = ?1 ORDER BY m.uid`, mailboxID)
 	}
+	var conds []string
+	args := []any{mailboxID}
+	if len(cols) > 0 {
+		if utf8.RuneCountInString(text) >= 3 {
+			// An FTS5 phrase: double quotes doubled inside
+			// (https://sqlite.org/fts5.html#fts5_strings); a column filter
+			// limits it to the field's columns.
+			args = append(args, "{"+strings.Join(cols, " ")+`} : "`+strings.ReplaceAll(text, `"`, `""`)+`"`)
+			conds = append(conds, fmt.Sprintf(`m.content_id IN (SELECT rowid FROM search WHERE search MATCH ?%d)`, len(args)))
+		} else {
+			args = append(args, strings.ToLower(text))
+			var or []string
+			for _, c := range cols {
+				or = append(or, fmt.Sprintf("%s(search.%s, ?%d)", containsFunc, c, len(args)))
+			}
+			conds = append(conds, `m.content_id IN (SELECT rowid FROM search WHERE `+strings.Join(or, " OR ")+`)`)
+		}
+	}
+	if withBody(field) {
+		if q := bodyQuery(text); q != "" {
+			args = append(args, q)
+			conds = append(conds, fmt.Sprintf(`m.content_id IN (SELECT rowid FROM search_body WHERE search_body MATCH ?%d)`, len(args)))
+		}
+	}
+	if len(conds) == 0 {
+		return nil, nil // only punctuation, which the body index does not hold
+	}
+	return s.searchQuery(ctx, `SELECT m.uid FROM message m WHERE m.mailbox_id = ?1 AND (`+strings.Join(conds, " OR ")+`) ORDER BY m.uid`, args...)
+}
+
+// bodyQuery is the FTS5 query for text in the body word index: its words
+// as one phrase, the last one a prefix; "" if text has no word.
+func bodyQuery(text string) string {
+	words := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	if len(words) == 0 {
+		return ""
+	}
+	return `"` + strings.Join(words, " ") + `" *`
+}
+
+func (s *Store) searchQuery(ctx context.Context, q string, args ...any) ([]uint32, error) {
 	var uids []uint32
 	err := s.read(ctx, func(c *conn) error {
-		args := []any{mailboxID}
-		if arg != nil {
-			args = append(args, arg)
-		}
 		return c.query(q, func(st *sqlite3.Stmt) error {
 			uids = append(uids, uint32(st.ColumnInt64(0)))
 			return nil
 		}, args...)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mailstore: search mailbox %d: %w", mailboxID, err)
+		return nil, fmt.Errorf("mailstore: search mailbox %d: %w", args[0], err)
 	}
 	return uids, nil
 }

@@ -47,7 +47,9 @@ func TestSearch(t *testing.T) {
 		{FieldSubject, "Wetter", nil},
 		{FieldBody, "schön", []uint32{1}},
 		{FieldBody, "hello world &", []uint32{2}},
-		{FieldBody, "<b>", nil},
+		{FieldBody, "<p>", nil}, // markup is not text
+		{FieldBody, "frie", []uint32{2}},
+		{FieldBody, "riends", nil}, // bodies match words and word beginnings
 		{FieldBody, "secretblob", nil},
 		{FieldFrom, "jürgen", []uint32{1}},
 		{FieldFrom, "alice@", []uint32{2}},

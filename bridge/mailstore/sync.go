@@ -48,6 +48,13 @@ func (s *Store) Doc(ctx context.Context, id string) (Doc, error) {
 	return d, nil
 }
 
+func putDoc(c *conn, d Doc) error {
+	_, err := c.exec(`INSERT INTO doc(id, kind, revision, key) VALUES (?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision, key = excluded.key`,
+		d.ID, d.Kind, d.Revision, d.Key)
+	return err
+}
+
 func scanDoc(s *sqlite3.Stmt) Doc {
 	return Doc{ID: s.ColumnText(0), Kind: s.ColumnText(1), Revision: s.ColumnInt64(2), Key: s.ColumnText(3)}
 }
@@ -57,12 +64,7 @@ func (s *Store) PutDoc(ctx context.Context, d Doc) error {
 	if d.ID == "" {
 		return fmt.Errorf("%w: document without id", ErrInvalid)
 	}
-	err := s.write(ctx, func(c *conn) ([]Event, error) {
-		_, err := c.exec(`INSERT INTO doc(id, kind, revision, key) VALUES (?, ?, ?, ?)
-			ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision, key = excluded.key`,
-			d.ID, d.Kind, d.Revision, d.Key)
-		return nil, err
-	})
+	err := s.write(ctx, func(c *conn) ([]Event, error) { return nil, putDoc(c, d) })
 	if err != nil {
 		return fmt.Errorf("mailstore: put document %q: %w", d.ID, err)
 	}
@@ -119,19 +121,21 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]Pending, error) {
 // later change keeps it pending. An unknown key is not an error: a
 // remote deletion may have removed it meanwhile.
 func (s *Store) Pushed(ctx context.Context, key string, change int64) error {
-	err := s.write(ctx, func(c *conn) ([]Event, error) {
-		if _, err := c.exec(`DELETE FROM message WHERE key = ? AND mailbox_id IS NULL AND change <= ?`, key, change); err != nil {
-			return nil, err
-		}
-		_, err := c.exec(`UPDATE message SET pushed = change, synced_flags = flags,
-				synced_mailbox = (SELECT name FROM mailbox WHERE id = mailbox_id)
-			WHERE key = ? AND change <= ? AND change > pushed`, key, change)
-		return nil, err
-	})
+	err := s.write(ctx, func(c *conn) ([]Event, error) { return nil, pushed(c, key, change) })
 	if err != nil {
 		return fmt.Errorf("mailstore: pushed %q: %w", key, err)
 	}
 	return nil
+}
+
+func pushed(c *conn, key string, change int64) error {
+	if _, err := c.exec(`DELETE FROM message WHERE key = ? AND mailbox_id IS NULL AND change <= ?`, key, change); err != nil {
+		return err
+	}
+	_, err := c.exec(`UPDATE message SET pushed = change, synced_flags = flags,
+			synced_mailbox = (SELECT name FROM mailbox WHERE id = mailbox_id)
+		WHERE key = ? AND change <= ? AND change > pushed`, key, change)
+	return err
 }
 
 // MailboxesPending lists the mailbox names created, renamed (the old name

@@ -124,7 +124,7 @@ func TestBridgeKilledDuringInitialSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.nd.Deliver(ctx, sender, &testnet.User{Address: u.Address, Signet: u}, a.nd, total, func(int) int { return 2048 }); err != nil {
+	if err := a.nd.Deliver(ctx, sender, &testnet.User{Address: u.Address, Signet: u}, a.nd, total, func(i int) []byte { return testnet.MailMIME(i, 2048) }); err != nil {
 		t.Fatal(err)
 	}
 

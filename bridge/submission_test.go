@@ -1,0 +1,56 @@
+package bridge
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestPrepareOutgoing(t *testing.T) {
+	t.Parallel()
+	in := "From: a@a.test\nTo: b@b.test\nBcc: secret@c.test,\n  other@d.test\nUmbra-Security: forged\nSubject: hi\n\nbody line\nBcc: not a header\n"
+	out := string(prepareOutgoing([]byte(in), "a@a.test"))
+	header, body, _ := strings.Cut(out, "\r\n\r\n")
+	if strings.Contains(header, "secret@") || strings.Contains(header, "other@") || strings.Contains(header, "forged") {
+		t.Errorf("Bcc or Umbra-Security kept:\n%s", header)
+	}
+	for _, want := range []string{"From: a@a.test\r\n", "Subject: hi\r\n", "Date: ", "Message-ID: <"} {
+		if !strings.Contains(header, want) {
+			t.Errorf("header lacks %q:\n%s", want, header)
+		}
+	}
+	if body != "body line\r\nBcc: not a header\r\n" {
+		t.Errorf("body %q", body)
+	}
+	// A client's own Date and Message-ID stay.
+	out = string(prepareOutgoing([]byte("Date: x\r\nMessage-ID: <m@a>\r\n\r\nb"), "a@a.test"))
+	if strings.Count(out, "Date:") != 1 || strings.Count(out, "Message-ID:") != 1 {
+		t.Errorf("Date or Message-ID added twice: %q", out)
+	}
+}
+
+func FuzzPrepareOutgoing(f *testing.F) {
+	f.Add([]byte("From: a@a.test\r\nBcc: x@y\r\n\r\nbody\r\n"))
+	f.Add([]byte("\n\n"))
+	f.Add([]byte("Bcc:\n continued\nSubject: s\n\nbody"))
+	f.Add([]byte("no header at all"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := prepareOutgoing(in, "a@a.test")
+		if bytes.Contains(bytes.ReplaceAll(out, []byte("\r\n"), nil), []byte("\n")) {
+			t.Fatalf("a bare LF is left: %q", out)
+		}
+		header, _, ok := bytes.Cut(out, []byte("\r\n\r\n"))
+		if !ok {
+			t.Fatalf("no header end: %q", out)
+		}
+		for _, line := range bytes.Split(header, []byte("\r\n")) {
+			name, _, _ := bytes.Cut(line, []byte(":"))
+			if n := strings.ToLower(strings.TrimSpace(string(name))); n == "bcc" {
+				t.Fatalf("Bcc kept: %q", out)
+			}
+		}
+		if !bytes.Contains(header, []byte("Message-ID:")) && !bytes.Contains(bytes.ToLower(header), []byte("message-id:")) {
+			t.Fatalf("no Message-ID: %q", out)
+		}
+	})
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// imapSession logs in to a bridge over IMAP.
+func imapSession(t *testing.T, addr, user, password string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(user, password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mailboxState is what one mailbox shows: subject → flags.
+func mailboxState(t *testing.T, c *imapclient.Client, mailbox string) map[string][]imap.Flag {
+	t.Helper()
+	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return nil // not there (yet)
+	}
+	out := map[string][]imap.Flag{}
+	if sel.NumMessages == 0 {
+		return out
+	}
+	msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true, Flags: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		f := slices.Clone(m.Flags)
+		slices.Sort(f)
+		out[m.Envelope.Subject] = f
+	}
+	return out
+}
+
+// eventually polls cond for up to 20 seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s: %s", what)
+		}
+	}
+}
+
+// TestTwoDevicesConverge: bob's second device follows the first's flags,
+// new folder, move, folder rename and deletion, pushed through the sync
+// API, within seconds.
+func TestTwoDevicesConverge(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	bob := d.info.Accounts[1]
+	dir2 := filepath.Join(d.dir, "accounts", "bob-phone")
+	pwFile := filepath.Join(d.dir, "accounts", bob.Address+".password")
+	mustUmbra(t, "account", "login", bob.Address, "--dns", d.net.DNS.Addr, "--dir", dir2, "--password-file", pwFile, "--name", "phone")
+	pw, err := readSecretFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rb, err := startBridge(context.Background(), dir2, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rb.close() })
+
+	one := imapSession(t, bob.IMAP, bob.Username, bob.Password)
+	two := imapSession(t, rb.b.IMAPAddr(), rb.b.Username(), rb.b.MailPassword())
+	eventually(t, "the welcome message on both devices", func() bool {
+		return len(mailboxState(t, one, "INBOX")) == 1 && len(mailboxState(t, two, "INBOX")) == 1
+	})
+
+	// Device one: flag, new folder, move.
+	if _, err := one.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	all := imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}
+	if err := one.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagFlagged, imap.FlagSeen}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := one.Create("Projekte", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Move(all, "Projekte").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := []imap.Flag{imap.FlagFlagged, imap.FlagSeen}
+	eventually(t, "device two shows the message flagged in Projekte", func() bool {
+		st := mailboxState(t, two, "Projekte")
+		for _, f := range st {
+			return slices.Equal(f, want) && len(mailboxState(t, two, "INBOX")) == 0
+		}
+		return false
+	})
+
+	// Device two renames the folder; device one follows, message included.
+	if err := two.Rename("Projekte", "Archiv-2026", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "device one shows the renamed folder with the message", func() bool {
+		return len(mailboxState(t, one, "Archiv-2026")) == 1 && mailboxState(t, one, "Projekte") == nil
+	})
+
+	// Device one deletes it; device two follows.
+	if _, err := one.Select("Archiv-2026", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := one.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := one.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "device two no longer has the message", func() bool {
+		st := mailboxState(t, two, "Archiv-2026")
+		return st != nil && len(st) == 0
+	})
+}
