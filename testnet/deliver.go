@@ -21,39 +21,45 @@ func (nd *Node) Deliver(ctx context.Context, from *User, to *User, toNode *Node,
 	if nd.Provider == nil {
 		return fmt.Errorf("testnet: %s is not running in-process", nd.Domain)
 	}
+	return Parallel(ctx, runtime.GOMAXPROCS(0)*2, n, func(i int) error {
+		msg, err := Seal(from, nd, to, toNode, mime(i))
+		if err == nil {
+			_, err = nd.Provider.Submit(ctx, from.Address, msg)
+		}
+		if err != nil {
+			return fmt.Errorf("testnet: message %d: %w", i, err)
+		}
+		return nil
+	})
+}
+
+// Parallel runs f(0..n-1) on workers goroutines and returns the first
+// error; after one, the workers take no further i.
+func Parallel(ctx context.Context, workers, n int, f func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	for range runtime.GOMAXPROCS(0) * 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	var once sync.Once
+	var first error
+	for range workers {
+		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				msg, err := Seal(from, nd, to, toNode, mime(i))
-				if err == nil {
-					_, err = nd.Provider.Submit(ctx, from.Address, msg)
-				}
-				if err != nil {
-					select {
-					case errs <- fmt.Errorf("testnet: message %d: %w", i, err):
-					default:
-					}
+				if err := f(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
+	if first == nil {
+		first = ctx.Err()
 	}
+	return first
 }
 
 // words is the vocabulary of MailMIME's text.

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
@@ -321,7 +320,7 @@ func (bb *benchBridge) baseline(ctx context.Context, address string, res *benchB
 	}
 	t0 := time.Now()
 	var total atomic.Int64
-	err = parallel(ctx, 8, len(ids), func(i int) error {
+	err = testnet.Parallel(ctx, 8, len(ids), func(i int) error {
 		doc, err := s.cl.Get(ctx, ids[i])
 		if err != nil {
 			return err
@@ -358,7 +357,7 @@ func (bb *benchBridge) baseline(ctx context.Context, address string, res *benchB
 	base := "https://" + ln.Addr().String() + "/"
 	bb.say("baseline: the same %d bytes over plain HTTPS", res.bytes)
 	t0 = time.Now()
-	err = parallel(ctx, 8, len(ids), func(i int) error {
+	err = testnet.Parallel(ctx, 8, len(ids), func(i int) error {
 		resp, err := client.Get(base + strconv.Itoa(i))
 		if err != nil {
 			return err
@@ -369,35 +368,6 @@ func (bb *benchBridge) baseline(ctx context.Context, address string, res *benchB
 	})
 	res.plain = time.Since(t0)
 	return err
-}
-
-// parallel runs f(0..n-1) on workers goroutines and returns the first error.
-func parallel(ctx context.Context, workers, n int, f func(i int) error) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				if err := f(i); err != nil {
-					once.Do(func() { first = err })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return first
 }
 
 // fetches times UID FETCH 1:* (FLAGS ENVELOPE) and UID FETCH 1:* BODY.PEEK[].

@@ -16,8 +16,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"umbra/bridge"
-	"umbra/keyfile"
-	"umbra/signet"
 	"umbra/testnet"
 )
 
@@ -112,14 +110,7 @@ func TestBridgeKilledDuringInitialSync(t *testing.T) {
 	pw := secretFile(t, "correct horse battery staple")
 	mustUmbra(t, "account", "create", "alice@a.test", "--invite", a.invite(t, "alice@a.test"), a.dns(),
 		"--dir", dir, "--password-file", pw, "--phrase-out", filepath.Join(t.TempDir(), "phrase"), "--name", "t")
-	raw, err := keyfile.ReadSignet(filepath.Join(dir, signetFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := signet.ParseUser(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := signetOf(t, dir)
 	sender, err := a.nd.NewUser(ctx, "sender@a.test")
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"umbra/bridge/mailstore"
 )
@@ -47,23 +47,19 @@ func startTestDemo(t *testing.T) *demo {
 	return d
 }
 
-// waitInbox waits until the mailbox of a bridge holds a message whose
+// waitMailbox waits until the mailbox of a bridge holds a message whose
 // subject contains want.
 func waitMailbox(t *testing.T, st *mailstore.Store, mailbox, want string) {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(t, fmt.Sprintf("no message %q in %s", want, mailbox), func() bool {
 		mb, err := st.Mailbox(ctx, mailbox)
-		if err == nil {
-			uids, err := st.Search(ctx, mb.ID, mailstore.FieldSubject, want)
-			if err == nil && len(uids) > 0 {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no message %q in %s after 60 s", want, mailbox)
+		uids, err := st.Search(ctx, mb.ID, mailstore.FieldSubject, want)
+		return err == nil && len(uids) > 0
+	})
 }
 
 func TestDemoWritesSettingsAndWelcome(t *testing.T) {
