@@ -190,7 +190,9 @@ func prepareOutgoing(raw []byte, from string) []byte {
 	}
 	var out bytes.Buffer
 	has := map[string]bool{}
-	dropping := false
+	// A continuation line before any field continues nothing (RFC 5322
+	// §2.2.3): it goes.
+	dropping := true
 	for _, line := range bytes.SplitAfter(append(header, "\r\n"...), []byte("\r\n")) {
 		if len(line) == 0 {
 			continue

@@ -34,6 +34,8 @@ func FuzzPrepareOutgoing(f *testing.F) {
 	f.Add([]byte("\n\n"))
 	f.Add([]byte("Bcc:\n continued\nSubject: s\n\nbody"))
 	f.Add([]byte("no header at all"))
+	f.Add([]byte(" BCC"))
+	f.Add([]byte(" Bcc: x@y\r\nSubject: s\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out := prepareOutgoing(in, "a@a.test")
 		if bytes.Contains(bytes.ReplaceAll(out, []byte("\r\n"), nil), []byte("\n")) {
@@ -43,9 +45,12 @@ func FuzzPrepareOutgoing(f *testing.F) {
 		if !ok {
 			t.Fatalf("no header end: %q", out)
 		}
-		for _, line := range bytes.Split(header, []byte("\r\n")) {
-			name, _, _ := bytes.Cut(line, []byte(":"))
-			if n := strings.ToLower(strings.TrimSpace(string(name))); n == "bcc" {
+		for i, line := range bytes.Split(header, []byte("\r\n")) {
+			if i == 0 && len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+				t.Fatalf("the header starts with a continuation line: %q", out)
+			}
+			name, _, isField := bytes.Cut(line, []byte(":"))
+			if n := strings.ToLower(strings.TrimSpace(string(name))); isField && n == "bcc" && line[0] != ' ' && line[0] != '\t' {
 				t.Fatalf("Bcc kept: %q", out)
 			}
 		}

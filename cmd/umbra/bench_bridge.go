@@ -448,29 +448,16 @@ func (bb *benchBridge) latency(ctx context.Context, alice, bob *bridgeProc, latN
 		return nil, err
 	}
 	defer idle.Close()
-	// STARTTLS, trusting the certificate the bridge exports.
-	pem, err := os.ReadFile(filepath.Join(alice.dir, bridge.CertFile))
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	sc, err := smtp.Dial(alice.smtp)
+	sc, err := dialSubmission(alice.smtp, alice.dir, "alice@a.test", alice.password)
 	if err != nil {
 		return nil, err
 	}
 	defer sc.Close()
-	if err := sc.StartTLS(&tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}); err != nil {
-		return nil, err
-	}
-	if err := sc.Auth(smtp.PlainAuth("", "alice@a.test", alice.password, "127.0.0.1")); err != nil {
-		return nil, err
-	}
 	bb.say("latency: %d messages alice → bob, SMTP 250 → IMAP IDLE", latN)
 	var lat []time.Duration
 	for i := range latN {
 		msg := fmt.Sprintf("From: alice@a.test\r\nTo: bob@b.test\r\nSubject: latency %d\r\n\r\nping %d\r\n", i, i)
-		if err := sendOne(sc, []byte(msg)); err != nil {
+		if err := sendOne(sc, "alice@a.test", "bob@b.test", []byte(msg)); err != nil {
 			return nil, err
 		}
 		t0 := time.Now()
@@ -486,13 +473,37 @@ func (bb *benchBridge) latency(ctx context.Context, alice, bob *bridgeProc, latN
 	return lat, nil
 }
 
-// sendOne sends one message from alice to bob on an open SMTP session and
-// returns after the 250 to its data.
-func sendOne(sc *smtp.Client, msg []byte) error {
-	if err := sc.Mail("alice@a.test"); err != nil {
+// dialSubmission logs in to a bridge's SMTP submission after STARTTLS,
+// trusting the certificate the bridge of account directory dir exports.
+func dialSubmission(addr, dir, user, password string) (*smtp.Client, error) {
+	pem, err := os.ReadFile(filepath.Join(dir, bridge.CertFile))
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	sc, err := smtp.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.StartTLS(&tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	if err := sc.Auth(smtp.PlainAuth("", user, password, "127.0.0.1")); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	return sc, nil
+}
+
+// sendOne sends one message on an open SMTP session and returns after
+// the 250 to its data.
+func sendOne(sc *smtp.Client, from, to string, msg []byte) error {
+	if err := sc.Mail(from); err != nil {
 		return err
 	}
-	if err := sc.Rcpt("bob@b.test"); err != nil {
+	if err := sc.Rcpt(to); err != nil {
 		return err
 	}
 	w, err := sc.Data()

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,6 +84,33 @@ func TestDemoWritesSettingsAndWelcome(t *testing.T) {
 		}
 	}
 	waitMailbox(t, d.bridges[1].b.Store(), "INBOX", "Welcome to Umbra")
+
+	out := mustUmbra(t, "bridge", "status", "--dir", info.Accounts[1].Dir)
+	for _, want := range []string{"account     bob@b.test", "state       online", "IMAP        " + info.Accounts[1].IMAP, "outbox      0 messages waiting"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bridge status lacks %q:\n%s", want, out)
+		}
+	}
+	certFile := filepath.Join(t.TempDir(), "bridge.pem")
+	mustUmbra(t, "bridge", "cert", "export", "--dir", info.Accounts[1].Dir, certFile)
+	pemData, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemData)
+	if block == nil {
+		t.Fatalf("cert export wrote no PEM: %q", pemData)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.VerifyHostname("127.0.0.1"); err != nil {
+		t.Error(err)
+	}
+	if err := cert.VerifyHostname("localhost"); err != nil {
+		t.Error(err)
+	}
 }
 
 // TestMailClients runs Python's smtplib and imaplib through the whole

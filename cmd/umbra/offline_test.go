@@ -1,0 +1,51 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"umbra/bridge"
+)
+
+// TestOfflineOutbox: with alice's provider down, her bridge still serves
+// IMAP from its local copy and accepts mail into its outbox; when the
+// provider is back the message goes, and bob gets it.
+func TestOfflineOutbox(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	alice, bob := d.info.Accounts[0], d.info.Accounts[1]
+	waitMailbox(t, d.bridges[1].b.Store(), "INBOX", "Welcome to Umbra")
+	a := d.net.Node("a.test")
+	a.Stop()
+
+	sc, err := dialSubmission(alice.SMTP, alice.Dir, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	msg := "From: alice@a.test\r\nTo: bob@b.test\r\nSubject: sent while offline\r\n\r\nqueued\r\n"
+	if err := sendOne(sc, alice.Address, bob.Address, []byte(msg)); err != nil {
+		t.Fatalf("submission while the provider is down: %v", err)
+	}
+	// IMAP serves the local copy: the welcome message and the new one in Sent.
+	c := imapSession(t, alice.IMAP, alice.Username, alice.Password)
+	st, err := c.Status("Sent", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || *st.NumMessages != 2 {
+		t.Fatalf("Sent while offline: %v %v", st, err)
+	}
+	eventually(t, "the outbox holds the message", func() bool {
+		s := d.bridges[0].b.Status()
+		return s.Outbox == 1 && !s.Online
+	})
+	status, err := bridge.ReadStatus(alice.Dir)
+	if err != nil || status.LastError == "" {
+		t.Fatalf("status while offline: %+v %v", status, err)
+	}
+
+	if err := a.Start(nil); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, d.bridges[1].b.Store(), "INBOX", "sent while offline")
+	eventually(t, "the outbox is empty", func() bool { return d.bridges[0].b.Status().Outbox == 0 })
+}
