@@ -35,7 +35,8 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var level, author string
+	var level string
+	var author *signet.User
 	var dirErr error // a failure of the Directory, classified there
 	authorKey := func(address string, fp signet.Fingerprint) (ed25519.PublicKey, error) {
 		u, lvl, err := b.dir.User(ctx, address, fp)
@@ -43,7 +44,7 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 			dirErr = err
 			return nil, err
 		}
-		author, level = u.Address, lvl
+		author, level = u, lvl
 		return u.SigningKey, nil
 	}
 	var mime bytes.Buffer
@@ -74,7 +75,10 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	if err := dmime.VerifyOrigin(bytes.NewReader(data), org.MessageKeys()...); err != nil {
 		return nil, &permanentError{fmt.Errorf("origin signature of %s: %w", dest.OriginDomain, err)}
 	}
-	verdict := fmt.Sprintf("encrypted; signed=%s; key=%s; origin=%s", author, level, dest.OriginDomain)
+	if level, err = b.continuity(ctx, author, level); err != nil {
+		return nil, err
+	}
+	verdict := fmt.Sprintf("encrypted; signed=%s; key=%s; origin=%s", author.Address, level, dest.OriginDomain)
 	return stamp(mime.Bytes(), verdict), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,4 +133,50 @@ func TestTwoDevicesConverge(t *testing.T) {
 		st := mailboxState(t, two, "Archiv-2026")
 		return st != nil && len(st) == 0
 	})
+}
+
+// TestKeyChangeShown: when the author's signet does not descend from the
+// one bob's bridge saw for that address before, the message still comes,
+// marked key=changed.
+func TestKeyChangeShown(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	alice, bob := d.info.Accounts[0], d.info.Accounts[1]
+	st := d.bridges[1].b.Store()
+	waitMailbox(t, st, "INBOX", "Welcome to Umbra")
+	ctx := context.Background()
+	pin, err := st.GetState(ctx, "contact:alice@a.test")
+	if err != nil || len(pin) != 32 {
+		t.Fatalf("alice's key was not pinned on first sight: %x %v", pin, err)
+	}
+	// As if bob had seen another key for alice before.
+	if err := st.SetState(ctx, "contact:alice@a.test", make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := dialSubmission(alice.SMTP, alice.Dir, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := sendOne(sc, alice.Address, bob.Address, []byte("From: alice@a.test\r\nTo: bob@b.test\r\nSubject: new key?\r\n\r\nhi\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, st, "INBOX", "new key?")
+	c := imapSession(t, bob.IMAP, bob.Username, bob.Password)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	uids, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "new key?"}}}, nil).Wait()
+	if err != nil || len(uids.AllUIDs()) != 1 {
+		t.Fatalf("search: %v %v", uids, err)
+	}
+	msgs, err := c.Fetch(imap.UIDSetNum(uids.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}}).Collect()
+	if err != nil || len(msgs) != 1 {
+		t.Fatal(err)
+	}
+	for _, b := range msgs[0].BodySection {
+		if !strings.Contains(string(b.Bytes), "Umbra-Security: encrypted; signed=alice@a.test; key=changed") {
+			t.Errorf("header:\n%s", b.Bytes)
+		}
+	}
 }

@@ -99,6 +99,7 @@ def main():
     msg = EmailMessage()
     msg["From"] = alice["address"]
     msg["To"] = bob["address"]
+    msg["Bcc"] = alice["address"]  # a blind copy to herself: invisible to bob
     msg["Subject"] = subject
     msg.set_content(body_line + "\n")
     msg.add_attachment(attachment, maintype="application", subtype="octet-stream", filename="plan.bin")
@@ -117,6 +118,7 @@ def main():
     parts = [p for p in got.iter_attachments()]
     assert len(parts) == 1 and parts[0].get_content() == attachment, "attachment bytes differ"
     assert body_line in got.get_body(("plain",)).get_content()
+    assert got["Bcc"] is None and alice["address"] not in str(got["To"]) + str(got["Cc"]), "Bcc visible"
 
     log("bob received it intact")
 
@@ -157,6 +159,8 @@ def main():
     # 5. Alice gets the reply; her second device sees her Sent copy.
     am = imap_login(alice)
     wait_for(am, "INBOX", "Re: " + subject)
+    blind = wait_for(am, "INBOX", subject)  # the Bcc copy (and the reply matches too)
+    assert len(blind) == 2, blind
     am.logout()
     log("alice got the reply")
     a2 = imap_login(alice2)
