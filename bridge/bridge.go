@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"crypto/hkdf"
+	"crypto/hpke"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base32"
@@ -76,9 +77,13 @@ type Bridge struct {
 	pushWake, outboxWake chan struct{}
 	doomed               sync.Map    // folder names deleted elsewhere, to delete once empty
 	catchingUp           atomic.Bool // the last feed page was full
-	cancel               context.CancelFunc
-	wg                   sync.WaitGroup
-	unsubscribe          func()
+
+	decOnce     sync.Once
+	decKeys     []hpke.PrivateKey
+	decErr      error
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	unsubscribe func()
 
 	st status
 }

@@ -83,19 +83,21 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 }
 
 // decryptionKeys are the current encryption key and the retired ones,
-// newest first.
+// newest first, expanded from their seeds once (an ML-KEM-768 key
+// expansion per message cost a tenth of opening it).
 func (b *Bridge) decryptionKeys() ([]hpke.PrivateKey, error) {
-	cur, err := b.cfg.Keys.EncryptionKey()
-	if err != nil {
-		return nil, err
-	}
-	keys := []hpke.PrivateKey{cur}
-	for i := len(b.cfg.Keys.Retired) - 1; i >= 0; i-- {
-		k, err := b.cfg.Keys.Retired[i].EncryptionKey()
-		if err != nil {
-			return nil, err
+	b.decOnce.Do(func() {
+		var k hpke.PrivateKey
+		if k, b.decErr = b.cfg.Keys.EncryptionKey(); b.decErr != nil {
+			return
 		}
-		keys = append(keys, k)
-	}
-	return keys, nil
+		b.decKeys = []hpke.PrivateKey{k}
+		for i := len(b.cfg.Keys.Retired) - 1; i >= 0; i-- {
+			if k, b.decErr = b.cfg.Keys.Retired[i].EncryptionKey(); b.decErr != nil {
+				return
+			}
+			b.decKeys = append(b.decKeys, k)
+		}
+	})
+	return b.decKeys, b.decErr
 }
