@@ -71,7 +71,7 @@ func mimeMessage(subject, body string) []byte {
 // waitMail polls bob's mailbox until it holds n documents of kind mail.
 func waitMail(t *testing.T, st store.Store, address string, n int) []store.Change {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		var all []store.Change
 		var since int64

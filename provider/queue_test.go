@@ -17,7 +17,7 @@ import (
 // waitQueue polls a node's queue until cond holds for its entries.
 func waitQueue(t *testing.T, nd *testnet.Node, what string, cond func([]store.QueueEntry) bool) []store.QueueEntry {
 	t.Helper()
-	return waitQueueFor(t, nd, 20*time.Second, what, cond)
+	return waitQueueFor(t, nd, time.Minute, what, cond)
 }
 
 func waitQueueFor(t *testing.T, nd *testnet.Node, limit time.Duration, what string, cond func([]store.QueueEntry) bool) []store.QueueEntry {

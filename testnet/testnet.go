@@ -17,6 +17,7 @@ import (
 	"crypto/hpke"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -87,16 +88,23 @@ func (n *Network) Node(domain string) *Node {
 	return n.nodes[domain]
 }
 
-// freePort reserves a loopback port number for a provider's DMTP service,
-// which must be known before the organisation signet and DNS record that
-// publish it are made.
+// freePort picks a free loopback port for a provider's DMTP or DMAP
+// service, which must be known before the organisation signet and DNS
+// record that publish it are made, and which a restarted provider binds
+// again. It is chosen below the kernel's ephemeral range (Linux:
+// 32768–60999), so that while a provider is down no outgoing connection
+// of this or another test process can be given its port.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	var err error
+	for range 100 {
+		port := 20000 + mrand.IntN(12000)
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			ln.Close()
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("testnet: no free port: %w", err)
 }
 
 // AddProvider initialises a provider directory for domain, as `umbra
