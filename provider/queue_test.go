@@ -179,6 +179,9 @@ func TestVanishedRecordHoldsMail(t *testing.T) {
 	}
 	send("first")
 	waitMail(t, w.b.Provider.Store(), w.bob.Address, 1)
+	// b stores before a learns of it: wait for a to drop the entry too, or
+	// the restart below retries it into the downgrade hold as well.
+	waitQueue(t, w.a, "an empty queue", func(q []store.QueueEntry) bool { return len(q) == 0 })
 	w.net.DNS.Remove("_dime.b.test")
 	// Restart a.test so that no in-memory look-up hides the change; its
 	// policy cache on disk remembers b.test as dark.
