@@ -68,16 +68,16 @@ def search_subject(m, subject):
     return [int(x) for x in data[0].split()]
 
 
-def wait_for(m, mailbox, subject):
+def wait_for(m, mailbox, subject, count=1):
     deadline = time.time() + DEADLINE
     while time.time() < deadline:
         typ, _ = m.select(mailbox)
         assert typ == "OK", (typ, mailbox)
         uids = search_subject(m, subject)
-        if uids:
+        if len(uids) >= count:
             return uids
         time.sleep(0.3)
-    raise AssertionError(f"no message {subject!r} in {mailbox} after {DEADLINE}s")
+    raise AssertionError(f"fewer than {count} messages {subject!r} in {mailbox} after {DEADLINE}s")
 
 
 def fetch(m, uid):
@@ -159,7 +159,8 @@ def main():
     # 5. Alice gets the reply; her second device sees her Sent copy.
     am = imap_login(alice)
     wait_for(am, "INBOX", "Re: " + subject)
-    blind = wait_for(am, "INBOX", subject)  # the Bcc copy (and the reply matches too)
+    # The Bcc copy, and the reply, whose subject contains the same words.
+    blind = wait_for(am, "INBOX", subject, count=2)
     assert len(blind) == 2, blind
     am.logout()
     log("alice got the reply")
