@@ -2,9 +2,10 @@ package mailstore
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"umbra/sqlitex"
 )
 
 // conn is one SQLite connection with its compiled statements. Each SQL
@@ -14,71 +15,21 @@ import (
 // the conn taken from the pool.
 type conn struct {
 	c     *sqlite3.Conn
-	stmts map[string]*sqlite3.Stmt
+	stmts *sqlitex.Cache
 	// indexQueued: the writer's transaction put rows in temp.index_queue
 	// that flushIndex must move into the search indexes.
 	indexQueued bool
 }
 
 func newConn(c *sqlite3.Conn) *conn {
-	return &conn{c: c, stmts: map[string]*sqlite3.Stmt{}}
+	return &conn{c: c, stmts: sqlitex.New(c)}
 }
 
-// prepare returns the cached statement for query with args bound.
 func (c *conn) prepare(query string, args []any) (*sqlite3.Stmt, error) {
-	s := c.stmts[query]
-	if s == nil {
-		var err error
-		s, _, err = c.c.PrepareFlags(query, sqlite3.PREPARE_PERSISTENT)
-		if err != nil {
-			return nil, fmt.Errorf("prepare %q: %w", query, err)
-		}
-		c.stmts[query] = s
-	}
-	// A previous use may have stopped early; its error was reported then.
-	_ = s.Reset()
-	for i, a := range args {
-		var err error
-		switch v := a.(type) {
-		case nil:
-			err = s.BindNull(i + 1)
-		case int64:
-			err = s.BindInt64(i+1, v)
-		case int:
-			err = s.BindInt64(i+1, int64(v))
-		case uint32:
-			err = s.BindInt64(i+1, int64(v))
-		case bool:
-			err = s.BindBool(i+1, v)
-		case string:
-			err = s.BindText(i+1, v)
-		case []byte:
-			if v == nil {
-				v = []byte{} // nil is an empty BLOB here; NULL is spelt nil
-			}
-			err = s.BindBlob(i+1, v)
-		default:
-			err = fmt.Errorf("cannot bind %T", a)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bind parameter %d: %w", i+1, err)
-		}
-	}
-	return s, nil
+	return c.stmts.Prepare(query, args)
 }
 
-// exec runs a statement that returns no rows and reports how many rows it
-// inserted, updated or deleted.
-func (c *conn) exec(query string, args ...any) (int64, error) {
-	s, err := c.prepare(query, args)
-	if err != nil {
-		return 0, err
-	}
-	if err := s.Exec(); err != nil {
-		return 0, err
-	}
-	return c.c.Changes(), nil
-}
+func (c *conn) exec(query string, args ...any) (int64, error) { return c.stmts.Exec(query, args...) }
 
 // query runs a statement and calls fn for each row; fn reads the columns
 // from s. The statement is reset afterwards, so that it holds no read lock.
@@ -155,9 +106,6 @@ func (c *conn) tx(ctx context.Context, write bool, fn func() error) (err error) 
 
 // close finalises the statements and closes the connection.
 func (c *conn) close() error {
-	for _, s := range c.stmts {
-		_ = s.Close() // Conn.Close reports what matters
-	}
-	c.stmts = nil
+	_ = c.stmts.Close() // Conn.Close reports what matters
 	return c.c.Close()
 }

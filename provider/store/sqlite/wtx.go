@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"umbra/sqlitex"
 )
 
 // wtx is the write connection as a writeFn sees it. It talks to SQLite
@@ -15,61 +17,16 @@ import (
 // writer's time. Only the writer goroutine uses it.
 type wtx struct {
 	c     *sqlite3.Conn
-	stmts map[string]*sqlite3.Stmt
+	stmts *sqlitex.Cache
 }
 
-func newWtx(c *sqlite3.Conn) *wtx { return &wtx{c: c, stmts: map[string]*sqlite3.Stmt{}} }
+func newWtx(c *sqlite3.Conn) *wtx { return &wtx{c: c, stmts: sqlitex.New(c)} }
 
-// prepare returns the cached statement for query with args bound.
 func (t *wtx) prepare(query string, args []any) (*sqlite3.Stmt, error) {
-	s := t.stmts[query]
-	if s == nil {
-		var err error
-		s, _, err = t.c.PrepareFlags(query, sqlite3.PREPARE_PERSISTENT)
-		if err != nil {
-			return nil, err
-		}
-		t.stmts[query] = s
-	}
-	s.Reset() // in case a previous use stopped early; its error was reported then
-	for i, a := range args {
-		var err error
-		switch v := a.(type) {
-		case nil:
-			err = s.BindNull(i + 1)
-		case int64:
-			err = s.BindInt64(i+1, v)
-		case int:
-			err = s.BindInt64(i+1, int64(v))
-		case string:
-			err = s.BindText(i+1, v)
-		case []byte:
-			if v == nil {
-				v = []byte{} // a nil slice is an empty BLOB; NULL is spelt nil
-			}
-			err = s.BindBlob(i+1, v)
-		default:
-			err = fmt.Errorf("cannot bind %T", a)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bind parameter %d: %w", i+1, err)
-		}
-	}
-	return s, nil
+	return t.stmts.Prepare(query, args)
 }
 
-// exec runs a statement that returns no rows and reports how many rows it
-// inserted, updated or deleted.
-func (t *wtx) exec(query string, args ...any) (int64, error) {
-	s, err := t.prepare(query, args)
-	if err != nil {
-		return 0, err
-	}
-	if err := s.Exec(); err != nil {
-		return 0, err
-	}
-	return t.c.Changes(), nil
-}
+func (t *wtx) exec(query string, args ...any) (int64, error) { return t.stmts.Exec(query, args...) }
 
 // row is the current result row of a statement. The row of queryRow
 // (last) resets its statement once scanned; the rows of query leave that
@@ -147,9 +104,5 @@ func scanColumns(s *sqlite3.Stmt, dest []any) error {
 }
 
 func (t *wtx) close() error {
-	var errs []error
-	for _, s := range t.stmts {
-		errs = append(errs, s.Close())
-	}
-	return errors.Join(append(errs, t.c.Close())...)
+	return errors.Join(t.stmts.Close(), t.c.Close())
 }
