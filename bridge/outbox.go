@@ -48,10 +48,12 @@ func (b *Bridge) Flush(ctx context.Context) (time.Time, error) {
 	}
 	var next time.Time
 	var firstErr error
+	left := 0 // entries that stay for a later try
 	now := time.Now()
 	for _, o := range entries {
 		if o.NextTry.After(now) {
 			next = earliest(next, o.NextTry)
+			left++
 			continue
 		}
 		if err := b.sendEntry(ctx, o); err != nil {
@@ -63,12 +65,10 @@ func (b *Bridge) Flush(ctx context.Context) (time.Time, error) {
 				return next, ferr
 			}
 			next = earliest(next, retry)
+			left++
 		}
 	}
-	left, err := b.store.Outbox(ctx)
-	if err == nil {
-		b.st.setOutbox(len(left))
-	}
+	b.st.setOutbox(left)
 	return next, firstErr
 }
 

@@ -166,10 +166,16 @@ func (b *Bridge) Submit(ctx context.Context, rcpts []string, raw []byte) error {
 	}
 	mime := prepareOutgoing(raw, b.address)
 	sent := stamp(mime, fmt.Sprintf(verdictOwn, b.address))
-	if _, _, err := b.store.Add(ctx, mailstore.NewMessage{Key: syncdoc.NewKey(), Mailbox: "Sent", Flags: []string{`\Seen`}, MIME: sent}, mailstore.Local); err != nil {
+	// The Sent copy and the outbox entry commit together: a crash leaves
+	// both or neither, never a Sent copy of mail that will not go.
+	batch := new(mailstore.Batch)
+	if err := batch.Add(mailstore.NewMessage{Key: syncdoc.NewKey(), Mailbox: "Sent", Flags: []string{`\Seen`}, MIME: sent}, mailstore.Local); err != nil {
 		return err
 	}
-	if _, err := b.store.Enqueue(ctx, mailstore.Outgoing{From: b.address, Recipients: rcpts, MIME: mime}); err != nil {
+	if err := batch.Enqueue(mailstore.Outgoing{From: b.address, Recipients: rcpts, MIME: mime}); err != nil {
+		return err
+	}
+	if err := b.store.Commit(ctx, batch); err != nil {
 		return err
 	}
 	b.st.queued()

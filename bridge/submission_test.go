@@ -38,6 +38,7 @@ func FuzzPrepareOutgoing(f *testing.F) {
 	f.Add([]byte(" Bcc: x@y\r\nSubject: s\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out := prepareOutgoing(in, "a@a.test")
+		headerValue(out, "Subject") // bounce notices read it back: must not panic
 		if bytes.Contains(bytes.ReplaceAll(out, []byte("\r\n"), nil), []byte("\n")) {
 			t.Fatalf("a bare LF is left: %q", out)
 		}

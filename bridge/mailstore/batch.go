@@ -43,6 +43,19 @@ func (b *Batch) PutDoc(d Doc) error {
 	return nil
 }
 
+// Enqueue queues Store.Enqueue: with an Add of the Sent copy in the same
+// batch, a submission is kept whole or not at all.
+func (b *Batch) Enqueue(o Outgoing) error {
+	if err := checkOutgoing(o); err != nil {
+		return err
+	}
+	b.ops = append(b.ops, func(c *conn) ([]Event, error) {
+		_, err := enqueue(c, o)
+		return nil, err
+	})
+	return nil
+}
+
 // Pushed queues Store.Pushed.
 func (b *Batch) Pushed(key string, change int64) {
 	b.ops = append(b.ops, func(c *conn) ([]Event, error) { return nil, pushed(c, key, change) })

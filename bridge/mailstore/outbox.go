@@ -15,25 +15,36 @@ import (
 // and returns its id. Recipients are envelope addresses: non-empty,
 // without line breaks or NUL.
 func (s *Store) Enqueue(ctx context.Context, o Outgoing) (int64, error) {
-	if len(o.Recipients) == 0 || len(o.MIME) == 0 || len(o.MIME) > MaxMessageSize {
-		return 0, fmt.Errorf("%w: outgoing message needs recipients and 1 to %d bytes of MIME", ErrInvalid, MaxMessageSize)
+	if err := checkOutgoing(o); err != nil {
+		return 0, err
 	}
-	for _, r := range append([]string{o.From}, o.Recipients...) {
-		if r == "" || strings.ContainsAny(r, "\r\n\x00") {
-			return 0, fmt.Errorf("%w: envelope address %q", ErrInvalid, r)
-		}
-	}
-	now := time.Now().UnixNano()
 	var id int64
 	err := s.write(ctx, func(c *conn) (_ []Event, err error) {
-		id, err = c.int64Row(`INSERT INTO outbox(sender, recipients, mime, queued, next_try) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			o.From, strings.Join(o.Recipients, "\n"), o.MIME, now, now)
+		id, err = enqueue(c, o)
 		return nil, err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("mailstore: enqueue: %w", err)
 	}
 	return id, nil
+}
+
+func checkOutgoing(o Outgoing) error {
+	if len(o.Recipients) == 0 || len(o.MIME) == 0 || len(o.MIME) > MaxMessageSize {
+		return fmt.Errorf("%w: outgoing message needs recipients and 1 to %d bytes of MIME", ErrInvalid, MaxMessageSize)
+	}
+	for _, r := range append([]string{o.From}, o.Recipients...) {
+		if r == "" || strings.ContainsAny(r, "\r\n\x00") {
+			return fmt.Errorf("%w: envelope address %q", ErrInvalid, r)
+		}
+	}
+	return nil
+}
+
+func enqueue(c *conn, o Outgoing) (int64, error) {
+	now := time.Now().UnixNano()
+	return c.int64Row(`INSERT INTO outbox(sender, recipients, mime, queued, next_try) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		o.From, strings.Join(o.Recipients, "\n"), o.MIME, now, now)
 }
 
 // Outbox lists the outbox in queue order.

@@ -55,8 +55,8 @@ Import it into your mail client to trust the bridge's STARTTLS for
 	})
 }
 
-// bridgeDirFlags are --dir and --account, which choose the account
-// directory.
+// bridgeDir declares --dir and --account, which choose the account
+// directory (resolveBridgeDir).
 func bridgeDir(c *cmd) (dir *string, account *string) {
 	return c.flags.String("dir", "", "the account `DIR`ectory (default: $HOME/.umbra/ADDRESS with --account, else the only account there)"),
 		c.flags.String("account", "", "the account `ADDRESS` (its directory is $HOME/.umbra/ADDRESS)")

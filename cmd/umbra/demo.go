@@ -42,7 +42,7 @@ Runs until interrupted (Ctrl-C). Everything, keys included, stays in DIR.`,
 	})
 }
 
-// DemoFile is the file the demo describes itself in.
+// demoFile is the file the demo describes itself in.
 const demoFile = "demo.json"
 
 // demoInfo is demo.json.
