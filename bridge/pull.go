@@ -140,10 +140,16 @@ func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
 			}()
 		}
 	}()
+	// The fetcher stops when ctx ends (the bridge closes): then no result
+	// comes, and waiting for one must end too.
 	get := func(i int) fetched {
-		r := <-results[i]
-		ahead.release(changes[i].Size)
-		return r
+		select {
+		case r := <-results[i]:
+			ahead.release(changes[i].Size)
+			return r
+		case <-ctx.Done():
+			return fetched{err: ctx.Err()}
+		}
 	}
 	// What was applied before a failure is kept: the batch commits on
 	// the way out too.
