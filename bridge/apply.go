@@ -13,16 +13,16 @@ import (
 )
 
 // apply applies one fetched document of the feed (the serial half of
-// applyPage). New messages and document records go into batch, which
-// applyPage commits many at a time; anything that reads the store first
-// commits the batch, so it sees every earlier document. meta, when set, is
-// the message's meta document fetched alongside its content document.
-func (b *Bridge) apply(ctx context.Context, batch *mailstore.Batch, ch dmap.Change, r fetched, meta *fetched) error {
+// applyPage). New messages and document records go into q, which commits
+// many at a time; anything that reads the store first flushes q, so it
+// sees every earlier document. meta, when set, is the message's meta
+// document fetched alongside its content document.
+func (b *Bridge) apply(ctx context.Context, q *batcher, ch dmap.Change, r fetched, meta *fetched) error {
 	record := func(key string) error {
-		return batch.PutDoc(mailstore.Doc{ID: ch.ID, Kind: ch.Kind, Revision: ch.Revision, Key: key})
+		return q.cur.PutDoc(mailstore.Doc{ID: ch.ID, Kind: ch.Kind, Revision: ch.Revision, Key: key})
 	}
 	if r.err != nil {
-		if err := b.commit(ctx, batch); err != nil {
+		if err := q.flush(ctx); err != nil {
 			return err
 		}
 		return b.rejected(ctx, ch, r.err)
@@ -35,7 +35,7 @@ func (b *Bridge) apply(ctx context.Context, batch *mailstore.Batch, ch dmap.Chan
 		key := syncdoc.MailKey(ch.ID)
 		// Local: this device made the message's storage form; push writes
 		// it up and then deletes the delivered document.
-		if err := batch.Add(mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox, MIME: r.mime}, mailstore.Local); err != nil {
+		if err := q.cur.Add(mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox, MIME: r.mime}, mailstore.Local); err != nil {
 			return err
 		}
 		return record(key)
@@ -48,25 +48,25 @@ func (b *Bridge) apply(ctx context.Context, batch *mailstore.Batch, ch dmap.Chan
 			}
 			nm.Mailbox, nm.Flags = meta.meta.Mailbox, meta.meta.Flags
 		}
-		if ch.Deleted || nm.Mailbox != mailstore.Inbox {
+		if ch.Deleted {
 			// Reads the store: everything queued goes first.
-			if err := b.commit(ctx, batch); err != nil {
+			if err := q.flush(ctx); err != nil {
 				return err
 			}
-			if ch.Deleted {
-				return b.expungeRemote(ctx, ch, key)
-			}
-			if err := b.ensureMailbox(ctx, nm.Mailbox); err != nil {
+			return b.expungeRemote(ctx, ch, key)
+		}
+		if nm.Mailbox != mailstore.Inbox {
+			if err := b.queuedMailbox(ctx, q, nm.Mailbox); err != nil {
 				return err
 			}
 		}
 		nm.InternalDate, nm.MIME = r.content.InternalDate, stamp(r.content.MIME, r.content.Security)
-		if err := batch.Add(nm, mailstore.Remote); err != nil {
+		if err := q.cur.Add(nm, mailstore.Remote); err != nil {
 			return err
 		}
 		return record(key)
 	}
-	if err := b.commit(ctx, batch); err != nil {
+	if err := q.flush(ctx); err != nil {
 		return err
 	}
 	switch ch.Kind {
@@ -110,6 +110,21 @@ func (b *Bridge) expungeRemote(ctx context.Context, ch dmap.Change, key string) 
 		return err
 	}
 	return b.recordDoc(ctx, ch, key)
+}
+
+// queuedMailbox makes sure a message queued in q for mailbox name finds it
+// there. A batch only adds, so a mailbox that exists now still does when
+// the batch commits, unless a mail client deletes it meanwhile: then the
+// commit fails and the page is applied again. Only a missing mailbox
+// costs a flush.
+func (b *Bridge) queuedMailbox(ctx context.Context, q *batcher, name string) error {
+	if _, err := b.store.Mailbox(ctx, name); !errors.Is(err, mailstore.ErrNotFound) {
+		return err
+	}
+	if err := q.flush(ctx); err != nil {
+		return err
+	}
+	return b.ensureMailbox(ctx, name)
 }
 
 // ensureMailbox creates a mailbox another device put a message in, when
@@ -177,58 +192,4 @@ func (b *Bridge) setState(ctx context.Context, m mailstore.Message, mailbox stri
 		m, err = b.store.SetFlags(ctx, m.ID, flags, origin)
 	}
 	return m, err
-}
-
-// applyFolders creates the folders another device made and deletes those
-// it deleted, unless this device changed them since (then push merges).
-func (b *Bridge) applyFolders(ctx context.Context, f *syncdoc.Folders) error {
-	pending, err := b.store.MailboxesPending(ctx)
-	if err != nil {
-		return err
-	}
-	mine := map[string]bool{}
-	for _, p := range pending {
-		mine[p.Name] = true
-	}
-	for _, e := range f.Entries {
-		if mine[e.Name] {
-			continue
-		}
-		if e.Deleted {
-			// A folder renamed or deleted elsewhere: its messages' meta
-			// documents, later in the feed, move them out (or delete them).
-			// Deleting it now would drop them for good, so it goes once
-			// empty (reapFolders).
-			b.doomed.Store(e.Name, true)
-			continue
-		}
-		if err := b.ensureMailbox(ctx, e.Name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// reapFolders deletes the folders another device deleted once they are
-// empty (applyFolders).
-func (b *Bridge) reapFolders(ctx context.Context) error {
-	var err error
-	b.doomed.Range(func(k, _ any) bool {
-		name := k.(string)
-		mb, merr := b.store.Mailbox(ctx, name)
-		switch {
-		case errors.Is(merr, mailstore.ErrNotFound):
-			b.doomed.Delete(name)
-		case merr != nil:
-			err = merr
-		case mb.Messages == 0:
-			derr := b.store.DeleteMailbox(ctx, name, mailstore.Remote)
-			if derr != nil && !errors.Is(derr, mailstore.ErrNotFound) && !errors.Is(derr, mailstore.ErrInvalid) {
-				err = derr
-			}
-			b.doomed.Delete(name)
-		}
-		return err == nil
-	})
-	return err
 }

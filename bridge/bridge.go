@@ -75,8 +75,11 @@ type Bridge struct {
 	statusLn net.Listener
 
 	pushWake, outboxWake chan struct{}
-	doomed               sync.Map    // folder names deleted elsewhere, to delete once empty
 	catchingUp           atomic.Bool // the last feed page was full
+
+	// doomed holds the folders deleted elsewhere, to delete once empty
+	// (folders.go); only the pull goroutine uses it.
+	doomed map[string]bool
 
 	decOnce     sync.Once
 	decKeys     []hpke.PrivateKey
@@ -127,6 +130,10 @@ func Open(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	if b.cert, err = b.loadCert(context.Background()); err != nil {
+		b.store.Close()
+		return nil, err
+	}
+	if err := b.loadDoomed(context.Background()); err != nil {
 		b.store.Close()
 		return nil, err
 	}

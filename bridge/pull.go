@@ -67,34 +67,75 @@ func (b *Bridge) pullLoop(ctx context.Context) {
 func (b *Bridge) Sync(ctx context.Context) error { return b.pullOnce(ctx, 0) }
 
 // pullOnce applies feed pages from the cursor until a page is not full.
-// With wait > 0 the first empty answer long-polls.
-func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) error {
-	for {
-		since, err := b.store.Cursor(ctx)
-		if err != nil {
-			return err
+// With wait > 0 the first empty answer long-polls. The next page is asked
+// for while one is applied, and each page's cursor commits with its last
+// batch, so the downloads and the store's commits go on across pages.
+func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
+	since, err := b.store.Cursor(ctx)
+	if err != nil {
+		return err
+	}
+	q := newBatcher(b)
+	// What was applied before a failure is kept.
+	defer func() {
+		if ferr := q.flush(ctx); err == nil {
+			err = ferr
 		}
-		page, err := b.cfg.Client.Changes(ctx, since, wait)
-		if err != nil {
-			return b.relogin(ctx, err)
+	}()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := b.readPage(rctx, since, wait)
+	for {
+		r := <-next
+		if r.err != nil {
+			return b.relogin(ctx, r.err)
 		}
 		b.st.setOnline(true)
-		if err := b.applyPage(ctx, page.Changes); err != nil {
+		page := r.page
+		if page.More {
+			next = b.readPage(rctx, page.Next, 0)
+		}
+		if err := b.applyPage(ctx, q, page.Changes); err != nil {
 			return err
 		}
-		if err := b.store.SetCursor(ctx, page.Next); err != nil {
-			return err
-		}
-		if err := b.reapFolders(ctx); err != nil {
+		q.cur.SetCursor(page.Next)
+		if len(b.doomed) > 0 {
+			// reapFolders reads the store.
+			if err := q.flush(ctx); err != nil {
+				return err
+			}
+			if err := b.reapFolders(ctx); err != nil {
+				return err
+			}
+		} else if err := q.behind(ctx); err != nil {
 			return err
 		}
 		b.st.setCursor(page.Next, page.More)
 		b.catchingUp.Store(page.More)
 		if !page.More {
+			if err := q.flush(ctx); err != nil {
+				return err
+			}
 			wake(b.pushWake)
 			return nil
 		}
 	}
+}
+
+// pageResult is one answer of the change feed.
+type pageResult struct {
+	page dmap.Page
+	err  error
+}
+
+// readPage asks for the feed page after since on a goroutine of its own.
+func (b *Bridge) readPage(ctx context.Context, since int64, wait time.Duration) <-chan pageResult {
+	c := make(chan pageResult, 1)
+	go func() {
+		page, err := b.cfg.Client.Changes(ctx, since, wait)
+		c <- pageResult{page, err}
+	}()
+	return c
 }
 
 // relogin logs in again when the session has lapsed (the refresh token
@@ -111,10 +152,11 @@ func (b *Bridge) relogin(ctx context.Context, err error) error {
 }
 
 // applyPage downloads the page's documents ahead, prefetch at a time, and
-// applies them in feed order. A document that failed for good is reported
-// and skipped; any other failure stops the page, to be retried from the
-// cursor (documents already applied are then skipped without a download).
-func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
+// applies them in feed order into q. A document that failed for good is
+// reported and skipped; any other failure stops the page, to be retried
+// from the cursor (documents already applied are then skipped without a
+// download).
+func (b *Bridge) applyPage(ctx context.Context, q *batcher, changes []dmap.Change) error {
 	changes = pairContent(changes)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -151,10 +193,6 @@ func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
 			return fetched{err: ctx.Err()}
 		}
 	}
-	// What was applied before a failure is kept: the batch commits on
-	// the way out too.
-	batch := new(mailstore.Batch)
-	defer b.commit(context.WithoutCancel(ctx), batch)
 	for i := 0; i < len(changes); i++ {
 		ch, r := changes[i], get(i)
 		if r.err != nil && !isPermanent(r.err) {
@@ -168,13 +206,13 @@ func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
 			}
 			meta = &m
 		}
-		if err := b.apply(ctx, batch, ch, r, meta); err != nil {
+		if err := b.apply(ctx, q, ch, r, meta); err != nil {
 			return fmt.Errorf("%s: %w", ch.ID, err)
 		}
 		if meta != nil {
 			i++
 			m := changes[i]
-			if err := batch.PutDoc(mailstore.Doc{ID: m.ID, Kind: m.Kind, Revision: m.Revision, Key: keyOf(ch.ID)}); err != nil {
+			if err := q.cur.PutDoc(mailstore.Doc{ID: m.ID, Kind: m.Kind, Revision: m.Revision, Key: keyOf(ch.ID)}); err != nil {
 				return err
 			}
 		}
@@ -182,13 +220,13 @@ func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
 		// Commit when the batch is large, or when the next document takes
 		// longer than batchLinger to arrive: a lone new message shows at
 		// once, and an initial sync commits many per fsync.
-		if batch.Len() >= maxBatch || batch.Size() >= maxBatchBytes || i+1 < len(changes) && !arrives(results[i+1], batchLinger) {
-			if err := b.commit(ctx, batch); err != nil {
+		if q.cur.Len() >= maxBatch || q.cur.Size() >= maxBatchBytes || i+1 < len(changes) && !arrives(results[i+1], batchLinger) {
+			if err := q.behind(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	return b.commit(ctx, batch)
+	return nil
 }
 
 // A batch of applied documents commits at the latest at maxBatch writes
@@ -196,7 +234,7 @@ func (b *Bridge) applyPage(ctx context.Context, changes []dmap.Change) error {
 // within batchLinger.
 const (
 	maxBatch      = 512
-	maxBatchBytes = 32 << 20
+	maxBatchBytes = 16 << 20
 	batchLinger   = 20 * time.Millisecond
 )
 

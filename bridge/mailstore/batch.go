@@ -61,6 +61,12 @@ func (b *Batch) Pushed(key string, change int64) {
 	b.ops = append(b.ops, func(c *conn) ([]Event, error) { return nil, pushed(c, key, change) })
 }
 
+// SetCursor queues Store.SetCursor: the feed position commits with the
+// documents applied up to it.
+func (b *Batch) SetCursor(since int64) {
+	b.ops = append(b.ops, func(c *conn) ([]Event, error) { return nil, setCursor(c, since) })
+}
+
 // Len is the number of queued writes, Size the bytes of queued messages,
 // Adds the number of queued Adds.
 func (b *Batch) Len() int  { return len(b.ops) }

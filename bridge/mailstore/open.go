@@ -44,6 +44,14 @@ type Store struct {
 	done chan struct{}
 	key  string // hex, for the read connections opened later
 
+	// ckpt wakes the checkpointer (checkpoint.go); ckptDone gets its
+	// result once done is closed. ckptMu lets one checkpoint run at a
+	// time; walFrames is the WAL's size after the last commit (under wmu).
+	ckpt      chan struct{}
+	ckptDone  chan error
+	ckptMu    sync.Mutex
+	walFrames int
+
 	subMu   sync.Mutex
 	subs    []subscriber // copied on write: delivery reads a snapshot
 	nextSub int
@@ -74,6 +82,9 @@ func Open(path string, key []byte) (*Store, error) {
 		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, err)
 	}
 	s.w = w
+	if err := s.startCheckpointer(w); err != nil {
+		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, errors.Join(err, w.close()))
+	}
 	return s, nil
 }
 
@@ -159,7 +170,9 @@ func (s *Store) setup(c *conn, readOnly bool) error {
 	if readOnly {
 		pragmas += `PRAGMA query_only = ON;`
 	} else {
-		pragmas += `PRAGMA journal_mode = WAL;
+		// page_size takes effect only on a new database, and only
+		// before journal_mode = WAL writes its first page.
+		pragmas += fmt.Sprintf("PRAGMA page_size = %d;", pageSize) + `PRAGMA journal_mode = WAL;
 			PRAGMA synchronous = FULL;
 			PRAGMA foreign_keys = ON;
 			PRAGMA journal_size_limit = 67108864;`
@@ -176,7 +189,7 @@ func (s *Store) Close() error {
 		s.w = nil
 		s.wmu.Unlock()
 		close(s.done)
-		var errs []error
+		errs := []error{<-s.ckptDone}
 		for range readers {
 			if r := <-s.pool; r != nil {
 				errs = append(errs, r.close())
@@ -222,6 +235,9 @@ func (s *Store) write(ctx context.Context, fn func(c *conn) ([]Event, error)) er
 	defer s.wmu.Unlock()
 	if s.w == nil {
 		return ErrClosed
+	}
+	if err := s.catchUp(); err != nil {
+		return err
 	}
 	var events []Event
 	err := s.w.tx(ctx, true, func() error {

@@ -23,14 +23,16 @@ func (s *Store) Cursor(ctx context.Context) (int64, error) {
 
 // SetCursor records the change-feed position.
 func (s *Store) SetCursor(ctx context.Context, since int64) error {
-	err := s.write(ctx, func(c *conn) ([]Event, error) {
-		_, err := c.exec(`UPDATE counter SET value = ? WHERE name = 'cursor'`, since)
-		return nil, err
-	})
+	err := s.write(ctx, func(c *conn) ([]Event, error) { return nil, setCursor(c, since) })
 	if err != nil {
 		return fmt.Errorf("mailstore: set cursor: %w", err)
 	}
 	return nil
+}
+
+func setCursor(c *conn, since int64) error {
+	_, err := c.exec(`UPDATE counter SET value = ? WHERE name = 'cursor'`, since)
+	return err
 }
 
 // Doc returns the record of the provider document id.
