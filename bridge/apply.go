@@ -30,6 +30,13 @@ func (b *Bridge) apply(ctx context.Context, q *batcher, ch dmap.Change, r fetche
 	if r.skip || ch.Deleted && ch.Kind != syncdoc.KindContent {
 		return record(keyOf(ch.ID))
 	}
+	if r.meta != nil && r.meta.Device == b.cfg.DeviceID {
+		// The echo of this device's own write (push): the local state is
+		// that or newer. Recorded in the batch, without the flush applying
+		// a meta document takes: a push of thousands comes back as
+		// thousands of echoes.
+		return record(r.meta.Key)
+	}
 	switch ch.Kind {
 	case kindMail:
 		key := syncdoc.MailKey(ch.ID)
@@ -140,18 +147,14 @@ func (b *Bridge) ensureMailbox(ctx context.Context, name string) error {
 	return err
 }
 
-// applyMeta applies another device's state of a message. Without a local
+// applyMeta applies another device's state of a message (apply records
+// the echoes of this device's own writes without it). Without a local
 // change since the last agreed state, theirs is taken as it is; with one,
 // the two merge (docs/spec/sync.md: flags as sets, the last writer's
 // mailbox, deletion sticky) and the merged state is applied in one step
 // and stays pending for push, so a client never sees the message jump
 // back and forth.
 func (b *Bridge) applyMeta(ctx context.Context, theirs *syncdoc.Meta) error {
-	if theirs.Device == b.cfg.DeviceID {
-		// The echo of this device's own write: the local state is that or
-		// newer.
-		return nil
-	}
 	m, err := b.store.ByKey(ctx, theirs.Key)
 	if errors.Is(err, mailstore.ErrNotFound) {
 		return nil // deleted here already, or its content has not arrived

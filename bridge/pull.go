@@ -92,6 +92,7 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
 		}
 		b.st.setOnline(true)
 		page := r.page
+		b.catchingUp.Store(page.More)
 		if page.More {
 			next = b.readPage(rctx, page.Next, 0)
 		}
@@ -111,7 +112,6 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
 			return err
 		}
 		b.st.setCursor(page.Next, page.More)
-		b.catchingUp.Store(page.More)
 		if !page.More {
 			if err := q.flush(ctx); err != nil {
 				return err

@@ -13,8 +13,9 @@ import (
 	"umbra/dmap"
 )
 
-// pushBatch is how many pending messages one round reads from the store.
-const pushBatch = 64
+// pushBatch is how many pending messages one round reads from the store;
+// a round's records commit together.
+const pushBatch = 256
 
 // maxMergeRounds bounds the put-merge-put rounds of one document when
 // other devices keep writing it.
@@ -105,8 +106,11 @@ func (b *Bridge) Push(ctx context.Context) error {
 	}
 }
 
-// pushWorkers is how many messages are pushed at once.
-const pushWorkers = 8
+// pushWorkers is how many messages are pushed at once. Each request waits
+// for the provider's durable commit, which the provider shares among the
+// requests it has at the time: 32 at once pushed 3,000 messages in 4.4 s,
+// where 8 took 7.7 s (umbra bench bridge --n 3000, storage forms).
+const pushWorkers = 32
 
 // parallelDo runs f(0..n-1) on workers goroutines; every call runs (no
 // early stop), and the first error is returned.

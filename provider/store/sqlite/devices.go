@@ -181,14 +181,12 @@ func (v devices) Touch(ctx context.Context, account, id string, at time.Time) er
 		return err
 	}
 	var seen int64
-	err := v.s.read(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT last_seen FROM devices WHERE account = ? AND id = ? AND revoked IS NULL`,
-			account, id).Scan(&seen)
-		if err != nil {
+	err := v.s.readRow(ctx, v.s.hot.lastSeen, func(r *sql.Row) error {
+		if err := r.Scan(&seen); err != nil {
 			return noRows(err, "active device %s of %s", id, account)
 		}
 		return nil
-	})
+	}, account, id)
 	if err != nil {
 		return err
 	}

@@ -205,18 +205,15 @@ func (m mailbox) Get(ctx context.Context, address, docID string) (store.Document
 	if err := store.CheckDocID(docID); err != nil {
 		return d, err
 	}
-	err := m.s.read(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT id, kind, revision, seq, deleted, data FROM documents
-			WHERE address = ? AND id = ?`, address, docID).
-			Scan(&d.DocID, &d.Kind, &d.Revision, &d.Seq, &d.Deleted, &d.Data)
-		if err != nil {
+	err := m.s.readRow(ctx, m.s.hot.getDoc, func(r *sql.Row) error {
+		if err := r.Scan(&d.DocID, &d.Kind, &d.Revision, &d.Seq, &d.Deleted, &d.Data); err != nil {
 			return noRows(err, "document %q of %s", docID, address)
 		}
-		d.Size = int64(len(d.Data))
-		if d.Deleted {
-			d.Data = nil
-		}
 		return nil
-	})
+	}, address, docID)
+	d.Size = int64(len(d.Data))
+	if d.Deleted {
+		d.Data = nil
+	}
 	return d, err
 }

@@ -29,6 +29,7 @@ const readers = 4
 type Store struct {
 	w    *writer
 	rdb  *sql.DB // read-only pool
+	hot  hotStmts
 	path string
 
 	closeOnce sync.Once
@@ -112,7 +113,11 @@ func open(dir string) (*Store, error) {
 	}
 	rdb.SetMaxOpenConns(readers)
 	rdb.SetMaxIdleConns(readers)
-	return &Store{w: newWriter(tx), rdb: rdb, path: path}, nil
+	hot, err := prepareHot(rdb)
+	if err != nil {
+		return nil, errors.Join(err, tx.close(), rdb.Close())
+	}
+	return &Store{w: newWriter(tx), rdb: rdb, hot: hot, path: path}, nil
 }
 
 func createPrivate(p string) error {
@@ -129,11 +134,61 @@ func createPrivate(p string) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.w.close()
-		if err := errors.Join(s.w.tx.close(), s.rdb.Close()); err != nil {
+		if err := errors.Join(s.w.tx.close(), s.hot.close(), s.rdb.Close()); err != nil {
 			s.closeErr = fmt.Errorf("sqlite store: close %s: %w", s.path, err)
 		}
 	})
 	return s.closeErr
+}
+
+// hotStmts are the reads of every authenticated request and of every
+// document download, prepared once (database/sql keeps each prepared on
+// every read connection): preparing them each time cost as much as
+// running them.
+type hotStmts struct {
+	byAccess, lastSeen, getDoc *sql.Stmt
+}
+
+func prepareHot(db *sql.DB) (hotStmts, error) {
+	var h hotStmts
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&h.byAccess, liveSession + `s.access_hash = ?`},
+		{&h.lastSeen, `SELECT last_seen FROM devices WHERE account = ? AND id = ? AND revoked IS NULL`},
+		{&h.getDoc, `SELECT id, kind, revision, seq, deleted, data FROM documents WHERE address = ? AND id = ?`},
+	} {
+		var err error
+		if *p.stmt, err = db.Prepare(p.query); err != nil {
+			return h, errors.Join(fmt.Errorf("sqlite store: prepare: %w", err), h.close())
+		}
+	}
+	return h, nil
+}
+
+func (h hotStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{h.byAccess, h.lastSeen, h.getDoc} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readRow runs one of the hot statements, which returns a row, outside a
+// transaction (a single statement reads one consistent snapshot; BEGIN
+// and ROLLBACK would cost as much as the query).
+func (s *Store) readRow(ctx context.Context, stmt *sql.Stmt, scan func(*sql.Row) error, args ...any) error {
+	if s.w.isClosed() {
+		return store.ErrClosed
+	}
+	err := scan(stmt.QueryRowContext(ctx, args...))
+	if err != nil && s.w.isClosed() { // Close ran meanwhile
+		return store.ErrClosed
+	}
+	return err
 }
 
 // read runs fn in a read-only transaction: one consistent snapshot even

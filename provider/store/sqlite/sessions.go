@@ -83,14 +83,12 @@ func (v sessions) Create(ctx context.Context, s store.Session) error {
 // about any token (dmap spec §4.3).
 func (v sessions) ByAccess(ctx context.Context, h [32]byte) (store.Session, error) {
 	var s store.Session
-	err := v.s.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		s, err = scanSession(tx.QueryRowContext(ctx, liveSession+`s.access_hash = ?`, h[:]))
-		if err != nil {
+	err := v.s.readRow(ctx, v.s.hot.byAccess, func(r *sql.Row) (err error) {
+		if s, err = scanSession(r); err != nil {
 			return noRows(err, "live session")
 		}
 		return nil
-	})
+	}, h[:])
 	return s, err
 }
 
