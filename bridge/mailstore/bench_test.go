@@ -3,6 +3,7 @@ package mailstore
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,22 +72,26 @@ func BenchmarkList10000(b *testing.B) {
 
 // BenchmarkCommitBatch measures the sync engine's write path: batches of
 // 256 messages in the bench mix (35% 4 KB, 62% 50 KB, 3% 500 KB), one
-// durable commit each, into a store that grows as it goes.
+// durable commit each, into a store that grows as it goes; with the
+// store's layout and, in the same run, with SQLite's defaults (4 KiB pages,
+// checkpoints inside the writer's commits).
 func BenchmarkCommitBatch(b *testing.B) {
-	s, _ := openTest(b)
+	b.Run("sqlite-defaults", func(b *testing.B) { benchmarkCommitBatch(b, layout{pageSize: 4096}) })
+	b.Run("umbra", func(b *testing.B) { benchmarkCommitBatch(b, defaultLayout) })
+}
+
+func benchmarkCommitBatch(b *testing.B, l layout) {
+	s, err := open(filepath.Join(b.TempDir(), "mail.db"), testKey, l)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
 	ctx := context.Background()
 	const per = 256
 	msgs := make([][]byte, 100)
 	var total int
 	for i := range msgs {
-		size := 50 << 10
-		switch r := i % 100; {
-		case r < 35:
-			size = 4 << 10
-		case r >= 97:
-			size = 500 << 10
-		}
-		msgs[i] = testnet.MailMIME(i, size)
+		msgs[i] = testnet.MailMIME(i, testnet.MixSize(i))
 		total += len(msgs[i])
 	}
 	b.SetBytes(int64(total * per / len(msgs)))

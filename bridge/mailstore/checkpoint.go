@@ -20,14 +20,24 @@ const checkpointPages = 1000
 // and the WAL would then grow as long as the writes go on.
 const checkpointBehind = 4 * checkpointPages
 
-// pageSize is the page size of a new store. Adiantum encrypts 4 KiB
-// blocks, and a WAL frame is a page plus a 24-byte header, so each frame
-// leaves a partial block at both ends that the VFS must read, decrypt,
-// update and encrypt again. 16 KiB pages have a quarter of the frames of
-// the default 4 KiB for the same bytes: the sync engine's commits (mostly
-// message bodies) ran 1.75× faster in BenchmarkCommitBatch. A store made
-// before keeps its page size (changing it takes a VACUUM).
-const pageSize = 16384
+// layout is how a store sits on disk and checkpoints. Open uses
+// defaultLayout; BenchmarkCommitBatch compares it with SQLite's defaults.
+type layout struct {
+	// pageSize is the page size of a new store (a store made before keeps
+	// its own; changing it takes a VACUUM).
+	pageSize int
+	// checkpointer checkpoints beside the writer (startCheckpointer)
+	// rather than in the commit that crosses the threshold.
+	checkpointer bool
+}
+
+// defaultLayout: Adiantum encrypts 4 KiB blocks, and a WAL frame is a page
+// plus a 24-byte header, so each frame leaves a partial block at both ends
+// that the VFS must read, decrypt, update and encrypt again. 16 KiB pages
+// have a quarter of the frames of the default 4 KiB for the same bytes;
+// with the checkpointer, the sync engine's commits (mostly message bodies)
+// ran about 2× faster (docs/benchmarks.md).
+var defaultLayout = layout{pageSize: 16384, checkpointer: true}
 
 // startCheckpointer moves the WAL checkpoint off the writer: SQLite's
 // automatic checkpoint runs inside the COMMIT that crosses the threshold,

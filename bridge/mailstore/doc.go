@@ -10,7 +10,8 @@
 // serialised by one mutex on one connection, each in one transaction;
 // reads run on a pool of read connections beside the writer (WAL), each
 // in a transaction of its own, so every method sees one consistent
-// snapshot. Subscribe callbacks run synchronously after each commit,
+// snapshot. A connection of its own copies the WAL into the database
+// beside the writer (checkpoint.go). Subscribe callbacks run synchronously after each commit,
 // under the write mutex, in commit order: they may read from the Store
 // but must not write to it.
 package mailstore

@@ -31,7 +31,8 @@ const readers = 4
 // Store is the bridge's encrypted local mail store. See the package
 // documentation for its concurrency rules.
 type Store struct {
-	path string
+	layout layout
+	path   string
 
 	// wmu serialises writes and the delivery of their events, so that
 	// listeners see events in commit order.
@@ -64,15 +65,18 @@ type Store struct {
 // path-shm beside it), creating it with the default mailboxes if it does
 // not exist. key (KeySize bytes, from the vault) encrypts every file of
 // the database with Adiantum; a wrong key is an error, never garbage.
-func Open(path string, key []byte) (*Store, error) {
+func Open(path string, key []byte) (*Store, error) { return open(path, key, defaultLayout) }
+
+func open(path string, key []byte, l layout) (*Store, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("%w: key of %d bytes, want %d", ErrInvalid, len(key), KeySize)
 	}
 	s := &Store{
-		path: path,
-		pool: make(chan *conn, readers),
-		done: make(chan struct{}),
-		key:  hex.EncodeToString(key),
+		layout: l,
+		path:   path,
+		pool:   make(chan *conn, readers),
+		done:   make(chan struct{}),
+		key:    hex.EncodeToString(key),
 	}
 	for range readers {
 		s.pool <- nil
@@ -82,6 +86,9 @@ func Open(path string, key []byte) (*Store, error) {
 		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, err)
 	}
 	s.w = w
+	if !l.checkpointer {
+		return s, nil
+	}
 	if err := s.startCheckpointer(w); err != nil {
 		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, errors.Join(err, w.close()))
 	}
@@ -172,7 +179,7 @@ func (s *Store) setup(c *conn, readOnly bool) error {
 	} else {
 		// page_size takes effect only on a new database, and only
 		// before journal_mode = WAL writes its first page.
-		pragmas += fmt.Sprintf("PRAGMA page_size = %d;", pageSize) + `PRAGMA journal_mode = WAL;
+		pragmas += fmt.Sprintf("PRAGMA page_size = %d;", s.layout.pageSize) + `PRAGMA journal_mode = WAL;
 			PRAGMA synchronous = FULL;
 			PRAGMA foreign_keys = ON;
 			PRAGMA journal_size_limit = 67108864;`
@@ -189,7 +196,10 @@ func (s *Store) Close() error {
 		s.w = nil
 		s.wmu.Unlock()
 		close(s.done)
-		errs := []error{<-s.ckptDone}
+		var errs []error
+		if s.ckptDone != nil {
+			errs = append(errs, <-s.ckptDone)
+		}
 		for range readers {
 			if r := <-s.pool; r != nil {
 				errs = append(errs, r.close())

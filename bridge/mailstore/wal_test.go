@@ -35,7 +35,7 @@ func TestWALStaysBounded(t *testing.T) {
 		}
 	}
 	t.Logf("largest WAL %.1f MB after %d commits of %.1f MB", float64(largest)/1e6, batches, float64(per*len(body))/1e6)
-	if limit := int64(checkpointBehind+checkpointPages) * (pageSize + 24); largest > limit {
+	if limit := int64(checkpointBehind+checkpointPages) * int64(defaultLayout.pageSize+24); largest > limit {
 		t.Errorf("the WAL grew to %d bytes, beyond %d", largest, limit)
 	}
 }

@@ -61,18 +61,6 @@ sealed by another b.test account). Then:
 Progress goes to stderr.`})
 }
 
-// benchMix is the issue's mix of body sizes: 35% 4 KB, 62% 50 KB, 3% 500 KB.
-func benchMix(i int) int {
-	switch r := i % 100; {
-	case r < 35:
-		return 4 << 10
-	case r < 97:
-		return 50 << 10
-	default:
-		return 500 << 10
-	}
-}
-
 func runBenchBridge(c *cmd) error {
 	dir := c.flags.String("dir", os.TempDir(), "directory on the disk to measure (a scratch directory is made and removed inside it)")
 	n := c.flags.Int("n", 10000, "messages in bob's mailbox")
@@ -164,7 +152,7 @@ func (bb *benchBridge) setUp(ctx context.Context, n int) error {
 		return err
 	}
 	bb.say("delivering %d messages to %s", n, bob)
-	return node.Deliver(ctx, sender, &testnet.User{Address: bob, Signet: u}, node, n, func(i int) []byte { return testnet.MailMIME(i, benchMix(i)) })
+	return node.Deliver(ctx, sender, &testnet.User{Address: bob, Signet: u}, node, n, func(i int) []byte { return testnet.MailMIME(i, testnet.MixSize(i)) })
 }
 
 // bridgeProc is an `umbra bridge` child process with its settings.
