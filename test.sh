@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests use. Each test that needs an outside program
 # skips when it is absent, unless CI is set, where absence is a failure.
-apt_packages=(python3 mutt)
+apt_packages=(python3 mutt isync)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

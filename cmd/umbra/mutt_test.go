@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"mime"
 	"net/mail"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-message"
 )
 
 // TestMuttSends: mutt, in batch mode, sends through alice's bridge with
@@ -82,17 +80,7 @@ set send_charset="utf-8"
 	if sec := hdr.Header.Get("Umbra-Security"); !strings.HasPrefix(sec, "encrypted; signed=alice@a.test;") {
 		t.Errorf("Umbra-Security %q", sec)
 	}
-	e, err := message.Read(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []byte
-	e.Walk(func(path []int, part *message.Entity, err error) error {
-		if _, params, _ := part.Header.ContentDisposition(); params["filename"] == "plan.bin" {
-			got, err = io.ReadAll(part.Body)
-		}
-		return err
-	})
+	got := attachmentOf(t, raw, "plan.bin")
 	if !bytes.Equal(got, attachment) {
 		t.Fatalf("attachment: %d bytes, want the %d sent", len(got), len(attachment))
 	}
