@@ -214,10 +214,15 @@ func (sc *searcher) indexed(uid uint32, field mailstore.Field, text string) (boo
 
 // headerField matches HEADER field-name string and its shorthands (FROM,
 // TO, CC, BCC, SUBJECT). Indexed fields ask the store; other fields, and
-// the empty string (any message having the field), read the header.
+// the empty string (any message having the field), read the header. The
+// store indexes To and Cc as one field, so a hit there is confirmed in the
+// header field asked for.
 func (sc *searcher) headerField(m selected, h imap.SearchCriteriaHeaderField) (bool, error) {
 	if field, ok := indexedFields[strings.ToLower(h.Key)]; ok && h.Value != "" {
-		return sc.indexed(m.uid, field, h.Value)
+		hit, err := sc.indexed(m.uid, field, h.Value)
+		if !hit || err != nil || field != mailstore.FieldTo {
+			return hit, err
+		}
 	}
 	hdr, err := sc.header(m)
 	if err != nil {

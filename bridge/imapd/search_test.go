@@ -80,3 +80,30 @@ func TestSearch(t *testing.T) {
 		t.Errorf("UID SEARCH UID $ FLAGGED = %q", lines)
 	}
 }
+
+// TestSearchToAndCc: the store indexes To and Cc together; SEARCH TO and
+// SEARCH CC each match their own field only.
+func TestSearchToAndCc(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	e.add(t, "INBOX", "plain", "one", mailstore.Remote)                                      // 1: To alice
+	e.add(t, "INBOX", "copied\r\nCc: Carol Example <carol@c.test>", "two", mailstore.Remote) // 2: To alice, Cc carol
+	c := e.selectBox(t, "INBOX", nil)
+	for _, tc := range []struct {
+		key, value string
+		want       []imap.UID
+	}{
+		{"To", "alice@a.test", []imap.UID{1, 2}},
+		{"To", "carol", nil},
+		{"Cc", "carol@c.test", []imap.UID{2}},
+		{"Cc", "alice", nil},
+	} {
+		data, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: tc.key, Value: tc.value}}}, nil).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := data.AllUIDs(); !slices.Equal(got, tc.want) {
+			t.Errorf("SEARCH %s %q: got %v, want %v", tc.key, tc.value, got, tc.want)
+		}
+	}
+}
