@@ -62,6 +62,12 @@ type OpenOptions struct {
 	// origin signature must be present and valid under one of them.
 	// Required for the destination, optional for the others.
 	OriginKeys []ed25519.PublicKey
+	// OriginKeysOf, for the recipient, returns the message keys of the
+	// origin organisation the destination chunk names, so that the origin
+	// signature is verified in the same pass as the rest (the recipient
+	// learns the origin domain only inside the message). An error stops
+	// Open. Not together with OriginKeys.
+	OriginKeysOf func(originDomain string) ([]ed25519.PublicKey, error)
 	// Recipient is the recipient's own address: a message whose
 	// destination chunk names anyone else is refused (ErrWrongRecipient).
 	// Required for the recipient role, not accepted for others.
@@ -118,6 +124,10 @@ func checkOpen(role Role, key hpke.PrivateKey, opt *OpenOptions) error {
 		return fmt.Errorf("%w: destination may not learn the author", ErrNotPermitted)
 	case role == RoleDestination && len(opt.OriginKeys) == 0:
 		return fmt.Errorf("%w: destination must verify the origin signature (OriginKeys)", ErrInput)
+	case opt.OriginKeysOf != nil && role != RoleRecipient:
+		return fmt.Errorf("%w: only the recipient looks the origin keys up by domain (OriginKeysOf)", ErrInput)
+	case opt.OriginKeysOf != nil && opt.OriginKeys != nil:
+		return fmt.Errorf("%w: OriginKeys and OriginKeysOf together", ErrInput)
 	case role == RoleRecipient && opt.Recipient == "":
 		return fmt.Errorf("%w: recipient must name itself (Recipient)", ErrInput)
 	case role != RoleRecipient && opt.Recipient != "":
@@ -173,8 +183,20 @@ func Open(r io.Reader, role Role, key hpke.PrivateKey, opt OpenOptions) (*Opened
 		}
 		res.AuthorVerified = true
 	}
-	if opt.OriginKeys != nil {
-		if err := p.verifyOrigin(opt.OriginKeys); err != nil {
+	originKeys := opt.OriginKeys
+	if opt.OriginKeysOf != nil {
+		if o.dest == nil {
+			return nil, fmt.Errorf("%w: no destination chunk", ErrChunkOrder)
+		}
+		if originKeys, err = opt.OriginKeysOf(o.dest.OriginDomain); err != nil {
+			return nil, err
+		}
+		if len(originKeys) == 0 {
+			return nil, fmt.Errorf("%w: no message keys for origin %s", ErrInput, o.dest.OriginDomain)
+		}
+	}
+	if originKeys != nil {
+		if err := p.verifyOrigin(originKeys); err != nil {
 			return nil, err
 		}
 		res.OriginVerified = true

@@ -3,6 +3,7 @@ package dmime
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"io"
 	"testing"
 )
@@ -187,4 +188,47 @@ func TestOpenInputChecks(t *testing.T) {
 	p.AuthorKey = nil
 	_, err = Seal(io.Discard, bytes.NewReader([]byte(simpleMIME)), p)
 	wantErr(t, "no signing key", err, ErrInput)
+}
+
+// TestRecipientLooksOriginKeysUp: the recipient learns the origin domain
+// inside the message, and OriginKeysOf verifies the origin signature in
+// the same pass with the keys looked up for it.
+func TestRecipientLooksOriginKeysUp(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	msg := w.seal(t, []byte(simpleMIME))
+	open := func(lookup func(string) ([]ed25519.PublicKey, error)) (*Opened, error) {
+		return Open(bytes.NewReader(msg), RoleRecipient, w.recip.enc, OpenOptions{
+			MIME: io.Discard, AuthorKey: w.authorKeys, OriginKeysOf: lookup, Recipient: w.recip.addr,
+		})
+	}
+	var asked []string
+	o, err := open(func(domain string) ([]ed25519.PublicKey, error) {
+		asked = append(asked, domain)
+		return []ed25519.PublicKey{w.author.pub(), w.origin.pub()}, nil
+	})
+	if err != nil || !o.OriginVerified || !o.AuthorVerified {
+		t.Fatalf("open: %v (origin verified %v)", err, o != nil && o.OriginVerified)
+	}
+	if len(asked) != 1 || asked[0] != w.origin.addr {
+		t.Fatalf("looked up %q, want [%s]", asked, w.origin.addr)
+	}
+	_, err = open(func(string) ([]ed25519.PublicKey, error) { return []ed25519.PublicKey{w.dest.pub()}, nil })
+	wantErr(t, "another organisation's key", err, ErrOriginSignature)
+	_, err = open(func(string) ([]ed25519.PublicKey, error) { return nil, nil })
+	wantErr(t, "no keys", err, ErrInput)
+	lookupErr := errors.New("directory down")
+	_, err = open(func(string) ([]ed25519.PublicKey, error) { return nil, lookupErr })
+	if !errors.Is(err, lookupErr) {
+		t.Fatalf("the look-up's error: got %v", err)
+	}
+	_, err = Open(bytes.NewReader(msg), RoleRecipient, w.recip.enc, OpenOptions{
+		MIME: io.Discard, AuthorKey: w.authorKeys, Recipient: w.recip.addr,
+		OriginKeys: []ed25519.PublicKey{w.origin.pub()}, OriginKeysOf: func(string) ([]ed25519.PublicKey, error) { return nil, nil },
+	})
+	wantErr(t, "both ways at once", err, ErrInput)
+	_, err = Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{
+		OriginKeysOf: func(string) ([]ed25519.PublicKey, error) { return nil, nil },
+	})
+	wantErr(t, "destination by look-up", err, ErrInput)
 }
