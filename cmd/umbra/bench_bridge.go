@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +58,10 @@ sealed by another b.test account). Then:
   4. latency: --latency messages sent one at a time through alice's bridge
      over SMTP, each timed from the SMTP 250 until bob's IMAP IDLE
      reports it (through a.test's queue, DMTP to b.test, bob's long-poll);
-  5. the peak resident memory (VmHWM) of bob's bridge process.
+  5. the CPU time bob's bridge and this process (the providers) used
+     during the initial sync, against what the CPUs could give: whether
+     the sync waits for the CPU or for something else;
+  6. the peak resident memory (VmHWM) of bob's bridge process.
 
 Progress goes to stderr.`})
 }
@@ -218,14 +223,48 @@ func (p *bridgeProc) peakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
+// cpuTime is the CPU time (user and system) the process pid has used.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return statCPU(data)
+}
+
+// statCPU reads utime and stime (fields 14 and 15) from a /proc/PID/stat
+// line, in clock ticks of 1/100 s (USER_HZ is 100 on Linux whatever the
+// kernel's own tick; proc(5)).
+func statCPU(data []byte) (time.Duration, error) {
+	// The command name (field 2) is in parentheses and may hold spaces
+	// and parentheses of its own: the fields go on after the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	f := strings.Fields(string(data[i+1:])) // field 3 on
+	if i < 0 || len(f) < 13 {
+		return 0, errors.New("malformed /proc stat line")
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("malformed /proc stat line: CPU time %q", s)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // benchBridgeResult is what the bench measured.
 type benchBridgeResult struct {
 	bytes                    int64 // sealed bytes of the N messages
 	plain, dmapDL, sync, all time.Duration
-	envelope, bodies         time.Duration
-	bodyBytes                int64
-	latency                  []time.Duration
-	peak                     int64
+	// CPU time during the initial sync: bob's bridge, and this process
+	// (the providers, the DNS server, the bench's polling).
+	syncCPUBridge, syncCPUSelf time.Duration
+	envelope, bodies           time.Duration
+	bodyBytes                  int64
+	latency                    []time.Duration
+	peak                       int64
 }
 
 func (bb *benchBridge) measure(ctx context.Context, n, latN int) (*benchBridgeResult, error) {
@@ -235,6 +274,10 @@ func (bb *benchBridge) measure(ctx context.Context, n, latN int) (*benchBridgeRe
 		return nil, err
 	}
 	bb.say("initial sync into a fresh bridge")
+	self0, err := cpuTime(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
 	p, err := bb.startBridge(bob)
 	if err != nil {
 		return nil, err
@@ -249,6 +292,14 @@ func (bb *benchBridge) measure(ctx context.Context, n, latN int) (*benchBridgeRe
 		}
 		if !synced && st.Received >= int64(n) {
 			res.sync, synced = time.Since(p.started), true
+			if res.syncCPUBridge, err = cpuTime(p.cmd.Process.Pid); err != nil {
+				return nil, err
+			}
+			self1, err := cpuTime(os.Getpid())
+			if err != nil {
+				return nil, err
+			}
+			res.syncCPUSelf = self1 - self0
 			bb.say("synced %d messages in %v; waiting for the storage forms to be pushed", n, res.sync.Round(time.Millisecond))
 		}
 		if synced && st.Pending == 0 && !st.CatchingUp {
@@ -534,5 +585,9 @@ func (r *benchBridgeResult) print(w io.Writer, n int) {
 	q := func(p float64) time.Duration { return r.latency[min(len(r.latency)-1, int(p*float64(len(r.latency))))] }
 	fmt.Fprintf(w, "\nlatency alice SMTP 250 → bob IMAP IDLE EXISTS, %d messages one at a time: p50 %s, p99 %s, max %s\n",
 		len(r.latency), ms(q(0.50)), ms(q(0.99)), ms(r.latency[len(r.latency)-1]))
+	avail := time.Duration(runtime.GOMAXPROCS(0)) * r.sync
+	fmt.Fprintf(w, "CPU time during the initial sync: bob's bridge %s, this process (providers, DNS) %s: %.0f%% of the %s that %d CPUs give in that time\n",
+		r.syncCPUBridge.Round(10*time.Millisecond), r.syncCPUSelf.Round(10*time.Millisecond),
+		100*float64(r.syncCPUBridge+r.syncCPUSelf)/float64(avail), avail.Round(10*time.Millisecond), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "peak RSS of bob's bridge process (VmHWM): %.0f MiB\n", float64(r.peak)/(1<<20))
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A small `umbra bench dmtp` prints the machine and a table with the DMTP
@@ -116,4 +117,22 @@ func FuzzMountOf(f *testing.F) {
 		}
 		cpuModel(mounts)
 	})
+}
+
+func TestStatCPU(t *testing.T) {
+	t.Parallel()
+	// proc(5): pid (comm) state ppid ... utime(14) stime(15) ...; a
+	// command name may hold spaces and parentheses.
+	line := "4242 (umbra (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 12345 0 0\n"
+	if d, err := statCPU([]byte(line)); err != nil || d != 3250*time.Millisecond {
+		t.Fatalf("statCPU = %v, %v; want 3.25s", d, err)
+	}
+	for _, bad := range []string{"", "4242 (umbra", "4242 (umbra) S 1 2", "4242 (u) S 1 4242 4242 0 -1 1 1 0 0 0 x 75 0"} {
+		if _, err := statCPU([]byte(bad)); err == nil {
+			t.Errorf("statCPU(%q) accepted", bad)
+		}
+	}
+	if d, err := cpuTime(os.Getpid()); err != nil || d < 0 {
+		t.Fatalf("cpuTime of this process: %v, %v", d, err)
+	}
 }
