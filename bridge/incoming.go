@@ -62,6 +62,7 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 		return org.MessageKeys(), nil
 	}
 	var mime bytes.Buffer
+	mime.Grow(len(data)) // the MIME is a little smaller than its sealed form
 	for _, k := range keys {
 		mime.Reset()
 		_, err = dmime.Open(bytes.NewReader(data), dmime.RoleRecipient, k, dmime.OpenOptions{
