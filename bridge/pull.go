@@ -158,6 +158,14 @@ func (b *Bridge) relogin(ctx context.Context, err error) error {
 // download).
 func (b *Bridge) applyPage(ctx context.Context, q *batcher, changes []dmap.Change) error {
 	changes = pairContent(changes)
+	ids := make([]string, len(changes))
+	for i, ch := range changes {
+		ids[i] = ch.ID
+	}
+	applied, err := b.store.Revisions(ctx, ids)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make([]chan fetched, len(changes))
@@ -177,7 +185,7 @@ func (b *Bridge) applyPage(ctx context.Context, q *batcher, changes []dmap.Chang
 				return
 			}
 			go func() {
-				results[i] <- b.fetch(ctx, changes[i])
+				results[i] <- b.fetch(ctx, changes[i], applied[changes[i].ID])
 				<-workers
 			}()
 		}
@@ -289,22 +297,14 @@ func keyOf(id string) string {
 	return ""
 }
 
-// known says whether the document was applied at this revision already.
-func (b *Bridge) known(ctx context.Context, ch dmap.Change) (bool, error) {
-	d, err := b.store.Doc(ctx, ch.ID)
-	if errors.Is(err, mailstore.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil && d.Revision >= ch.Revision, err
-}
-
-// fetch downloads and opens one document (a prefetch worker).
-func (b *Bridge) fetch(ctx context.Context, ch dmap.Change) fetched {
+// fetch downloads and opens one document (a prefetch worker); applied is
+// the revision this device applied already, 0 if none.
+func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetched {
 	if ch.Deleted {
 		return fetched{}
 	}
-	if ok, err := b.known(ctx, ch); err != nil || ok {
-		return fetched{skip: ok, err: err}
+	if applied >= ch.Revision {
+		return fetched{skip: true}
 	}
 	if ch.Kind == syncdoc.KindContent {
 		// A message this device already has (it converted or sent it)

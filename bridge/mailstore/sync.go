@@ -2,6 +2,7 @@ package mailstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ncruces/go-sqlite3"
@@ -48,6 +49,29 @@ func (s *Store) Doc(ctx context.Context, id string) (Doc, error) {
 		return Doc{}, fmt.Errorf("mailstore: document %q: %w", id, err)
 	}
 	return d, nil
+}
+
+// Revisions returns the recorded revision of each of ids that has a
+// record: which documents of a feed page are applied already, in one read
+// rather than one per document.
+func (s *Store) Revisions(ctx context.Context, ids []string) (map[string]int64, error) {
+	revs := make(map[string]int64)
+	err := s.read(ctx, func(c *conn) error {
+		for _, id := range ids {
+			err := c.queryRow(`SELECT revision FROM doc WHERE id = ?`, func(st *sqlite3.Stmt) error {
+				revs[id] = st.ColumnInt64(0)
+				return nil
+			}, id)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: revisions of %d documents: %w", len(ids), err)
+	}
+	return revs, nil
 }
 
 func putDoc(c *conn, d Doc) error {

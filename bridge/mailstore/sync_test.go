@@ -129,6 +129,9 @@ func TestDocsAndCursor(t *testing.T) {
 	if d, err := s.Doc(ctx, "m2"); err != nil || d.Revision != 5 {
 		t.Fatalf("Doc after upsert %+v, %v", d, err)
 	}
+	if revs, err := s.Revisions(ctx, []string{"m2", "x", "f"}); err != nil || len(revs) != 2 || revs["m2"] != 5 || revs["f"] != 1 {
+		t.Fatalf("Revisions: %v, %v", revs, err)
+	}
 	got, err := s.DocsOfKey(ctx, "k")
 	if err != nil || len(got) != 2 || got[0].ID != "c1" || got[1].Revision != 5 {
 		t.Fatalf("DocsOfKey: %+v, %v", got, err)
