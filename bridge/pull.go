@@ -111,7 +111,7 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
 		} else if err := q.behind(ctx); err != nil {
 			return err
 		}
-		b.st.setCursor(page.Next, page.More)
+		b.st.setCursor(page.Next, page.Head, page.More)
 		if !page.More {
 			if err := q.flush(ctx); err != nil {
 				return err

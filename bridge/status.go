@@ -18,6 +18,7 @@ type Status struct {
 	SMTP       string `json:"smtp"`
 	Online     bool   `json:"online"`
 	Cursor     int64  `json:"cursor"`
+	Head       int64  `json:"head"`        // where the feed ended at the last page: Cursor of Head is the progress
 	CatchingUp bool   `json:"catching_up"` // the last feed page was full: more to pull
 	Applied    int64  `json:"applied"`     // documents applied since start
 	Received   int64  `json:"received"`    // messages added from the feed since start
@@ -47,8 +48,8 @@ func (st *status) update(f func(*Status)) {
 }
 
 func (st *status) setOnline(on bool) { st.update(func(s *Status) { s.Online = on }) }
-func (st *status) setCursor(c int64, more bool) {
-	st.update(func(s *Status) { s.Cursor, s.CatchingUp = c, more })
+func (st *status) setCursor(c, head int64, more bool) {
+	st.update(func(s *Status) { s.Cursor, s.Head, s.CatchingUp = c, head, more })
 }
 func (st *status) applied()       { st.update(func(s *Status) { s.Applied++ }) }
 func (st *status) received(n int) { st.update(func(s *Status) { s.Received += int64(n) }) }

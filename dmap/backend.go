@@ -111,6 +111,9 @@ type Documents interface {
 	// Changes returns, in sequence order, the documents whose latest
 	// change has a sequence number above since, at most limit of them.
 	Changes(ctx context.Context, account string, since int64, limit int) ([]Change, error)
+	// Head returns the sequence number of the account's latest change (0
+	// before the first).
+	Head(ctx context.Context, account string) (int64, error)
 	// Watch subscribes to account's feed: after it returns, every change
 	// to the feed sends on the channel (a buffered channel that may
 	// coalesce several changes into one send). stop ends the

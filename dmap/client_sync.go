@@ -19,6 +19,7 @@ type Page struct {
 	Changes []Change
 	Next    int64 // the since of the next call
 	More    bool  // the page was full: ask again at once, without waiting
+	Head    int64 // the account's latest change when the page was read: the feed's end, for progress
 }
 
 // Changes returns the changes above since (spec §8.2). With wait > 0 it
@@ -37,6 +38,12 @@ func (c *Client) Changes(ctx context.Context, since int64, wait time.Duration) (
 	if err != nil {
 		return Page{}, err
 	}
+	return parseChanges(data, since)
+}
+
+// parseChanges reads a changes answer (spec §8.2) to a request above
+// since: the server's word, checked before the bridge acts on it.
+func parseChanges(data []byte, since int64) (Page, error) {
 	var cr changesResponse
 	if err := json.Unmarshal(data, &cr); err != nil {
 		return Page{}, fmt.Errorf("dmap: malformed changes answer: %w", err)
@@ -48,6 +55,9 @@ func (c *Client) Changes(ctx context.Context, since int64, wait time.Duration) (
 	}
 	if cr.Next < since {
 		return Page{}, fmt.Errorf("dmap: malformed changes answer: next %d is below since %d", cr.Next, since)
+	}
+	if n := len(cr.Changes); n > 0 && cr.Head < cr.Changes[n-1].Seq {
+		return Page{}, fmt.Errorf("dmap: malformed changes answer: head %d is below the last change, %d", cr.Head, cr.Changes[n-1].Seq)
 	}
 	return Page(cr), nil
 }

@@ -40,11 +40,16 @@ func (h *handler) changes(w http.ResponseWriter, r *http.Request, s Session) {
 			}
 		}
 	}
+	var head int64
+	if err == nil {
+		// Read after the page, so it is at or above every change in it.
+		head, err = h.b.Head(r.Context(), s.Account)
+	}
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	resp := changesResponse{Changes: list, Next: q.since, More: len(list) >= q.limit}
+	resp := changesResponse{Changes: list, Next: q.since, More: len(list) >= q.limit, Head: head}
 	if resp.Changes == nil {
 		resp.Changes = []Change{}
 	}

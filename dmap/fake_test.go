@@ -363,6 +363,16 @@ func (f *fakeBackend) Changes(_ context.Context, account string, since int64, li
 	return out[:min(len(out), limit)], nil
 }
 
+func (f *fakeBackend) Head(_ context.Context, account string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, err := f.active(account)
+	if err != nil {
+		return 0, err
+	}
+	return a.seq, nil
+}
+
 func (f *fakeBackend) Watch(account string) (<-chan struct{}, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

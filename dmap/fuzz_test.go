@@ -164,3 +164,52 @@ func FuzzRequestParams(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseChanges feeds arbitrary answers to the client's reading of
+// the change feed (the server's word): no panic, and an accepted page is
+// in order above since, with next and head where the spec puts them.
+func FuzzParseChanges(f *testing.F) {
+	f.Add([]byte(`{"changes":[{"id":"mail-7","kind":"mail","revision":1,"seq":42,"deleted":false,"size":51200}],"next":42,"more":false,"head":42}`), int64(0))
+	f.Add([]byte(`{"changes":[],"next":9,"more":false,"head":9}`), int64(9))
+	f.Add([]byte(`{"changes":[{"id":"a","seq":3},{"id":"b","seq":2}],"next":3,"head":3}`), int64(1))
+	f.Add([]byte(`{"changes":[{"id":"a","seq":3}],"next":3,"head":2}`), int64(1))
+	f.Add([]byte(`{"changes":null`), int64(0))
+	f.Fuzz(func(t *testing.T, data []byte, since int64) {
+		p, err := parseChanges(data, since)
+		if err != nil {
+			return
+		}
+		last := since
+		for _, ch := range p.Changes {
+			if ch.Seq <= last || CheckDocID(ch.ID) != nil {
+				t.Fatalf("accepted an entry out of order or with a bad id: %+v", ch)
+			}
+			last = ch.Seq
+		}
+		if p.Next < since || len(p.Changes) > 0 && p.Head < last {
+			t.Fatalf("accepted next %d / head %d with since %d, last change %d", p.Next, p.Head, since, last)
+		}
+	})
+}
+
+func TestParseChanges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		answer string
+		since  int64
+		ok     bool
+	}{
+		{`{"changes":[{"id":"a","seq":3},{"id":"b","seq":5}],"next":5,"more":false,"head":8}`, 1, true},
+		{`{"changes":[],"next":9,"more":false,"head":4}`, 9, true}, // a provider behind the device: said, not refused
+		{`{"changes":[{"id":"a","seq":3}],"next":3,"head":2}`, 1, false},
+		{`{"changes":[{"id":"a","seq":3},{"id":"b","seq":3}],"next":3,"head":3}`, 1, false},
+		{`{"changes":[{"id":"a","seq":1}],"next":1,"head":1}`, 1, false},
+		{`{"changes":[{"id":"","seq":2}],"next":2,"head":2}`, 1, false},
+		{`{"changes":[],"next":0,"head":0}`, 5, false},
+		{`[1,2]`, 0, false},
+	} {
+		if _, err := parseChanges([]byte(tc.answer), tc.since); (err == nil) != tc.ok {
+			t.Errorf("parseChanges(%s, since %d): %v, want ok=%v", tc.answer, tc.since, err, tc.ok)
+		}
+	}
+}

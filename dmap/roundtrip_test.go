@@ -140,13 +140,13 @@ func TestDocuments(t *testing.T) {
 		t.Fatalf("empty document: %+v, %v", d, err)
 	}
 	page, err := u.c.Changes(ctx, 0, 0)
-	if err != nil || len(page.Changes) != 2 || page.More || page.Next != page.Changes[1].Seq {
+	if err != nil || len(page.Changes) != 2 || page.More || page.Next != page.Changes[1].Seq || page.Head != page.Next {
 		t.Fatalf("changes: %+v, %v", page, err)
 	}
 	if page.Changes[0].ID != "note:1" || page.Changes[0].Revision != 2 {
 		t.Fatalf("first change %+v", page.Changes[0])
 	}
-	if p2, err := u.c.Changes(ctx, page.Next, 0); err != nil || len(p2.Changes) != 0 || p2.Next != page.Next {
+	if p2, err := u.c.Changes(ctx, page.Next, 0); err != nil || len(p2.Changes) != 0 || p2.Next != page.Next || p2.Head != page.Next {
 		t.Fatalf("changes after the last: %+v, %v", p2, err)
 	}
 

@@ -118,6 +118,7 @@ type changesResponse struct {
 	Changes []Change `json:"changes"`
 	Next    int64    `json:"next"`
 	More    bool     `json:"more"`
+	Head    int64    `json:"head"`
 }
 
 type sendResponse struct {

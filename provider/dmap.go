@@ -247,6 +247,11 @@ func (b dmapBackend) Changes(ctx context.Context, account string, since int64, l
 	return out, dmapErr(err)
 }
 
+func (b dmapBackend) Head(ctx context.Context, account string) (int64, error) {
+	head, err := b.p.st.Mailbox().Head(ctx, account)
+	return head, dmapErr(err)
+}
+
 func (b dmapBackend) Watch(account string) (<-chan struct{}, func()) { return b.p.watch.watch(account) }
 
 func (b dmapBackend) Get(ctx context.Context, account, id string) (dmap.Document, error) {

@@ -187,12 +187,15 @@ func runBridgeStatus(c *cmd) error {
 	fmt.Fprintf(w, "account     %s\n", st.Address)
 	fmt.Fprintf(w, "state       %s, up since %s\n", state, st.Started.Format(time.DateTime))
 	fmt.Fprintf(w, "IMAP        %s\nSMTP        %s\n", st.IMAP, st.SMTP)
-	sync := "up to date"
+	sync := fmt.Sprintf("up to date at position %d", st.Cursor)
 	if st.CatchingUp {
-		sync = "catching up"
+		sync = fmt.Sprintf("catching up: position %d of %d", st.Cursor, st.Head)
+		if st.Head > 0 {
+			sync += fmt.Sprintf(" (%.0f%%)", 100*float64(st.Cursor)/float64(st.Head))
+		}
 	}
-	fmt.Fprintf(w, "sync        %s at position %d; %d documents applied, %d messages received, %.1f MB down, %.1f MB up\n",
-		sync, st.Cursor, st.Applied, st.Received, float64(st.Downloaded)/1e6, float64(st.Uploaded)/1e6)
+	fmt.Fprintf(w, "sync        %s; %d documents applied, %d messages received, %.1f MB down, %.1f MB up\n",
+		sync, st.Applied, st.Received, float64(st.Downloaded)/1e6, float64(st.Uploaded)/1e6)
 	fmt.Fprintf(w, "pending     %d local changes to push\n", st.Pending)
 	fmt.Fprintf(w, "outbox      %d messages waiting; %d sent since start\n", st.Outbox, st.Sent)
 	if st.LastError != "" {

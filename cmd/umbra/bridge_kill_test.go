@@ -126,6 +126,10 @@ func TestBridgeKilledDuringInitialSync(t *testing.T) {
 		st, err := bridge.ReadStatus(dir)
 		if err == nil && st.Received >= total/5 {
 			had = st.Received
+			// Progress is honest: where the feed ends, and short of it.
+			if !st.CatchingUp || st.Head < total || st.Cursor >= st.Head {
+				t.Errorf("status while catching up: cursor %d of head %d, catching up %v", st.Cursor, st.Head, st.CatchingUp)
+			}
 			break
 		}
 		if time.Now().After(deadline) {

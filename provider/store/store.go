@@ -89,6 +89,9 @@ type Mailbox interface {
 	// change has a sequence number above since, at most limit of them
 	// (clamped to MaxPage). Fewer than limit means the feed is exhausted.
 	Changes(ctx context.Context, address string, since int64, limit int) ([]Change, error)
+	// Head returns the sequence number of the account's latest change (0
+	// before the first): where the feed ends now.
+	Head(ctx context.Context, address string) (int64, error)
 	// Get returns a document, or its tombstone.
 	Get(ctx context.Context, address, docID string) (Document, error)
 }

@@ -165,6 +165,20 @@ func checkDocArgs(address, docID string, expectedRevision int64) error {
 	return nil
 }
 
+func (m mailbox) Head(ctx context.Context, address string) (int64, error) {
+	if err := store.CheckAddress(address); err != nil {
+		return 0, err
+	}
+	var head int64
+	err := m.s.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT last_seq FROM accounts WHERE address = ?`, address).Scan(&head); err != nil {
+			return noRows(err, "account %s", address)
+		}
+		return nil
+	})
+	return head, err
+}
+
 func (m mailbox) Changes(ctx context.Context, address string, since int64, limit int) ([]store.Change, error) {
 	if err := store.CheckAddress(address); err != nil {
 		return nil, err

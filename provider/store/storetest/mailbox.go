@@ -320,6 +320,12 @@ func testChangesPaging(t *testing.T, s store.Store) {
 	if cs, err := m.Changes(ctx, addr, 0, 10); err != nil || len(cs) != 0 {
 		t.Fatalf("empty feed: %v, %v", cs, err)
 	}
+	if h, err := m.Head(ctx, addr); err != nil || h != 0 {
+		t.Fatalf("head of an empty feed: %d, %v", h, err)
+	}
+	if _, err := m.Head(ctx, "nobody@example.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("head of an unknown account: %v", err)
+	}
 	revs := map[string]int64{}
 	for i := range 30 {
 		doc := fmt.Sprint("d", i%20) // the last 10 writes update documents
@@ -339,6 +345,9 @@ func testChangesPaging(t *testing.T, s store.Store) {
 	ok(t, err)
 	if len(all) != 20 || all[len(all)-1].Seq != 31 || all[len(all)-1].DocID != "d3" || !all[len(all)-1].Deleted {
 		t.Fatalf("whole feed: %d entries, last %+v", len(all), all[len(all)-1])
+	}
+	if h, err := m.Head(ctx, addr); err != nil || h != 31 {
+		t.Fatalf("head %d, %v; want 31", h, err)
 	}
 	// The updated documents moved to the end: d10..d19 first, then d0..d9.
 	if all[0].DocID != "d10" || all[0].Seq != 11 || all[0].Size != 10 {
