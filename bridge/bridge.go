@@ -121,23 +121,26 @@ func Open(cfg Config) (*Bridge, error) {
 	if b.store, err = mailstore.Open(filepath.Join(cfg.Dir, StoreFile), storeKey); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	if b.sealer, err = syncdoc.NewSealer(cfg.Keys.Storage); err != nil {
-		b.store.Close()
-		return nil, fmt.Errorf("bridge: %w", err)
-	}
-	if b.password, err = Password(cfg.Keys); err != nil {
-		b.store.Close()
-		return nil, err
-	}
-	if b.cert, err = b.loadCert(context.Background()); err != nil {
-		b.store.Close()
-		return nil, err
-	}
-	if err := b.loadDoomed(context.Background()); err != nil {
+	if err := b.prepare(); err != nil {
 		b.store.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// prepare readies what the servers need from the open store.
+func (b *Bridge) prepare() error {
+	var err error
+	if b.sealer, err = syncdoc.NewSealer(b.cfg.Keys.Storage); err != nil {
+		return fmt.Errorf("bridge: %w", err)
+	}
+	if b.password, err = Password(b.cfg.Keys); err != nil {
+		return err
+	}
+	if b.cert, err = b.loadCert(context.Background()); err != nil {
+		return err
+	}
+	return b.loadDoomed(context.Background())
 }
 
 // Password is the password mail clients give the bridge of keys's account:
