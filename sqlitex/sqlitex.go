@@ -1,7 +1,7 @@
 // Package sqlitex is the statement cache both of Umbra's SQLite stores
 // (provider/store/sqlite, bridge/mailstore) run their queries through:
 // statements prepared once per connection and kept (PREPARE_PERSISTENT),
-// arguments bound by Go type.
+// arguments bound by Go type; and the creation of their files, owner-only.
 //
 // A Cache belongs to one connection and is used by one goroutine at a time,
 // as the connection is.

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
+	"umbra/sqlitex"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/ext/fts5"
@@ -96,14 +96,8 @@ func open(path string, key []byte, l layout) (*Store, error) {
 }
 
 func (s *Store) openWriter() (*conn, error) {
-	// SQLite creates its files 0666 less the umask. Creating the database
-	// and the WAL index first makes them 0600; modeof
-	// (https://sqlite.org/uri.html) gives the WAL, which SQLite deletes and
-	// recreates, the database's mode.
-	for _, p := range []string{s.path, s.path + "-shm"} {
-		if err := createPrivate(p); err != nil {
-			return nil, err
-		}
+	if err := sqlitex.CreatePrivate(s.path); err != nil {
+		return nil, err
 	}
 	c, err := s.dial(false)
 	if err != nil {
@@ -116,15 +110,6 @@ func (s *Store) openWriter() (*conn, error) {
 		return nil, errors.Join(err, c.close())
 	}
 	return c, nil
-}
-
-func createPrivate(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	err = f.Chmod(0o600) // an existing file keeps its mode on open
-	return errors.Join(err, f.Close())
 }
 
 // dial opens one connection to the database and sets it up.

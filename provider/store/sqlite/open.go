@@ -15,6 +15,7 @@ import (
 	"github.com/ncruces/go-sqlite3/driver"
 
 	"umbra/provider/store"
+	"umbra/sqlitex"
 )
 
 // FileName is the database's name inside the store directory; SQLite keeps
@@ -75,14 +76,8 @@ func open(dir string) (*Store, error) {
 		}
 	}
 	path := filepath.Join(dir, FileName)
-	// SQLite creates its files 0666 less the umask. Creating the database
-	// first makes it 0600; modeof (https://sqlite.org/uri.html) gives the
-	// WAL, which SQLite deletes and recreates, the database's mode; the
-	// WAL index is created by the Go VFS, so it is created here too.
-	for _, p := range []string{path, path + "-shm"} {
-		if err := createPrivate(p); err != nil {
-			return nil, err
-		}
+	if err := sqlitex.CreatePrivate(path); err != nil {
+		return nil, err
 	}
 	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "modeof=" + url.QueryEscape(path)}).String()
 
@@ -118,15 +113,6 @@ func open(dir string) (*Store, error) {
 		return nil, errors.Join(err, tx.close(), rdb.Close())
 	}
 	return &Store{w: newWriter(tx), rdb: rdb, hot: hot, path: path}, nil
-}
-
-func createPrivate(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	err = f.Chmod(0o600) // an existing file keeps its mode on open
-	return errors.Join(err, f.Close())
 }
 
 // Close waits for the writes already accepted, then closes the database.
