@@ -79,13 +79,13 @@ func runBridge(c *cmd) error {
 	imapAddr := c.flags.String("imap", bridge.DefaultIMAP, "IMAP listen `ADDRESS` (the next free port is taken if it is in use)")
 	smtpAddr := c.flags.String("smtp", bridge.DefaultSMTP, "SMTP submission listen `ADDRESS` (the next free port is taken if it is in use)")
 	dnsServer := dnsFlag(c.flags)
-	level := c.flags.String("log-level", "info", "least severe log level shown: debug, info, warn or error")
+	level := logLevelFlag(c.flags)
 	if _, err := c.parse(0, 0); err != nil {
 		return err
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return usageErrorf("--log-level %q: want debug, info, warn or error", *level)
+	lvl, err := logLevel(*level)
+	if err != nil {
+		return err
 	}
 	d, err := resolveBridgeDir(*dir, *account)
 	if err != nil {

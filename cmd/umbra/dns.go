@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -47,6 +48,21 @@ status 1 when the record is missing, invalid or cannot be looked up.`,
 // then dnsResolver on the value.
 func dnsFlag(fs *flag.FlagSet) *string {
 	return fs.String("dns", "", "DNS resolver to ask, `host[:port]` (default: the first nameserver in /etc/resolv.conf); trust its DNSSEC verdict only if it runs on this host or over a trusted link")
+}
+
+// logLevelFlag declares --log-level on fs, for the verbs that run a
+// server; logLevel reads its value.
+func logLevelFlag(fs *flag.FlagSet) *string {
+	return fs.String("log-level", "info", "least severe log level shown: debug, info, warn or error")
+}
+
+// logLevel parses a --log-level value; a bad one is a usage error.
+func logLevel(s string) (slog.Level, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(s)); err != nil {
+		return 0, usageErrorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return lvl, nil
 }
 
 // dnsResolver builds the resolver a --dns value names; a host without a

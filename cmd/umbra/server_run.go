@@ -15,17 +15,16 @@ import (
 func runServerRun(c *cmd) error {
 	dir := dirFlag(c.flags)
 	dnsServer := dnsFlag(c.flags)
-	level := c.flags.String("log-level", "info", "least severe log level shown: debug, info, warn or error")
+	level := logLevelFlag(c.flags)
 	if _, err := c.parse(0, 0); err != nil {
 		return err
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return usageErrorf("--log-level %q: want debug, info, warn or error", *level)
+	lvl, err := logLevel(*level)
+	if err != nil {
+		return err
 	}
 	var res *dnsrec.Resolver
 	if *dnsServer != "" {
-		var err error
 		if res, err = dnsResolver(*dnsServer); err != nil {
 			return err
 		}
