@@ -49,6 +49,27 @@ func startTestDemo(t *testing.T) *demo {
 	return d
 }
 
+// secondDevice logs address in on another device, name (`umbra account
+// login` from its key backup, into the demo's accounts directory), and
+// starts that device's bridge on ephemeral ports.
+func secondDevice(t *testing.T, d *demo, address, name string) *runningBridge {
+	t.Helper()
+	dir := filepath.Join(d.dir, "accounts", address+"-"+name)
+	pwFile := filepath.Join(d.dir, "accounts", address+".password")
+	mustUmbra(t, "account", "login", address, "--dns", d.net.DNS.Addr, "--dir", dir, "--password-file", pwFile, "--name", name)
+	pw, err := readSecretFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rb, err := startBridge(context.Background(), dir, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rb.close() })
+	return rb
+}
+
 // waitMailbox waits until the mailbox of a bridge holds a message whose
 // subject contains want.
 func waitMailbox(t *testing.T, st *mailstore.Store, mailbox, want string) {
@@ -124,20 +145,7 @@ func TestMailClients(t *testing.T) {
 	d := startTestDemo(t)
 	alice, bob := d.info.Accounts[0], d.info.Accounts[1]
 
-	// Alice's second device: `umbra account login` from her key backup.
-	dir2 := filepath.Join(d.dir, "accounts", "alice-laptop")
-	pwFile := filepath.Join(d.dir, "accounts", alice.Address+".password")
-	mustUmbra(t, "account", "login", alice.Address, "--dns", d.net.DNS.Addr, "--dir", dir2, "--password-file", pwFile, "--name", "laptop")
-	pw, err := readSecretFile(pwFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rb, err := startBridge(context.Background(), dir2, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rb.close() })
+	rb := secondDevice(t, d, alice.Address, "laptop")
 
 	token := make([]byte, 6)
 	rand.Read(token)

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -70,19 +67,7 @@ func TestTwoDevicesConverge(t *testing.T) {
 	t.Parallel()
 	d := startTestDemo(t)
 	bob := d.info.Accounts[1]
-	dir2 := filepath.Join(d.dir, "accounts", "bob-phone")
-	pwFile := filepath.Join(d.dir, "accounts", bob.Address+".password")
-	mustUmbra(t, "account", "login", bob.Address, "--dns", d.net.DNS.Addr, "--dir", dir2, "--password-file", pwFile, "--name", "phone")
-	pw, err := readSecretFile(pwFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rb, err := startBridge(context.Background(), dir2, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rb.close() })
+	rb := secondDevice(t, d, bob.Address, "phone")
 
 	one := imapSession(t, bob.IMAP, bob.Username, bob.Password)
 	two := imapSession(t, rb.b.IMAPAddr(), rb.b.Username(), rb.b.MailPassword())
