@@ -179,7 +179,7 @@ type Outgoing struct {
 //
 //	(*Store) Cursor(ctx) (int64, error)
 //	(*Store) SetCursor(ctx, since) error
-//	(*Store) Doc(ctx, id) (Doc, error)
+//	(*Store) Revisions(ctx, ids) (map[string]int64, error)
 //	(*Store) PutDoc(ctx, Doc) error
 //	(*Store) DocsOfKey(ctx, key) ([]Doc, error)
 //	(*Store) Pending(ctx, limit) ([]Pending, error)

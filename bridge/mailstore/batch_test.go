@@ -35,8 +35,8 @@ func TestBatchCommitsAllOrNone(t *testing.T) {
 	if len(events) != 2 || events[0].Kind != MessageAdded || events[0].UID+1 != events[1].UID {
 		t.Fatalf("events %+v", events)
 	}
-	if d, err := s.Doc(ctx, "mail-1"); err != nil || d.Key != "k1" {
-		t.Fatalf("Doc: %+v %v", d, err)
+	if docs, err := s.DocsOfKey(ctx, "k1"); err != nil || len(docs) != 1 || docs[0].ID != "mail-1" {
+		t.Fatalf("DocsOfKey: %+v %v", docs, err)
 	}
 	pending, err := s.Pending(ctx, 0)
 	if err != nil || len(pending) != 1 || pending[0].Key != "k1" {

@@ -140,8 +140,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if v, err := s2.GetState(ctx, "pin"); err != nil || string(v) != "v" {
 		t.Fatalf("state %q, %v", v, err)
 	}
-	if d, err := s2.Doc(ctx, "d1"); err != nil || d.Revision != 3 {
-		t.Fatalf("doc %+v, %v", d, err)
+	if revs, err := s2.Revisions(ctx, []string{"d1"}); err != nil || revs["d1"] != 3 {
+		t.Fatalf("doc revisions %v, %v", revs, err)
 	}
 	if o, err := s2.Outbox(ctx); err != nil || len(o) != 1 {
 		t.Fatalf("outbox %+v, %v", o, err)

@@ -36,21 +36,6 @@ func setCursor(c *conn, since int64) error {
 	return err
 }
 
-// Doc returns the record of the provider document id.
-func (s *Store) Doc(ctx context.Context, id string) (Doc, error) {
-	var d Doc
-	err := s.read(ctx, func(c *conn) error {
-		return c.queryRow(`SELECT id, kind, revision, key FROM doc WHERE id = ?`, func(st *sqlite3.Stmt) error {
-			d = scanDoc(st)
-			return nil
-		}, id)
-	})
-	if err != nil {
-		return Doc{}, fmt.Errorf("mailstore: document %q: %w", id, err)
-	}
-	return d, nil
-}
-
 // Revisions returns the recorded revision of each of ids that has a
 // record: which documents of a feed page are applied already, in one read
 // rather than one per document.

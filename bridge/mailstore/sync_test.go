@@ -114,8 +114,8 @@ func TestDocsAndCursor(t *testing.T) {
 	if c, _ := s.Cursor(ctx); c != 17 {
 		t.Fatalf("cursor %d", c)
 	}
-	if _, err := s.Doc(ctx, "x"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Doc(x): %v", err)
+	if revs, err := s.Revisions(ctx, []string{"x"}); err != nil || len(revs) != 0 {
+		t.Fatalf("Revisions(x): %v, %v", revs, err)
 	}
 	docs := []Doc{{ID: "m2", Kind: "meta", Revision: 1, Key: "k"}, {ID: "c1", Kind: "content", Revision: 1, Key: "k"}, {ID: "f", Kind: "folders", Revision: 1}}
 	for _, d := range docs {
@@ -126,8 +126,8 @@ func TestDocsAndCursor(t *testing.T) {
 	if err := s.PutDoc(ctx, Doc{ID: "m2", Kind: "meta", Revision: 5, Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := s.Doc(ctx, "m2"); err != nil || d.Revision != 5 {
-		t.Fatalf("Doc after upsert %+v, %v", d, err)
+	if revs, err := s.Revisions(ctx, []string{"m2"}); err != nil || revs["m2"] != 5 {
+		t.Fatalf("revision after upsert %v, %v", revs, err)
 	}
 	if revs, err := s.Revisions(ctx, []string{"m2", "x", "f"}); err != nil || len(revs) != 2 || revs["m2"] != 5 || revs["f"] != 1 {
 		t.Fatalf("Revisions: %v, %v", revs, err)
