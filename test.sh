@@ -9,7 +9,9 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests use. Each test that needs an outside program
 # skips when it is absent, unless CI is set, where absence is a failure.
-apt_packages=(python3 mutt isync)
+# postfix, swaks and opendkim-tools test the legacy MX and relay; gnupg the
+# OpenPGP code.
+apt_packages=(python3 mutt isync gnupg postfix swaks opendkim-tools)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -18,8 +20,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "test.sh: installing ${missing[*]}"
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+	# Postfix asks how to configure itself; the tests write their own
+	# throw-away configurations, so the system one stays unconfigured.
+	echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+	# Wait for another apt or dpkg (an unattended upgrade) instead of failing.
+	apt_wait=(-o DPkg::Lock::Timeout=600)
+	$sudo apt-get "${apt_wait[@]}" update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${apt_wait[@]}" install -y -qq "${missing[@]}"
 fi
 
 go build ./...
