@@ -7,6 +7,7 @@ import (
 	"crypto/hpke"
 	"errors"
 	"fmt"
+	"strings"
 
 	"umbra/dmime"
 	"umbra/signet"
@@ -38,7 +39,16 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	var level string
 	var author *signet.User
 	var dirErr error // a failure of the Directory, classified there
+	var legacy bool
 	authorKey := func(address string, fp signet.Fingerprint) (ed25519.PublicKey, error) {
+		if !strings.Contains(address, "@") {
+			legacy = true
+			k, err := b.mxKey(ctx, address, fp)
+			if err != nil {
+				dirErr = err
+			}
+			return k, err
+		}
 		u, lvl, err := b.dir.User(ctx, address, fp)
 		if err != nil {
 			dirErr = fmt.Errorf("author's signet: %w", err)
@@ -77,6 +87,9 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 			return nil, dirErr
 		}
 		return nil, &permanentError{fmt.Errorf("open: %w", err)}
+	}
+	if legacy {
+		return stamp(mime.Bytes(), legacyVerdict(mime.Bytes(), origin)), nil
 	}
 	if level, err = b.continuity(ctx, author, level); err != nil {
 		return nil, err

@@ -267,3 +267,20 @@ func unescape(s string) string {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// NetResolver returns a net.Resolver that sends every query to r's server
+// (the same one the _dime look-ups ask), for the look-ups of other
+// records: SPF, DKIM and DMARC at the MX, MX and TLSA for the relay.
+func (r *Resolver) NetResolver() (*net.Resolver, error) {
+	server, err := r.server()
+	if err != nil {
+		return nil, err
+	}
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, server)
+		},
+	}, nil
+}

@@ -44,6 +44,16 @@ var configKeys = []configKey{
 			}
 			return setHostPort(&c.DMAPListen, v)
 		}},
+	{"mx_listen", ":25", "Address the legacy SMTP MX listens on (STARTTLS with tls_cert); \"off\" to disable (also when this line is absent). Publish an MX record for the host name.",
+		func(c *Config, v string) error {
+			if v == "off" {
+				c.MXListen = v
+				return nil
+			}
+			return setHostPort(&c.MXListen, v)
+		}},
+	{"mx_max_message_size", "32MiB", "Largest legacy message the MX accepts (advertised as SIZE). Units: B, KiB, MiB, GiB.",
+		func(c *Config, v string) error { return setSize(&c.MXMaxMessageSize, v) }},
 	{"metrics_listen", "127.0.0.1:9426", "Prometheus metrics at /metrics; \"off\" to disable. Keep it on loopback.",
 		func(c *Config, v string) error {
 			if v == "off" {

@@ -18,6 +18,7 @@ type metrics struct {
 	relays        *prometheus.CounterVec // outbound attempts by result
 	sessions      prometheus.Counter
 	signetLookups *prometheus.CounterVec // by result
+	legacyIn      *prometheus.CounterVec // legacy MX outcomes
 }
 
 func newMetrics() *metrics {
@@ -39,8 +40,12 @@ func newMetrics() *metrics {
 			Name: "umbra_signet_lookups_total",
 			Help: "Remote organisation look-ups (DNS + signet) by result: ok, temporary, permanent.",
 		}, []string{"result"}),
+		legacyIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "umbra_mx_total",
+			Help: "Legacy MX outcomes: delivered (per recipient), refused-recipient, seal-failed.",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.deliveries, m.relays, m.sessions, m.signetLookups)
+	m.reg.MustRegister(m.deliveries, m.relays, m.sessions, m.signetLookups, m.legacyIn)
 	return m
 }
 

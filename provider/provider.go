@@ -15,6 +15,7 @@ import (
 
 	"umbra/dmtp"
 	"umbra/dnsrec"
+	"umbra/mx"
 	"umbra/provider/store"
 )
 
@@ -35,6 +36,17 @@ type Config struct {
 	DMAPListen string
 	// DMAPListener, when set, is used instead of listening on DMAPListen.
 	DMAPListener net.Listener
+	// MXListen is the legacy SMTP MX listen address (docs/spec/legacy.md
+	// §2; "off" or empty: none).
+	MXListen string
+	// MXListener, when set, is used instead of listening on MXListen.
+	MXListener net.Listener
+	// MXMaxMessageSize bounds a legacy message (default
+	// mx.DefaultMaxMessageSize).
+	MXMaxMessageSize int64
+	// MXResolver answers the MX's SPF, DKIM and DMARC look-ups (default:
+	// one asking Resolver's server).
+	MXResolver *net.Resolver
 	// MetricsListen serves Prometheus metrics at /metrics (default
 	// "127.0.0.1:9426"; "off" disables).
 	MetricsListen string
@@ -73,6 +85,7 @@ func (c *Config) setDefaults() error {
 	def(&c.DMTPListen, ":26")
 	def(&c.DMAPListen, ":443")
 	def(&c.MetricsListen, "127.0.0.1:9426")
+	def(&c.MXListen, "off")
 	def(&c.TLSCert, filepath.Join(c.Dir, CertFile))
 	def(&c.TLSKey, filepath.Join(c.Dir, KeyFile))
 	if c.Node == "" {
@@ -127,6 +140,10 @@ type Provider struct {
 	httpAddr net.Addr
 	dmapSrv  *http.Server
 	dmapAddr net.Addr
+	mxSrv    *mx.Server
+	mxAddr   net.Addr
+	// sealHook, in tests, fails the sealing of legacy mail on demand.
+	sealHook func(rcpt string) error
 
 	ownStore bool     // Close closes st (Open opened it)
 	lock     *os.File // the directory's run lock, while started
@@ -229,6 +246,10 @@ func (p *Provider) Start() error {
 		p.Close()
 		return err
 	}
+	if err := p.startMX(); err != nil {
+		p.Close()
+		return err
+	}
 	if err := p.releaseOwnClaims(ctx); err != nil {
 		p.Close()
 		return err
@@ -252,6 +273,14 @@ func (p *Provider) DMAPAddr() string {
 	return p.dmapAddr.String()
 }
 
+// MXAddr is the legacy MX address, or "" when off.
+func (p *Provider) MXAddr() string {
+	if p.mxAddr == nil {
+		return ""
+	}
+	return p.mxAddr.String()
+}
+
 // MetricsAddr is the metrics address, or "" when off.
 func (p *Provider) MetricsAddr() string {
 	if p.httpAddr == nil {
@@ -272,6 +301,9 @@ func (p *Provider) Close() error {
 	var errs []error
 	if p.dmtpSrv != nil {
 		errs = append(errs, p.dmtpSrv.Shutdown(ctx))
+	}
+	if p.mxSrv != nil {
+		errs = append(errs, p.mxSrv.Shutdown(ctx))
 	}
 	for _, srv := range []*http.Server{p.httpSrv, p.dmapSrv} {
 		if srv != nil {

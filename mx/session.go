@@ -1,0 +1,269 @@
+package mx
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Replies of the MX (docs/spec/legacy.md §2.4).
+var (
+	errBusy = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1},
+		Message: "too much mail arriving at once; try again later"}
+	errTooManyRefused = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "too many unknown recipients; closing"}
+	errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "the message could not be stored; nothing was kept; try again later"}
+	errDataTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+		Message: "the message took too long to arrive; closing"}
+	errNoHeader = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+		Message: "the message has no header section"}
+)
+
+// session is one connection's SMTP transaction state. go-smtp calls its
+// methods one at a time from the connection's goroutine.
+type session struct {
+	s       *Server
+	conn    *smtp.Conn
+	remote  netip.Addr
+	from    string
+	rcpts   []string
+	refused int
+}
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	var remote netip.Addr
+	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
+		remote = ap.Addr().Unmap()
+	}
+	return &session{s: s, conn: c, remote: remote}, nil
+}
+
+func (ss *session) Reset() {
+	ss.from, ss.rcpts = "", nil
+}
+
+func (ss *session) Logout() error { return nil }
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	ss.from = from
+	return nil
+}
+
+// Rcpt asks the backend about each recipient before DATA (RFC 5321
+// §3.3), merges duplicates (one copy per recipient: DESIGN §2) and closes
+// a connection that keeps guessing addresses.
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if slices.ContainsFunc(ss.rcpts, func(r string) bool { return strings.EqualFold(r, to) }) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.ReadTimeout)
+	defer cancel()
+	err := ss.s.cfg.Backend.Recipient(ctx, to)
+	if err == nil {
+		ss.rcpts = append(ss.rcpts, to)
+		return nil
+	}
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		ss.s.log.Error("recipient check failed", "err", err)
+		return errTemporary
+	}
+	if se.Code >= 500 {
+		if ss.refused++; ss.refused >= maxRefusedRcpts {
+			ss.s.log.Info("closing a connection that tried too many unknown recipients", "remote", ss.remote)
+			// The reply is written when Rcpt returns; the connection
+			// closes just after.
+			time.AfterFunc(100*time.Millisecond, func() { _ = ss.conn.Close() })
+			return errTooManyRefused
+		}
+	}
+	return se
+}
+
+// Data reads the message within the memory budget and the DATA deadline,
+// checks the sender, and hands it to the backend. The client gets 250
+// only once the backend says every copy is durable.
+func (ss *session) Data(r io.Reader) error {
+	s := ss.s
+	s.active.Add(1)
+	defer s.active.Done()
+	nc := ss.conn.Conn()
+	// The whole message within DataTimeout, whatever the per-line
+	// deadline go-smtp set when it read the DATA command.
+	_ = nc.SetReadDeadline(s.cfg.Now().Add(s.cfg.DataTimeout))
+	msg, release, err := s.read(r)
+	defer release()
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			time.AfterFunc(100*time.Millisecond, func() { _ = ss.conn.Close() })
+			return errDataTimeout
+		}
+		return err
+	}
+	end := headerEnd(msg)
+	if end < 0 {
+		return errNoHeader
+	}
+	env := &Envelope{Remote: ss.remote, Helo: ss.conn.Hostname(), MailFrom: ss.from, Received: s.cfg.Now().UTC()}
+	if st, ok := ss.conn.TLSConnectionState(); ok {
+		env.TLS = tlsName(st.Version)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DataTimeout)
+	defer cancel()
+	env.Auth = s.auth.check(ctx, env.Remote, env.Helo, env.MailFrom, msg[:end], msg)
+	out := s.trace(env, msg, end)
+	if err := s.cfg.Backend.Deliver(ctx, env, ss.rcpts, out); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return se
+		}
+		// Nothing of the message is logged: not even its sender.
+		s.log.Error("delivery failed", "recipients", len(ss.rcpts), "size", len(msg), "err", err)
+		return errTemporary
+	}
+	s.log.Info("received", "remote", ss.remote, "tls", env.TLS, "size", len(msg), "recipients", len(ss.rcpts),
+		"spf", env.Auth.SPF, "dmarc", env.Auth.DMARC)
+	return nil
+}
+
+// readChunk is the step in which the memory budget is taken.
+const readChunk = 64 << 10
+
+// read reads the message into memory, taking what it grows by from the
+// server's memory budget first: a message that does not fit gets errBusy
+// at once instead of waiting for other messages to finish. release gives
+// the budget back.
+func (s *Server) read(r io.Reader) (msg []byte, release func(), err error) {
+	var held int64
+	release = func() { s.budget.Release(held) }
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			// Doubling, as append would, but never past the largest
+			// message allowed (go-smtp's reader stops there).
+			grow := min(max(int64(cap(buf)), readChunk), s.cfg.MaxMessageSize+1-int64(cap(buf)))
+			if grow <= 0 {
+				return nil, release, smtp.ErrDataTooLarge
+			}
+			if !s.budget.TryAcquire(grow) {
+				return nil, release, errBusy
+			}
+			held += grow
+			buf = slices.Grow(buf, int(grow))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, release, nil
+		}
+		if err != nil {
+			return nil, release, err
+		}
+	}
+}
+
+// headerEnd returns the offset just past the blank line that ends the
+// header section, or -1 if there is none.
+func headerEnd(msg []byte) int {
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	if i := bytes.Index(msg, []byte("\n\n")); i >= 0 {
+		return i + 2
+	}
+	return -1
+}
+
+// idEncoding spells the queue ID in Received.
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// trace returns the message with a Received field (RFC 5321 §4.4, "with"
+// from RFC 3848) and the Authentication-Results field prepended, and any
+// Authentication-Results field claiming this server's authserv-id removed
+// (RFC 8601 §5: it cannot have come from us).
+func (s *Server) trace(env *Envelope, msg []byte, end int) []byte {
+	with := "ESMTP"
+	if env.TLS != "" {
+		with = "ESMTPS"
+	}
+	var id [10]byte
+	_, _ = rand.Read(id[:])
+	var b bytes.Buffer
+	b.Grow(len(msg) + 512)
+	using := "in the clear"
+	if env.TLS != "" {
+		using = "using " + env.TLS
+	}
+	fmt.Fprintf(&b, "Received: from %s ([%s]) (%s)\r\n\tby %s (Umbra) with %s id %s;\r\n\t%s\r\n",
+		sanitize(env.Helo), env.Remote, using, s.cfg.Hostname, with, idEncoding.EncodeToString(id[:]),
+		env.Received.Format(time.RFC1123Z))
+	b.WriteString(env.Auth.header(s.cfg.AuthServID, sanitize(env.Helo), sanitize(env.MailFrom)))
+	dropOwnResults(&b, msg[:end], s.cfg.AuthServID)
+	b.Write(msg[end:])
+	return b.Bytes()
+}
+
+// dropOwnResults writes header to b without the Authentication-Results
+// fields whose authserv-id is id.
+func dropOwnResults(b *bytes.Buffer, header []byte, id string) {
+	dropping := false
+	for len(header) > 0 {
+		n := bytes.IndexByte(header, '\n') + 1
+		if n == 0 {
+			n = len(header)
+		}
+		line := header[:n]
+		header = header[n:]
+		if line[0] != ' ' && line[0] != '\t' {
+			dropping = false
+			if name, value, ok := bytes.Cut(line, []byte(":")); ok &&
+				strings.EqualFold(strings.TrimSpace(string(name)), "Authentication-Results") {
+				v := strings.TrimSpace(string(value))
+				sid, _, _ := strings.Cut(v, ";")
+				f := strings.Fields(sid)
+				dropping = len(f) > 0 && strings.EqualFold(f[0], id)
+			}
+		}
+		if !dropping {
+			b.Write(line)
+		}
+	}
+}
+
+// sanitize keeps a client-chosen string from breaking a header field.
+func sanitize(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == '(' || r == ')' || r == ';' || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	return s
+}
+
+// tlsName spells a TLS version for Received and the user's verdict.
+func tlsName(v uint16) string {
+	switch v {
+	case 0x0304:
+		return "TLS1.3"
+	case 0x0303:
+		return "TLS1.2"
+	}
+	return fmt.Sprintf("TLS(0x%04x)", v)
+}

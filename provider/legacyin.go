@@ -1,0 +1,188 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+
+	"umbra/dmime"
+	"umbra/mx"
+	"umbra/provider/store"
+	"umbra/signet"
+)
+
+// mxBackend is the provider's side of the legacy MX (docs/spec/legacy.md
+// §2): it knows the accounts and seals what the MX received before
+// anything of it reaches the store.
+type mxBackend struct{ p *Provider }
+
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "this server accepts mail only for its own domain"}
+	errNoMailbox = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+		Message: "no such mailbox here"}
+	errBadAddress = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3},
+		Message: "not a valid mailbox address"}
+)
+
+// account returns the canonical active account address is for, or the
+// reply that refuses it.
+func (b mxBackend) account(ctx context.Context, address string) (string, error) {
+	local, domain, ok := strings.Cut(address, "@")
+	if !ok {
+		return "", errBadAddress
+	}
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	if domain != b.p.domain {
+		return "", errRelayDenied
+	}
+	for _, l := range []string{local, strings.ToLower(local)} {
+		a := l + "@" + domain
+		if signet.CheckAddress(a) != nil {
+			return "", errBadAddress
+		}
+		acct, err := b.p.st.Accounts().Get(ctx, a)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return "", err
+		case acct.State != store.StateActive:
+			return "", errNoMailbox
+		}
+		return a, nil
+	}
+	return "", errNoMailbox
+}
+
+func (b mxBackend) Recipient(ctx context.Context, address string) error {
+	_, err := b.account(ctx, address)
+	if err != nil {
+		b.p.metrics.legacyIn.WithLabelValues("refused-recipient").Inc()
+	}
+	return err
+}
+
+// Deliver seals msg for each recipient, in memory, and only then stores
+// the sealed copies: a failure to seal any of them stores nothing and
+// the sender is told to try again (fail closed; LEAP's MX stored
+// plaintext when encryption failed).
+func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string, msg []byte) error {
+	p := b.p
+	sealed := make([][]byte, 0, len(rcpts))
+	for _, r := range rcpts {
+		a, err := b.account(ctx, r)
+		if err != nil {
+			return err // disabled since RCPT
+		}
+		s, err := p.sealLegacy(ctx, a, msg)
+		if err != nil {
+			p.metrics.legacyIn.WithLabelValues("seal-failed").Inc()
+			return fmt.Errorf("provider: seal legacy mail: %w", err)
+		}
+		sealed = append(sealed, s)
+	}
+	for _, s := range sealed {
+		if _, _, err := p.accept(ctx, s, p.domain, p.org.Signet.MessageKeys()); err != nil {
+			return err
+		}
+	}
+	p.metrics.legacyIn.WithLabelValues("delivered").Add(float64(len(sealed)))
+	return nil
+}
+
+// sealLegacy seals a legacy message to rcpt's current signet as D/MIME
+// (docs/spec/legacy.md §2.2). The provider's MX is its author: the
+// author signature is the organisation's message key, and the author
+// keyslot is sealed to a key made for this message and forgotten at
+// once, so that no one, the provider included, can open the message
+// later as its author. Only the recipient can read it.
+func (p *Provider) sealLegacy(ctx context.Context, rcpt string, msg []byte) ([]byte, error) {
+	if p.sealHook != nil {
+		if err := p.sealHook(rcpt); err != nil {
+			return nil, err
+		}
+	}
+	rec, err := p.st.Signets().Current(ctx, rcpt)
+	if err != nil {
+		return nil, fmt.Errorf("signet of the recipient: %w", err)
+	}
+	u, err := signet.ParseUser(rec.Signet)
+	if err != nil {
+		return nil, err
+	}
+	throwaway, err := dmime.KEM().GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	org := p.org.Signet
+	self := dmime.Party{Address: p.domain, Fingerprint: org.Fingerprint(), Enc: org.Enc}
+	var out bytes.Buffer
+	out.Grow(len(msg) + len(msg)/8 + 16<<10)
+	_, err = dmime.Seal(&out, bytes.NewReader(msg), dmime.SealParams{
+		Author:      dmime.Party{Address: p.domain, Fingerprint: org.Fingerprint(), Enc: throwaway.PublicKey()},
+		AuthorKey:   p.org.SOK,
+		Origin:      self,
+		Destination: self,
+		Recipient:   dmime.Party{Address: rcpt, Fingerprint: u.Fingerprint(), Enc: u.Enc},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var signed bytes.Buffer
+	signed.Grow(out.Len() + 128)
+	if err := dmime.SignOrigin(&signed, &out, p.org.SOK); err != nil {
+		return nil, err
+	}
+	return signed.Bytes(), nil
+}
+
+// startMX listens for legacy SMTP unless MXListen is "off".
+func (p *Provider) startMX() error {
+	ln := p.cfg.MXListener
+	if ln == nil && p.cfg.MXListen == "off" {
+		return nil
+	}
+	// The bridge verifies the MX's author signature with the first
+	// message key of the organisation signet (docs/spec/legacy.md §2.2).
+	if keys := p.org.Signet.MessageKeys(); !keys[0].Equal(p.org.SOK.Public()) {
+		return errors.New("provider: the MX signs legacy mail with sok.key, which must be the first message-signing SOK of org.signet")
+	}
+	res := p.cfg.MXResolver
+	if res == nil {
+		var err error
+		if res, err = p.cfg.Resolver.NetResolver(); err != nil {
+			return fmt.Errorf("provider: MX resolver: %w", err)
+		}
+	}
+	srv, err := mx.New(mx.Config{
+		Hostname:       p.domain,
+		AuthServID:     p.domain,
+		TLSConfig:      p.tls,
+		MaxMessageSize: p.cfg.MXMaxMessageSize,
+		Resolver:       res,
+		Backend:        mxBackend{p},
+		Logger:         p.log,
+		Now:            p.cfg.Now,
+	})
+	if err != nil {
+		return err
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", p.cfg.MXListen); err != nil {
+			return fmt.Errorf("provider: MX listen: %w", err)
+		}
+	}
+	p.mxSrv, p.mxAddr = srv, ln.Addr()
+	p.wg.Go(func() {
+		if err := srv.Serve(ln); err != nil {
+			p.log.Error("MX stopped", "err", err)
+		}
+	})
+	return nil
+}
