@@ -50,6 +50,7 @@ type Node struct {
 	Dir      string
 	DMTP     string // 127.0.0.1:port, as published
 	DMAP     string // the DMAP base URL, https://127.0.0.1:port/dmap/v1/
+	MX       string // the legacy SMTP MX, 127.0.0.1:port
 	Record   *dnsrec.Record
 	Provider *provider.Provider // nil unless started in-process
 	net      *Network
@@ -125,6 +126,11 @@ func (n *Network) AddProvider(domain string) (*Node, error) {
 	}
 	dmapAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(dport))
 	dmapURL := "https://" + dmapAddr + "/dmap/v1/"
+	mport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	mxAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(mport))
 	pin, err := provider.CreateCert(dir, []string{"127.0.0.1", domain}, 30)
 	if err != nil {
 		return nil, err
@@ -137,12 +143,12 @@ func (n *Network) AddProvider(domain string) (*Node, error) {
 		return nil, err
 	}
 	if err := provider.WriteConfig(dir, map[string]string{
-		"dmtp_listen": dmtp, "dmap_listen": dmapAddr, "metrics_listen": "off", "dns": n.DNS.Addr, "node": domain,
+		"dmtp_listen": dmtp, "dmap_listen": dmapAddr, "mx_listen": mxAddr, "metrics_listen": "off", "dns": n.DNS.Addr, "node": domain,
 	}); err != nil {
 		return nil, err
 	}
 	n.DNS.AddTXT("_dime."+domain, rec.TXT()...)
-	nd := &Node{Domain: domain, Dir: dir, DMTP: dmtp, DMAP: dmapURL, Record: rec, net: n}
+	nd := &Node{Domain: domain, Dir: dir, DMTP: dmtp, DMAP: dmapURL, MX: mxAddr, Record: rec, net: n}
 	n.mu.Lock()
 	n.nodes[domain] = nd
 	n.mu.Unlock()

@@ -64,6 +64,7 @@ type demoProvider struct {
 	Domain  string `json:"domain"`
 	DataDir string `json:"data_dir"`
 	DMAP    string `json:"dmap"`
+	MX      string `json:"mx"`
 }
 
 // demo is a running demo network.
@@ -104,6 +105,9 @@ func runDemo(c *cmd) error {
 	for _, a := range d.info.Accounts {
 		fmt.Fprintf(c.stdout, "\n%s\n  IMAP     %s  (STARTTLS offered; plaintext allowed on loopback)\n  SMTP     %s\n  username %s\n  password %s\n",
 			a.Address, a.IMAP, a.SMTP, a.Username, a.Password)
+	}
+	for _, p := range d.info.Providers {
+		fmt.Fprintf(c.stdout, "\nlegacy mail for %s arrives at its MX %s (e.g. swaks --server %s --to bob@b.test)\n", p.Domain, p.MX, p.MX)
 	}
 	fmt.Fprintf(c.stdout, "\nA welcome message from alice waits in bob's inbox. Ctrl-C stops the demo.\n")
 	<-ctx.Done()
@@ -146,7 +150,7 @@ func startDemo(ctx context.Context, dir string, ephemeral bool, log *slog.Logger
 		if err := node.Start(func(cfg *provider.Config) { cfg.Logger = log }); err != nil {
 			return nil, err
 		}
-		d.info.Providers = append(d.info.Providers, demoProvider{Domain: domain, DataDir: node.Dir, DMAP: node.DMAP})
+		d.info.Providers = append(d.info.Providers, demoProvider{Domain: domain, DataDir: node.Dir, DMAP: node.DMAP, MX: node.MX})
 		fmt.Fprintf(out, "creating account %s\n", address)
 		acctDir := filepath.Join(dir, "accounts", address)
 		pw, err := createDemoAccount(ctx, node, n.DNS.Addr, address, acctDir)
