@@ -75,7 +75,11 @@ func (c checker) spf(ctx context.Context, ip netip.Addr, helo, mailFrom string) 
 		spf.WithContext(ctx), spf.WithResolver(c.res))
 	// The spf package's results are RFC 7208 §2.6's names, as RFC 8601
 	// §2.7.2 spells them.
-	return authres.ResultValue(res), strings.ToLower(domain)
+	domain = strings.ToLower(domain)
+	if !isDomain(domain) {
+		domain = ""
+	}
+	return authres.ResultValue(res), domain
 }
 
 // dkim verifies at most maxDKIMSignatures signatures (RFC 6376 §6).
@@ -93,6 +97,9 @@ func (c checker) dkim(ctx context.Context, msg []byte) []DKIMResult {
 	out := make([]DKIMResult, 0, len(vs))
 	for _, v := range vs {
 		r := DKIMResult{Value: authres.ResultPass, Domain: strings.ToLower(v.Domain)}
+		if !isDomain(r.Domain) {
+			r.Domain = ""
+		}
 		switch {
 		case v.Err == nil:
 		case dkim.IsTempFail(v.Err):
@@ -186,7 +193,26 @@ func fromDomain(header []byte) string {
 	if !ok {
 		return ""
 	}
-	return strings.ToLower(strings.TrimRight(strings.TrimSpace(d), "."))
+	d = strings.ToLower(strings.TrimRight(strings.TrimSpace(d), "."))
+	if !isDomain(d) {
+		return ""
+	}
+	return d
+}
+
+// isDomain accepts what may stand as a domain in a DNS query and an
+// Authentication-Results value: no space, control character or
+// punctuation of the header grammar (RFC 8601 §2.2, RFC 5322 §3.2.3).
+func isDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, r := range d {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune("<>()[];:,\"\\@", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // field is one unfolded header field.
@@ -218,7 +244,7 @@ func fields(header []byte) []field {
 func (a *Auth) header(id, helo, mailFrom string) string {
 	res := []authres.Result{&authres.SPFResult{Value: a.SPF, From: mailFrom, Helo: helo}}
 	for _, d := range a.DKIM {
-		res = append(res, &authres.DKIMResult{Value: d.Value, Domain: d.Domain, Reason: d.Reason})
+		res = append(res, &authres.DKIMResult{Value: d.Value, Domain: d.Domain, Reason: sanitize(d.Reason)})
 	}
 	res = append(res, &authres.DMARCResult{Value: a.DMARC, From: a.From})
 	return "Authentication-Results: " + authres.Format(id, res) + "\r\n"

@@ -217,30 +217,41 @@ func (s *Server) trace(env *Envelope, msg []byte, end int) []byte {
 }
 
 // dropOwnResults writes header to b without the Authentication-Results
-// fields whose authserv-id is id.
+// fields whose authserv-id is id. A field is judged whole, unfolded: the
+// id may stand on a continuation line.
 func dropOwnResults(b *bytes.Buffer, header []byte, id string) {
-	dropping := false
 	for len(header) > 0 {
-		n := bytes.IndexByte(header, '\n') + 1
-		if n == 0 {
-			n = len(header)
-		}
-		line := header[:n]
-		header = header[n:]
-		if line[0] != ' ' && line[0] != '\t' {
-			dropping = false
-			if name, value, ok := bytes.Cut(line, []byte(":")); ok &&
-				strings.EqualFold(strings.TrimSpace(string(name)), "Authentication-Results") {
-				v := strings.TrimSpace(string(value))
-				sid, _, _ := strings.Cut(v, ";")
-				f := strings.Fields(sid)
-				dropping = len(f) > 0 && strings.EqualFold(f[0], id)
+		// One field: its first line and every continuation line.
+		n := 0
+		for {
+			i := bytes.IndexByte(header[n:], '\n') + 1
+			if i == 0 {
+				n = len(header)
+				break
+			}
+			n += i
+			if n == len(header) || header[n] != ' ' && header[n] != '\t' {
+				break
 			}
 		}
-		if !dropping {
-			b.Write(line)
+		raw := header[:n]
+		header = header[n:]
+		if !ownResult(raw, id) {
+			b.Write(raw)
 		}
 	}
+}
+
+// ownResult reports whether raw is an Authentication-Results field with
+// authserv-id id (RFC 8601 §2.2: the id is the first token of the value).
+func ownResult(raw []byte, id string) bool {
+	name, value, ok := bytes.Cut(raw, []byte(":"))
+	if !ok || !strings.EqualFold(strings.TrimSpace(string(name)), "Authentication-Results") {
+		return false
+	}
+	sid, _, _ := strings.Cut(string(value), ";")
+	f := strings.Fields(sid)
+	return len(f) > 0 && strings.EqualFold(f[0], id)
 }
 
 // sanitize keeps a client-chosen string from breaking a header field.
