@@ -38,6 +38,9 @@ type Directory struct {
 	mu    sync.Mutex
 	orgs  map[string]*orgEntry // by domain
 	users map[signet.Fingerprint]*userEntry
+	// legacy holds when each domain was last found to have no
+	// organisation signet: a domain outside Umbra.
+	legacy map[string]time.Time
 }
 
 type orgEntry struct {
@@ -61,7 +64,7 @@ const maxCached = 4096
 // NewDirectory returns a directory asking cl, and resolver (may be nil)
 // for the _dime records that anchor organisation signets.
 func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver) *Directory {
-	return &Directory{cl: cl, resolver: resolver, orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}}
+	return &Directory{cl: cl, resolver: resolver, orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}, legacy: map[string]time.Time{}}
 }
 
 // ErrNoSignet says an address or domain has no signet: it is not a dark

@@ -32,6 +32,9 @@ func (b *Bridge) mxKey(ctx context.Context, domain string, fp signet.Fingerprint
 	return org.MessageKeys()[0], nil
 }
 
+// verdictProvider is the verdict of a notice the provider wrote itself.
+const verdictProvider = "local; notice from your provider %s"
+
 // legacyVerdict is the Umbra-Security value of legacy mail: what the
 // provider's MX saw on arrival, read from the Received and
 // Authentication-Results fields it put on top of the message (they are
@@ -39,8 +42,14 @@ func (b *Bridge) mxKey(ctx context.Context, domain string, fp signet.Fingerprint
 // not read). It says plainly that the content was not end-to-end
 // encrypted in transit.
 func legacyVerdict(mime []byte, domain string) string {
+	top := topFields(mime, 2)
+	if len(top) == 0 || !strings.HasPrefix(strings.ToLower(top[0]), "received:") {
+		// Written by the provider itself (a delivery status notice): the
+		// MX puts its Received field on top of everything it received.
+		return fmt.Sprintf(verdictProvider, domain)
+	}
 	tls, results := "unknown", "auth=unknown"
-	for i, f := range topFields(mime, 2) {
+	for i, f := range top {
 		name, value, _ := strings.Cut(f, ":")
 		switch {
 		case i == 0 && strings.EqualFold(name, "Received"):

@@ -124,6 +124,13 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 		return fmt.Errorf("own signet: %w", err)
 	}
 	to, _, err := b.dir.User(ctx, rcpt, signet.Fingerprint{})
+	if isPermanent(err) {
+		if legacy, lerr := b.dir.IsLegacy(ctx, signet.DomainOf(rcpt)); legacy {
+			return b.sendLegacy(ctx, rcpt, mime)
+		} else if lerr != nil && !isPermanent(lerr) {
+			return lerr
+		}
+	}
 	if err != nil {
 		return err
 	}

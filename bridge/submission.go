@@ -121,11 +121,23 @@ func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if _, _, err := ss.s.b.dir.User(ctx, addr, signet.Fingerprint{}); err != nil {
+		legacy, lerr := false, err
 		if isPermanent(err) {
-			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
-				Message: fmt.Sprintf("%s cannot receive Umbra mail: %v. Umbra sends only to Umbra addresses", addr, err)}
+			var derr error
+			if legacy, derr = ss.s.b.dir.IsLegacy(ctx, signet.DomainOf(addr)); derr != nil && !isPermanent(derr) {
+				lerr = derr // cannot tell now
+			}
 		}
-		ss.s.b.log.Info("submission: recipient not checked now (provider unreachable); the outbox will", "err", err)
+		switch {
+		case legacy:
+			// Outside Umbra: the provider relays it over SMTP
+			// (docs/spec/legacy.md §3).
+		case isPermanent(lerr):
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+				Message: fmt.Sprintf("%s cannot receive mail: %v", addr, err)}
+		default:
+			ss.s.b.log.Info("submission: recipient not checked now (provider unreachable); the outbox will", "err", lerr)
+		}
 	}
 	ss.rcpts = append(ss.rcpts, addr)
 	return nil
@@ -165,7 +177,7 @@ func (b *Bridge) Submit(ctx context.Context, rcpts []string, raw []byte) error {
 		return errors.New("no recipient")
 	}
 	mime := prepareOutgoing(raw, b.address)
-	sent := stamp(mime, fmt.Sprintf(verdictOwn, b.address))
+	sent := stamp(mime, b.sentVerdict(rcpts))
 	// The Sent copy and the outbox entry commit together: a crash leaves
 	// both or neither, never a Sent copy of mail that will not go.
 	batch := new(mailstore.Batch)

@@ -78,6 +78,11 @@ type Accounts interface {
 	// (spec §10): ErrBadMessage, ErrNotAuthor or ErrNoDarkMail when it is
 	// refused. It returns once the message is durably delivered or queued.
 	Send(ctx context.Context, account string, msg []byte) (Sent, error)
+	// SendLegacy hands one plain RFC 5322 message from account for rcpt,
+	// outside Umbra, to the legacy relay (spec §10.2): ErrDarkMail when
+	// rcpt's domain is an Umbra domain, ErrBadMessage when the message is
+	// not account's. It returns once the message is durably queued.
+	SendLegacy(ctx context.Context, account, rcpt string, msg []byte) (Sent, error)
 }
 
 // Sessions holds login challenges and token sessions. Tokens reach it only

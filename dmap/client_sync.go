@@ -202,6 +202,11 @@ func (c *Client) Send(ctx context.Context, msg []byte) (Sent, error) {
 	if err != nil {
 		return Sent{}, err
 	}
+	return readSent(resp)
+}
+
+// readSent parses the answer of send and legacy (spec §10).
+func readSent(resp *http.Response) (Sent, error) {
 	data, err := readAll(resp, maxErrorBody)
 	if err != nil {
 		return Sent{}, err

@@ -72,6 +72,7 @@ const (
 	CodeRangeNotSatisfiable  = "range_not_satisfiable"
 	CodePreconditionRequired = "precondition_required"
 	CodeNoDarkMail           = "no_dark_mail"
+	CodeDarkMail             = "dark_mail"
 	CodeRateLimited          = "rate_limited"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
@@ -106,6 +107,7 @@ var (
 	ErrRangeNotSatisfiable  = newErr(http.StatusRequestedRangeNotSatisfiable, CodeRangeNotSatisfiable, "the range starts beyond the document's end")
 	ErrPreconditionRequired = newErr(http.StatusPreconditionRequired, CodePreconditionRequired, "this request needs an If-Match header")
 	ErrNoDarkMail           = newErr(http.StatusUnprocessableEntity, CodeNoDarkMail, "the destination domain has no _dime record")
+	ErrDarkMail             = newErr(http.StatusUnprocessableEntity, CodeDarkMail, "the destination domain publishes a _dime record: seal the message")
 	ErrRateLimited          = newErr(http.StatusTooManyRequests, CodeRateLimited, "too many failed attempts; retry later")
 	ErrUnavailable          = newErr(http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry later")
 	errInternal             = newErr(http.StatusInternalServerError, CodeInternal, "internal error")

@@ -286,6 +286,18 @@ func (f *fakeBackend) Send(_ context.Context, account string, msg []byte) (Sent,
 	return Sent{Digest: sha256.Sum256(msg), Delivered: bytes.HasPrefix(msg, []byte("local"))}, nil
 }
 
+// SendLegacy refuses recipients at dark.test (ErrDarkMail) and records
+// the rest, prefixed with their recipient.
+func (f *fakeBackend) SendLegacy(_ context.Context, account, rcpt string, msg []byte) (Sent, error) {
+	if strings.HasSuffix(rcpt, "@dark.test") {
+		return Sent{}, ErrDarkMail
+	}
+	f.mu.Lock()
+	f.sent = append(f.sent, fakeSent{account, append([]byte(rcpt+"\n"), msg...)})
+	f.mu.Unlock()
+	return Sent{Digest: sha256.Sum256(msg)}, nil
+}
+
 func (f *fakeBackend) PutChallenge(_ context.Context, c Challenge) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

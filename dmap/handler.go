@@ -177,6 +177,7 @@ func (h *handler) routes() {
 		{"PUT", "docs/{id}", h.authed(h.putDoc)},
 		{"DELETE", "docs/{id}", h.authed(h.deleteDoc)},
 		{"POST", "send", h.authed(h.send)},
+		{"POST", "legacy", h.authed(h.sendLegacy)},
 		{"GET", "signet", h.authed(h.signet)},
 		{"GET", "history", h.authed(h.history)},
 		{"POST", "rotate", h.authed(h.rotate)},

@@ -304,6 +304,30 @@ func TestSend(t *testing.T) {
 	}
 }
 
+// TestSendLegacy: a plain message for an address outside Umbra is
+// queued with its recipient; a dark domain's address and a bad one are
+// refused.
+func TestSendLegacy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	u := e.newUser(t, "alice")
+	ctx := t.Context()
+	msg := []byte("From: alice@a.test\r\nSubject: hi\r\n\r\nhello\r\n")
+	s, err := u.c.SendLegacy(ctx, "Carol@Legacy.test", msg)
+	if err != nil || s.Delivered || s.Digest != sha256.Sum256(msg) {
+		t.Fatalf("legacy send: %+v, %v", s, err)
+	}
+	_, err = u.c.SendLegacy(ctx, "bob@dark.test", msg)
+	wantCode(t, err, CodeDarkMail, http.StatusUnprocessableEntity)
+	_, err = u.c.SendLegacy(ctx, "not an address", msg)
+	wantCode(t, err, CodeBadField, http.StatusBadRequest)
+	e.fb.mu.Lock()
+	defer e.fb.mu.Unlock()
+	if len(e.fb.sent) != 1 || !bytes.HasPrefix(e.fb.sent[0].msg, []byte("carol@legacy.test\n")) {
+		t.Fatalf("recorded %q", e.fb.sent)
+	}
+}
+
 // TestSignetsAndRotation: look-ups of the own chain, the domain and
 // another domain, rotation, and the history of the rotated chain.
 func TestSignetsAndRotation(t *testing.T) {

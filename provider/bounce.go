@@ -1,76 +1,141 @@
 package provider
 
 import (
+	"bytes"
 	"context"
-	"crypto/hpke"
-	"encoding/json"
-	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"mime"
+	"strings"
 	"time"
 
 	"umbra/provider/store"
-	"umbra/signet"
 )
 
-// KindBounce is the document kind of a bounce notice in a mailbox.
-const KindBounce = "bounce"
-
-// BounceInfo is the HPKE info string of bounce notices (suite v1), so a
-// notice can never be mistaken for another sealed object.
-const BounceInfo = "umbra bounce notice v1"
-
-// BounceNotice is the plaintext of a bounce notice: which message could not
-// be delivered, where, and why. Only the author can read it.
-type BounceNotice struct {
-	Digest   string    `json:"digest"` // hex of the message digest (dmime Layout.Digest)
-	Domain   string    `json:"domain"`
-	Queued   time.Time `json:"queued"`
-	Attempts int       `json:"attempts"`
-	Reason   string    `json:"reason"`
-}
-
-// bounce puts a notice, sealed to the author's current encryption key, in
-// the author's mailbox. The provider knows the author (it is the origin)
-// but stores the reason only sealed, like everything else in a mailbox.
+// bounce tells the author, in the inbox, that a queued message could not
+// be delivered: a delivery status notification (RFC 3464) that reaches
+// the author as mail, sealed to the author's signet the way legacy mail
+// is (docs/spec/legacy.md §4), so it needs nothing new on the bridge. For
+// dark mail the provider knows only the recipient's domain and the
+// message's digest; for legacy mail it knows the recipient and the
+// header, and says them.
 func (p *Provider) bounce(ctx context.Context, e store.QueueEntry, cause error) error {
 	author := string(e.BounceTo)
-	rec, err := p.st.Signets().Current(ctx, author)
+	n := notice{domain: e.Domain, digest: e.MessageID.String(), queued: e.Created.UTC(), attempts: e.Attempts, reason: cause.Error()}
+	if isLegacyEntry(e.Message) {
+		le, err := p.openLegacyEntry(e.Message)
+		if err != nil {
+			return err
+		}
+		n.rcpt = le.To
+		if i := bytes.Index(le.Message, []byte("\r\n\r\n")); i >= 0 {
+			n.header = le.Message[:i+2]
+		}
+	}
+	sealed, err := p.sealLegacy(ctx, author, n.mime(p.domain, author, p.cfg.Now()))
 	if err != nil {
 		return fmt.Errorf("provider: bounce to %q: %w", author, err)
 	}
-	u, err := signet.ParseUser(rec.Signet)
-	if err != nil {
-		return err
-	}
-	notice, err := json.Marshal(BounceNotice{
-		Digest: e.MessageID.String(), Domain: e.Domain, Queued: e.Created.UTC(), Attempts: e.Attempts, Reason: cause.Error(),
-	})
-	if err != nil {
-		return err
-	}
-	sealed, err := hpke.Seal(u.Enc, hpke.HKDFSHA256(), hpke.AES256GCM(), []byte(BounceInfo), notice)
-	if err != nil {
-		return fmt.Errorf("provider: seal bounce notice: %w", err)
-	}
-	_, err = p.st.Mailbox().Put(ctx, author, "bounce-"+e.MessageID.String(), KindBounce, 0, sealed)
-	if errors.Is(err, store.ErrConflict) {
-		return nil // already bounced (a retry after a crash)
-	}
-	if err == nil {
-		p.watch.notify(author)
-	}
+	_, _, err = p.accept(ctx, sealed, p.domain, p.org.Signet.MessageKeys())
 	return err
 }
 
-// OpenBounce opens a bounce notice with the author's encryption key.
-func OpenBounce(key hpke.PrivateKey, sealed []byte) (*BounceNotice, error) {
-	plain, err := hpke.Open(key, hpke.HKDFSHA256(), hpke.AES256GCM(), []byte(BounceInfo), sealed)
-	if err != nil {
-		return nil, fmt.Errorf("provider: open bounce notice: %w", err)
+// notice is what a bounce says.
+type notice struct {
+	domain, rcpt, digest, reason string
+	queued                       time.Time
+	attempts                     int
+	header                       []byte // the original header, legacy mail only
+}
+
+// mime is the DSN: multipart/report with a text part for people, the
+// message/delivery-status part (RFC 3464 §2) and, for legacy mail, the
+// original header (text/rfc822-headers).
+func (n *notice) mime(domain, author string, now time.Time) []byte {
+	var rb [12]byte
+	_, _ = rand.Read(rb[:])
+	boundary := "umbra-dsn-" + hex.EncodeToString(rb[:])
+	who := n.rcpt
+	if who == "" {
+		who = "a recipient at " + n.domain
 	}
-	var n BounceNotice
-	if err := json.Unmarshal(plain, &n); err != nil {
-		return nil, fmt.Errorf("provider: bounce notice: %w", err)
+	subject := ""
+	if s := headerField(n.header, "Subject"); s != "" {
+		if dec, err := new(mime.WordDecoder).DecodeHeader(s); err == nil {
+			subject = " " + dec
+		}
 	}
-	return &n, nil
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: Mail Delivery System <postmaster@%s>\r\nTo: <%s>\r\n", domain, author)
+	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", "Undeliverable:"+subject))
+	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: <%s.dsn@%s>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n", now.Format(time.RFC1123Z), hex.EncodeToString(rb[:]), domain)
+	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status; boundary=%q\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "Your message to %s could not be delivered after %d attempts since %s.\r\n\r\nReason: %s\r\n",
+		who, n.attempts, n.queued.Format(time.RFC1123Z), oneLine(n.reason))
+	if n.rcpt == "" {
+		fmt.Fprintf(&b, "\r\nYour provider cannot read sealed mail, so it knows only the recipient's domain.\r\nThe message's digest is %s.\r\n", n.digest)
+	}
+	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "Reporting-MTA: dns; %s\r\nArrival-Date: %s\r\n\r\n", domain, n.queued.Format(time.RFC1123Z))
+	if n.rcpt != "" {
+		fmt.Fprintf(&b, "Final-Recipient: rfc822; %s\r\n", n.rcpt)
+	} else {
+		// RFC 3464 §2.3.2 wants the recipient; the domain is all the
+		// provider has.
+		fmt.Fprintf(&b, "Final-Recipient: x-umbra-domain; %s\r\n", n.domain)
+	}
+	fmt.Fprintf(&b, "Action: failed\r\nStatus: %s\r\nDiagnostic-Code: x-umbra; %s\r\n", statusOf(n.reason), oneLine(n.reason))
+	if len(n.header) > 0 {
+		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
+		b.Write(n.header)
+	}
+	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
+	return b.Bytes()
+}
+
+// statusOf takes the enhanced status code (RFC 3463) from a reply in
+// reason, or says 5.0.0.
+func statusOf(reason string) string {
+	for _, f := range strings.Fields(reason) {
+		var c, s, d int
+		if n, _ := fmt.Sscanf(f, "%d.%d.%d", &c, &s, &d); n == 3 && (c == 4 || c == 5) {
+			return fmt.Sprintf("5.%d.%d", s, d)
+		}
+	}
+	return "5.0.0"
+}
+
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 900 {
+		s = s[:900]
+	}
+	return s
+}
+
+// headerField returns the unfolded value of the first field name in a
+// header section, or "".
+func headerField(header []byte, name string) string {
+	lines := strings.Split(string(header), "\r\n")
+	for i, l := range lines {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), name) || l[0] == ' ' || l[0] == '\t' {
+			continue
+		}
+		for _, c := range lines[i+1:] {
+			if c == "" || c[0] != ' ' && c[0] != '\t' {
+				break
+			}
+			v += " " + strings.TrimSpace(c)
+		}
+		return strings.TrimSpace(v)
+	}
+	return ""
 }

@@ -54,6 +54,15 @@ var configKeys = []configKey{
 		}},
 	{"mx_max_message_size", "32MiB", "Largest legacy message the MX accepts (advertised as SIZE). Units: B, KiB, MiB, GiB.",
 		func(c *Config, v string) error { return setSize(&c.MXMaxMessageSize, v) }},
+	{"relay_smarthost", "", "host:port of a smart host that takes all outbound legacy mail (empty: deliver to each domain's MX on port 25).",
+		func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			return setHostPort(&c.SmartHost, v)
+		}},
+	{"hostname", "", "The server's host name, given in EHLO and Received (default: the domain). Give it an A/AAAA record and a matching PTR.",
+		func(c *Config, v string) error { c.Hostname = v; return nil }},
 	{"metrics_listen", "127.0.0.1:9426", "Prometheus metrics at /metrics; \"off\" to disable. Keep it on loopback.",
 		func(c *Config, v string) error {
 			if v == "off" {

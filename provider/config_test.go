@@ -19,18 +19,22 @@ var configCases = map[string]struct {
 	value string
 	want  func(c *Config)
 }{
-	"dmtp_listen":      {"127.0.0.1:2626", func(c *Config) { c.DMTPListen = "127.0.0.1:2626" }},
-	"metrics_listen":   {"[::1]:9999", func(c *Config) { c.MetricsListen = "[::1]:9999" }},
-	"dmap_listen":      {"127.0.0.1:8443", func(c *Config) { c.DMAPListen = "127.0.0.1:8443" }},
-	"tls_cert":         {"certs/server.crt", func(c *Config) { c.TLSCert = configTestDir + "/certs/server.crt" }},
-	"tls_key":          {"/etc/umbra/server.key", func(c *Config) { c.TLSKey = "/etc/umbra/server.key" }},
-	"max_message_size": {"3KiB", func(c *Config) { c.MaxMessageSize = 3 << 10 }},
-	"queue_max_age":    {"2d", func(c *Config) { c.QueueMaxAge = 48 * time.Hour }},
-	"retry_base":       {"90s", func(c *Config) { c.RetryBase = 90 * time.Second }},
-	"retry_max":        {"2h", func(c *Config) { c.RetryMax = 2 * time.Hour }},
-	"queue_workers":    {"16", func(c *Config) { c.QueueWorkers = 16 }},
-	"node":             {"mx-2", func(c *Config) { c.Node = "mx-2" }},
-	"dns":              {"127.0.0.1:5353", func(c *Config) { c.Resolver = &dnsrec.Resolver{Server: "127.0.0.1:5353"} }},
+	"dmtp_listen":         {"127.0.0.1:2626", func(c *Config) { c.DMTPListen = "127.0.0.1:2626" }},
+	"metrics_listen":      {"[::1]:9999", func(c *Config) { c.MetricsListen = "[::1]:9999" }},
+	"dmap_listen":         {"127.0.0.1:8443", func(c *Config) { c.DMAPListen = "127.0.0.1:8443" }},
+	"tls_cert":            {"certs/server.crt", func(c *Config) { c.TLSCert = configTestDir + "/certs/server.crt" }},
+	"tls_key":             {"/etc/umbra/server.key", func(c *Config) { c.TLSKey = "/etc/umbra/server.key" }},
+	"max_message_size":    {"3KiB", func(c *Config) { c.MaxMessageSize = 3 << 10 }},
+	"queue_max_age":       {"2d", func(c *Config) { c.QueueMaxAge = 48 * time.Hour }},
+	"retry_base":          {"90s", func(c *Config) { c.RetryBase = 90 * time.Second }},
+	"retry_max":           {"2h", func(c *Config) { c.RetryMax = 2 * time.Hour }},
+	"queue_workers":       {"16", func(c *Config) { c.QueueWorkers = 16 }},
+	"node":                {"mx-2", func(c *Config) { c.Node = "mx-2" }},
+	"mx_listen":           {"127.0.0.1:2525", func(c *Config) { c.MXListen = "127.0.0.1:2525" }},
+	"mx_max_message_size": {"5MiB", func(c *Config) { c.MXMaxMessageSize = 5 << 20 }},
+	"relay_smarthost":     {"relay.example:587", func(c *Config) { c.SmartHost = "relay.example:587" }},
+	"hostname":            {"mail.example", func(c *Config) { c.Hostname = "mail.example" }},
+	"dns":                 {"127.0.0.1:5353", func(c *Config) { c.Resolver = &dnsrec.Resolver{Server: "127.0.0.1:5353"} }},
 }
 
 // Every key parses, on its own and all together, to the value it names;

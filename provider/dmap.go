@@ -41,8 +41,14 @@ func dmapErr(err error) error {
 		return fmt.Errorf("%w: %v", dmap.ErrNotAuthor, err)
 	case errors.Is(err, ErrBadMessage):
 		return fmt.Errorf("%w: %v", dmap.ErrBadMessage, err)
-	case errors.Is(err, ErrNotActive), errors.Is(err, store.ErrState):
+	case errors.Is(err, ErrNotActive), errors.Is(err, store.ErrState), errors.Is(err, ErrDowngrade):
 		return fmt.Errorf("%w: %v", dmap.ErrForbidden, err)
+	case errors.Is(err, ErrDarkDomain):
+		return dmap.ErrDarkMail
+	case errors.Is(err, ErrNotFromAccount):
+		return fmt.Errorf("%w: %v", dmap.ErrNotAuthor, err)
+	case errors.Is(err, ErrDNSTemporary):
+		return fmt.Errorf("%w: %v", dmap.ErrUnavailable, err)
 	}
 	return err
 }
@@ -197,6 +203,14 @@ func (b dmapBackend) Send(ctx context.Context, account string, msg []byte) (dmap
 		return dmap.Sent{}, dmapErr(err)
 	}
 	return dmap.Sent{Digest: res.Digest, Delivered: res.Local}, nil
+}
+
+func (b dmapBackend) SendLegacy(ctx context.Context, account, rcpt string, msg []byte) (dmap.Sent, error) {
+	res, err := b.p.SubmitLegacy(ctx, account, rcpt, msg)
+	if err != nil {
+		return dmap.Sent{}, dmapErr(err)
+	}
+	return dmap.Sent{Digest: res.Digest}, nil
 }
 
 func (b dmapBackend) PutChallenge(ctx context.Context, c dmap.Challenge) error {

@@ -153,19 +153,12 @@ func (p *Provider) startMX() error {
 	if keys := p.org.Signet.MessageKeys(); !keys[0].Equal(p.org.SOK.Public()) {
 		return errors.New("provider: the MX signs legacy mail with sok.key, which must be the first message-signing SOK of org.signet")
 	}
-	res := p.cfg.MXResolver
-	if res == nil {
-		var err error
-		if res, err = p.cfg.Resolver.NetResolver(); err != nil {
-			return fmt.Errorf("provider: MX resolver: %w", err)
-		}
-	}
 	srv, err := mx.New(mx.Config{
-		Hostname:       p.domain,
+		Hostname:       p.cfg.Hostname,
 		AuthServID:     p.domain,
 		TLSConfig:      p.tls,
 		MaxMessageSize: p.cfg.MXMaxMessageSize,
-		Resolver:       res,
+		Resolver:       p.relayResolver,
 		Backend:        mxBackend{p},
 		Logger:         p.log,
 		Now:            p.cfg.Now,

@@ -44,9 +44,18 @@ type Config struct {
 	// MXMaxMessageSize bounds a legacy message (default
 	// mx.DefaultMaxMessageSize).
 	MXMaxMessageSize int64
-	// MXResolver answers the MX's SPF, DKIM and DMARC look-ups (default:
-	// one asking Resolver's server).
-	MXResolver *net.Resolver
+	// NetResolver answers the look-ups of legacy mail: SPF, DKIM and
+	// DMARC at the MX, MX records for the relay (default: one asking
+	// Resolver's server).
+	NetResolver *net.Resolver
+	// Hostname is the name the relay gives in EHLO (default: the domain).
+	Hostname string
+	// SmartHost, if set (host:port), takes all legacy mail instead of the
+	// recipient domains' exchangers.
+	SmartHost string
+	// RelayPort is the port of other domains' exchangers (default 25;
+	// tests move it).
+	RelayPort int
 	// MetricsListen serves Prometheus metrics at /metrics (default
 	// "127.0.0.1:9426"; "off" disables).
 	MetricsListen string
@@ -113,6 +122,9 @@ func (c *Config) setDefaults() error {
 	if c.Resolver == nil {
 		c.Resolver = &dnsrec.Resolver{}
 	}
+	if c.RelayPort == 0 {
+		c.RelayPort = 25
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -142,6 +154,10 @@ type Provider struct {
 	dmapAddr net.Addr
 	mxSrv    *mx.Server
 	mxAddr   net.Addr
+	// dkim signs relayed legacy mail; relayResolver finds exchangers and
+	// answers the MX's sender checks.
+	dkim          []dkimKey
+	relayResolver *net.Resolver
 	// sealHook, in tests, fails the sealing of legacy mail on demand.
 	sealHook func(rcpt string) error
 
@@ -185,6 +201,17 @@ func New(cfg Config, st store.Store) (*Provider, error) {
 		kick:    make(chan struct{}, 1),
 	}
 	p.remotes = newRemoteCache(p)
+	if p.cfg.Hostname == "" {
+		p.cfg.Hostname = p.domain
+	}
+	if p.dkim, err = loadDKIM(cfg.Dir); err != nil {
+		return nil, err
+	}
+	if p.relayResolver = cfg.NetResolver; p.relayResolver == nil {
+		if p.relayResolver, err = cfg.Resolver.NetResolver(); err != nil {
+			return nil, fmt.Errorf("provider: resolver for legacy mail: %w", err)
+		}
+	}
 	return p, nil
 }
 

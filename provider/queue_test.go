@@ -1,7 +1,9 @@
 package provider_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"umbra/dmime"
 	"umbra/provider"
 	"umbra/provider/store"
+	"umbra/signet"
 	"umbra/testnet"
 )
 
@@ -117,35 +120,58 @@ func TestBounces(t *testing.T) {
 	}
 	waitQueue(t, w.a, "empty after bounces", func(q []store.QueueEntry) bool { return len(q) == 0 })
 
-	ch, err := w.a.Provider.Store().Mailbox().Changes(context.Background(), w.alice.Address, 0, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]string{}
-	for _, c := range ch {
-		if c.Kind != provider.KindBounce {
-			continue
+	for _, mime := range openMail(t, w.a, w.alice.Address, w.alice) {
+		for _, domain := range []string{"nowhere.test", "down.test"} {
+			if strings.Contains(mime, "Your message to a recipient at "+domain+" could not be delivered") {
+				got[domain] = mime
+			}
 		}
-		doc, err := w.a.Provider.Store().Mailbox().Get(context.Background(), w.alice.Address, c.DocID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := provider.OpenBounce(w.alice.Enc, doc.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[n.Domain] = n.Reason
 	}
 	if !strings.Contains(got["nowhere.test"], "no _dime record") || got["down.test"] == "" || len(got) != 2 {
 		t.Fatalf("bounce notices %q", got)
 	}
-	// Nobody but alice can open them: bob's key fails.
-	for _, c := range ch {
-		doc, _ := w.a.Provider.Store().Mailbox().Get(context.Background(), w.alice.Address, c.DocID)
-		if _, err := provider.OpenBounce(w.bob.Enc, doc.Data); err == nil {
-			t.Fatal("bob opened alice's bounce notice")
+	for _, mime := range got {
+		if !strings.Contains(mime, "Content-Type: multipart/report; report-type=delivery-status") || !strings.Contains(mime, "Action: failed") {
+			t.Errorf("not a DSN:\n%s", mime)
 		}
 	}
+	// Nobody but alice can open them: bob's key fails.
+	if n := len(openMail(t, w.a, w.alice.Address, w.bob)); n != 0 {
+		t.Fatalf("bob opened %d of alice's notices", n)
+	}
+}
+
+// openMail returns the MIME of every message in mailbox at nd that u's
+// key opens, with the author checked as nd's own provider.
+func openMail(t *testing.T, nd *testnet.Node, mailbox string, u *testnet.User) []string {
+	t.Helper()
+	ctx := context.Background()
+	st := nd.Provider.Store()
+	ch, err := st.Mailbox().Changes(ctx, mailbox, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := nd.Provider.Org().Signet
+	var out []string
+	for _, c := range ch {
+		if c.Kind != store.KindMail || c.Deleted {
+			continue
+		}
+		doc, err := st.Mailbox().Get(ctx, mailbox, c.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mime bytes.Buffer
+		_, err = dmime.Open(bytes.NewReader(doc.Data), dmime.RoleRecipient, u.Enc, dmime.OpenOptions{
+			MIME: &mime, Recipient: u.Address, OriginKeys: org.MessageKeys(),
+			AuthorKey: func(string, signet.Fingerprint) (ed25519.PublicKey, error) { return org.MessageKeys()[0], nil },
+		})
+		if err == nil {
+			out = append(out, mime.String())
+		}
+	}
+	return out
 }
 
 // The origin's signet has expired by the destination's clock: refused at

@@ -51,6 +51,10 @@ func (p *Provider) relayBatch(ctx context.Context, owner string, entries []store
 	byDomain := map[string][]store.QueueEntry{}
 	var order []string
 	for _, e := range entries {
+		if isLegacyEntry(e.Message) {
+			p.relayLegacy(ctx, owner, e)
+			continue
+		}
 		if _, ok := byDomain[e.Domain]; !ok {
 			order = append(order, e.Domain)
 		}

@@ -142,6 +142,13 @@ func (n *Network) AddProvider(domain string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	dkim, err := provider.CreateDKIM(dir, domain)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range dkim {
+		n.DNS.AddTXT(r.Name, r.Strings()...)
+	}
 	if err := provider.WriteConfig(dir, map[string]string{
 		"dmtp_listen": dmtp, "dmap_listen": dmapAddr, "mx_listen": mxAddr, "metrics_listen": "off", "dns": n.DNS.Addr, "node": domain,
 	}); err != nil {

@@ -29,6 +29,7 @@ func runServerInit(c *cmd) (err error) {
 	public := c.flags.String("dmtp-public", "", "DMTP endpoint senders connect to, `host:port`, published as dx= (default: the host name and the --dmtp-listen port)")
 	metricsAddr := c.flags.String("metrics", "127.0.0.1:9426", "address of the Prometheus metrics endpoint, or off")
 	dmapListen := c.flags.String("dmap-listen", ":443", "address DMAP (HTTPS for users' devices) listens on, or off")
+	mxListen := c.flags.String("mx-listen", ":25", "address the legacy SMTP MX listens on, or off")
 	dmap := c.flags.String("dmap", "", "DMAP base URL for users' devices (default https://HOSTNAME/dmap/v1/)")
 	certFile := c.flags.String("tls-cert", "", "PEM certificate to use instead of a self-signed one (with --tls-key)")
 	keyFile := c.flags.String("tls-key", "", "PEM private key of --tls-cert")
@@ -61,7 +62,7 @@ func runServerInit(c *cmd) (err error) {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	conf := map[string]string{"dmtp_listen": *listen, "dmap_listen": *dmapListen, "metrics_listen": *metricsAddr}
+	conf := map[string]string{"dmtp_listen": *listen, "dmap_listen": *dmapListen, "mx_listen": *mxListen, "metrics_listen": *metricsAddr, "hostname": host}
 	if err := provider.CheckConfig(*dir, conf); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -118,10 +119,14 @@ func runServerInit(c *cmd) (err error) {
 	if err != nil {
 		return err
 	}
+	dkim, err := provider.CreateDKIM(*dir, d)
+	if err != nil {
+		return err
+	}
 	if err := provider.WriteConfig(*dir, conf); err != nil {
 		return err
 	}
-	printInit(c.stdout, *dir, org, rec, host, certNote)
+	printInit(c.stdout, *dir, org, rec, host, certNote, dkim)
 	return nil
 }
 
@@ -170,7 +175,7 @@ func copyCert(dir, certFile, keyFile string) ([]byte, error) {
 	return dnsrec.CertificatePin(leaf), nil
 }
 
-func printInit(w io.Writer, dir string, org *signet.Org, rec *dnsrec.Record, host, certNote string) {
+func printInit(w io.Writer, dir string, org *signet.Org, rec *dnsrec.Record, host, certNote string, dkim []provider.DKIMRecord) {
 	file := func(n string) string { return filepath.Join(dir, n) }
 	until := org.NotAfter.Format(time.DateOnly)
 	fmt.Fprintf(w, "Created the provider of %s in %s:\n", org.Domain, dir)
@@ -180,6 +185,7 @@ func printInit(w io.Writer, dir string, org *signet.Org, rec *dnsrec.Record, hos
 	fmt.Fprintf(tw, "  %s\torganisation encryption key; stays on the server\n", file(provider.EncFile))
 	fmt.Fprintf(tw, "  %s\torganisation signet, valid until %s\n", file(provider.SignetFile), until)
 	fmt.Fprintf(tw, "  %s, %s\tTLS certificate and key, %s\n", file(provider.CertFile), provider.KeyFile, certNote)
+	fmt.Fprintf(tw, "  %s, %s\tDKIM keys that sign the legacy mail this server relays\n", file(provider.DKIMEd25519File), provider.DKIMRSAFile)
 	fmt.Fprintf(tw, "  %s\tconfiguration, every setting documented\n", file(provider.ConfigFile))
 	tw.Flush()
 	fmt.Fprintf(w, "\nSignet fingerprint (read it aloud to compare): %s\n", org.Fingerprint().Human())
@@ -193,12 +199,20 @@ func printInit(w io.Writer, dir string, org *signet.Org, rec *dnsrec.Record, hos
 		fmt.Fprintf(w, "; A/AAAA: the addresses of this server, which senders reach at %s (DMTP, TCP port %s).\n", h, dxPort)
 		fmt.Fprintf(w, "%s. IN A %s\n%s. IN AAAA %s\n", h, v4, h, v6)
 	}
-	fmt.Fprintf(w, "; MX: where legacy (SMTP) mail for %s goes. Umbra's legacy MX is not implemented yet: keep your current MX until it is, then point it here.\n", org.Domain)
+	fmt.Fprintf(w, "; MX: where legacy (SMTP) mail for %s goes: this server's MX seals it for the recipient on arrival.\n", org.Domain)
 	if net.ParseIP(host) == nil {
 		fmt.Fprintf(w, "%s. IN MX 10 %s.\n", org.Domain, host)
 	} else {
 		fmt.Fprintf(w, "; (an MX record names a host, not an address: give --hostname a DNS name)\n")
 	}
+	for _, r := range dkim {
+		fmt.Fprintf(w, "; DKIM: the key that signs the legacy mail this server relays (receivers check it).\n")
+		fmt.Fprintf(w, "%s IN TXT \"%s\"\n", r.Name, strings.Join(r.Strings(), "\" \""))
+	}
+	fmt.Fprintf(w, "; SPF (suggested): only this server sends mail for %s. Merge with an existing SPF record rather than add a second.\n", org.Domain)
+	fmt.Fprintf(w, "%s. IN TXT \"v=spf1 mx a:%s -all\"\n", org.Domain, host)
+	fmt.Fprintf(w, "; DMARC (suggested): start with p=none and reports, tighten to p=reject once reports show only this server.\n")
+	fmt.Fprintf(w, "_dmarc.%s. IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@%s\"\n", org.Domain, org.Domain)
 
 	fmt.Fprintf(w, "\nNext steps:\n")
 	fmt.Fprintf(w, "  1. Move %s offline (an encrypted USB stick, a safe). The server never uses it; you need it to re-sign the organisation signet before %s.\n", file(provider.POKFile), until)
