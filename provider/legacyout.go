@@ -227,7 +227,7 @@ func (p *Provider) mailHosts(ctx context.Context, domain string) ([]string, erro
 func (p *Provider) smtpSend(ctx context.Context, host string, le *legacyEntry) error {
 	ctx, cancel := context.WithTimeout(ctx, smtpTimeout)
 	defer cancel()
-	var d net.Dialer
+	d := net.Dialer{Resolver: p.relayResolver}
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return err

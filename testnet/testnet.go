@@ -48,9 +48,10 @@ type Network struct {
 type Node struct {
 	Domain   string
 	Dir      string
-	DMTP     string // 127.0.0.1:port, as published
-	DMAP     string // the DMAP base URL, https://127.0.0.1:port/dmap/v1/
-	MX       string // the legacy SMTP MX, 127.0.0.1:port
+	DMTP     string                // 127.0.0.1:port, as published
+	DMAP     string                // the DMAP base URL, https://127.0.0.1:port/dmap/v1/
+	MX       string                // the legacy SMTP MX, 127.0.0.1:port
+	DKIM     []provider.DKIMRecord // published for the relay's DKIM keys
 	Record   *dnsrec.Record
 	Provider *provider.Provider // nil unless started in-process
 	net      *Network
@@ -155,7 +156,7 @@ func (n *Network) AddProvider(domain string) (*Node, error) {
 		return nil, err
 	}
 	n.DNS.AddTXT("_dime."+domain, rec.TXT()...)
-	nd := &Node{Domain: domain, Dir: dir, DMTP: dmtp, DMAP: dmapURL, MX: mxAddr, Record: rec, net: n}
+	nd := &Node{Domain: domain, Dir: dir, DMTP: dmtp, DMAP: dmapURL, MX: mxAddr, DKIM: dkim, Record: rec, net: n}
 	n.mu.Lock()
 	n.nodes[domain] = nd
 	n.mu.Unlock()
