@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+// testNow is the clock for key checks: GnuPG makes its keys at the real time.
+var testNow = time.Now()
 
 // sampleMessage is a plain RFC 5322 message as a mail client submits it.
 const sampleMessage = "From: Alice <alice@a.test>\r\n" +
