@@ -100,6 +100,13 @@ func (k *PublicKey) HasAddress(address string, now time.Time) bool {
 	return false
 }
 
+// CanEncrypt reports whether at time now the key is valid and has a usable
+// encryption subkey (it may have expired or been revoked since it was parsed).
+func (k *PublicKey) CanEncrypt(now time.Time) bool {
+	_, ok := k.entity.EncryptionKey(now)
+	return ok
+}
+
 // Bytes is the binary transferable public key (no secret material).
 func (k *PublicKey) Bytes() []byte {
 	var b bytes.Buffer
