@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +242,54 @@ func TestDecryptGnuPGMultipartSigned(t *testing.T) {
 		if c.want == SignatureGood && !bytes.Contains(res.Message, []byte("Subject: signed\r\n")) {
 			t.Errorf("%s: message:\n%s", c.name, res.Message)
 		}
+	}
+}
+
+// Sign's multipart/signed verifies in GnuPG (over the exact bytes of the
+// first part) and in Decrypt, which restores the signed header fields.
+func TestGnuPGVerifiesSign(t *testing.T) {
+	t.Parallel()
+	g := newGnuPG(t)
+	alice := mustKey(t, "alice@a.test")
+	g.Import(alice.Bytes())
+	signed, err := Sign(strings.NewReader(sampleMessage), alice, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := parseMIME(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, _ := top.mediaType()
+	parts, err := splitMultipart(top.body, params["boundary"])
+	if err != nil || len(parts) != 2 {
+		t.Fatalf("multipart/signed: %d parts, %v", len(parts), err)
+	}
+	sigPart, _ := parseMIME(parts[1])
+	dir := t.TempDir()
+	data, sig := filepath.Join(dir, "data"), filepath.Join(dir, "data.asc")
+	if err := os.WriteFile(data, parts[0], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sig, sigPart.body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, status := g.Run(nil, "--verify", sig, data)
+	if !bytes.Contains(status, []byte("[GNUPG:] VALIDSIG "+alice.Fingerprint())) {
+		t.Errorf("gpg status:\n%s", status)
+	}
+	if bytes.Contains(signed, []byte("\xc3\xa4")) || !bytes.Contains(parts[0], []byte("hp=clear")) {
+		t.Errorf("signed part not 7-bit or not marked hp=clear:\n%s", parts[0])
+	}
+
+	res, err := Decrypt(bytes.NewReader(signed), nil, func(uint64) *PublicKey { return alice.Public() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Encrypted || res.Signature != SignatureGood || !res.HeadersProtected {
+		t.Errorf("result %+v", res)
+	}
+	if !bytes.Contains(res.Message, []byte("Subject: the secret plan\r\n")) || !bytes.Contains(res.Message, []byte("n=C3=A4on")) {
+		t.Errorf("message:\n%s", res.Message)
 	}
 }

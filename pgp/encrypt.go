@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
-	"net/textproto"
 	"strings"
 	"time"
 
@@ -53,40 +51,19 @@ func Encrypt(msg io.Reader, from *Key, to []*PublicKey, now time.Time) ([]byte, 
 		return nil, err
 	}
 
+	boundary := newBoundary()
 	var out bytes.Buffer
 	out.Write(outer)
-	mw := multipart.NewWriter(&out)
 	ct := mime.FormatMediaType("multipart/encrypted", map[string]string{
-		"protocol": "application/pgp-encrypted", "boundary": mw.Boundary()})
+		"protocol": "application/pgp-encrypted", "boundary": boundary})
 	fmt.Fprintf(&out, "MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n", ct)
-	out.WriteString("This is an OpenPGP/MIME encrypted message (RFC 3156 and RFC 9788).\r\n")
 	// RFC 3156 §4: the control part, then the encrypted data.
-	parts := []struct {
-		header textproto.MIMEHeader
-		body   []byte
-	}{
-		{textproto.MIMEHeader{
-			"Content-Type":        {"application/pgp-encrypted"},
-			"Content-Description": {"PGP/MIME version identification"},
-		}, []byte("Version: 1\r\n")},
-		{textproto.MIMEHeader{
-			"Content-Type":        {`application/octet-stream; name="encrypted.asc"`},
-			"Content-Description": {"OpenPGP encrypted message"},
-			"Content-Disposition": {`inline; filename="encrypted.asc"`},
-		}, ciphertext},
-	}
-	for _, p := range parts {
-		w, err := mw.CreatePart(p.header)
-		if err == nil {
-			_, err = w.Write(p.body)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pgp: encrypt: write MIME: %w", err)
-		}
-	}
-	if err := mw.Close(); err != nil {
-		return nil, fmt.Errorf("pgp: encrypt: write MIME: %w", err)
-	}
+	writeMultipart(&out, boundary, "This is an OpenPGP/MIME encrypted message (RFC 3156 and RFC 9788).",
+		[]byte("Content-Type: application/pgp-encrypted\r\n"+
+			"Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n"),
+		append([]byte("Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"+
+			"Content-Description: OpenPGP encrypted message\r\n"+
+			"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\r\n"), ciphertext...))
 	return out.Bytes(), nil
 }
 

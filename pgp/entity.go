@@ -3,6 +3,7 @@ package pgp
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -134,4 +135,22 @@ func splitMultipart(body []byte, boundary string) ([][]byte, error) {
 		return nil, fmt.Errorf("pgp: multipart: no parts")
 	}
 	return parts, nil
+}
+
+// newBoundary returns a fresh random multipart boundary.
+func newBoundary() string {
+	return "umbra-" + rand.Text()
+}
+
+// writeMultipart writes a multipart body (RFC 2046 §5.1.1) of raw parts
+// (header, blank line, body; in CRLF form) after a preamble line.
+func writeMultipart(w *bytes.Buffer, boundary, preamble string, parts ...[]byte) {
+	w.WriteString(preamble + "\r\n")
+	for _, p := range parts {
+		w.WriteString("--" + boundary + "\r\n")
+		w.Write(p)
+		// The CRLF before a delimiter belongs to it, not to the part.
+		w.WriteString("\r\n")
+	}
+	w.WriteString("--" + boundary + "--\r\n")
 }
