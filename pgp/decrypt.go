@@ -50,9 +50,11 @@ type Result struct {
 	// Signature is the verdict on the signature; with several signature
 	// layers, a bad one wins, else the innermost one.
 	Signature SignatureStatus
-	// Signer is the fingerprint of the signing key (GnuPG style) when
-	// Signature is good or bad.
-	Signer string
+	// Signer is the fingerprint of the signing key (GnuPG style) and
+	// SignerKey the key, when Signature is good or bad. Whether the signer
+	// is the From address is the caller's question (SignerKey.HasAddress).
+	Signer    string
+	SignerKey *PublicKey
 	// SignatureError says why a signature is bad.
 	SignatureError error
 	// HeadersProtected reports that Message's header fields came from
@@ -61,11 +63,15 @@ type Result struct {
 	HeadersProtected bool
 }
 
-func (r *Result) addSignature(st SignatureStatus, signer string, err error) {
+func (r *Result) addSignature(st SignatureStatus, signer *openpgp.Entity, err error) {
 	if r.Signature == SignatureBad {
 		return
 	}
-	r.Signature, r.Signer, r.SignatureError = st, signer, err
+	r.Signature, r.Signer, r.SignerKey, r.SignatureError = st, "", nil, err
+	if signer != nil {
+		r.SignerKey = &PublicKey{signer}
+		r.Signer = r.SignerKey.Fingerprint()
+	}
 }
 
 // decoder holds what one Decrypt call needs.
@@ -162,11 +168,11 @@ func (d *decoder) openEncrypted(e *entity, boundary string) (*entity, error) {
 	if err != nil {
 		return nil, err
 	}
-	plaintext, err := d.readMessage(armored)
+	plaintext, encrypted, err := d.readMessage(armored)
 	if err != nil {
 		return nil, err
 	}
-	if !d.res.Encrypted {
+	if !encrypted {
 		return nil, fmt.Errorf("pgp: multipart/encrypted holds an unencrypted OpenPGP message")
 	}
 	return parseMIME(plaintext)
@@ -208,59 +214,51 @@ func (d *decoder) openSigned(e *entity, boundary string) (*entity, error) {
 }
 
 // readMessage reads one armored OpenPGP message (encrypted, signed, or both)
-// and returns its literal data, recording what it found in d.res.
-func (d *decoder) readMessage(armored []byte) ([]byte, error) {
+// and returns its literal data and whether it was encrypted, recording what
+// it found in d.res.
+func (d *decoder) readMessage(armored []byte) ([]byte, bool, error) {
 	block, err := armor.Decode(bytes.NewReader(armored))
 	if err != nil {
-		return nil, fmt.Errorf("pgp: armor: %w", err)
+		return nil, false, fmt.Errorf("pgp: armor: %w", err)
 	}
 	if block.Type != "PGP MESSAGE" {
-		return nil, fmt.Errorf("pgp: armor type %q, want PGP MESSAGE", block.Type)
+		return nil, false, fmt.Errorf("pgp: armor type %q, want PGP MESSAGE", block.Type)
 	}
 	md, err := openpgp.ReadMessage(block.Body, d.kr, nil, config(d.now))
 	if errors.Is(err, pgperrors.ErrKeyIncorrect) {
-		return nil, fmt.Errorf("pgp: no key of ours opens the message (encrypted to key IDs %X)", keyIDs(md))
+		return nil, false, fmt.Errorf("pgp: no key of ours opens the message")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pgp: read message: %w", err)
+		return nil, false, fmt.Errorf("pgp: read message: %w", err)
 	}
 	// The integrity check (and the signature) is only known at EOF.
 	plaintext, err := readLimited(md.UnverifiedBody, "decrypted message")
 	if err != nil {
-		return nil, fmt.Errorf("pgp: message failed its integrity check or is malformed: %w", err)
+		return nil, false, fmt.Errorf("pgp: message failed its integrity check or is malformed: %w", err)
 	}
 	d.opened = true
 	d.res.Encrypted = d.res.Encrypted || md.IsEncrypted
 	switch {
 	case !md.IsSigned:
 	case md.SignedBy == nil:
-		d.res.addSignature(SignatureUnknownKey, "", nil)
+		d.res.addSignature(SignatureUnknownKey, nil, nil)
 	default:
 		d.res.addSignature(verdict(md.SignedBy.Entity, md.SignatureError))
 	}
-	return plaintext, nil
-}
-
-func keyIDs(md *openpgp.MessageDetails) []uint64 {
-	if md == nil {
-		return nil
-	}
-	return md.EncryptedToKeyIds
+	return plaintext, md.IsEncrypted, nil
 }
 
 // verdict maps a verification outcome to a status.
-func verdict(signer *openpgp.Entity, err error) (SignatureStatus, string, error) {
+func verdict(signer *openpgp.Entity, err error) (SignatureStatus, *openpgp.Entity, error) {
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
-		return SignatureUnknownKey, "", nil
+		return SignatureUnknownKey, nil, nil
 	case signer == nil && err == nil:
-		return SignatureBad, "", errors.New("no signer")
-	case signer == nil:
-		return SignatureBad, "", err
+		return SignatureBad, nil, errors.New("pgp: signature without signer")
 	case err != nil:
-		return SignatureBad, fmt.Sprintf("%X", signer.PrimaryKey.Fingerprint), err
+		return SignatureBad, signer, err
 	}
-	return SignatureGood, fmt.Sprintf("%X", signer.PrimaryKey.Fingerprint), nil
+	return SignatureGood, signer, nil
 }
 
 // assemble builds the opened message. With header protection (RFC 9788

@@ -157,7 +157,7 @@ func TestDecryptGnuPG(t *testing.T) {
 		if res.Encrypted != c.encrypted || res.Signature != c.sig {
 			t.Errorf("%s: encrypted %v signature %v (%v), want %v %v", c.name, res.Encrypted, res.Signature, res.SignatureError, c.encrypted, c.sig)
 		}
-		if c.sig == SignatureGood && res.Signer != p.carolFpr {
+		if c.sig == SignatureGood && (res.Signer != p.carolFpr || !res.SignerKey.HasAddress("carol@c.test", time.Now())) {
 			t.Errorf("%s: signer %s, want %s", c.name, res.Signer, p.carolFpr)
 		}
 		for _, w := range c.want {

@@ -35,7 +35,7 @@ func (d *decoder) openInline(e *entity, charset string) (*entity, error) {
 		if j := bytes.Index(block, []byte(endMessage)); j >= 0 {
 			block = block[:j+len(endMessage)]
 		}
-		if text, err = d.readMessage(block); err != nil {
+		if text, _, err = d.readMessage(block); err != nil {
 			return nil, err
 		}
 	} else if i := bytes.Index(body, []byte(beginSigned)); i >= 0 {
