@@ -88,7 +88,9 @@ type decoder struct {
 // text (RFC 9580 §7). keys are our own keys, tried for decryption and
 // verification; lookup, which may be nil, is asked for a signer's public key
 // by key ID. Structures nest at most a few levels deep. A ciphertext that
-// fails its integrity check is an error, never a result.
+// fails its integrity check is an error, never a result. Signatures are
+// judged as of now (a key expired or revoked since makes them bad), so the
+// caller should decrypt on arrival and keep the Result.
 func Decrypt(msg io.Reader, keys []*Key, lookup func(keyID uint64) *PublicKey) (*Result, error) {
 	raw, err := readLimited(msg, "message")
 	if err != nil {

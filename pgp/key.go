@@ -23,7 +23,7 @@ const MaxKeySize = 64 << 10
 var (
 	ErrMalformedKey    = errors.New("pgp: malformed key")
 	ErrKeyTooLarge     = errors.New("pgp: key too large")
-	ErrKeyExpired      = errors.New("pgp: key expired")
+	ErrKeyExpired      = errors.New("pgp: key expired or not yet valid")
 	ErrKeyRevoked      = errors.New("pgp: key revoked")
 	ErrNoEncryptionKey = errors.New("pgp: key has no usable encryption subkey")
 	ErrNoSigningKey    = errors.New("pgp: key has no usable signing key")
