@@ -78,6 +78,11 @@ func (k *PublicKey) Fingerprint() string {
 	return fmt.Sprintf("%X", k.entity.PrimaryKey.Fingerprint)
 }
 
+// Created is when the primary key was made.
+func (k *PublicKey) Created() time.Time {
+	return k.entity.PrimaryKey.CreationTime
+}
+
 // Addresses returns the e-mail addresses of the key's user IDs.
 func (k *PublicKey) Addresses() []string {
 	var out []string
@@ -191,7 +196,51 @@ func ParsePrivateKey(data []byte, now time.Time) (*Key, error) {
 	return &Key{PublicKey{e}}, nil
 }
 
+// ParsePublicKeys parses concatenated transferable public keys (as a Web Key
+// Directory may serve them, a revoked one beside its successor), at most
+// MaxKeySize bytes in all, and returns those that pass ParsePublicKey's
+// checks at time now. With none, the error wraps every reason.
+func ParsePublicKeys(data []byte, now time.Time) ([]*PublicKey, error) {
+	list, err := readKeys(data, openpgp.PublicKeyType)
+	if err != nil {
+		return nil, err
+	}
+	var keys []*PublicKey
+	var errs []error
+	for _, e := range list {
+		err := checkKey(e, now)
+		if err == nil && e.PrivateKey != nil {
+			err = fmt.Errorf("%w: contains secret key material", ErrMalformedKey)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keys = append(keys, &PublicKey{e})
+	}
+	if len(keys) == 0 {
+		return nil, errors.Join(errs...)
+	}
+	return keys, nil
+}
+
+// parseKey reads exactly one key and checks it.
 func parseKey(data []byte, armorType string, now time.Time) (*openpgp.Entity, error) {
+	list, err := readKeys(data, armorType)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) != 1 {
+		return nil, fmt.Errorf("%w: %d keys, want exactly 1", ErrMalformedKey, len(list))
+	}
+	if err := checkKey(list[0], now); err != nil {
+		return nil, err
+	}
+	return list[0], nil
+}
+
+// readKeys reads the keys of data, armored (with armorType) or binary.
+func readKeys(data []byte, armorType string) (openpgp.EntityList, error) {
 	if len(data) > MaxKeySize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrKeyTooLarge, len(data), MaxKeySize)
 	}
@@ -210,22 +259,24 @@ func parseKey(data []byte, armorType string, now time.Time) (*openpgp.Entity, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedKey, err)
 	}
-	if len(list) != 1 {
-		return nil, fmt.Errorf("%w: %d keys, want exactly 1", ErrMalformedKey, len(list))
-	}
-	e := list[0]
+	return list, nil
+}
+
+// checkKey checks that at time now e is neither revoked nor expired and can
+// encrypt.
+func checkKey(e *openpgp.Entity, now time.Time) error {
 	if e.Revoked(now) {
-		return nil, fmt.Errorf("%w: %X", ErrKeyRevoked, e.PrimaryKey.Fingerprint)
+		return fmt.Errorf("%w: %X", ErrKeyRevoked, e.PrimaryKey.Fingerprint)
 	}
 	sig, _ := e.PrimarySelfSignature()
 	if sig == nil {
-		return nil, fmt.Errorf("%w: no valid self-signature", ErrMalformedKey)
+		return fmt.Errorf("%w: no valid self-signature", ErrMalformedKey)
 	}
 	if e.PrimaryKey.KeyExpired(sig, now) || sig.SigExpired(now) {
-		return nil, fmt.Errorf("%w: %X", ErrKeyExpired, e.PrimaryKey.Fingerprint)
+		return fmt.Errorf("%w: %X", ErrKeyExpired, e.PrimaryKey.Fingerprint)
 	}
 	if _, ok := e.EncryptionKey(now); !ok {
-		return nil, fmt.Errorf("%w: %X", ErrNoEncryptionKey, e.PrimaryKey.Fingerprint)
+		return fmt.Errorf("%w: %X", ErrNoEncryptionKey, e.PrimaryKey.Fingerprint)
 	}
-	return e, nil
+	return nil
 }

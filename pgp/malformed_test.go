@@ -118,6 +118,19 @@ func TestParseKeyValidity(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
+
+	// Concatenated keys: the usable ones are kept, the reasons for the
+	// others reported when none is left.
+	good := mustKey(t, "good@a.test")
+	all := append(append((&PublicKey{revoked}).Bytes(), good.Bytes()...), (&PublicKey{signOnly}).Bytes()...)
+	keys, err := ParsePublicKeys(all, testNow)
+	if err != nil || len(keys) != 1 || keys[0].Fingerprint() != good.Fingerprint() {
+		t.Errorf("ParsePublicKeys kept %d keys, %v", len(keys), err)
+	}
+	bad := append((&PublicKey{revoked}).Bytes(), (&PublicKey{signOnly}).Bytes()...)
+	if _, err := ParsePublicKeys(bad, testNow); !errors.Is(err, ErrKeyRevoked) || !errors.Is(err, ErrNoEncryptionKey) {
+		t.Errorf("ParsePublicKeys of unusable keys: %v", err)
+	}
 }
 
 // Keys are shared by concurrent Encrypt, Sign and Decrypt calls (run with

@@ -31,9 +31,9 @@ type Client struct {
 
 // Lookup fetches address's key, first by the advanced method and, only if
 // that host cannot be reached at all (no HTTP answer, e.g. the openpgpkey
-// subdomain does not exist), by the direct method (draft §3.1). The key must
-// parse (pgp.ParsePublicKey: one key, usable now, at most MaxResponseSize)
-// and carry a user ID with address.
+// subdomain does not exist), by the direct method (draft §3.1). Of the keys
+// served (at most MaxResponseSize bytes), the newest that is usable now
+// (pgp.ParsePublicKeys) and carries a user ID with address is returned.
 func (c *Client) Lookup(ctx context.Context, address string) (*pgp.PublicKey, error) {
 	advanced, err := AdvancedURL(address)
 	if err != nil {
@@ -96,15 +96,27 @@ func (c *Client) fetch(ctx context.Context, url string) ([]byte, error) {
 	return body, nil
 }
 
-// parseResponse checks a directory's answer for address (draft §3.1: the key
-// must have a user ID with the address).
+// parseResponse picks the key for address from a directory's answer (draft
+// §3.1: one or more concatenated keys, of which only those with a user ID for
+// the address count): the newest usable one.
 func parseResponse(body []byte, address string, now time.Time) (*pgp.PublicKey, error) {
-	key, err := pgp.ParsePublicKey(body, now)
+	keys, err := pgp.ParsePublicKeys(body, now)
 	if err != nil {
 		return nil, fmt.Errorf("wkd: key for %s: %w", address, err)
 	}
-	if !key.HasAddress(address, now) {
-		return nil, fmt.Errorf("wkd: key %s for %s has no user ID with that address (has %q)", key.Fingerprint(), address, key.Addresses())
+	var best *pgp.PublicKey
+	var others []string
+	for _, k := range keys {
+		if !k.HasAddress(address, now) {
+			others = append(others, k.Addresses()...)
+			continue
+		}
+		if best == nil || k.Created().After(best.Created()) {
+			best = k
+		}
 	}
-	return key, nil
+	if best == nil {
+		return nil, fmt.Errorf("wkd: no key for %s has a user ID with that address (they have %q)", address, others)
+	}
+	return best, nil
 }

@@ -107,6 +107,29 @@ func TestLookupAdvanced(t *testing.T) {
 	}
 }
 
+// A directory may serve several keys; the newest with the address wins.
+func TestLookupSeveralKeys(t *testing.T) {
+	t.Parallel()
+	d := newDirectory(t)
+	old, err := pgp.GenerateKey(joe, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, current := mustKey(t, "someone@example.com"), mustKey(t, joe)
+	var body []byte
+	for _, k := range []*pgp.Key{stranger, current, old} {
+		body = append(body, k.Bytes()...)
+	}
+	d.publish(advancedDir+Hash("joe.doe"), body)
+	got, err := d.client(false).Lookup(context.Background(), joe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Fingerprint() != current.Fingerprint() {
+		t.Errorf("got %s, want the newest key %s", got.Fingerprint(), current.Fingerprint())
+	}
+}
+
 func TestLookupFallsBackToDirect(t *testing.T) {
 	t.Parallel()
 	d := newDirectory(t)
