@@ -10,7 +10,9 @@ func FuzzWKDResponse(f *testing.F) {
 	k := mustKey(f, joe)
 	f.Add(k.Bytes())
 	f.Add(k.Armored())
-	f.Add(mustKey(f, "other@example.com").Bytes())
+	other := mustKey(f, "other@example.com").Bytes()
+	f.Add(other)
+	f.Add(append(other, k.Bytes()...))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		key, err := parseResponse(body, joe, now)
