@@ -134,6 +134,11 @@ func TestDecryptGnuPG(t *testing.T) {
 	pgpmime := pgpMIME(p.encryptSigned([]byte(gpgInner)))
 	inline := inlineMessage(p.encryptSigned([]byte("Inline h\xc3\xa9llo.\n")))
 	clear, _ := p.g.Run([]byte("Signed, not sealed.\n-- dash line\n"), "--clearsign", "-u", "carol@c.test")
+	// Thunderbird's older header protection: protected-headers="v1" on the
+	// encrypted entity, which carries the real Subject.
+	protected := pgpMIME(p.encryptSigned([]byte("Content-Type: multipart/mixed; boundary=\"m\"; protected-headers=\"v1\"\r\n" +
+		"Subject: the real subject\r\nFrom: carol@c.test\r\nTo: bob@b.test\r\n\r\n" +
+		"--m\r\nContent-Type: text/plain\r\n\r\nProtected.\r\n--m--\r\n")))
 	cases := []struct {
 		name      string
 		msg       []byte
@@ -143,6 +148,7 @@ func TestDecryptGnuPG(t *testing.T) {
 		want      []string
 	}{
 		{"pgp/mime", pgpmime, p.lookup, true, SignatureGood, []string{"Subject: hi\r\n", "\r\n\r\nHello from GnuPG.\r\n"}},
+		{"pgp/mime protected-headers=v1", protected, p.lookup, true, SignatureGood, []string{"Subject: the real subject\r\n", "Protected."}},
 		{"pgp/mime unknown signer", pgpmime, nil, true, SignatureUnknownKey, []string{"Hello from GnuPG."}},
 		{"inline", inline, p.lookup, true, SignatureGood, []string{"Subject: inline\r\n", "Inline h=C3=A9llo."}},
 		{"clearsigned", inlineMessage(clear), p.lookup, false, SignatureGood, []string{"Signed, not sealed.\r\n-- dash line"}},
@@ -164,6 +170,10 @@ func TestDecryptGnuPG(t *testing.T) {
 			if !bytes.Contains(res.Message, []byte(w)) {
 				t.Errorf("%s: message lacks %q:\n%s", c.name, w, res.Message)
 			}
+		}
+		if wantProtected := bytes.Equal(c.msg, protected); res.HeadersProtected != wantProtected ||
+			wantProtected && bytes.Contains(res.Message, []byte("Subject: hi")) {
+			t.Errorf("%s: headers protected %v:\n%s", c.name, res.HeadersProtected, res.Message)
 		}
 		if bytes.Contains(res.Message, []byte("unprotected")) {
 			t.Errorf("%s: text outside the OpenPGP block kept:\n%s", c.name, res.Message)
