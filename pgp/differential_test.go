@@ -139,6 +139,8 @@ func TestDecryptGnuPG(t *testing.T) {
 	protected := pgpMIME(p.encryptSigned([]byte("Content-Type: multipart/mixed; boundary=\"m\"; protected-headers=\"v1\"\r\n" +
 		"Subject: the real subject\r\nFrom: carol@c.test\r\nTo: bob@b.test\r\n\r\n" +
 		"--m\r\nContent-Type: text/plain\r\n\r\nProtected.\r\n--m--\r\n")))
+	unsigned, _ := p.g.Run([]byte(gpgInner), "--armor", "--encrypt", "-r", "bob@b.test")
+	signedOnly, _ := p.g.Run([]byte("Signed inline.\n"), "--armor", "--sign", "--compress-algo", "none", "-u", "carol@c.test")
 	cases := []struct {
 		name      string
 		msg       []byte
@@ -147,6 +149,11 @@ func TestDecryptGnuPG(t *testing.T) {
 		sig       SignatureStatus
 		want      []string
 	}{
+		{"pgp/mime unsigned", pgpMIME(unsigned), p.lookup, true, SignatureNone, []string{"Hello from GnuPG."}},
+		{"inline signed only", inlineMessage(signedOnly), p.lookup, false, SignatureGood, []string{"Signed inline."}},
+		{"inline signed only, text changed", inlineMessage(rearmor(t, signedOnly, func(b []byte) []byte {
+			return bytes.Replace(b, []byte("Signed inline."), []byte("Signed inline!"), 1)
+		})), p.lookup, false, SignatureBad, []string{"Signed inline!"}},
 		{"pgp/mime", pgpmime, p.lookup, true, SignatureGood, []string{"Subject: hi\r\n", "\r\n\r\nHello from GnuPG.\r\n"}},
 		{"pgp/mime protected-headers=v1", protected, p.lookup, true, SignatureGood, []string{"Subject: the real subject\r\n", "Protected."}},
 		{"pgp/mime unknown signer", pgpmime, nil, true, SignatureUnknownKey, []string{"Hello from GnuPG."}},
@@ -181,10 +188,9 @@ func TestDecryptGnuPG(t *testing.T) {
 	}
 }
 
-// tamper flips one bit near the end of an armored message's packets (inside
-// the encrypted data, before the modification detection code is read) and
-// re-armors it, so only OpenPGP's own integrity check can notice.
-func tamper(t *testing.T, armored []byte) []byte {
+// rearmor changes the packets of an armored message with edit and armors
+// them again, so that only OpenPGP's own checks can notice.
+func rearmor(t *testing.T, armored []byte, edit func([]byte) []byte) []byte {
 	t.Helper()
 	block, err := armor.Decode(bytes.NewReader(armored))
 	if err != nil {
@@ -194,12 +200,20 @@ func tamper(t *testing.T, armored []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin[len(bin)-30] ^= 0x01
 	var out bytes.Buffer
 	w, _ := armor.Encode(&out, "PGP MESSAGE", nil)
-	w.Write(bin)
+	w.Write(edit(bin))
 	w.Close()
 	return out.Bytes()
+}
+
+// tamper flips one bit near the end of an encrypted message (inside the
+// encrypted data, before the modification detection code is read).
+func tamper(t *testing.T, armored []byte) []byte {
+	return rearmor(t, armored, func(b []byte) []byte {
+		b[len(b)-30] ^= 0x01
+		return b
+	})
 }
 
 func TestDecryptRejectsTampered(t *testing.T) {
