@@ -11,134 +11,32 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"umbra/provider"
-	"umbra/tlscert"
+	"umbra/testnet"
 )
 
-// postfix is a throw-away Postfix instance on 127.0.0.1, run in the
-// foreground as a child of the test with a configuration of its own
-// (nothing of the system's /etc/postfix is used or changed).
-type postfix struct {
-	dir  string // config in dir/etc, queue in dir/spool, mail in dir/mail
-	smtp string // its SMTP listener, 127.0.0.1:port
-	log  string
-	// mailbox is the Maildir of a virtual user, when the test has one.
-	mailbox string
-}
-
-// postfixOptions are the main.cf settings a test adds (relayhost,
-// smtpd_milters, virtual mailboxes …).
-type postfixOptions map[string]string
-
-// startPostfix starts Postfix; it stops when the test ends.
-func startPostfix(t *testing.T, opts postfixOptions) *postfix {
+// startPostfix starts a private Postfix (testnet.StartPostfix) with the
+// main.cf settings opts; it stops when the test ends, and its log is
+// shown if the test failed.
+func startPostfix(t *testing.T, opts map[string]string) *testnet.Postfix {
 	t.Helper()
-	bin := needProgram(t, "postfix")
+	needProgram(t, "postfix")
 	if os.Geteuid() != 0 {
 		t.Skip("running a private Postfix needs root")
 	}
-	// Postfix's daemons run as the postfix user: its directory must be
-	// reachable by it, which t.TempDir's 0700 parents are not.
-	dir, err := os.MkdirTemp("", "umbra-postfix-")
+	pf, err := testnet.StartPostfix(opts)
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	for _, d := range []string{"", "etc", "spool", "mail"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		os.Chmod(filepath.Join(dir, d), 0o755)
-	}
-	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := exec.Command("chown", "postfix", data, filepath.Join(dir, "mail")).Run(); err != nil {
-		t.Fatal(err)
-	}
-	port := freeLoopbackPort(t)
-	p := &postfix{dir: dir, smtp: fmt.Sprintf("127.0.0.1:%d", port), log: filepath.Join(dir, "maillog")}
-	main := map[string]string{
-		"compatibility_level":      "3.6",
-		"queue_directory":          filepath.Join(dir, "spool"),
-		"data_directory":           data,
-		"mail_owner":               "postfix",
-		"setgid_group":             "postdrop",
-		"inet_interfaces":          "127.0.0.1",
-		"inet_protocols":           "ipv4",
-		"myhostname":               "mail.legacy.test",
-		"mydomain":                 "legacy.test",
-		"myorigin":                 "legacy.test",
-		"mydestination":            "",
-		"mynetworks":               "127.0.0.0/8",
-		"smtpd_relay_restrictions": "permit_mynetworks, reject",
-		"maillog_file":             p.log,
-		"maillog_file_prefixes":    dir,
-		"smtp_tls_security_level":  "may",
-		"smtp_dns_support_level":   "disabled",
-		"smtp_tls_loglevel":        "1",
-		"smtpd_tls_security_level": "may",
-		"smtpd_tls_chain_files":    filepath.Join(dir, "etc", "tls.pem"),
-		"smtpd_tls_loglevel":       "1",
-		"virtual_mailbox_base":     filepath.Join(dir, "mail"),
-	}
-	// Its STARTTLS certificate (self-signed: SMTP between servers checks
-	// none unless MTA-STS or DANE says so).
-	pair, err := tlscert.New([]string{"mail.legacy.test"}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "etc", "tls.pem"), append(pair.KeyPEM, pair.CertPEM...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range opts {
-		main[k] = v
-	}
-	var mainCf strings.Builder
-	for k, v := range main {
-		fmt.Fprintf(&mainCf, "%s = %s\n", k, v)
-	}
-	master := fmt.Sprintf("%s inet n - n - - smtpd\n", p.smtp) + postfixServices
-	for name, content := range map[string]string{"main.cf": mainCf.String(), "master.cf": master} {
-		if err := os.WriteFile(filepath.Join(dir, "etc", name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	etc := filepath.Join(dir, "etc")
-	if out, err := exec.Command(bin, "-c", etc, "post-install", "create-missing").CombinedOutput(); err != nil {
-		t.Fatalf("postfix post-install: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "-c", etc, "start-fg")
-	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		exec.Command(bin, "-c", etc, "stop").Run()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
 		if t.Failed() {
-			b, _ := os.ReadFile(p.log)
+			b, _ := os.ReadFile(pf.Log)
 			t.Logf("Postfix's log:\n%s", b)
 		}
+		pf.Stop()
 	})
-	eventually(t, "Postfix listening on "+p.smtp, func() bool {
-		c, err := net.Dial("tcp", p.smtp)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return p
+	return pf
 }
 
 // freeLoopbackPort returns a port free on 127.0.0.1 now.
@@ -151,34 +49,6 @@ func freeLoopbackPort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
-
-// postfixServices is master.cf past the SMTP listener: Debian's services,
-// unprivileged where Debian's are chrooted (the test's queue is not a
-// chroot).
-const postfixServices = `pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-`
 
 // startOpenDKIM runs OpenDKIM as a milter for domain and returns its
 // milter address. With keys nil it signs, with a new RSA key under
@@ -255,13 +125,13 @@ func TestPostfixToMX(t *testing.T) {
 	d.net.DNS.AddTXT("s1._domainkey.legacy.test.", dkimTXT...)
 	d.net.DNS.AddTXT("legacy.test.", "v=spf1 ip4:127.0.0.1 -all")
 	d.net.DNS.AddTXT("_dmarc.legacy.test.", "v=DMARC1; p=reject")
-	pf := startPostfix(t, postfixOptions{
+	pf := startPostfix(t, map[string]string{
 		"relayhost":             "[127.0.0.1]:" + portOf(t, d.info.Providers[1].MX),
 		"smtpd_milters":         milter,
 		"non_smtpd_milters":     milter,
 		"milter_default_action": "tempfail",
 	})
-	out, code := swaks(t, pf.smtp, "--ehlo", "client.legacy.test", "--from", "carol@legacy.test", "--to", "bob@b.test",
+	out, code := swaks(t, pf.SMTP, "--ehlo", "client.legacy.test", "--from", "carol@legacy.test", "--to", "bob@b.test",
 		"--header", "Subject: relayed by Postfix", "--header", "From: Carol <carol@legacy.test>", "--body", "Postfix carried this.")
 	if code != 0 {
 		t.Fatalf("swaks to Postfix: exit %d\n%s", code, out)
@@ -304,16 +174,13 @@ func TestLegacyRoundTrip(t *testing.T) {
 		keys[r.Name] = r.TXT
 	}
 	verifier, _ := startOpenDKIM(t, "legacy.test", keys)
-	pf := startPostfix(t, postfixOptions{
+	pf := startPostfix(t, map[string]string{
 		"virtual_mailbox_domains": "legacy.test",
 		"virtual_mailbox_maps":    "static:carol/",
-		"virtual_uid_maps":        "static:" + postfixID(t, "-u"),
-		"virtual_gid_maps":        "static:" + postfixID(t, "-g"),
 		"relayhost":               "[127.0.0.1]:" + portOf(t, a.MX),
 		"smtpd_milters":           verifier,
 		"milter_default_action":   "tempfail",
 	})
-	pf.mailbox = filepath.Join(pf.dir, "mail", "carol")
 	// legacy.test has no _dime record; its MX is Postfix. a.test sends
 	// from 127.0.0.1, as its SPF record says.
 	d.net.DNS.Add(t, "legacy.test. 300 IN MX 10 mail.legacy.test.")
@@ -321,7 +188,7 @@ func TestLegacyRoundTrip(t *testing.T) {
 	d.net.DNS.AddTXT("a.test.", "v=spf1 ip4:127.0.0.1 -all")
 	d.net.DNS.AddTXT("legacy.test.", "v=spf1 ip4:127.0.0.1 -all")
 	a.Stop()
-	if err := a.Start(func(c *provider.Config) { c.RelayPort, _ = strconv.Atoi(portOf(t, pf.smtp)) }); err != nil {
+	if err := a.Start(func(c *provider.Config) { c.RelayPort, _ = strconv.Atoi(portOf(t, pf.SMTP)) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -353,11 +220,11 @@ func TestLegacyRoundTrip(t *testing.T) {
 
 	var delivered string
 	eventually(t, "carol's Maildir receives alice's message", func() bool {
-		ents, _ := os.ReadDir(filepath.Join(pf.mailbox, "new"))
+		ents, _ := os.ReadDir(filepath.Join(pf.Maildir("carol/"), "new"))
 		if len(ents) == 0 {
 			return false
 		}
-		b, err := os.ReadFile(filepath.Join(pf.mailbox, "new", ents[0].Name()))
+		b, err := os.ReadFile(filepath.Join(pf.Maildir("carol/"), "new", ents[0].Name()))
 		delivered = string(b)
 		return err == nil
 	})
@@ -369,7 +236,7 @@ func TestLegacyRoundTrip(t *testing.T) {
 			t.Errorf("carol's copy lacks %q:\n%s", want, delivered)
 		}
 	}
-	if b, _ := os.ReadFile(pf.log); !regexp.MustCompile(`TLS connection established from localhost\[127\.0\.0\.1\]: TLSv1\.3`).Match(b) {
+	if b, _ := os.ReadFile(pf.Log); !regexp.MustCompile(`TLS connection established from localhost\[127\.0\.0\.1\]: TLSv1\.3`).Match(b) {
 		t.Errorf("a.test's relay did not use STARTTLS with Postfix:\n%s", b)
 	}
 	// OpenDKIM's own verdicts on a.test's two signatures.
@@ -378,7 +245,7 @@ func TestLegacyRoundTrip(t *testing.T) {
 		t.Errorf("OpenDKIM did not pass both signatures of a.test (%v):\n%s", ar, delivered)
 	}
 
-	out, code := swaks(t, pf.smtp, "--from", "carol@legacy.test", "--to", "alice@a.test",
+	out, code := swaks(t, pf.SMTP, "--from", "carol@legacy.test", "--to", "alice@a.test",
 		"--header", "Subject: Re: Tea at the old mill?", "--header", "From: Carol <carol@legacy.test>",
 		"--header", "In-Reply-To: <tea-1@a.test>", "--body", "Yes, at four.")
 	if code != 0 {
@@ -395,14 +262,4 @@ func TestLegacyRoundTrip(t *testing.T) {
 	if len(sent) != 1 || !strings.HasPrefix(sent[0].(string), "legacy; sent without end-to-end encryption through your provider a.test") {
 		t.Errorf("Sent copies: %q", sent)
 	}
-}
-
-// postfixID is the numeric user (-u) or group (-g) id of postfix.
-func postfixID(t *testing.T, which string) string {
-	t.Helper()
-	out, err := exec.Command("id", which, "postfix").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(out))
 }
