@@ -22,7 +22,7 @@ const (
 	DefaultMaxMessageSize = 32 << 20
 	DefaultMaxRecipients  = 100
 	DefaultMaxConns       = 500
-	DefaultMaxPerAddr     = 10
+	DefaultMaxPerAddr     = 20
 	DefaultReadTimeout    = 5 * time.Minute // RFC 5321 §4.5.3.2.7
 	DefaultDataTimeout    = 10 * time.Minute
 	DefaultMemoryBudget   = 256 << 20

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"umbra/provider"
+	"umbra/testnet"
+)
+
+// `umbra bench mx`: legacy mail into Umbra's MX (checked, sealed on
+// arrival, stored durably) against the same load into a real Postfix
+// delivering to a Maildir, in one run on one machine.
+
+func init() {
+	register(verb{words: "bench mx", synopsis: "[--dir DIR] [--n N] [--size 4KiB|50KiB|both] [--sessions N]", run: runBenchMX,
+		help: `measure legacy SMTP ingest against Postfix on the same machine
+
+Starts b.test in this process on loopback (an embedded DNS server, the MX
+listener) with the account bob@b.test, in a scratch directory under --dir
+that is removed afterwards, and a private Postfix (Debian's, run as a
+child with its own configuration: it needs root) that delivers
+sink.test's mail to a Maildir.
+
+For each size, Postfix's own load generator smtp-source sends N messages
+over --sessions parallel sessions, each session keeping its connection,
+first to Umbra's MX (SPF, DKIM and DMARC checked, the message sealed to
+bob's key, stored with fsync before 250), then to Postfix. Umbra's rate
+runs until the last 250; Postfix's until the last message is in the
+Maildir (its 250 means queued, not delivered). The ratio is Umbra's rate
+over Postfix's. CPU busy is the whole machine's, both runs sharing it
+with smtp-source.
+
+Needs postfix and smtp-source (Debian's postfix package). Progress goes
+to stderr.`})
+}
+
+func runBenchMX(c *cmd) error {
+	dir := c.flags.String("dir", os.TempDir(), "directory on the disk to measure (a scratch directory is made and removed inside it)")
+	n := c.flags.Int("n", 2000, "messages per size and server")
+	size := c.flags.String("size", "both", "message body: 4KiB, 50KiB or both")
+	sessions := c.flags.Int("sessions", 16, "parallel SMTP sessions")
+	if _, err := c.parse(0, 0); err != nil {
+		return err
+	}
+	sizes, ok := benchSizes[*size]
+	if !ok {
+		return usageErrorf("--size %q: want 4KiB, 50KiB or both", *size)
+	}
+	if *n < 1 || *sessions < 1 {
+		return usageErrorf("--n and --sessions must be at least 1")
+	}
+	source, err := exec.LookPath("smtp-source")
+	if err != nil {
+		return errors.New("bench mx needs smtp-source (Debian: apt-get install postfix)")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	started := time.Now().UTC()
+
+	scratch, err := os.MkdirTemp(*dir, "umbra-bench-mx-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	net, err := testnet.New(scratch)
+	if err != nil {
+		return err
+	}
+	defer net.Close()
+	node, err := net.AddProvider("b.test")
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := node.Start(func(cfg *provider.Config) { cfg.Logger = quiet }); err != nil {
+		return err
+	}
+	defer node.Stop()
+	if _, err := node.NewUser(ctx, "bob@b.test"); err != nil {
+		return err
+	}
+	// The sender's domain passes SPF from loopback, so the MX does the
+	// whole of its checks (SPF, DKIM look-up for none, DMARC).
+	net.DNS.AddTXT("legacy.test.", "v=spf1 ip4:127.0.0.1 -all")
+	pf, err := testnet.StartPostfix(map[string]string{
+		"virtual_mailbox_domains": "sink.test",
+		"virtual_mailbox_maps":    "static:sink/",
+		// Postfix's default of 20 deliveries at once to one domain would
+		// hold it back on 16 sessions.
+		"default_destination_concurrency_limit": "50",
+	})
+	if err != nil {
+		return fmt.Errorf("Postfix: %w", err)
+	}
+	defer pf.Stop()
+
+	var rows []mxRow
+	for _, s := range sizes {
+		run := func(server, to, addr string, done func(sent int) bool) error {
+			fmt.Fprintf(c.stderr, "bench mx: %d × %d KiB into %s\n", *n, s>>10, server)
+			busy0, total0 := cpuStat()
+			self0, _ := cpuTime(os.Getpid())
+			t0 := time.Now()
+			cmd := exec.CommandContext(ctx, source, "-s", strconv.Itoa(*sessions), "-m", strconv.Itoa(*n),
+				"-l", strconv.Itoa(s), "-d", "-M", "legacy.test", "-f", "carol@legacy.test", "-t", to, "-S", "bench", addr)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("smtp-source into %s: %v\n%s", server, err, out)
+			}
+			for !done(*n) {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if time.Since(t0) > 10*time.Minute {
+					return fmt.Errorf("%s: not all %d messages delivered after 10 minutes", server, *n)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			el := time.Since(t0)
+			busy1, total1 := cpuStat()
+			self1, _ := cpuTime(os.Getpid())
+			r := mxRow{size: s, server: server, n: *n, took: el}
+			if total1 > total0 {
+				r.busy = float64(busy1-busy0) / float64(total1-total0)
+			}
+			if server == "Umbra MX" {
+				r.cpu = (self1 - self0) / time.Duration(*n)
+			}
+			rows = append(rows, r)
+			return nil
+		}
+		head0, err := node.Provider.Store().Mailbox().Head(ctx, "bob@b.test")
+		if err != nil {
+			return err
+		}
+		err = run("Umbra MX", "bob@b.test", node.MX, func(want int) bool {
+			h, err := node.Provider.Store().Mailbox().Head(ctx, "bob@b.test")
+			return err == nil && h-head0 >= int64(want)
+		})
+		if err != nil {
+			return err
+		}
+		before := pf.Delivered("sink/")
+		if err := run("Postfix → Maildir", "carol@sink.test", pf.SMTP, func(want int) bool { return pf.Delivered("sink/")-before >= want }); err != nil {
+			return err
+		}
+	}
+	printMachine(c.stdout, "mx", scratch, started)
+	fmt.Fprintf(c.stdout, "load      smtp-source -s %d -d, %d messages per size and server, carol@legacy.test (SPF pass)\n\n", *sessions, *n)
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "body\tserver\tmsgs/s\tMB/s\tCPU busy\tUmbra CPU/msg\tvs Postfix")
+	for i, r := range rows {
+		ratio, cpu := "", ""
+		if r.server == "Umbra MX" && i+1 < len(rows) {
+			ratio = fmt.Sprintf("%.2f×", r.rate()/rows[i+1].rate())
+			cpu = ms(r.cpu)
+		}
+		fmt.Fprintf(tw, "%d KiB\t%s\t%.0f\t%.1f\t%.0f%%\t%s\t%s\n", r.size>>10, r.server, r.rate(), r.rate()*float64(r.size)/1e6, 100*r.busy, cpu, ratio)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "\nUmbra: until the last 250 (sealed, fsynced). Postfix: until the last message is in the Maildir.")
+	fmt.Fprintln(c.stdout, "MB/s counts body bytes (10⁶ B). CPU busy: the whole machine's, from /proc/stat.")
+	return nil
+}
+
+type mxRow struct {
+	size   int
+	server string
+	n      int
+	took   time.Duration
+	busy   float64
+	cpu    time.Duration
+}
+
+func (r mxRow) rate() float64 { return float64(r.n) / r.took.Seconds() }
+
+// cpuStat returns the busy and total jiffies of all CPUs from /proc/stat.
+func cpuStat() (busy, total uint64) {
+	f, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(f))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 8 || fields[0] != "cpu" {
+			continue
+		}
+		for i, s := range fields[1:] {
+			v, _ := strconv.ParseUint(s, 10, 64)
+			total += v
+			if i != 3 && i != 4 { // idle, iowait
+				busy += v
+			}
+		}
+		break
+	}
+	return busy, total
+}
