@@ -61,20 +61,28 @@ func (p *Provider) accept(ctx context.Context, msg []byte, origin string, origin
 	} else if err != nil {
 		return "", false, err
 	}
+	created, err := p.store(ctx, dest.Recipient, store.MessageID(opened.Layout.Digest), msg)
+	return dest.Recipient, created, err
+}
+
+// store appends a received trace to msg, a message for the local account
+// rcpt whose digest is id, stores it once and wakes the account's
+// long-polls. It reports whether this call stored a new copy.
+func (p *Provider) store(ctx context.Context, rcpt string, id store.MessageID, msg []byte) (bool, error) {
 	var traced bytes.Buffer
 	traced.Grow(len(msg) + 64)
 	tr := dmime.Trace{Time: p.cfg.Now().UTC(), Kind: dmime.TraceReceived, Domain: p.domain}
 	if err := dmime.AppendTrace(&traced, bytes.NewReader(msg), tr); err != nil {
-		return "", false, fmt.Errorf("provider: append trace: %w", err)
+		return false, fmt.Errorf("provider: append trace: %w", err)
 	}
-	_, created, err := p.st.Mailbox().Deliver(ctx, dest.Recipient, store.MessageID(opened.Layout.Digest), traced.Bytes())
+	_, created, err := p.st.Mailbox().Deliver(ctx, rcpt, id, traced.Bytes())
 	if err != nil {
-		return "", false, err
+		return false, err
 	}
 	if created {
-		p.watch.notify(dest.Recipient)
+		p.watch.notify(rcpt)
 	}
-	return dest.Recipient, created, nil
+	return created, nil
 }
 
 // refusal is a reply to the peer with the reason it is counted under in

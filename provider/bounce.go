@@ -37,7 +37,7 @@ func (p *Provider) bounce(ctx context.Context, e store.QueueEntry, cause error) 
 	if err != nil {
 		return fmt.Errorf("provider: bounce to %q: %w", author, err)
 	}
-	_, _, err = p.accept(ctx, sealed, p.domain, p.org.Signet.MessageKeys())
+	_, err = p.store(ctx, sealed.rcpt, sealed.id, sealed.data)
 	return err
 }
 

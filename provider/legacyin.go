@@ -74,7 +74,7 @@ func (b mxBackend) Recipient(ctx context.Context, address string) error {
 // plaintext when encryption failed).
 func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string, msg []byte) error {
 	p := b.p
-	sealed := make([][]byte, 0, len(rcpts))
+	sealed := make([]*sealedMail, 0, len(rcpts))
 	for _, r := range rcpts {
 		a, err := b.account(ctx, r)
 		if err != nil {
@@ -88,12 +88,20 @@ func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string
 		sealed = append(sealed, s)
 	}
 	for _, s := range sealed {
-		if _, _, err := p.accept(ctx, s, p.domain, p.org.Signet.MessageKeys()); err != nil {
+		if _, err := p.store(ctx, s.rcpt, s.id, s.data); err != nil {
 			return err
 		}
 	}
 	p.metrics.legacyIn.WithLabelValues("delivered").Add(float64(len(sealed)))
 	return nil
+}
+
+// sealedMail is a message the provider sealed itself for a local
+// account: its own seal needs no checking on the way into the store.
+type sealedMail struct {
+	rcpt string
+	id   store.MessageID
+	data []byte
 }
 
 // sealLegacy seals a legacy message to rcpt's current signet as D/MIME
@@ -102,7 +110,7 @@ func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string
 // keyslot is sealed to a key made for this message and forgotten at
 // once, so that no one, the provider included, can open the message
 // later as its author. Only the recipient can read it.
-func (p *Provider) sealLegacy(ctx context.Context, rcpt string, msg []byte) ([]byte, error) {
+func (p *Provider) sealLegacy(ctx context.Context, rcpt string, msg []byte) (*sealedMail, error) {
 	if p.sealHook != nil {
 		if err := p.sealHook(rcpt); err != nil {
 			return nil, err
@@ -139,7 +147,11 @@ func (p *Provider) sealLegacy(ctx context.Context, rcpt string, msg []byte) ([]b
 	if err := dmime.SignOrigin(&signed, &out, p.org.SOK); err != nil {
 		return nil, err
 	}
-	return signed.Bytes(), nil
+	lay, err := dmime.Inspect(bytes.NewReader(signed.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	return &sealedMail{rcpt: rcpt, id: store.MessageID(lay.Digest), data: signed.Bytes()}, nil
 }
 
 // startMX listens for legacy SMTP unless MXListen is "off".

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,7 @@ func runBenchMX(c *cmd) error {
 	n := c.flags.Int("n", 2000, "messages per size and server")
 	size := c.flags.String("size", "both", "message body: 4KiB, 50KiB or both")
 	sessions := c.flags.Int("sessions", 16, "parallel SMTP sessions")
+	profile := c.flags.String("cpuprofile", "", "write a CPU profile of this process during the Umbra runs to `FILE`")
 	if _, err := c.parse(0, 0); err != nil {
 		return err
 	}
@@ -111,6 +113,17 @@ func runBenchMX(c *cmd) error {
 	for _, s := range sizes {
 		run := func(server, to, addr string, done func(sent int) bool) error {
 			fmt.Fprintf(c.stderr, "bench mx: %d × %d KiB into %s\n", *n, s>>10, server)
+			if *profile != "" && server == "Umbra MX" {
+				f, err := os.Create(*profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			busy0, total0 := cpuStat()
 			self0, _ := cpuTime(os.Getpid())
 			t0 := time.Now()
