@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"io"
 	"net/http"
@@ -114,6 +115,15 @@ func TestServerInit(t *testing.T) {
 	}
 	for _, want := range []string{"mail.example.test. IN A ", "mail.example.test. IN AAAA ", "example.test. IN MX 10 mail.example.test.",
 		org.Fingerprint().Human(), "umbra server run --dir " + dir, "Move " + filepath.Join(dir, provider.POKFile) + " offline"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// The DKIM records publish the keys init wrote; SPF and DMARC are
+	// suggested.
+	for _, want := range []string{"umbra-ed25519._domainkey.example.test. IN TXT \"v=DKIM1; k=ed25519; p=" + dkimPublic(t, dir),
+		"umbra-rsa._domainkey.example.test. IN TXT \"v=DKIM1; k=rsa; p=", "example.test. IN TXT \"v=spf1 mx a:mail.example.test -all\"",
+		"_dmarc.example.test. IN TXT \"v=DMARC1; p=none;"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -534,4 +544,22 @@ func TestServerRunProcess(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, stderr.String())
 		}
 	}
+}
+
+// dkimPublic is the base64 Ed25519 public key of the DKIM key in dir.
+func dkimPublic(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, provider.DKIMEd25519File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatal("no PEM in the DKIM key file")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(k.(ed25519.PrivateKey).Public().(ed25519.PublicKey))
 }
