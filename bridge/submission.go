@@ -134,7 +134,7 @@ func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 			// (docs/spec/legacy.md §3).
 		case isPermanent(lerr):
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
-				Message: fmt.Sprintf("%s cannot receive mail: %v", addr, err)}
+				Message: fmt.Sprintf("%s cannot receive Umbra mail: %v", addr, err)}
 		default:
 			ss.s.b.log.Info("submission: recipient not checked now (provider unreachable); the outbox will", "err", lerr)
 		}
