@@ -114,6 +114,12 @@ func (p *Provider) Issue(ctx context.Context, address, code string, mode store.M
 			return nil, err
 		}
 	}
+	// The log first (docs/spec/keylog.md §1): a signet handed out is
+	// always in the log. A crash between the two leaves a logged signet
+	// nobody was given, which its owner's audit shows and explains.
+	if _, err := p.keylog.Append(ctx, u.Bytes()); err != nil {
+		return nil, fmt.Errorf("provider: log signet of %s: %w", address, err)
+	}
 	if _, err := p.st.Signets().Append(ctx, address, u.Fingerprint(), u.Bytes()); err != nil {
 		return nil, fmt.Errorf("provider: store signet of %s: %w", address, err)
 	}

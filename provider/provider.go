@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"umbra/dmtp"
 	"umbra/dnsrec"
+	"umbra/keylog"
 	"umbra/mx"
 	"umbra/provider/store"
 )
@@ -158,6 +160,10 @@ type Provider struct {
 	// answers the MX's sender checks.
 	dkim          []dkimKey
 	relayResolver *net.Resolver
+	// keylog is the domain's transparency log; every signet Issue
+	// certifies is appended to it first.
+	keylog *keylog.Log
+	logKey ed25519.PublicKey
 	// sealHook, in tests, fails the sealing of legacy mail on demand.
 	sealHook func(rcpt string) error
 
@@ -205,6 +211,9 @@ func New(cfg Config, st store.Store) (*Provider, error) {
 		p.cfg.Hostname = p.domain
 	}
 	if p.dkim, err = loadDKIM(cfg.Dir); err != nil {
+		return nil, err
+	}
+	if p.keylog, p.logKey, err = openKeylog(cfg.Dir, p.domain, st); err != nil {
 		return nil, err
 	}
 	if p.relayResolver = cfg.NetResolver; p.relayResolver == nil {

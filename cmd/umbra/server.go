@@ -71,6 +71,13 @@ next attempt and the last error the destination or the network gave.`})
 An entry held by a relay worker is released to be claimed again. A waiting
 entry is queued afresh (it gets a new id, and its attempt count and age
 start again, so it has the full queue_max_age before it bounces).`})
+	register(verb{words: "server log", synopsis: "--dir DIR", run: runServerLog,
+		help: `show the domain's transparency log: its signed checkpoint and key
+
+Every signet this provider certifies is appended to an append-only Merkle
+log first (docs/spec/keylog.md). Prints the log's verifier key, its size,
+the current signed checkpoint and, for each record, its index, the
+signet's address and fingerprint. Works while the server runs.`})
 	register(verb{words: "server queue drop", synopsis: "ID --dir DIR", run: runQueueDrop,
 		help: `remove an entry from the outbound queue without delivering it
 

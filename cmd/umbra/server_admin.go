@@ -247,3 +247,35 @@ func printable(s string) string {
 		return '?'
 	}, s)
 }
+
+func runServerLog(c *cmd) error {
+	dir := dirFlag(c.flags)
+	if _, err := c.parse(0, 0); err != nil {
+		return err
+	}
+	return withProvider(*dir, func(ctx context.Context, p *provider.Provider) error {
+		vkey, err := p.LogVerifierKey()
+		if err != nil {
+			return err
+		}
+		cp, signed, err := p.Keylog().Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "verifier key  %s\nrecords       %d\n\n%s\n", vkey, cp.Size, signed)
+		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "INDEX\tADDRESS\tFINGERPRINT")
+		for i := range cp.Size {
+			rec, err := p.Keylog().Record(ctx, i)
+			if err != nil {
+				return err
+			}
+			addr := "(not a user signet)"
+			if u, err := signet.ParseUser(rec); err == nil {
+				addr = u.Address
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", i, addr, signet.FingerprintOf(rec))
+		}
+		return tw.Flush()
+	})
+}

@@ -17,6 +17,7 @@ import (
 const (
 	MaxDataSize      = 128 << 20     // a document, a queued message
 	MaxSignetSize    = 64 << 10      // an encoded user or organisation signet
+	MaxKeylogRecord  = 64 << 10      // a record of the transparency log: a signet
 	MaxKeyBackupSize = 1<<20 + 4<<10 // a vault of vault.MaxFileSize (1 MiB) and the provider's encoding of the other dmap.KeyBackup fields
 	MaxBounceToSize  = 4 << 10
 	MaxDocIDLen      = 128

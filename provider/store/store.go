@@ -18,6 +18,7 @@ type Store interface {
 	Devices() Devices
 	Challenges() Challenges
 	Sessions() Sessions
+	Keylog() Keylog
 	// Close finishes the writes already accepted and releases the
 	// database. Afterwards every method returns ErrClosed, except Close,
 	// which returns the first call's result.
@@ -139,4 +140,22 @@ type RemoteSignets interface {
 	// Purge removes the entries that expired at or before now and
 	// returns how many.
 	Purge(ctx context.Context, now time.Time) (int, error)
+}
+
+// Keylog holds the domain's transparency log (docs/spec/keylog.md,
+// docs/spec/store.md §12): its records and the stored hashes of its tree,
+// in package keylog's numbering. It is the keylog.Storage of the
+// provider's log.
+type Keylog interface {
+	// Size returns the number of records.
+	Size(ctx context.Context) (int64, error)
+	// ReadHashes returns the stored hashes at indexes; ErrNotFound if one
+	// is missing.
+	ReadHashes(ctx context.Context, indexes []int64) ([][32]byte, error)
+	// Append stores record n, which must be the next (the current size,
+	// else ErrConflict), with the hashes it adds, at the next stored-hash
+	// indexes, atomically and durably.
+	Append(ctx context.Context, n int64, record []byte, hashes [][32]byte) error
+	// Record returns record n; ErrNotFound if there is none.
+	Record(ctx context.Context, n int64) ([]byte, error)
 }

@@ -202,3 +202,4 @@ func (s *Store) RemoteSignets() store.RemoteSignets { return remotes{s} }
 func (s *Store) Devices() store.Devices             { return devices{s} }
 func (s *Store) Challenges() store.Challenges       { return challenges{s} }
 func (s *Store) Sessions() store.Sessions           { return sessions{s} }
+func (s *Store) Keylog() store.Keylog               { return keylog{s} }

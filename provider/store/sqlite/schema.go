@@ -117,6 +117,17 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_device ON sessions (account, device_id);
 CREATE INDEX sessions_by_expiry ON sessions (refresh_expires);
 `,
+	// 3: the transparency log (docs/spec/store.md §12, docs/spec/keylog.md).
+	`
+CREATE TABLE keylog_records (
+	n      INTEGER PRIMARY KEY, -- 0, 1, … with no gap
+	record BLOB NOT NULL
+) STRICT;
+CREATE TABLE keylog_hashes (
+	i    INTEGER PRIMARY KEY,   -- tlog's stored-hash index
+	hash BLOB NOT NULL
+) STRICT;
+`,
 }
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer

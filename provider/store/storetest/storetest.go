@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionValidation", testSessionValidation},
 		{"SessionRefresh", testSessionRefresh},
 		{"SessionRefreshRace", testRefreshRace},
+		{"Keylog", testKeylog},
 		{"SessionRevocation", testRevocation},
 		{"SessionIsolation", testSessionIsolation},
 		{"SessionPurge", testSessionPurge},
