@@ -132,4 +132,3 @@ func clip(s string) string {
 	}
 	return s
 }
-

@@ -72,4 +72,6 @@ func (s keylogStorage) Append(ctx context.Context, n int64, record []byte, hashe
 	return s.k.Append(ctx, n, record, raw)
 }
 
-func (s keylogStorage) Record(ctx context.Context, n int64) ([]byte, error) { return s.k.Record(ctx, n) }
+func (s keylogStorage) Record(ctx context.Context, n int64) ([]byte, error) {
+	return s.k.Record(ctx, n)
+}
