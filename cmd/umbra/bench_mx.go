@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"umbra/provider"
 	"umbra/testnet"
@@ -77,26 +80,16 @@ func runBenchMX(c *cmd) error {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	net, err := testnet.New(scratch)
+	tn, err := testnet.New(scratch)
 	if err != nil {
 		return err
 	}
-	defer net.Close()
-	node, err := net.AddProvider("b.test")
+	defer tn.Close()
+	node, err := tn.AddProvider("b.test")
 	if err != nil {
 		return err
 	}
 	quiet := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := node.Start(func(cfg *provider.Config) { cfg.Logger = quiet }); err != nil {
-		return err
-	}
-	defer node.Stop()
-	if _, err := node.NewUser(ctx, "bob@b.test"); err != nil {
-		return err
-	}
-	// The sender's domain passes SPF from loopback, so the MX does the
-	// whole of its checks (SPF, DKIM look-up for none, DMARC).
-	net.DNS.AddTXT("legacy.test.", "v=spf1 ip4:127.0.0.1 -all")
 	pf, err := testnet.StartPostfix(map[string]string{
 		"virtual_mailbox_domains": "sink.test",
 		"virtual_mailbox_maps":    "static:sink/",
@@ -108,6 +101,35 @@ func runBenchMX(c *cmd) error {
 		return fmt.Errorf("Postfix: %w", err)
 	}
 	defer pf.Stop()
+	// Postfix relaying to the sink, for the outbound comparison.
+	pfRelay, err := testnet.StartPostfix(map[string]string{"relayhost": "[127.0.0.1]:" + portOf(pf.SMTP)})
+	if err != nil {
+		return fmt.Errorf("relaying Postfix: %w", err)
+	}
+	defer pfRelay.Stop()
+	sinkPort, _ := strconv.Atoi(portOf(pf.SMTP))
+	if err := node.Start(func(cfg *provider.Config) {
+		cfg.Logger = quiet
+		cfg.RelayPort = sinkPort
+		cfg.QueueWorkers = *sessions
+	}); err != nil {
+		return err
+	}
+	defer node.Stop()
+	for _, u := range []string{"bob@b.test", "alice@b.test"} {
+		if _, err := node.NewUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	// sink.test is a legacy domain whose MX is the sink Postfix.
+	for _, rr := range []string{"sink.test. 300 IN MX 10 mail.sink.test.", "mail.sink.test. 300 IN A 127.0.0.1"} {
+		if err := tn.DNS.AddRecord(rr); err != nil {
+			return err
+		}
+	}
+	// The sender's domain passes SPF from loopback, so the MX does the
+	// whole of its checks (SPF, DKIM look-up for none, DMARC).
+	tn.DNS.AddTXT("legacy.test.", "v=spf1 ip4:127.0.0.1 -all")
 
 	var rows []mxRow
 	for _, s := range sizes {
@@ -132,14 +154,8 @@ func runBenchMX(c *cmd) error {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return fmt.Errorf("smtp-source into %s: %v\n%s", server, err, out)
 			}
-			for !done(*n) {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if time.Since(t0) > 10*time.Minute {
-					return fmt.Errorf("%s: not all %d messages delivered after 10 minutes", server, *n)
-				}
-				time.Sleep(5 * time.Millisecond)
+			if err := waitDelivered(ctx, func() bool { return done(*n) }); err != nil {
+				return fmt.Errorf("%s: %w", server, err)
 			}
 			el := time.Since(t0)
 			busy1, total1 := cpuStat()
@@ -170,13 +186,62 @@ func runBenchMX(c *cmd) error {
 			return err
 		}
 	}
+	// Outbound: alice's legacy mail through b.test's queue, DKIM-signed
+	// and relayed to sink.test's MX, against Postfix relaying the same
+	// load to the same sink.
+	for _, s := range sizes {
+		msg := legacyBenchMessage(s)
+		before := pf.Delivered("sink/")
+		fmt.Fprintf(c.stderr, "bench mx: %d × %d KiB relayed by Umbra\n", *n, s>>10)
+		busy0, total0 := cpuStat()
+		self0, _ := cpuTime(os.Getpid())
+		t0 := time.Now()
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(*sessions)
+		for i := range *n {
+			g.Go(func() error {
+				_, err := node.Provider.SubmitLegacy(gctx, "alice@b.test", fmt.Sprintf("carol%d@sink.test", i), msg)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return fmt.Errorf("legacy submission: %w", err)
+		}
+		if err := waitDelivered(ctx, func() bool { return pf.Delivered("sink/")-before >= *n }); err != nil {
+			return fmt.Errorf("Umbra relay: %w", err)
+		}
+		r := mxRow{size: s, server: "Umbra relay", n: *n, took: time.Since(t0), out: true}
+		busy1, total1 := cpuStat()
+		self1, _ := cpuTime(os.Getpid())
+		r.busy = float64(busy1-busy0) / float64(max(total1-total0, 1))
+		r.cpu = (self1 - self0) / time.Duration(*n)
+		rows = append(rows, r)
+
+		before = pf.Delivered("sink/")
+		fmt.Fprintf(c.stderr, "bench mx: %d × %d KiB relayed by Postfix\n", *n, s>>10)
+		busy0, total0 = cpuStat()
+		t0 = time.Now()
+		cmd := exec.CommandContext(ctx, source, "-s", strconv.Itoa(*sessions), "-m", strconv.Itoa(*n),
+			"-l", strconv.Itoa(s), "-d", "-N", "-M", "b.test", "-f", "alice@b.test", "-t", "carol@sink.test", "-S", "bench", pfRelay.SMTP)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("smtp-source into the relaying Postfix: %v\n%s", err, out)
+		}
+		if err := waitDelivered(ctx, func() bool { return pf.Delivered("sink/")-before >= *n }); err != nil {
+			return fmt.Errorf("Postfix relay: %w", err)
+		}
+		r = mxRow{size: s, server: "Postfix relay", n: *n, took: time.Since(t0), out: true}
+		busy1, total1 = cpuStat()
+		r.busy = float64(busy1-busy0) / float64(max(total1-total0, 1))
+		rows = append(rows, r)
+	}
+
 	printMachine(c.stdout, "mx", scratch, started)
 	fmt.Fprintf(c.stdout, "load      smtp-source -s %d -d, %d messages per size and server, carol@legacy.test (SPF pass)\n\n", *sessions, *n)
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "body\tserver\tmsgs/s\tMB/s\tCPU busy\tUmbra CPU/msg\tvs Postfix")
 	for i, r := range rows {
 		ratio, cpu := "", ""
-		if r.server == "Umbra MX" && i+1 < len(rows) {
+		if strings.HasPrefix(r.server, "Umbra") && i+1 < len(rows) {
 			ratio = fmt.Sprintf("%.2f×", r.rate()/rows[i+1].rate())
 			cpu = ms(r.cpu)
 		}
@@ -185,7 +250,9 @@ func runBenchMX(c *cmd) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, "\nUmbra: until the last 250 (sealed, fsynced). Postfix: until the last message is in the Maildir.")
+	fmt.Fprintln(c.stdout, "\nInbound: Umbra until the last 250 (sealed, fsynced); Postfix until the last message is in the Maildir.")
+	fmt.Fprintln(c.stdout, "Outbound: from the first submission (Umbra: SubmitLegacy in process, DKIM-signed with Ed25519 and RSA;")
+	fmt.Fprintln(c.stdout, "Postfix: smtp-source into a relaying Postfix, unsigned) until the last message is in the sink's Maildir.")
 	fmt.Fprintln(c.stdout, "MB/s counts body bytes (10⁶ B). CPU busy: the whole machine's, from /proc/stat.")
 	return nil
 }
@@ -197,6 +264,32 @@ type mxRow struct {
 	took   time.Duration
 	busy   float64
 	cpu    time.Duration
+	out    bool // outbound
+}
+
+// legacyBenchMessage is a message from alice@b.test with a body of size
+// bytes, in 76-character lines.
+func legacyBenchMessage(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: alice@b.test\r\nTo: carol@sink.test\r\nSubject: bench\r\nMessage-ID: <bench@b.test>\r\n\r\n")
+	line := strings.Repeat("x", 74) + "\r\n"
+	for n := 0; n < size; n += len(line) {
+		b.WriteString(line)
+	}
+	return b.Bytes()
+}
+
+// waitDelivered polls done for at most 10 minutes.
+func waitDelivered(ctx context.Context, done func() bool) error {
+	for t0 := time.Now(); !done(); time.Sleep(5 * time.Millisecond) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Since(t0) > 10*time.Minute {
+			return errors.New("not all messages delivered after 10 minutes")
+		}
+	}
+	return nil
 }
 
 func (r mxRow) rate() float64 { return float64(r.n) / r.took.Seconds() }
@@ -223,4 +316,10 @@ func cpuStat() (busy, total uint64) {
 		break
 	}
 	return busy, total
+}
+
+// portOf is the port of host:port.
+func portOf(hostport string) string {
+	_, p, _ := net.SplitHostPort(hostport)
+	return p
 }

@@ -9,6 +9,7 @@
 package dnstest
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -95,17 +96,25 @@ func (s *Server) Close() {
 }
 
 // Add adds one record in zone-file syntax, such as
-// `_dime.a.test. 300 IN TXT "ver=1 ..."`.
+// `_dime.a.test. 300 IN TXT "ver=1 ..."`, failing t if it does not parse.
 func (s *Server) Add(t testing.TB, zoneLine string) {
 	t.Helper()
+	if err := s.AddRecord(zoneLine); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AddRecord is Add outside a test.
+func (s *Server) AddRecord(zoneLine string) error {
 	rr, err := dns.NewRR(zoneLine)
 	if err != nil || rr == nil {
-		t.Fatalf("dnstest: bad record %q: %v", zoneLine, err)
+		return fmt.Errorf("dnstest: bad record %q: %v", zoneLine, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := key(rr.Header().Name)
 	s.rrs[n] = append(s.rrs[n], rr)
+	return nil
 }
 
 // AddTXT adds a TXT record at name made of the given character-strings,
