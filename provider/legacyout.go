@@ -6,18 +6,12 @@ import (
 	"context"
 	"crypto/hpke"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
-	"net/smtp"
-	"net/textproto"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"umbra/dnsrec"
 	"umbra/provider/store"
@@ -151,131 +145,3 @@ func (p *Provider) openLegacyEntry(blob []byte) (*legacyEntry, error) {
 }
 
 func isLegacyEntry(msg []byte) bool { return bytes.HasPrefix(msg, []byte(legacyMagic)) }
-
-// relayLegacy delivers one legacy queue entry over SMTP.
-func (p *Provider) relayLegacy(ctx context.Context, owner string, e store.QueueEntry) {
-	le, err := p.openLegacyEntry(e.Message)
-	if err == nil {
-		err = p.smtpDeliver(ctx, le)
-	}
-	if err != nil {
-		p.failed(ctx, owner, e, err)
-		return
-	}
-	p.metrics.relays.WithLabelValues("delivered").Inc()
-	p.log.Info("legacy mail relayed", "id", e.ID, "domain", e.Domain)
-	if err := p.st.Queue().Complete(ctx, e.ID, owner); err != nil {
-		p.log.Error("queue complete", "id", e.ID, "err", err)
-	}
-}
-
-// smtpTimeout bounds one SMTP transaction of the relay.
-const smtpTimeout = 5 * time.Minute
-
-// smtpDeliver tries the recipient domain's mail exchangers in order of
-// preference (RFC 5321 §5.1; the domain itself when it has no MX; none
-// for a null MX, RFC 7505), or the smart host when one is set.
-func (p *Provider) smtpDeliver(ctx context.Context, le *legacyEntry) error {
-	hosts, err := p.mailHosts(ctx, signet.DomainOf(le.To))
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, h := range hosts {
-		err := p.smtpSend(ctx, h, le)
-		if err == nil {
-			return nil
-		}
-		var pe *permanentError
-		if errors.As(err, &pe) {
-			return err // the exchanger said no: the others would too
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", h, err))
-	}
-	return errors.Join(errs...)
-}
-
-// mailHosts returns host:port of each exchanger to try.
-func (p *Provider) mailHosts(ctx context.Context, domain string) ([]string, error) {
-	port := strconv.Itoa(p.cfg.RelayPort)
-	if p.cfg.SmartHost != "" {
-		return []string{p.cfg.SmartHost}, nil
-	}
-	mxs, err := p.relayResolver.LookupMX(ctx, domain)
-	var dnsErr *net.DNSError
-	switch {
-	case errors.As(err, &dnsErr) && dnsErr.IsNotFound && len(mxs) == 0:
-		return []string{net.JoinHostPort(domain, port)}, nil // implicit MX, RFC 5321 §5.1
-	case err != nil && len(mxs) == 0:
-		return nil, fmt.Errorf("MX look-up of %s: %w", domain, err)
-	}
-	if len(mxs) == 1 && mxs[0].Host == "." {
-		return nil, &permanentError{fmt.Errorf("%s accepts no mail (null MX, RFC 7505)", domain)}
-	}
-	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
-	var hosts []string
-	for _, m := range mxs {
-		hosts = append(hosts, net.JoinHostPort(strings.TrimSuffix(m.Host, "."), port))
-	}
-	return hosts, nil
-}
-
-// smtpSend runs one SMTP transaction with host, with STARTTLS whenever the
-// server offers it (opportunistic, RFC 7435: the certificate is not
-// checked, since nothing published says it must be; MTA-STS and DANE are
-// not implemented yet, docs/spec/legacy.md §3.4).
-func (p *Provider) smtpSend(ctx context.Context, host string, le *legacyEntry) error {
-	ctx, cancel := context.WithTimeout(ctx, smtpTimeout)
-	defer cancel()
-	d := net.Dialer{Resolver: p.relayResolver}
-	conn, err := d.DialContext(ctx, "tcp", host)
-	if err != nil {
-		return err
-	}
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	name, _, _ := net.SplitHostPort(host)
-	c, err := smtp.NewClient(conn, name)
-	if err != nil {
-		conn.Close()
-		return smtpErr(err)
-	}
-	defer c.Close()
-	if err := c.Hello(p.cfg.Hostname); err != nil {
-		return smtpErr(err)
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}); err != nil {
-			return smtpErr(err)
-		}
-	}
-	if err := c.Mail(le.From); err != nil {
-		return smtpErr(err)
-	}
-	if err := c.Rcpt(le.To); err != nil {
-		return smtpErr(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return smtpErr(err)
-	}
-	if _, err := w.Write(le.Message); err != nil {
-		return smtpErr(err)
-	}
-	if err := w.Close(); err != nil {
-		return smtpErr(err)
-	}
-	return smtpErr(c.Quit())
-}
-
-// smtpErr marks a 5xx reply permanent (RFC 5321 §4.2.1); everything else
-// is retried.
-func smtpErr(err error) error {
-	var te *textproto.Error
-	if errors.As(err, &te) && te.Code >= 500 {
-		return &permanentError{fmt.Errorf("%d %s", te.Code, te.Msg)}
-	}
-	return err
-}

@@ -46,22 +46,27 @@ func (p *Provider) relayWorker(ctx context.Context, owner string) {
 }
 
 // relayBatch delivers claimed entries, one connection per destination
-// domain, in claim order.
+// domain (DMTP for dark mail, SMTP for legacy mail), in claim order.
 func (p *Provider) relayBatch(ctx context.Context, owner string, entries []store.QueueEntry) {
-	byDomain := map[string][]store.QueueEntry{}
-	var order []string
-	for _, e := range entries {
-		if isLegacyEntry(e.Message) {
-			p.relayLegacy(ctx, owner, e)
-			continue
-		}
-		if _, ok := byDomain[e.Domain]; !ok {
-			order = append(order, e.Domain)
-		}
-		byDomain[e.Domain] = append(byDomain[e.Domain], e)
+	type key struct {
+		domain string
+		legacy bool
 	}
-	for _, d := range order {
-		p.relayDomain(ctx, owner, d, byDomain[d])
+	byDomain := map[key][]store.QueueEntry{}
+	var order []key
+	for _, e := range entries {
+		k := key{e.Domain, isLegacyEntry(e.Message)}
+		if _, ok := byDomain[k]; !ok {
+			order = append(order, k)
+		}
+		byDomain[k] = append(byDomain[k], e)
+	}
+	for _, k := range order {
+		if k.legacy {
+			p.relayLegacyDomain(ctx, owner, k.domain, byDomain[k])
+		} else {
+			p.relayDomain(ctx, owner, k.domain, byDomain[k])
+		}
 	}
 }
 
