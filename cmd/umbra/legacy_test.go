@@ -225,3 +225,47 @@ func countPrefix(lines []string, p string) int {
 	}
 	return n
 }
+
+// TestLegacyBounceReachesInbox: mail to a domain that accepts none (a
+// null MX, RFC 7505) is refused permanently by the relay, and the author
+// reads the delivery status notice in her inbox through her bridge,
+// marked as her provider's own notice, naming the recipient and why.
+func TestLegacyBounceReachesInbox(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	alice := d.info.Accounts[0]
+	d.net.DNS.Add(t, "nomail.test. 300 IN MX 0 .")
+	sc, err := dialSubmission(alice.SMTP, alice.Dir, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	msg := "From: alice@a.test\r\nTo: nobody@nomail.test\r\nSubject: into the void\r\n\r\nhello?\r\n"
+	if err := sendOne(sc, alice.Address, "nobody@nomail.test", []byte(msg)); err != nil {
+		t.Fatalf("the bridge refused a legacy recipient: %v", err)
+	}
+	waitMailbox(t, d.bridges[0].b.Store(), "INBOX", "Undeliverable: into the void")
+	h := headerOf(t, alice, "Undeliverable: into the void")
+	if !strings.HasPrefix(h, "Umbra-Security: local; notice from your provider a.test\r\n") {
+		t.Errorf("the notice's header:\n%s", h)
+	}
+	c := imapSession(t, alice.IMAP, alice.Username, alice.Password)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	uids, err := c.UIDSearch(&imap.SearchCriteria{Body: []string{"null MX"}}, nil).Wait()
+	if err != nil || len(uids.AllUIDs()) != 1 {
+		t.Fatalf("the notice does not say why (null MX): %v %v", uids, err)
+	}
+	msgs, err := c.Fetch(imap.UIDSetNum(uids.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil || len(msgs) != 1 {
+		t.Fatal(err)
+	}
+	body := string(msgs[0].BodySection[0].Bytes)
+	for _, want := range []string{"Your message to nobody@nomail.test could not be delivered", "Final-Recipient: rfc822; nobody@nomail.test",
+		"Action: failed", "Content-Type: text/rfc822-headers", "Subject: into the void"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the notice lacks %q:\n%s", want, body)
+		}
+	}
+}
