@@ -74,7 +74,9 @@ func FuzzSession(f *testing.F) {
 	be := &memBackend{users: map[string]bool{"bob@b.test": true}}
 	srv, err := New(Config{Hostname: "mx.b.test", AuthServID: "b.test", Backend: be,
 		ReadTimeout: time.Second, DataTimeout: time.Second, Resolver: &net.Resolver{PreferGo: true,
-			Dial: func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no DNS in the fuzzer") }},
+			Dial: func(context.Context, string, string) (net.Conn, error) {
+				return nil, errors.New("no DNS in the fuzzer")
+			}},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.Fatal(err)
@@ -135,4 +137,6 @@ func (c *closeNotify) Close() error {
 	return err
 }
 
-func (c *closeNotify) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2525} }
+func (c *closeNotify) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2525}
+}
