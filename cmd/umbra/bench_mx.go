@@ -98,13 +98,13 @@ func runBenchMX(c *cmd) error {
 		"default_destination_concurrency_limit": "50",
 	})
 	if err != nil {
-		return fmt.Errorf("Postfix: %w", err)
+		return fmt.Errorf("start the sink Postfix: %w", err)
 	}
 	defer pf.Stop()
 	// Postfix relaying to the sink, for the outbound comparison.
 	pfRelay, err := testnet.StartPostfix(map[string]string{"relayhost": "[127.0.0.1]:" + portOf(pf.SMTP)})
 	if err != nil {
-		return fmt.Errorf("relaying Postfix: %w", err)
+		return fmt.Errorf("start the relaying Postfix: %w", err)
 	}
 	defer pfRelay.Stop()
 	sinkPort, _ := strconv.Atoi(portOf(pf.SMTP))
@@ -208,7 +208,7 @@ func runBenchMX(c *cmd) error {
 			return fmt.Errorf("legacy submission: %w", err)
 		}
 		if err := waitDelivered(ctx, func() bool { return pf.Delivered("sink/")-before >= *n }); err != nil {
-			return fmt.Errorf("Umbra relay: %w", err)
+			return fmt.Errorf("relay through b.test: %w", err)
 		}
 		r := mxRow{size: s, server: "Umbra relay", n: *n, took: time.Since(t0), out: true}
 		busy1, total1 := cpuStat()
@@ -227,7 +227,7 @@ func runBenchMX(c *cmd) error {
 			return fmt.Errorf("smtp-source into the relaying Postfix: %v\n%s", err, out)
 		}
 		if err := waitDelivered(ctx, func() bool { return pf.Delivered("sink/")-before >= *n }); err != nil {
-			return fmt.Errorf("Postfix relay: %w", err)
+			return fmt.Errorf("relay through Postfix: %w", err)
 		}
 		r = mxRow{size: s, server: "Postfix relay", n: *n, took: time.Since(t0), out: true}
 		busy1, total1 = cpuStat()
