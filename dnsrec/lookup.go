@@ -85,7 +85,7 @@ func (r *Resolver) Lookup(ctx context.Context, domain string) (*Answer, error) {
 		return nil, fmt.Errorf("dnsrec: %s at %s: %w: %v", ans.Name, server, kind, detail)
 	}
 
-	resp, err := r.exchange(ctx, ans.Name, server)
+	resp, err := r.exchange(ctx, ans.Name, dns.TypeTXT, server)
 	if err != nil {
 		return nil, fmt.Errorf("dnsrec: %s at %s: %w (%w)", ans.Name, server, ErrTemporary, err)
 	}
@@ -153,9 +153,9 @@ func (r *Resolver) server() (string, error) {
 
 // exchange sends the query over UDP, twice if the first try gets no
 // reply, then over TCP when the reply is truncated (RFC 7766 §5).
-func (r *Resolver) exchange(ctx context.Context, name, server string) (*dns.Msg, error) {
+func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16, server string) (*dns.Msg, error) {
 	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeTXT)
+	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
 	// AD in the query asks for AD in the answer (RFC 6840 §5.7); DO
 	// asks a validating resolver to validate (RFC 4035 §3.2.1).

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"umbra/dane"
 	"umbra/provider/store"
 )
 
@@ -54,7 +57,7 @@ func (p *Provider) relayLegacyDomain(ctx context.Context, owner, domain string, 
 			continue
 		}
 		p.metrics.relays.WithLabelValues("delivered").Inc()
-		p.log.Info("legacy mail relayed", "id", e.ID, "domain", e.Domain)
+		p.log.Info("legacy mail relayed", "id", e.ID, "domain", e.Domain, "tls", c.tls)
 		if err := p.st.Queue().Complete(ctx, e.ID, owner); err != nil {
 			p.log.Error("queue complete", "id", e.ID, "err", err)
 		}
@@ -65,14 +68,18 @@ func (p *Provider) relayLegacyDomain(ctx context.Context, owner, domain string, 
 type smtpConn struct {
 	conn net.Conn
 	c    *smtp.Client
+	tls  string // "DANE", "opportunistic" or "none", for the log
 }
 
 // smtpConnect greets the first of domain's exchangers that answers, in
 // order of preference (RFC 5321 §5.1: the domain itself when it has no
 // MX record; none for a null MX, RFC 7505), or the smart host when one
-// is set, with STARTTLS whenever it is offered: opportunistic (RFC 7435),
-// the certificate unchecked, as nothing published says it must be
-// (MTA-STS and DANE are not implemented yet, docs/spec/legacy.md §3.4).
+// is set. TLS follows RFC 7672 where the exchanger publishes DNSSEC-signed
+// TLSA records under a DNSSEC-signed MX: STARTTLS is then required and
+// the certificate must match them. Elsewhere STARTTLS is used whenever it
+// is offered, opportunistically (RFC 7435), the certificate unchecked, as
+// nothing published says it must be (MTA-STS is not implemented yet,
+// docs/spec/legacy.md §3.4).
 func (p *Provider) smtpConnect(ctx context.Context, domain string) (*smtpConn, error) {
 	hosts, err := p.mailHosts(ctx, domain)
 	if err != nil {
@@ -80,7 +87,7 @@ func (p *Provider) smtpConnect(ctx context.Context, domain string) (*smtpConn, e
 	}
 	var errs []error
 	for _, h := range hosts {
-		c, err := p.smtpGreet(ctx, h)
+		c, err := p.smtpGreet(ctx, h, domain)
 		if err == nil {
 			return c, nil
 		}
@@ -88,58 +95,110 @@ func (p *Provider) smtpConnect(ctx context.Context, domain string) (*smtpConn, e
 		if errors.As(err, &pe) {
 			return nil, err // the exchanger said no: the others would too
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", h, err))
+		errs = append(errs, fmt.Errorf("%s: %w", h.addr, err))
 	}
 	return nil, errors.Join(errs...)
 }
 
-// mailHosts returns host:port of each exchanger to try.
-func (p *Provider) mailHosts(ctx context.Context, domain string) ([]string, error) {
+// mailHost is one exchanger to try.
+type mailHost struct {
+	name   string // its host name
+	addr   string // host:port
+	secure bool   // named by a DNSSEC-validated MX RRset: DANE applies
+}
+
+// mailHosts returns the exchangers to try, in order.
+func (p *Provider) mailHosts(ctx context.Context, domain string) ([]mailHost, error) {
 	if p.cfg.SmartHost != "" {
-		return []string{p.cfg.SmartHost}, nil
+		name, _, _ := net.SplitHostPort(p.cfg.SmartHost)
+		return []mailHost{{name: name, addr: p.cfg.SmartHost}}, nil
 	}
 	port := strconv.Itoa(p.cfg.RelayPort)
-	mxs, err := p.relayResolver.LookupMX(ctx, domain)
-	var dnsErr *net.DNSError
-	switch {
-	case errors.As(err, &dnsErr) && dnsErr.IsNotFound && len(mxs) == 0:
-		return []string{net.JoinHostPort(domain, port)}, nil // implicit MX
-	case err != nil && len(mxs) == 0:
+	ans, err := p.cfg.Resolver.LookupMX(ctx, domain)
+	if err != nil {
 		return nil, fmt.Errorf("MX look-up of %s: %w", domain, err)
 	}
-	if len(mxs) == 1 && mxs[0].Host == "." {
+	if ans.NotFound {
+		return []mailHost{{name: domain, addr: net.JoinHostPort(domain, port)}}, nil // implicit MX
+	}
+	mxs := ans.Hosts
+	if len(mxs) == 1 && mxs[0].Mx == "." {
 		return nil, &permanentError{fmt.Errorf("%s accepts no mail (null MX, RFC 7505)", domain)}
 	}
-	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
-	var hosts []string
+	slices.SortStableFunc(mxs, func(a, b *dns.MX) int { return int(a.Preference) - int(b.Preference) })
+	var hosts []mailHost
 	for _, m := range mxs {
-		hosts = append(hosts, net.JoinHostPort(strings.TrimSuffix(m.Host, "."), port))
+		name := strings.ToLower(strings.TrimSuffix(m.Mx, "."))
+		hosts = append(hosts, mailHost{name: name, addr: net.JoinHostPort(name, port), secure: ans.Authenticated})
 	}
 	return hosts, nil
 }
 
-func (p *Provider) smtpGreet(ctx context.Context, host string) (*smtpConn, error) {
+// daneRecords returns h's usable TLSA records when DANE applies to it
+// (RFC 7672 §2.2), nil when it does not; an error when whether it does
+// cannot be told (the host is then skipped, never tried in the clear).
+func (p *Provider) daneRecords(ctx context.Context, h mailHost) ([]dane.TLSA, bool, error) {
+	if !h.secure {
+		return nil, false, nil
+	}
+	ans, err := p.cfg.Resolver.LookupTLSA(ctx, h.name, p.cfg.RelayPort)
+	if err != nil {
+		return nil, false, fmt.Errorf("DANE: TLSA look-up: %w", err)
+	}
+	if !ans.Authenticated || len(ans.Records) == 0 {
+		return nil, false, nil
+	}
+	var out []dane.TLSA
+	for _, r := range ans.Records {
+		if t, err := dane.ParseHex(r.Usage, r.Selector, r.MatchingType, r.Certificate); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out, true, nil
+}
+
+func (p *Provider) smtpGreet(ctx context.Context, h mailHost, domain string) (*smtpConn, error) {
+	records, useDANE, err := p.daneRecords(ctx, h)
+	if err != nil {
+		return nil, err
+	}
 	d := net.Dialer{Resolver: p.relayResolver, Timeout: smtpTimeout}
-	conn, err := d.DialContext(ctx, "tcp", host)
+	conn, err := d.DialContext(ctx, "tcp", h.addr)
 	if err != nil {
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(smtpTimeout))
-	name, _, _ := net.SplitHostPort(host)
-	c, err := smtp.NewClient(conn, name)
+	c, err := smtp.NewClient(conn, h.name)
 	if err != nil {
 		conn.Close()
 		return nil, smtpErr(err)
 	}
-	sc := &smtpConn{conn: conn, c: c}
+	sc := &smtpConn{conn: conn, c: c, tls: "none"}
 	if err := c.Hello(p.cfg.Hostname); err != nil {
 		sc.close()
 		return nil, smtpErr(err)
 	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}); err != nil {
+	ok, _ := c.Extension("STARTTLS")
+	if !ok && useDANE {
+		sc.close()
+		return nil, errors.New("DANE: the exchanger publishes TLSA records but offers no STARTTLS")
+	}
+	if ok {
+		cfg := &tls.Config{ServerName: h.name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+		sc.tls = "opportunistic"
+		if useDANE {
+			sc.tls = "DANE"
+			cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+				err := dane.Verify(cs.PeerCertificates, records, []string{h.name, domain}, time.Now())
+				if errors.Is(err, dane.ErrNoUsable) {
+					return nil // TLS required, nothing to authenticate with (RFC 7672 §2.2)
+				}
+				return err
+			}
+		}
+		if err := c.StartTLS(cfg); err != nil {
 			sc.close()
-			return nil, smtpErr(err)
+			return nil, fmt.Errorf("STARTTLS (%s): %w", sc.tls, err)
 		}
 	}
 	return sc, nil

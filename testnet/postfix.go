@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +24,8 @@ type Postfix struct {
 	Dir  string // etc/ (main.cf, master.cf), spool/, data/, mail/ (virtual Maildirs)
 	SMTP string // its SMTP listener, 127.0.0.1:port
 	Log  string // its log file
+	// Cert is its STARTTLS certificate, self-signed for mail.legacy.test.
+	Cert *x509.Certificate
 	bin  string
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -117,6 +120,7 @@ func (p *Postfix) start(opts map[string]string) error {
 	if err != nil {
 		return err
 	}
+	p.Cert = pair.Leaf
 	files := map[string][]byte{
 		"main.cf":   []byte(mainCf.String()),
 		"master.cf": []byte(p.SMTP + " inet n - n - - smtpd\n" + postfixServices),

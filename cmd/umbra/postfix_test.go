@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"umbra/provider"
 	"umbra/testnet"
@@ -159,29 +162,12 @@ func TestLegacyRoundTrip(t *testing.T) {
 	python := needProgram(t, "python3")
 	d := startTestDemo(t)
 	alice := d.info.Accounts[0]
-	a := d.net.Node("a.test")
 	keys := map[string]string{}
-	for _, r := range a.DKIM {
+	for _, r := range d.net.Node("a.test").DKIM {
 		keys[r.Name] = r.TXT
 	}
 	verifier, _ := startOpenDKIM(t, "legacy.test", keys)
-	pf := startPostfix(t, map[string]string{
-		"virtual_mailbox_domains": "legacy.test",
-		"virtual_mailbox_maps":    "static:carol/",
-		"relayhost":               "[127.0.0.1]:" + portOf(a.MX),
-		"smtpd_milters":           verifier,
-		"milter_default_action":   "tempfail",
-	})
-	// legacy.test has no _dime record; its MX is Postfix. a.test sends
-	// from 127.0.0.1, as its SPF record says.
-	d.net.DNS.Add(t, "legacy.test. 300 IN MX 10 mail.legacy.test.")
-	d.net.DNS.Add(t, "mail.legacy.test. 300 IN A 127.0.0.1")
-	d.net.DNS.AddTXT("a.test.", "v=spf1 ip4:127.0.0.1 -all")
-	d.net.DNS.AddTXT("legacy.test.", "v=spf1 ip4:127.0.0.1 -all")
-	a.Stop()
-	if err := a.Start(func(c *provider.Config) { c.RelayPort, _ = strconv.Atoi(portOf(pf.SMTP)) }); err != nil {
-		t.Fatal(err)
-	}
+	pf := legacyWorld(t, d, map[string]string{"smtpd_milters": verifier, "milter_default_action": "tempfail"}, nil)
 
 	settings := map[string]string{
 		"smtp": alice.SMTP, "imap": alice.IMAP, "user": alice.Username, "password": alice.Password,
@@ -253,4 +239,77 @@ func TestLegacyRoundTrip(t *testing.T) {
 	if len(sent) != 1 || !strings.HasPrefix(sent[0].(string), "legacy; sent without end-to-end encryption through your provider a.test") {
 		t.Errorf("Sent copies: %q", sent)
 	}
+}
+
+// legacyWorld gives the demo d a legacy neighbour: legacy.test, with no
+// _dime record, whose MX is a private Postfix delivering carol@legacy.test
+// (any local part) to a Maildir and relaying everything else to a.test's
+// MX; opts adds main.cf settings. a.test is restarted to relay to that
+// Postfix's port, with adjust applied to its configuration.
+func legacyWorld(t *testing.T, d *demo, opts map[string]string, adjust func(*provider.Config)) *testnet.Postfix {
+	t.Helper()
+	a := d.net.Node("a.test")
+	main := map[string]string{
+		"virtual_mailbox_domains": "legacy.test",
+		"virtual_mailbox_maps":    "static:carol/",
+		"relayhost":               "[127.0.0.1]:" + portOf(a.MX),
+	}
+	for k, v := range opts {
+		main[k] = v
+	}
+	pf := startPostfix(t, main)
+	// a.test sends from 127.0.0.1, and so does legacy.test, as their SPF
+	// records say.
+	d.net.DNS.Add(t, "legacy.test. 300 IN MX 10 mail.legacy.test.")
+	d.net.DNS.Add(t, "mail.legacy.test. 300 IN A 127.0.0.1")
+	d.net.DNS.AddTXT("a.test.", "v=spf1 ip4:127.0.0.1 -all")
+	d.net.DNS.AddTXT("legacy.test.", "v=spf1 ip4:127.0.0.1 -all")
+	a.Stop()
+	if err := a.Start(func(c *provider.Config) {
+		c.RelayPort, _ = strconv.Atoi(portOf(pf.SMTP))
+		if adjust != nil {
+			adjust(c)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
+// TestLegacyRelayDANE: legacy.test signs its zone and publishes a TLSA
+// record for its MX (RFC 7672). With a record that does not match
+// Postfix's certificate, a.test holds the mail rather than send it
+// unauthenticated or in the clear; once the record matches, the mail
+// goes, over TLS authenticated by DANE.
+func TestLegacyRelayDANE(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	pf := legacyWorld(t, d, nil, func(c *provider.Config) { c.RetryBase, c.RetryMax = 200*time.Millisecond, 500*time.Millisecond })
+	d.net.DNS.Sign("legacy.test")
+	tlsaName := "_" + portOf(pf.SMTP) + "._tcp.mail.legacy.test."
+	wrong := sha256.Sum256([]byte("not Postfix's key"))
+	d.net.DNS.Add(t, tlsaName+" 300 IN TLSA 3 1 1 "+hex.EncodeToString(wrong[:]))
+
+	alice := d.info.Accounts[0]
+	sc, err := dialSubmission(alice.SMTP, alice.Dir, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	msg := "From: alice@a.test\r\nTo: carol@legacy.test\r\nSubject: pinned by DANE\r\n\r\nhello\r\n"
+	if err := sendOne(sc, alice.Address, "carol@legacy.test", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	st := d.net.Node("a.test").Provider.Store()
+	eventually(t, "a.test's relay refuses the mismatched certificate", func() bool {
+		q, err := st.Queue().List(t.Context())
+		return err == nil && len(q) == 1 && q[0].Attempts >= 2 && strings.Contains(q[0].LastError, "dane")
+	})
+	if n := pf.Delivered("carol/"); n != 0 {
+		t.Fatalf("%d messages delivered despite the TLSA mismatch", n)
+	}
+	d.net.DNS.Remove(tlsaName)
+	right := sha256.Sum256(pf.Cert.RawSubjectPublicKeyInfo)
+	d.net.DNS.Add(t, tlsaName+" 300 IN TLSA 3 1 1 "+hex.EncodeToString(right[:]))
+	eventually(t, "delivery once the TLSA record matches", func() bool { return pf.Delivered("carol/") == 1 })
 }
