@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"umbra/dmtp"
 	"umbra/dnsrec"
 	"umbra/keylog"
+	"umbra/mtasts"
 	"umbra/mx"
 	"umbra/provider/store"
 )
@@ -58,6 +60,13 @@ type Config struct {
 	// RelayPort is the port of other domains' exchangers (default 25;
 	// tests move it).
 	RelayPort int
+	// RelayRootCAs verify exchangers' certificates where an MTA-STS
+	// policy requires it (default: the system's roots; tests add theirs).
+	RelayRootCAs *x509.CertPool
+	// MTASTSClient fetches MTA-STS policies (default: a client that
+	// validates certificates and follows no redirect; tests point it at
+	// their server).
+	MTASTSClient *http.Client
 	// MetricsListen serves Prometheus metrics at /metrics (default
 	// "127.0.0.1:9426"; "off" disables).
 	MetricsListen string
@@ -164,6 +173,8 @@ type Provider struct {
 	// certifies is appended to it first.
 	keylog *keylog.Log
 	logKey ed25519.PublicKey
+	// sts finds the recipient domains' MTA-STS policies.
+	sts *mtasts.Fetcher
 	// sealHook, in tests, fails the sealing of legacy mail on demand.
 	sealHook func(rcpt string) error
 
@@ -221,6 +232,7 @@ func New(cfg Config, st store.Store) (*Provider, error) {
 			return nil, fmt.Errorf("provider: resolver for legacy mail: %w", err)
 		}
 	}
+	p.sts = &mtasts.Fetcher{LookupTXT: p.relayResolver.LookupTXT, HTTP: cfg.MTASTSClient, Now: cfg.Now}
 	return p, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"umbra/dane"
+	"umbra/mtasts"
 	"umbra/provider/store"
 )
 
@@ -68,7 +69,7 @@ func (p *Provider) relayLegacyDomain(ctx context.Context, owner, domain string, 
 type smtpConn struct {
 	conn net.Conn
 	c    *smtp.Client
-	tls  string // "DANE", "opportunistic" or "none", for the log
+	tls  string // "DANE", "MTA-STS", "opportunistic" or "none", for the log
 }
 
 // smtpConnect greets the first of domain's exchangers that answers, in
@@ -76,18 +77,31 @@ type smtpConn struct {
 // MX record; none for a null MX, RFC 7505), or the smart host when one
 // is set. TLS follows RFC 7672 where the exchanger publishes DNSSEC-signed
 // TLSA records under a DNSSEC-signed MX: STARTTLS is then required and
-// the certificate must match them. Elsewhere STARTTLS is used whenever it
-// is offered, opportunistically (RFC 7435), the certificate unchecked, as
-// nothing published says it must be (MTA-STS is not implemented yet,
-// docs/spec/legacy.md §3.4).
+// the certificate must match them. Else, under a domain's MTA-STS policy
+// in enforce mode (RFC 8461), only the exchangers it lists are tried,
+// STARTTLS is required and the certificate must be valid for the
+// exchanger's name. Elsewhere STARTTLS is used whenever it is offered,
+// opportunistically (RFC 7435), the certificate unchecked, as nothing
+// published says it must be (docs/spec/legacy.md §3.4).
 func (p *Provider) smtpConnect(ctx context.Context, domain string) (*smtpConn, error) {
 	hosts, err := p.mailHosts(ctx, domain)
 	if err != nil {
 		return nil, err
 	}
+	var pol *mtasts.Policy
+	if p.cfg.SmartHost == "" {
+		if pol, err = p.sts.Policy(ctx, domain); err != nil {
+			// No policy could be established: as if none (RFC 8461 §5.1).
+			p.log.Info("MTA-STS policy not available", "domain", domain, "err", err)
+		}
+	}
 	var errs []error
 	for _, h := range hosts {
-		c, err := p.smtpGreet(ctx, h, domain)
+		if pol != nil && pol.Mode == mtasts.Enforce && !pol.Allows(h.name) {
+			errs = append(errs, fmt.Errorf("%s: MTA-STS: the policy of %s does not list this exchanger", h.addr, domain))
+			continue
+		}
+		c, err := p.smtpGreet(ctx, h, domain, pol)
 		if err == nil {
 			return c, nil
 		}
@@ -157,11 +171,15 @@ func (p *Provider) daneRecords(ctx context.Context, h mailHost) ([]dane.TLSA, bo
 	return out, true, nil
 }
 
-func (p *Provider) smtpGreet(ctx context.Context, h mailHost, domain string) (*smtpConn, error) {
+// smtpGreet connects to h and starts TLS as the rules of smtpConnect say:
+// DANE where it applies, then an enforced MTA-STS policy (RFC 8461 §2:
+// DANE takes precedence), then opportunistic.
+func (p *Provider) smtpGreet(ctx context.Context, h mailHost, domain string, pol *mtasts.Policy) (*smtpConn, error) {
 	records, useDANE, err := p.daneRecords(ctx, h)
 	if err != nil {
 		return nil, err
 	}
+	useSTS := !useDANE && pol != nil && pol.Mode == mtasts.Enforce
 	d := net.Dialer{Resolver: p.relayResolver, Timeout: smtpTimeout}
 	conn, err := d.DialContext(ctx, "tcp", h.addr)
 	if err != nil {
@@ -179,13 +197,19 @@ func (p *Provider) smtpGreet(ctx context.Context, h mailHost, domain string) (*s
 		return nil, smtpErr(err)
 	}
 	ok, _ := c.Extension("STARTTLS")
-	if !ok && useDANE {
+	if !ok && (useDANE || useSTS) {
 		sc.close()
-		return nil, errors.New("DANE: the exchanger publishes TLSA records but offers no STARTTLS")
+		return nil, errors.New("DANE or MTA-STS require TLS, and the exchanger offers no STARTTLS")
 	}
 	if ok {
 		cfg := &tls.Config{ServerName: h.name, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
 		sc.tls = "opportunistic"
+		if useSTS {
+			// A certificate valid for the exchanger's name (RFC 8461 §4.2).
+			sc.tls = "MTA-STS"
+			cfg.InsecureSkipVerify = false
+			cfg.RootCAs = p.cfg.RelayRootCAs
+		}
 		if useDANE {
 			sc.tls = "DANE"
 			cfg.VerifyConnection = func(cs tls.ConnectionState) error {

@@ -1,22 +1,29 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"umbra/provider"
 	"umbra/testnet"
+	"umbra/tlscert"
 )
 
 // startPostfix starts a private Postfix (testnet.StartPostfix) with the
@@ -246,7 +253,7 @@ func TestLegacyRoundTrip(t *testing.T) {
 // (any local part) to a Maildir and relaying everything else to a.test's
 // MX; opts adds main.cf settings. a.test is restarted to relay to that
 // Postfix's port, with adjust applied to its configuration.
-func legacyWorld(t *testing.T, d *demo, opts map[string]string, adjust func(*provider.Config)) *testnet.Postfix {
+func legacyWorld(t *testing.T, d *demo, opts map[string]string, adjust func(*provider.Config, *testnet.Postfix)) *testnet.Postfix {
 	t.Helper()
 	a := d.net.Node("a.test")
 	main := map[string]string{
@@ -268,7 +275,7 @@ func legacyWorld(t *testing.T, d *demo, opts map[string]string, adjust func(*pro
 	if err := a.Start(func(c *provider.Config) {
 		c.RelayPort, _ = strconv.Atoi(portOf(pf.SMTP))
 		if adjust != nil {
-			adjust(c)
+			adjust(c, pf)
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -284,7 +291,7 @@ func legacyWorld(t *testing.T, d *demo, opts map[string]string, adjust func(*pro
 func TestLegacyRelayDANE(t *testing.T) {
 	t.Parallel()
 	d := startTestDemo(t)
-	pf := legacyWorld(t, d, nil, func(c *provider.Config) { c.RetryBase, c.RetryMax = 200*time.Millisecond, 500*time.Millisecond })
+	pf := legacyWorld(t, d, nil, fastRelayRetries)
 	d.net.DNS.Sign("legacy.test")
 	tlsaName := "_" + portOf(pf.SMTP) + "._tcp.mail.legacy.test."
 	wrong := sha256.Sum256([]byte("not Postfix's key"))
@@ -312,4 +319,78 @@ func TestLegacyRelayDANE(t *testing.T) {
 	right := sha256.Sum256(pf.Cert.RawSubjectPublicKeyInfo)
 	d.net.DNS.Add(t, tlsaName+" 300 IN TLSA 3 1 1 "+hex.EncodeToString(right[:]))
 	eventually(t, "delivery once the TLSA record matches", func() bool { return pf.Delivered("carol/") == 1 })
+}
+
+// fastRelayRetries makes a.test retry within a second.
+func fastRelayRetries(c *provider.Config, _ *testnet.Postfix) {
+	c.RetryBase, c.RetryMax = 200*time.Millisecond, 500*time.Millisecond
+}
+
+// TestLegacyRelayMTASTS: legacy.test publishes an MTA-STS policy in
+// enforce mode (RFC 8461). While the policy lists another exchanger,
+// a.test holds the mail; once a new policy (new id) lists Postfix, the
+// mail goes over TLS with Postfix's certificate checked for its name.
+func TestLegacyRelayMTASTS(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	var policy atomic.Value
+	policy.Store("version: STSv1\nmode: enforce\nmx: other.legacy.test\nmax_age: 86400\n")
+	web := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != "mta-sts.legacy.test" || r.URL.Path != "/.well-known/mta-sts.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte(policy.Load().(string)))
+	}))
+	pair, err := tlscert.New([]string{"mta-sts.legacy.test"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := pair.Certificate()
+	web.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	web.StartTLS()
+	defer web.Close()
+	pf := legacyWorld(t, d, nil, func(c *provider.Config, pf *testnet.Postfix) {
+		fastRelayRetries(c, pf)
+		// Only these two certificates are trusted: the policy server's and
+		// Postfix's, both for their own names.
+		roots := x509.NewCertPool()
+		roots.AddCert(pair.Leaf)
+		roots.AddCert(pf.Cert)
+		c.RelayRootCAs = roots
+		c.MTASTSClient = &http.Client{
+			Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					return net.Dial("tcp", web.Listener.Addr().String())
+				},
+				TLSClientConfig: &tls.Config{RootCAs: roots},
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	})
+	d.net.DNS.AddTXT("_mta-sts.legacy.test.", "v=STSv1; id=1")
+
+	alice := d.info.Accounts[0]
+	sc, err := dialSubmission(alice.SMTP, alice.Dir, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	msg := "From: alice@a.test\r\nTo: carol@legacy.test\r\nSubject: under MTA-STS\r\n\r\nhello\r\n"
+	if err := sendOne(sc, alice.Address, "carol@legacy.test", []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	st := d.net.Node("a.test").Provider.Store()
+	eventually(t, "a.test holds mail the policy does not let it deliver", func() bool {
+		q, err := st.Queue().List(t.Context())
+		return err == nil && len(q) == 1 && q[0].Attempts >= 2 && strings.Contains(q[0].LastError, "MTA-STS")
+	})
+	if n := pf.Delivered("carol/"); n != 0 {
+		t.Fatalf("%d messages delivered against the policy", n)
+	}
+	policy.Store("version: STSv1\nmode: enforce\nmx: mail.legacy.test\nmax_age: 86400\n")
+	d.net.DNS.Remove("_mta-sts.legacy.test.")
+	d.net.DNS.AddTXT("_mta-sts.legacy.test.", "v=STSv1; id=2")
+	eventually(t, "delivery under the new policy", func() bool { return pf.Delivered("carol/") == 1 })
 }
