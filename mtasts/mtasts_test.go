@@ -80,7 +80,9 @@ func TestFetcher(t *testing.T) {
 	pool.AddCert(srv.Certificate())
 	client := &http.Client{
 		Transport: &http.Transport{
-			DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return net.Dial("tcp", srv.Listener.Addr().String()) },
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return net.Dial("tcp", srv.Listener.Addr().String())
+			},
 			TLSClientConfig: &tls.Config{RootCAs: pool, InsecureSkipVerify: true}, // httptest's certificate names example.com only
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
