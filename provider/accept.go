@@ -61,13 +61,13 @@ func (p *Provider) accept(ctx context.Context, msg []byte, origin string, origin
 	} else if err != nil {
 		return "", false, err
 	}
-	var traced bytes.Buffer
-	traced.Grow(len(msg) + 64)
+	// In place when msg has room (readMessage leaves it): no second copy.
 	tr := dmime.Trace{Time: p.cfg.Now().UTC(), Kind: dmime.TraceReceived, Domain: p.domain}
-	if err := dmime.AppendTrace(&traced, bytes.NewReader(msg), tr); err != nil {
+	traced, err := dmime.AppendTraceBytes(msg, tr)
+	if err != nil {
 		return "", false, fmt.Errorf("provider: append trace: %w", err)
 	}
-	_, created, err := p.st.Mailbox().Deliver(ctx, dest.Recipient, store.MessageID(opened.Layout.Digest), traced.Bytes())
+	_, created, err := p.st.Mailbox().Deliver(ctx, dest.Recipient, store.MessageID(opened.Layout.Digest), traced)
 	if err != nil {
 		return "", false, err
 	}
