@@ -35,13 +35,14 @@ func (h *handler) enroll(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.checkDomain(p.address)
 	}
+	bs := h.proofBuckets(r, p.key)
 	if err == nil {
-		err = h.limited(r, p.address)
+		err = h.limited(bs...)
 	}
 	if err == nil {
 		err = h.enrollProof(r, p)
 		if errors.Is(err, ErrLoginFailed) {
-			h.failed(r, p.address)
+			h.failed(bs...)
 		}
 	}
 	if err != nil {

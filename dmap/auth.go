@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // authed wraps an endpoint that needs a bearer token (spec §4.4): the
@@ -47,11 +48,29 @@ func (h *handler) authenticate(r *http.Request) (Session, error) {
 	return s, nil
 }
 
-// limited answers 429 if the client address or the account has used up
-// its failed attempts (spec §4.5); it is checked before any proof is
-// looked at, so a limited client gets no answer about its guess.
-func (h *handler) limited(r *http.Request, address string) error {
-	wait := max(h.addr.wait(h.o.ClientAddress(r)), h.acct.wait(address))
+// counter is one failed-proof limit a request counts against: the
+// limiter and the request's key in it (spec §4.5).
+type counter struct {
+	l   *limiter
+	key string
+}
+
+// proofBuckets are the limits of a proof by a device key (login,
+// enroll): the client address and the key. Not the account: a proof by a
+// random key tells nothing about the account's own keys, so counting it
+// there would only let anyone lock the owner out (issue 11).
+func (h *handler) proofBuckets(r *http.Request, key ed25519.PublicKey) []counter {
+	return []counter{{h.addr, h.o.ClientAddress(r)}, {h.keys, string(key)}}
+}
+
+// limited answers 429 if any of the buckets is used up; it is checked
+// before any proof is looked at, so a limited client gets no answer
+// about its guess.
+func (h *handler) limited(bs ...counter) error {
+	var wait time.Duration
+	for _, b := range bs {
+		wait = max(wait, b.l.wait(b.key))
+	}
 	if wait > 0 {
 		e := ErrRateLimited.With("too many failed attempts; retry in %d s", seconds(wait)+1)
 		e.RetryAfter = wait
@@ -60,10 +79,11 @@ func (h *handler) limited(r *http.Request, address string) error {
 	return nil
 }
 
-// failed counts a failed proof against the account and the client address.
-func (h *handler) failed(r *http.Request, address string) {
-	h.addr.take(h.o.ClientAddress(r))
-	h.acct.take(address)
+// failed counts a failed proof against each of the buckets.
+func (h *handler) failed(bs ...counter) {
+	for _, b := range bs {
+		b.l.take(b.key)
+	}
 }
 
 // newChallenge issues and stores a challenge; the per-address challenge
@@ -153,8 +173,10 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.checkDomain(p.address)
 	}
+	var bs []counter
 	if err == nil {
-		err = h.limited(r, p.address)
+		bs = h.proofBuckets(r, p.key)
+		err = h.limited(bs...)
 	}
 	if err != nil {
 		h.fail(w, err)
@@ -162,7 +184,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	dev, err := h.loginProof(r.Context(), p)
 	if errors.Is(err, ErrLoginFailed) {
-		h.failed(r, p.address)
+		h.failed(bs...)
 	}
 	if err != nil {
 		h.fail(w, err)

@@ -44,11 +44,13 @@ type Options struct {
 	// MaxDocument [DefaultMaxDoc] and MaxMessage [DefaultMaxSend] bound
 	// PUT /docs and POST /send bodies.
 	MaxDocument, MaxMessage int64
-	// AccountLimit [10, one per minute] and AddressLimit [30, one per 10 s]
-	// limit failed proofs (login, enroll, key backup) per account and per
-	// client address; ChallengeLimit [60, ten per second] limits issued
-	// challenges per client address.
-	AccountLimit, AddressLimit, ChallengeLimit Limit
+	// AddressLimit [30, one per 10 s] limits failed proofs (login,
+	// enroll, key backup) per client address; KeyLimit [10, one per
+	// minute] failed logins and enrolments per device key; AccountLimit
+	// [10, one per minute] failed key-backup fetches per account, the one
+	// proof that checks a password (spec §4.5). ChallengeLimit [60, ten per
+	// second] limits issued challenges per client address.
+	AccountLimit, AddressLimit, KeyLimit, ChallengeLimit Limit
 	// ClientAddress returns the client's address for rate limiting
 	// [RemoteAddr's host, IPv6 reduced to its /64]. Set it behind a
 	// reverse proxy.
@@ -90,6 +92,7 @@ func (o *Options) setDefaults() error {
 		}
 	}
 	lim(&o.AccountLimit, 10, time.Minute)
+	lim(&o.KeyLimit, 10, time.Minute)
 	lim(&o.AddressLimit, 30, 10*time.Second)
 	lim(&o.ChallengeLimit, 60, 100*time.Millisecond)
 	if o.ClientAddress == nil {
@@ -129,8 +132,9 @@ type handler struct {
 	b    Backend
 	o    Options
 	mux  *http.ServeMux
-	acct *limiter // failed proofs per account
+	acct *limiter // failed key-backup proofs per account
 	addr *limiter // failed proofs per client address
+	keys *limiter // failed login and enrol proofs per device key
 	chal *limiter // challenges per client address
 }
 
@@ -147,6 +151,7 @@ func Handler(b Backend, opts Options) (http.Handler, error) {
 		mux:  http.NewServeMux(),
 		acct: newLimiter(opts.AccountLimit, opts.Now),
 		addr: newLimiter(opts.AddressLimit, opts.Now),
+		keys: newLimiter(opts.KeyLimit, opts.Now),
 		chal: newLimiter(opts.ChallengeLimit, opts.Now),
 	}
 	h.routes()

@@ -64,14 +64,17 @@ func (h *handler) backupFetch(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.checkDomain(p.address)
 	}
+	// Each failure is one online guess of the password: the account's
+	// bucket is what bounds guesses from many addresses (spec §4.5).
+	bs := []counter{{h.addr, h.o.ClientAddress(r)}, {h.acct, p.address}}
 	if err == nil {
-		err = h.limited(r, p.address)
+		err = h.limited(bs...)
 	}
 	var kb KeyBackup
 	if err == nil {
 		kb, err = h.backupProof(r, p)
 		if errors.Is(err, ErrLoginFailed) {
-			h.failed(r, p.address)
+			h.failed(bs...)
 		}
 	}
 	if err != nil {
