@@ -80,3 +80,44 @@ func TestBudget(t *testing.T) {
 		t.Fatal("a nil budget is not unlimited")
 	}
 }
+
+// TestReadAll: memory follows what arrives, within the budget; the
+// buffer keeps its spare room; too much is refused.
+func TestReadAll(t *testing.T) {
+	t.Parallel()
+	b := NewBudget(1 << 20)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(make([]byte, 1000))
+		pw.Close()
+	}()
+	data, held, err := ReadAll(pr, 64<<20, 10, b)
+	if err != nil || len(data) != 1000 || held != FirstRead || int64(cap(data)) != held {
+		t.Fatalf("1000 bytes of a declared 64 MiB: %d bytes, held %d, cap %d, %v", len(data), held, cap(data), err)
+	}
+	b.Give(held)
+
+	data, held, err = ReadAll(io.LimitReader(zeros{}, 300<<10), 300<<10, 10, b)
+	if err != nil || len(data) != 300<<10 || held != 300<<10+10 || cap(data) != 300<<10+10 {
+		t.Fatalf("300 KiB exactly: %d bytes, held %d, cap %d, %v", len(data), held, cap(data), err)
+	}
+	b.Give(held)
+
+	if _, held, err = ReadAll(io.LimitReader(zeros{}, 101), 100, 0, b); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("101 bytes for 100: %v", err)
+	}
+	b.Give(held)
+
+	_, held, err = ReadAll(zeros{}, 4<<20, 0, b)
+	if !errors.Is(err, ErrBudget) || held > 1<<20 {
+		t.Fatalf("over the budget: held %d, %v", held, err)
+	}
+	b.Give(held)
+	if now, _ := b.Used(); now != 0 {
+		t.Fatalf("%d bytes still held", now)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -150,7 +150,7 @@ func (h *handler) newSession(account, deviceID string) (Session, tokensResponse,
 // POST /challenge (spec §4.1). Issued for any address and key, so that
 // the answer reveals nothing about which accounts and devices exist.
 func (h *handler) challenge(w http.ResponseWriter, r *http.Request) {
-	c, err := readJSON(w, r, MaxJSON, decodeChallenge)
+	c, err := readJSON(h, w, r, MaxJSON, decodeChallenge)
 	if err == nil {
 		err = h.checkDomain(c.Address)
 	}
@@ -169,7 +169,7 @@ func (h *handler) challenge(w http.ResponseWriter, r *http.Request) {
 
 // POST /login (spec §4.2).
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
-	p, err := readJSON(w, r, MaxJSON, decodeLogin)
+	p, err := readJSON(h, w, r, MaxJSON, decodeLogin)
 	if err == nil {
 		err = h.checkDomain(p.address)
 	}
@@ -223,7 +223,7 @@ func (h *handler) loginProof(ctx context.Context, p proof) (Device, error) {
 // POST /refresh (spec §4.3): a new pair of tokens for the old refresh
 // token, which stops working.
 func (h *handler) refresh(w http.ResponseWriter, r *http.Request) {
-	raw, err := readJSON(w, r, MaxJSON, decodeRefresh)
+	raw, err := readJSON(h, w, r, MaxJSON, decodeRefresh)
 	if err != nil {
 		h.fail(w, err)
 		return

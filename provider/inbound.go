@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"umbra/connguard"
 	"umbra/dmime"
 	"umbra/dmtp"
 	"umbra/provider/store"
@@ -108,45 +109,26 @@ func (s *session) Data(r io.Reader, size int64) error {
 // errBusy answers a message the in-flight budget cannot hold now.
 var errBusy = &dmtp.Error{Code: 421, Enhanced: "4.3.2", Message: "too many messages being received; try again later"}
 
-// firstRead is the buffer a message body starts with, unless it is
-// smaller: the size of a typical message, and enough to make the
-// doublings after it few.
-const firstRead = 64 << 10
-
-// readMessage reads a body of size bytes into a buffer that starts at
-// firstRead and doubles as bytes arrive, up to size plus room for the
-// trace accept appends (dmime.MaxTraceChunk), so a sender that declares
-// 64 MiB and sends little holds little. Each growth is taken from the
-// in-flight budget first; held is what the caller must give back, also
-// on error.
+// readMessage reads a body of size bytes with connguard.ReadAll: memory
+// that grows with what arrives, taken from the in-flight budget, with
+// room for the trace accept appends (dmime.MaxTraceChunk). held is what
+// the caller must give back, also on error.
 func (p *Provider) readMessage(r io.Reader, size int64) (msg []byte, held int64, err error) {
-	limit := size + dmime.MaxTraceChunk
-	var buf []byte
-	for int64(len(buf)) < size {
-		if len(buf) == cap(buf) {
-			grow := min(max(2*int64(cap(buf)), firstRead), limit)
-			if err := p.inflight.Take(grow - held); err != nil {
-				now, _ := p.inflight.Used()
-				p.log.Info("message refused: in-flight memory budget exhausted", "size", size, "in_flight", now, "budget", p.inflight.Max())
-				err := reason(errBusy, "memory-budget")
-				p.countDelivery(err, false)
-				return nil, held, err
-			}
-			held = grow
-			next := make([]byte, len(buf), grow)
-			copy(next, buf)
-			buf = next
-		}
-		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), size)])
-		buf = buf[:len(buf)+n]
-		if err != nil && int64(len(buf)) < size {
-			// The body was cut short or came too slowly: the sender's
-			// fault or the network's, and dmtp answers it.
-			p.metrics.deliveries.WithLabelValues("broken").Inc()
-			return nil, held, fmt.Errorf("provider: read DATA: %w", err)
-		}
+	msg, held, err = connguard.ReadAll(r, size, dmime.MaxTraceChunk, p.inflight)
+	switch {
+	case errors.Is(err, connguard.ErrBudget):
+		now, _ := p.inflight.Used()
+		p.log.Info("message refused: in-flight memory budget exhausted", "size", size, "in_flight", now, "budget", p.inflight.Max())
+		err := reason(errBusy, "memory-budget")
+		p.countDelivery(err, false)
+		return nil, held, err
+	case err != nil:
+		// The body was cut short or came too slowly: the sender's fault
+		// or the network's, and dmtp answers it.
+		p.metrics.deliveries.WithLabelValues("broken").Inc()
+		return nil, held, fmt.Errorf("provider: read DATA: %w", err)
 	}
-	return buf, held, nil
+	return msg, held, nil
 }
 
 func (s *session) Signet(name string, fp signet.Fingerprint) ([]byte, error) {

@@ -26,14 +26,15 @@ type Limits struct {
 	// before TLS). A device holds one HTTP/2 connection; the per-address
 	// bound leaves room for a household or office behind one address.
 	DMAPMaxConns, DMAPMaxPerAddr int
-	// InflightMemory [256 MiB] is the memory all DMTP message bodies
-	// being received may hold at once. Each body holds what has arrived
-	// (at most twice that, as its buffer doubles); a body that would pass
-	// the budget is refused "421 4.3.2" and its sender retries later. It
-	// must be at least MaxMessageSize plus a trace.
+	// InflightMemory [256 MiB] is the memory all DMTP message bodies and
+	// DMAP request bodies being received may hold at once. Each body
+	// holds what has arrived (at most twice that, as its buffer doubles);
+	// a body that would pass the budget is refused (DMTP "421 4.3.2", DMAP
+	// "503 unavailable") and its sender retries later. It must be at least
+	// MaxMessageSize plus a trace.
 	InflightMemory int64
 	// HandshakeTimeout [10 s] bounds the TLS handshake of DMTP and DMAP
-	// and, for DMAP, the request headers.
+	// and, for DMAP, each request's headers.
 	HandshakeTimeout time.Duration
 	// MinRate [dmtp.DefaultMinDataRate: 8 KiB/s after 10 s] is the slowest
 	// DMTP message body and DMAP request body accepted.
@@ -94,7 +95,7 @@ var limitKeys = []configKey{
 		func(c *Config, v string) error { return setCount(&c.Limits.DMAPMaxConns, v) }},
 	{"dmap_max_conns_per_addr", strconv.Itoa(defaultDMAPMaxPerAddr), "DMAP connections served at once from one client address.",
 		func(c *Config, v string) error { return setCount(&c.Limits.DMAPMaxPerAddr, v) }},
-	{"inflight_memory", "256MiB", "Memory all DMTP messages being received may hold at once; beyond it senders are told 421 and retry later. At least max_message_size.",
+	{"inflight_memory", "256MiB", "Memory all DMTP messages and DMAP request bodies being received may hold at once; beyond it senders are told to retry later. At least max_message_size.",
 		func(c *Config, v string) error { return setSize(&c.Limits.InflightMemory, v) }},
 	{"min_transfer_rate", "8KiB", "Slowest DMTP message body and DMAP request body accepted, in bytes per second on average after the first 10 seconds.",
 		func(c *Config, v string) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,38 @@ func TestInflightBudget(t *testing.T) {
 	}
 	if n := mailCount(t, w); n != 1 {
 		t.Fatalf("bob has %d messages, want 1", n)
+	}
+}
+
+// TestDMAPPerAddressCap: past its per-address cap a client's connection
+// to DMAP is closed before TLS; another address is still served.
+func TestDMAPPerAddressCap(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.restartB(t, func(c *provider.Config) { c.Limits.DMAPMaxPerAddr = 2 })
+	addr := w.b.Provider.DMAPAddr()
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("third connection from 127.0.0.1: read %d, %v; want it closed", n, err)
+	}
+	resp, err := clientFrom(t, w, "127.0.0.2").Get(w.b.DMAP + "devices")
+	if err != nil {
+		t.Fatalf("from 127.0.0.2: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("from 127.0.0.2: %d, want 401 (served)", resp.StatusCode)
 	}
 }
