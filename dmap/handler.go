@@ -297,7 +297,17 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType str
 		e.RetryAfter = time.Second
 		err = e
 	default:
-		err = fmt.Errorf("dmap: read body: %w", err)
+		// The client went away or broke the connection: its fault or the
+		// network's, never the server's (issue 11: no ERROR for it).
+		h.o.Logger.Debug("dmap: request body cut short", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err)
+		err = ErrBadField.With("the body ended before its end: %v", err)
+	}
+	if r.ProtoMajor == 1 {
+		// The rest of the body is not read: net/http would otherwise try
+		// to read it before answering, to keep the connection (RFC 9112
+		// §9.6). HTTP/2 resets just the stream, and must not be told
+		// this, which would end every stream of the connection.
+		w.Header().Set("Connection", "close")
 	}
 	release()
 	return nil, func() {}, err

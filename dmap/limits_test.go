@@ -1,9 +1,12 @@
 package dmap
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -319,5 +322,53 @@ func TestBodyBudget(t *testing.T) {
 	}
 	if now, peak := budget.Used(); now != 0 || peak > 256<<10 {
 		t.Fatalf("budget: %d held after the requests, peak %d", now, peak)
+	}
+}
+
+// TestSlowBodyHTTP1: over HTTP/1.1 a body below the minimum rate is
+// answered 408 too_slow too, and the connection is closed rather than
+// read on (net/http would otherwise try to read the rest before it
+// answers).
+func TestSlowBodyHTTP1(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) {
+		o.BodyRate = connguard.MinRate{BytesPerSec: 1000, Grace: 300 * time.Millisecond}
+	})
+	u, err := url.Parse(e.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /dmap/v1/login HTTP/1.1\r\nHost: a.test\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n")
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := c.Write([]byte{'x'}); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || errCode(data) != CodeTooSlow || !resp.Close {
+		t.Fatalf("slow HTTP/1.1 body: %d %s, close %v", resp.StatusCode, data, resp.Close)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("answered after %v, want about 0.3 s", took)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -51,6 +52,9 @@ func (p *Provider) startDMAP(ctx context.Context) error {
 	}
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	srv.ReadHeaderTimeout = l.HandshakeTimeout
+	// net/http logs failed handshakes and broken connections: clients'
+	// doings, so DEBUG (issue 11).
+	srv.ErrorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	// Over the limits a connection is closed before TLS: HTTP has no
 	// answer to give there (connguard).
 	ln = connguard.Wrap(ln, connguard.Limits{MaxConns: l.DMAPMaxConns, MaxPerAddr: l.DMAPMaxPerAddr}, nil)
