@@ -36,8 +36,9 @@ type Limits struct {
 	// HandshakeTimeout [10 s] bounds the TLS handshake of DMTP and DMAP
 	// and, for DMAP, each request's headers.
 	HandshakeTimeout time.Duration
-	// MinRate [dmtp.DefaultMinDataRate: 8 KiB/s after 10 s] is the slowest
-	// DMTP message body and DMAP request body accepted.
+	// MinRate [dmtp.DefaultMinDataRate: 8 KiB/s after 10 s; each field
+	// defaults on its own] is the slowest DMTP message body and DMAP
+	// request body accepted; a negative BytesPerSec switches the rate off.
 	MinRate connguard.MinRate
 	// DataTimeout [dmtp.DefaultDataTimeout, 10 min] bounds one whole DMTP
 	// message body and one whole DMAP request body.
@@ -73,8 +74,11 @@ func (l *Limits) setDefaults(maxMessage int64) error {
 	dur(&l.HandshakeTimeout, dmtp.DefaultHandshakeTimeout)
 	dur(&l.DataTimeout, dmtp.DefaultDataTimeout)
 	dur(&l.CommandTimeout, dmtp.DefaultReadTimeout)
-	if l.MinRate == (connguard.MinRate{}) {
-		l.MinRate = dmtp.DefaultMinDataRate
+	if l.MinRate.BytesPerSec == 0 {
+		l.MinRate.BytesPerSec = dmtp.DefaultMinDataRate.BytesPerSec
+	}
+	if l.MinRate.Grace <= 0 {
+		l.MinRate.Grace = dmtp.DefaultMinDataRate.Grace
 	}
 	if l.InflightMemory <= 0 {
 		l.InflightMemory = defaultInflight
@@ -97,11 +101,10 @@ var limitKeys = []configKey{
 		func(c *Config, v string) error { return setCount(&c.Limits.DMAPMaxPerAddr, v) }},
 	{"inflight_memory", "256MiB", "Memory all DMTP messages and DMAP request bodies being received may hold at once; beyond it senders are told to retry later. At least max_message_size.",
 		func(c *Config, v string) error { return setSize(&c.Limits.InflightMemory, v) }},
-	{"min_transfer_rate", "8KiB", "Slowest DMTP message body and DMAP request body accepted, in bytes per second on average after the first 10 seconds.",
-		func(c *Config, v string) error {
-			c.Limits.MinRate.Grace = dmtp.DefaultMinDataRate.Grace
-			return setSize(&c.Limits.MinRate.BytesPerSec, v)
-		}},
+	{"min_transfer_rate", "8KiB", "Slowest DMTP message body and DMAP request body accepted, in bytes per second on average once min_transfer_grace has passed.",
+		func(c *Config, v string) error { return setSize(&c.Limits.MinRate.BytesPerSec, v) }},
+	{"min_transfer_grace", "10s", "Time a message or request body has before min_transfer_rate applies.",
+		func(c *Config, v string) error { return setDuration(&c.Limits.MinRate.Grace, v) }},
 	{"handshake_timeout", "10s", "Time a client has for the TLS handshake (and, on DMAP, the request headers).",
 		func(c *Config, v string) error { return setDuration(&c.Limits.HandshakeTimeout, v) }},
 }
