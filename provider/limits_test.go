@@ -7,12 +7,14 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"umbra/dmime"
 	"umbra/dmtp"
 	"umbra/provider"
+	"umbra/signet"
 )
 
 // restartB restarts b.test with its configuration adjusted by f.
@@ -164,5 +166,36 @@ func TestDMAPPerAddressCap(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("from 127.0.0.2: %d, want 401 (served)", resp.StatusCode)
+	}
+}
+
+// TestOriginLookupOnce: a burst of sessions from a domain b.test has not
+// validated yet makes one look-up, which all of them share: with a.test
+// accepting a single connection per address, a look-up each would be
+// refused and the sessions answered 451.
+func TestOriginLookupOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.a.Stop()
+	if err := w.a.Start(func(c *provider.Config) { fastRetries(c); c.Limits.DMTPMaxPerAddr = 1 }); err != nil {
+		t.Fatal(err)
+	}
+	w.restartB(t, func(c *provider.Config) { c.Limits.DMTPMaxPerAddr = 100 })
+	const n = 40
+	clients := make([]*dmtp.Client, n)
+	for i := range clients {
+		clients[i] = w.dialB(t)
+	}
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for _, cl := range clients {
+		wg.Go(func() { errs <- cl.Mail("a.test", signet.Fingerprint{}) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("MAIL FROM a.test in a burst: %v", err)
+		}
 	}
 }
