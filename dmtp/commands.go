@@ -191,7 +191,7 @@ const lingerTimeout = 2 * time.Second
 // linger skips up to left more bytes of a refused body, for at most
 // lingerTimeout, before the connection closes: a sender writes the whole
 // body before it reads the reply, and a close under its writes would
-// reset the connection and lose the 421 (RFC 7230 §6.6 does the same for
+// reset the connection and lose the 421 (RFC 9112 §9.6 does the same for
 // HTTP). It holds no memory, only the connection, and not for long.
 func (c *conn) linger(left int64) {
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))

@@ -30,8 +30,9 @@ const (
 )
 
 // DefaultMinDataRate is the slowest DATA body the server waits for: on
-// average 8 KiB/s once 10 s have passed (spec §7). It still lets a 64 MiB
-// message through within DefaultDataTimeout only at 112 KB/s or more.
+// average 8 KiB/s once 10 s have passed (spec §7). A 64 MiB message needs
+// 112 KB/s anyway to arrive within DefaultDataTimeout; the rate is what
+// frees a trickling connection long before that.
 var DefaultMinDataRate = connguard.MinRate{BytesPerSec: 8 << 10, Grace: 10 * time.Second}
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -45,7 +46,7 @@ type Server struct {
 
 	Hostname       string        // the name in the greeting and EHLO reply; os.Hostname() if empty
 	MaxMessageSize int64         // the largest DATA accepted, advertised as SIZE; DefaultMaxMessageSize if 0
-	ReadTimeout    time.Duration // for the TLS handshake and for each command line; DefaultReadTimeout if 0
+	ReadTimeout    time.Duration // for each command line; DefaultReadTimeout if 0
 	WriteTimeout   time.Duration // for each reply; DefaultWriteTimeout if 0
 	DataTimeout    time.Duration // for the whole body of one DATA; DefaultDataTimeout if 0
 	// HandshakeTimeout bounds the TLS handshake; DefaultHandshakeTimeout if 0.
