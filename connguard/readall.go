@@ -16,12 +16,14 @@ var ErrTooLong = errors.New("connguard: upload longer than its limit")
 
 // ReadAll reads r to its end into memory that grows with the bytes that
 // arrive, not with what the client announced: the buffer starts at
-// FirstRead and doubles, so it is never more than twice what arrived
-// (plus spare), and a client that announces 64 MiB and sends little holds
-// little. Each growth is taken from b first (nil: no budget); over it,
-// ReadAll stops with ErrBudget. The buffer never grows past limit+spare;
-// spare is room the caller appends into afterwards without a copy. More
-// than limit bytes is ErrTooLong.
+// FirstRead and doubles, and once a quarter of limit has arrived it grows
+// to limit+spare at once (spare is room the caller appends into
+// afterwards without a copy). So it is never more than four times what
+// arrived, a client that announces 64 MiB and sends little holds little,
+// and no growth copies a buffer of more than half the final size. Each
+// growth takes the new buffer from b (nil: no budget) before the old one
+// is given back, so that b counts both during the copy; over it, ReadAll
+// stops with ErrBudget. More than limit bytes is ErrTooLong.
 //
 // held is what was taken from b: the caller gives it back (b.Give) once
 // it has let go of data, also after an error.
@@ -42,14 +44,21 @@ func ReadAll(r io.Reader, limit, spare int64, b *Budget) (data []byte, held int6
 			}
 		}
 		if len(buf) == cap(buf) {
-			grow := min(max(2*int64(cap(buf)), FirstRead), limit+spare)
-			if err := b.Take(grow - held); err != nil {
+			grow := max(2*int64(cap(buf)), FirstRead)
+			if 2*grow >= limit+spare {
+				// The doubling after this one would pass the end: go
+				// there now, and spare the copy of a buffer nearly as
+				// large as the whole.
+				grow = limit + spare
+			}
+			if err := b.Take(grow); err != nil {
 				return nil, held, err
 			}
-			held = grow
 			next := make([]byte, len(buf), grow)
 			copy(next, buf)
 			buf = next
+			b.Give(held)
+			held = grow
 		}
 		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), limit)])
 		buf = buf[:len(buf)+n]

@@ -31,7 +31,7 @@ var hostileConf = map[string]string{
 	"handshake_timeout":  "2s",
 	"min_transfer_rate":  "1KiB",
 	"min_transfer_grace": "2s",
-	"inflight_memory":    "96MiB",
+	"inflight_memory":    "128MiB",
 }
 
 const (

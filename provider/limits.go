@@ -3,6 +3,8 @@ package provider
 import (
 	"fmt"
 	"net"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -28,10 +30,12 @@ type Limits struct {
 	DMAPMaxConns, DMAPMaxPerAddr int
 	// InflightMemory [256 MiB] is the memory all DMTP message bodies and
 	// DMAP request bodies being received may hold at once. Each body
-	// holds what has arrived (at most twice that, as its buffer doubles);
-	// a body that would pass the budget is refused (DMTP "421 4.3.2", DMAP
-	// "503 unavailable") and its sender retries later. It must be at least
-	// MaxMessageSize plus a trace.
+	// holds about what has arrived (connguard.ReadAll: up to four times
+	// that, and the old buffer too while one grows); a body that would
+	// pass the budget is refused (DMTP "421 4.3.2", DMAP "503
+	// unavailable") and its sender retries later. It must be at least one
+	// and a half times MaxMessageSize plus a trace, what the largest
+	// message holds while its buffer grows the last time.
 	InflightMemory int64
 	// HandshakeTimeout [10 s] bounds the TLS handshake of DMTP and DMAP
 	// and, for DMAP, each request's headers.
@@ -83,8 +87,8 @@ func (l *Limits) setDefaults(maxMessage int64) error {
 	if l.InflightMemory <= 0 {
 		l.InflightMemory = defaultInflight
 	}
-	if need := maxMessage + dmime.MaxTraceChunk; l.InflightMemory < need {
-		return fmt.Errorf("provider: inflight_memory (%d bytes) is below max_message_size plus a trace (%d): the largest message could never be received", l.InflightMemory, need)
+	if need := (maxMessage + dmime.MaxTraceChunk) * 3 / 2; l.InflightMemory < need {
+		return fmt.Errorf("provider: inflight_memory (%d bytes) is below 1.5 times max_message_size plus a trace (%d): the largest message could never be received", l.InflightMemory, need)
 	}
 	return nil
 }
@@ -99,7 +103,7 @@ var limitKeys = []configKey{
 		func(c *Config, v string) error { return setCount(&c.Limits.DMAPMaxConns, v) }},
 	{"dmap_max_conns_per_addr", strconv.Itoa(defaultDMAPMaxPerAddr), "DMAP connections served at once from one client address.",
 		func(c *Config, v string) error { return setCount(&c.Limits.DMAPMaxPerAddr, v) }},
-	{"inflight_memory", "256MiB", "Memory all DMTP messages and DMAP request bodies being received may hold at once; beyond it senders are told to retry later. At least max_message_size.",
+	{"inflight_memory", "256MiB", "Memory all DMTP messages and DMAP request bodies being received may hold at once; beyond it senders are told to retry later. At least 1.5 times max_message_size.",
 		func(c *Config, v string) error { return setSize(&c.Limits.InflightMemory, v) }},
 	{"min_transfer_rate", "8KiB", "Slowest DMTP message body and DMAP request body accepted, in bytes per second on average once min_transfer_grace has passed.",
 		func(c *Config, v string) error { return setSize(&c.Limits.MinRate.BytesPerSec, v) }},
@@ -116,6 +120,24 @@ func setCount(dst *int, v string) error {
 	}
 	*dst = n
 	return nil
+}
+
+// MemoryLimit is the soft memory limit for a process that runs this
+// provider alone: the in-flight budget and 128 MiB for everything else
+// (connections, caches, the store). The budget bounds the bodies alive at
+// once but not the garbage they leave: with Go's default GOGC the heap
+// may grow to twice what was live at the last collection, and 16
+// concurrent 64 MiB messages under the default budget took 657 MiB of RSS.
+func (p *Provider) MemoryLimit() int64 { return p.cfg.Limits.InflightMemory + 128<<20 }
+
+// SetMemoryLimit makes MemoryLimit the Go runtime's soft memory limit
+// (runtime/debug.SetMemoryLimit), so that the collector runs as often as
+// it takes to stay near it, unless the operator set GOMEMLIMIT. It sets
+// the whole process: call it only where this provider is all it runs.
+func (p *Provider) SetMemoryLimit() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(p.MemoryLimit())
+	}
 }
 
 // guardDMTP bounds a DMTP listener by the limits; a refused client reads

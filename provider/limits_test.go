@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"umbra/dmtp"
 	"umbra/provider"
 	"umbra/signet"
+	"umbra/testnet"
 )
 
 // restartB restarts b.test with its configuration adjusted by f.
@@ -87,26 +89,31 @@ func TestDMTPPerAddressCap(t *testing.T) {
 	rawDMTP(t, w.b.DMTP, "127.0.0.2")
 }
 
-// TestInflightBudget: a body that holds the whole in-flight budget makes
-// the next message wait its turn with "421 4.3.2" (the sender's queue
-// retries), and once it is gone the message is stored once.
+// TestInflightBudget: a body that holds most of the in-flight budget
+// makes the next message that does not fit in the rest wait its turn with
+// "421 4.3.2" (the sender's queue retries), and once it is gone the
+// message is stored once.
 func TestInflightBudget(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	const max = 1 << 20
 	w.restartB(t, func(c *provider.Config) {
 		c.MaxMessageSize = max
-		c.Limits.InflightMemory = max + dmime.MaxTraceChunk
+		c.Limits.InflightMemory = (max + dmime.MaxTraceChunk) * 3 / 2 // the least allowed
 	})
-	bo, err := w.b.OrgSignet()
+	// A message of about half a mebibyte: more than the budget leaves.
+	sealed, err := testnet.Seal(w.alice, w.a, w.bob, w.b, mimeMessage("big", strings.Repeat("z", 500<<10)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob := dmime.Party{Address: w.bob.Address, Fingerprint: w.bob.Signet.Fingerprint(), Enc: w.bob.Signet.Enc}
-	good := w.sealWith(t, bob, bo, w.aSOK(t))
+	var signed bytes.Buffer
+	if err := dmime.SignOrigin(&signed, bytes.NewReader(sealed), w.aSOK(t)); err != nil {
+		t.Fatal(err)
+	}
+	good := signed.Bytes()
 
 	// A sender declares the maximum and sends 600 KiB: its buffer has
-	// doubled to the whole budget.
+	// grown to the maximum, two thirds of the budget.
 	hog, r := rawDMTP(t, w.b.DMTP, "")
 	for _, cmd := range []string{"EHLO a.test", "MAIL FROM:<a.test>", "RCPT TO:<b.test>", "DATA 1048576"} {
 		if line := rawCmd(t, hog, r, cmd); line[0] != '2' && line[0] != '3' {
