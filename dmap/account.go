@@ -11,7 +11,7 @@ import (
 
 // POST /register (spec §5.1).
 func (h *handler) register(w http.ResponseWriter, r *http.Request) {
-	reg, err := readJSON(w, r, MaxBackupJSON, decodeRegister)
+	reg, err := readJSON(h, w, r, MaxBackupJSON, decodeRegister)
 	if err == nil {
 		err = h.checkDomain(reg.Address)
 	}
@@ -31,17 +31,18 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) {
 // POST /enroll (spec §5.2): a device proves with the user's current
 // signing key, or the recovery key, that it may join the account.
 func (h *handler) enroll(w http.ResponseWriter, r *http.Request) {
-	p, err := readJSON(w, r, MaxJSON, decodeEnroll)
+	p, err := readJSON(h, w, r, MaxJSON, decodeEnroll)
 	if err == nil {
 		err = h.checkDomain(p.address)
 	}
+	bs := h.proofBuckets(r, p.key)
 	if err == nil {
-		err = h.limited(r, p.address)
+		err = h.limited(bs...)
 	}
 	if err == nil {
 		err = h.enrollProof(r, p)
 		if errors.Is(err, ErrLoginFailed) {
-			h.failed(r, p.address)
+			h.failed(bs...)
 		}
 	}
 	if err != nil {
@@ -118,7 +119,7 @@ func (h *handler) renameDevice(w http.ResponseWriter, r *http.Request, s Session
 	id, err := deviceIDParam(r)
 	var name string
 	if err == nil {
-		name, err = readJSON(w, r, MaxJSON, decodeRename)
+		name, err = readJSON(h, w, r, MaxJSON, decodeRename)
 	}
 	if err == nil {
 		err = h.b.RenameDevice(r.Context(), s.Account, id, name)
@@ -145,7 +146,7 @@ func (h *handler) revokeDevice(w http.ResponseWriter, r *http.Request, s Session
 
 // POST /rotate (spec §5.7).
 func (h *handler) rotate(w http.ResponseWriter, r *http.Request, s Session) {
-	req, err := readJSON(w, r, MaxJSON, decodeRotate)
+	req, err := readJSON(h, w, r, MaxJSON, decodeRotate)
 	if err == nil && req.Address != s.Account {
 		// Isolation (spec §2.3): an account rotates only its own chain.
 		err = ErrForbidden.With("the signing request names another account")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // authed wraps an endpoint that needs a bearer token (spec §4.4): the
@@ -47,11 +48,29 @@ func (h *handler) authenticate(r *http.Request) (Session, error) {
 	return s, nil
 }
 
-// limited answers 429 if the client address or the account has used up
-// its failed attempts (spec §4.5); it is checked before any proof is
-// looked at, so a limited client gets no answer about its guess.
-func (h *handler) limited(r *http.Request, address string) error {
-	wait := max(h.addr.wait(h.o.ClientAddress(r)), h.acct.wait(address))
+// counter is one failed-proof limit a request counts against: the
+// limiter and the request's key in it (spec §4.5).
+type counter struct {
+	l   *limiter
+	key string
+}
+
+// proofBuckets are the limits of a proof by a device key (login,
+// enroll): the client address and the key. Not the account: a proof by a
+// random key tells nothing about the account's own keys, so counting it
+// there would only let anyone lock the owner out (issue 11).
+func (h *handler) proofBuckets(r *http.Request, key ed25519.PublicKey) []counter {
+	return []counter{{h.addr, h.o.ClientAddress(r)}, {h.keys, string(key)}}
+}
+
+// limited answers 429 if any of the buckets is used up; it is checked
+// before any proof is looked at, so a limited client gets no answer
+// about its guess.
+func (h *handler) limited(bs ...counter) error {
+	var wait time.Duration
+	for _, b := range bs {
+		wait = max(wait, b.l.wait(b.key))
+	}
 	if wait > 0 {
 		e := ErrRateLimited.With("too many failed attempts; retry in %d s", seconds(wait)+1)
 		e.RetryAfter = wait
@@ -60,10 +79,11 @@ func (h *handler) limited(r *http.Request, address string) error {
 	return nil
 }
 
-// failed counts a failed proof against the account and the client address.
-func (h *handler) failed(r *http.Request, address string) {
-	h.addr.take(h.o.ClientAddress(r))
-	h.acct.take(address)
+// failed counts a failed proof against each of the buckets.
+func (h *handler) failed(bs ...counter) {
+	for _, b := range bs {
+		b.l.take(b.key)
+	}
 }
 
 // newChallenge issues and stores a challenge; the per-address challenge
@@ -130,7 +150,7 @@ func (h *handler) newSession(account, deviceID string) (Session, tokensResponse,
 // POST /challenge (spec §4.1). Issued for any address and key, so that
 // the answer reveals nothing about which accounts and devices exist.
 func (h *handler) challenge(w http.ResponseWriter, r *http.Request) {
-	c, err := readJSON(w, r, MaxJSON, decodeChallenge)
+	c, err := readJSON(h, w, r, MaxJSON, decodeChallenge)
 	if err == nil {
 		err = h.checkDomain(c.Address)
 	}
@@ -149,12 +169,14 @@ func (h *handler) challenge(w http.ResponseWriter, r *http.Request) {
 
 // POST /login (spec §4.2).
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
-	p, err := readJSON(w, r, MaxJSON, decodeLogin)
+	p, err := readJSON(h, w, r, MaxJSON, decodeLogin)
 	if err == nil {
 		err = h.checkDomain(p.address)
 	}
+	var bs []counter
 	if err == nil {
-		err = h.limited(r, p.address)
+		bs = h.proofBuckets(r, p.key)
+		err = h.limited(bs...)
 	}
 	if err != nil {
 		h.fail(w, err)
@@ -162,7 +184,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	dev, err := h.loginProof(r.Context(), p)
 	if errors.Is(err, ErrLoginFailed) {
-		h.failed(r, p.address)
+		h.failed(bs...)
 	}
 	if err != nil {
 		h.fail(w, err)
@@ -201,7 +223,7 @@ func (h *handler) loginProof(ctx context.Context, p proof) (Device, error) {
 // POST /refresh (spec §4.3): a new pair of tokens for the old refresh
 // token, which stops working.
 func (h *handler) refresh(w http.ResponseWriter, r *http.Request) {
-	raw, err := readJSON(w, r, MaxJSON, decodeRefresh)
+	raw, err := readJSON(h, w, r, MaxJSON, decodeRefresh)
 	if err != nil {
 		h.fail(w, err)
 		return

@@ -110,45 +110,56 @@ func TestChallenges(t *testing.T) {
 	}
 }
 
-// TestRateLimits: failed logins are limited per account and per client
-// address; a limited client is refused with 429 and Retry-After, even
-// with a valid proof, until the bucket refills.
+// TestRateLimits: failed logins are limited per device key and per
+// client address, never per account (spec §4.5); a limited client is
+// refused with 429 and Retry-After, even with a valid proof, until the
+// bucket refills.
 func TestRateLimits(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *Options) {
-		o.AccountLimit = Limit{Burst: 3, Every: time.Minute}
+		o.KeyLimit = Limit{Burst: 3, Every: time.Minute}
 		o.AddressLimit = Limit{Burst: 5, Every: time.Minute}
 	})
 	u := e.registerUser(t, "alice", ModeParanoid, nil)
-	dev := pubOf(u.device)
-	wrong := sigKey("wrong")
 	try := func(address string, key ed25519.PrivateKey, ip string) (*http.Response, string) {
-		return e.postLogin(t, address, key, e.newChallenge(t, u.c, address, PurposeLogin, dev), ip)
+		return e.postLogin(t, address, key, e.newChallenge(t, u.c, address, PurposeLogin, pubOf(key)), ip)
 	}
 
-	// Per account: three failures from three addresses, then the fourth
-	// address is limited too, even with the right key.
+	// Per key: three failures of one key from three addresses (over
+	// challenges never issued), then that key is limited from a fourth
+	// address too.
 	for i := range 3 {
-		if _, code := try(u.addr, wrong, "acct-"+strconv.Itoa(i)); code != CodeLoginFailed {
+		if _, code := e.postLogin(t, u.addr, u.device, [32]byte{byte(i + 1)}, "key-"+strconv.Itoa(i)); code != CodeLoginFailed {
 			t.Fatalf("failure %d: %s", i, code)
 		}
 	}
-	resp, code := try(u.addr, u.device, "acct-fresh")
+	resp, code := try(u.addr, u.device, "key-fresh")
 	if resp.StatusCode != http.StatusTooManyRequests || code != CodeRateLimited {
-		t.Fatalf("after 3 failures: %d %s", resp.StatusCode, code)
+		t.Fatalf("after 3 failures of the key: %d %s", resp.StatusCode, code)
 	}
 	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
 		t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
 	}
 	e.clk.advance(time.Minute)
-	if resp, code := try(u.addr, u.device, "acct-fresh"); resp.StatusCode != http.StatusOK {
+	if resp, code := try(u.addr, u.device, "key-fresh"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after a refill: %d %s", resp.StatusCode, code)
+	}
+
+	// Not per account: many failures for alice with other keys from many
+	// addresses leave her own device alone.
+	for i := range 20 {
+		if _, code := try(u.addr, sigKey("random "+strconv.Itoa(i)), "acct-"+strconv.Itoa(i)); code != CodeLoginFailed {
+			t.Fatalf("failure %d: %s", i, code)
+		}
+	}
+	if resp, code := try(u.addr, u.device, "acct-fresh"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("alice's device after 20 failures of other keys: %d %s", resp.StatusCode, code)
 	}
 
 	// Per client address: five failures against five accounts, then that
 	// address is limited for any account; another address is not.
 	for i := range 5 {
-		if _, code := try("u"+strconv.Itoa(i)+"@a.test", wrong, "ip-x"); code != CodeLoginFailed {
+		if _, code := try("u"+strconv.Itoa(i)+"@a.test", sigKey("wrong "+strconv.Itoa(i)), "ip-x"); code != CodeLoginFailed {
 			t.Fatalf("failure %d: %s", i, code)
 		}
 	}

@@ -107,7 +107,9 @@ type Sessions interface {
 	// next (whose Account and DeviceID the backend copies from the old
 	// session) and returns the new session. ErrUnauthorized if there is no
 	// such session, its RefreshExpires is not after next.Issued, its device
-	// is revoked or its account not active. A refresh token works once.
+	// is revoked or its account not active. A refresh token works once;
+	// one used again after it was replaced ends every session of its
+	// device (spec §4.3).
 	Refresh(ctx context.Context, old [32]byte, next Session) (Session, error)
 }
 

@@ -127,7 +127,9 @@ func (h *handler) putDoc(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	var data []byte
 	if err == nil {
-		data, err = readBody(w, r, "application/octet-stream", h.o.MaxDocument)
+		var release func()
+		data, release, err = h.readBody(w, r, "application/octet-stream", h.o.MaxDocument)
+		defer release()
 	}
 	var c Change
 	if err == nil {

@@ -58,6 +58,7 @@ const (
 	CodeBadMessage           = "bad_message"
 	CodeUnsupportedMedia     = "unsupported_media_type"
 	CodeTooLarge             = "too_large"
+	CodeTooSlow              = "too_slow"
 	CodeUnauthorized         = "unauthorized"
 	CodeLoginFailed          = "login_failed"
 	CodeBadInvite            = "bad_invite"
@@ -93,6 +94,7 @@ var (
 	ErrBadMessage           = newErr(http.StatusUnprocessableEntity, CodeBadMessage, "not a valid sealed D/MIME message from this account")
 	ErrUnsupportedMedia     = newErr(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "wrong Content-Type for this endpoint")
 	ErrTooLarge             = newErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "the body is over this endpoint's size limit")
+	ErrTooSlow              = newErr(http.StatusRequestTimeout, CodeTooSlow, "the body came too slowly")
 	ErrUnauthorized         = newErr(http.StatusUnauthorized, CodeUnauthorized, "missing, unknown, expired or revoked token")
 	ErrLoginFailed          = newErr(http.StatusUnauthorized, CodeLoginFailed, "the proof was not accepted")
 	ErrInvite               = newErr(http.StatusForbidden, CodeBadInvite, "invitation code wrong, already used, or unknown address")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"umbra/connguard"
 	"umbra/signet"
 )
 
@@ -31,6 +31,10 @@ const (
 	MaxHistoryPage = 64 // signets per history answer (dmtp.MaxHistory)
 )
 
+// DefaultBodyRate is the slowest request body a handler waits for by
+// default: on average 8 KiB/s once 10 s have passed, as DMTP's DATA.
+var DefaultBodyRate = connguard.MinRate{BytesPerSec: 8 << 10, Grace: 10 * time.Second}
+
 // Options configure Handler. Zero values take the defaults in brackets.
 type Options struct {
 	// Domain is the provider's domain (required): the only domain whose
@@ -44,11 +48,23 @@ type Options struct {
 	// MaxDocument [DefaultMaxDoc] and MaxMessage [DefaultMaxSend] bound
 	// PUT /docs and POST /send bodies.
 	MaxDocument, MaxMessage int64
-	// AccountLimit [10, one per minute] and AddressLimit [30, one per 10 s]
-	// limit failed proofs (login, enroll, key backup) per account and per
-	// client address; ChallengeLimit [60, ten per second] limits issued
-	// challenges per client address.
-	AccountLimit, AddressLimit, ChallengeLimit Limit
+	// BodyRate [DefaultBodyRate] is the slowest request body accepted and
+	// BodyTimeout [10 min] the longest (spec §2.5): a slower or longer one
+	// is answered 408 too_slow. BodyRate.BytesPerSec < 0 switches the
+	// rate off.
+	BodyRate    connguard.MinRate
+	BodyTimeout time.Duration
+	// BodyBudget bounds the memory of all request bodies being read at
+	// once [nil: no bound]; a body that does not fit is answered 503
+	// unavailable. Bodies hold memory as they arrive (connguard.ReadAll).
+	BodyBudget *connguard.Budget
+	// AddressLimit [30, one per 10 s] limits failed proofs (login,
+	// enroll, key backup) per client address; KeyLimit [10, one per
+	// minute] failed logins and enrolments per device key; AccountLimit
+	// [10, one per minute] failed key-backup fetches per account, the one
+	// proof that checks a password (spec §4.5). ChallengeLimit [60, ten per
+	// second] limits issued challenges per client address.
+	AccountLimit, AddressLimit, KeyLimit, ChallengeLimit Limit
 	// ClientAddress returns the client's address for rate limiting
 	// [RemoteAddr's host, IPv6 reduced to its /64]. Set it behind a
 	// reverse proxy.
@@ -75,6 +91,10 @@ func (o *Options) setDefaults() error {
 	dur(&o.RefreshTTL, 30*24*time.Hour)
 	dur(&o.ChallengeTTL, time.Minute)
 	dur(&o.MaxWait, time.Minute)
+	dur(&o.BodyTimeout, 10*time.Minute)
+	if o.BodyRate == (connguard.MinRate{}) {
+		o.BodyRate = DefaultBodyRate
+	}
 	if o.MaxDocument <= 0 {
 		o.MaxDocument = DefaultMaxDoc
 	}
@@ -90,6 +110,7 @@ func (o *Options) setDefaults() error {
 		}
 	}
 	lim(&o.AccountLimit, 10, time.Minute)
+	lim(&o.KeyLimit, 10, time.Minute)
 	lim(&o.AddressLimit, 30, 10*time.Second)
 	lim(&o.ChallengeLimit, 60, 100*time.Millisecond)
 	if o.ClientAddress == nil {
@@ -129,8 +150,9 @@ type handler struct {
 	b    Backend
 	o    Options
 	mux  *http.ServeMux
-	acct *limiter // failed proofs per account
+	acct *limiter // failed key-backup proofs per account
 	addr *limiter // failed proofs per client address
+	keys *limiter // failed login and enrol proofs per device key
 	chal *limiter // challenges per client address
 }
 
@@ -147,6 +169,7 @@ func Handler(b Backend, opts Options) (http.Handler, error) {
 		mux:  http.NewServeMux(),
 		acct: newLimiter(opts.AccountLimit, opts.Now),
 		addr: newLimiter(opts.AddressLimit, opts.Now),
+		keys: newLimiter(opts.KeyLimit, opts.Now),
 		chal: newLimiter(opts.ChallengeLimit, opts.Now),
 	}
 	h.routes()
@@ -234,29 +257,67 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // readBody reads a request body of at most limit bytes whose media type
 // must be mediaType: 415 for another type, 413 as soon as the declared
-// length or the bytes read pass the limit, without reading further.
-func readBody(w http.ResponseWriter, r *http.Request, mediaType string, limit int64) ([]byte, error) {
+// length or the bytes read pass the limit, without reading further. The
+// body must come at the handler's minimum rate and within its timeout
+// (408 too_slow), and it holds memory as it arrives, from the body
+// budget (503 unavailable when that is used up). release gives the
+// memory back: call it once data is no longer needed.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType string, limit int64) (data []byte, release func(), err error) {
+	release = func() {}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != mediaType {
-		return nil, ErrUnsupportedMedia.With("Content-Type must be %s", mediaType)
+		return nil, release, ErrUnsupportedMedia.With("Content-Type must be %s", mediaType)
 	}
 	if r.ContentLength > limit {
-		return nil, ErrTooLarge.With("%d bytes declared, limit %d", r.ContentLength, limit)
+		return nil, release, ErrTooLarge.With("%d bytes declared, limit %d", r.ContentLength, limit)
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	size := limit
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
+	}
+	rc := http.NewResponseController(w)
+	body := connguard.NewRateReader(http.MaxBytesReader(w, r.Body, limit), rc.SetReadDeadline, h.o.BodyRate, time.Now().Add(h.o.BodyTimeout))
+	data, held, err := connguard.ReadAll(body, size, 0, h.o.BodyBudget)
+	release = func() { h.o.BodyBudget.Give(held) }
+	// The deadline must not outlive the body: net/http watches an
+	// HTTP/1 connection for a close while the handler runs, and a
+	// deadline passing then would cancel the request.
+	_ = rc.SetReadDeadline(time.Time{})
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, ErrTooLarge.With("over the %d-byte limit", limit)
+	switch {
+	case err == nil:
+		return data, release, nil
+	case errors.As(err, &mbe), errors.Is(err, connguard.ErrTooLong):
+		err = ErrTooLarge.With("over the %d-byte limit", limit)
+	case errors.Is(err, connguard.ErrTooSlow):
+		h.o.Logger.Debug("dmap: request body too slow", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err)
+		err = ErrTooSlow.With("the body must come within %v, at %v", h.o.BodyTimeout, h.o.BodyRate)
+	case errors.Is(err, connguard.ErrBudget):
+		h.o.Logger.Info("dmap: request body refused: body memory budget used up", "path", r.URL.Path, "size", size)
+		e := ErrUnavailable.With("the server is receiving too much at once; retry shortly")
+		e.RetryAfter = time.Second
+		err = e
+	default:
+		// The client went away or broke the connection: its fault or the
+		// network's, never the server's (issue 11: no ERROR for it).
+		h.o.Logger.Debug("dmap: request body cut short", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err)
+		err = ErrBadField.With("the body ended before its end: %v", err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("dmap: read body: %w", err)
+	if r.ProtoMajor == 1 {
+		// The rest of the body is not read: net/http would otherwise try
+		// to read it before answering, to keep the connection (RFC 9112
+		// §9.6). HTTP/2 resets just the stream, and must not be told
+		// this, which would end every stream of the connection.
+		w.Header().Set("Connection", "close")
 	}
-	return data, nil
+	release()
+	return nil, func() {}, err
 }
 
 // readJSON reads and decodes a JSON control request with decode.
-func readJSON[T any](w http.ResponseWriter, r *http.Request, limit int64, decode func([]byte) (T, error)) (T, error) {
-	data, err := readBody(w, r, "application/json", limit)
+func readJSON[T any](h *handler, w http.ResponseWriter, r *http.Request, limit int64, decode func([]byte) (T, error)) (T, error) {
+	data, release, err := h.readBody(w, r, "application/json", limit)
+	defer release()
 	if err != nil {
 		var zero T
 		return zero, err

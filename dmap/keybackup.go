@@ -24,7 +24,7 @@ func (h *handler) decoySalt(address string) []byte {
 // POST /keybackup/challenge (spec §6.3): the salt and parameters to
 // derive the backup access key with, and a challenge to sign with it.
 func (h *handler) backupChallenge(w http.ResponseWriter, r *http.Request) {
-	address, err := readJSON(w, r, MaxJSON, decodeBackupChallenge)
+	address, err := readJSON(h, w, r, MaxJSON, decodeBackupChallenge)
 	if err == nil {
 		err = h.checkDomain(address)
 	}
@@ -60,18 +60,21 @@ func (h *handler) backupChallenge(w http.ResponseWriter, r *http.Request) {
 // by the backup access key. Failures count against the rate limits like
 // failed logins: each is one online password guess.
 func (h *handler) backupFetch(w http.ResponseWriter, r *http.Request) {
-	p, err := readJSON(w, r, MaxJSON, decodeBackupFetch)
+	p, err := readJSON(h, w, r, MaxJSON, decodeBackupFetch)
 	if err == nil {
 		err = h.checkDomain(p.address)
 	}
+	// Each failure is one online guess of the password: the account's
+	// bucket is what bounds guesses from many addresses (spec §4.5).
+	bs := []counter{{h.addr, h.o.ClientAddress(r)}, {h.acct, p.address}}
 	if err == nil {
-		err = h.limited(r, p.address)
+		err = h.limited(bs...)
 	}
 	var kb KeyBackup
 	if err == nil {
 		kb, err = h.backupProof(r, p)
 		if errors.Is(err, ErrLoginFailed) {
-			h.failed(r, p.address)
+			h.failed(bs...)
 		}
 	}
 	if err != nil {
@@ -100,7 +103,7 @@ func (h *handler) backupProof(r *http.Request, p proof) (KeyBackup, error) {
 
 // PUT /keybackup (spec §6.5): replace the backup after a password change.
 func (h *handler) putBackup(w http.ResponseWriter, r *http.Request, s Session) {
-	kb, err := readJSON(w, r, MaxBackupJSON, decodeKeyBackup)
+	kb, err := readJSON(h, w, r, MaxBackupJSON, decodeKeyBackup)
 	if err == nil {
 		err = h.b.SetKeyBackup(r.Context(), s.Account, kb)
 	}

@@ -25,7 +25,9 @@ func (h *handler) sendLegacy(w http.ResponseWriter, r *http.Request, s Session) 
 	}
 	var msg []byte
 	if err == nil {
-		msg, err = readBody(w, r, "message/rfc822", h.o.MaxMessage)
+		var release func()
+		msg, release, err = h.readBody(w, r, "message/rfc822", h.o.MaxMessage)
+		defer release()
 	}
 	var res Sent
 	if err == nil {

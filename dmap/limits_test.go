@@ -1,12 +1,18 @@
 package dmap
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"umbra/connguard"
 )
 
 // TestBodyLimits: an over-large body is refused with 413 before it is
@@ -236,5 +242,133 @@ func TestRanges(t *testing.T) {
 	resp, data := e.raw(t, "HEAD", "/dmap/v1/docs/doc", tok, "", nil)
 	if resp.StatusCode != 200 || len(data) != 0 || resp.ContentLength != 10 {
 		t.Errorf("HEAD: %d, %d bytes, length %d", resp.StatusCode, len(data), resp.ContentLength)
+	}
+}
+
+// trickle is a body that sends chunk bytes (at least 1) every gap, n
+// bytes in all.
+type trickle struct {
+	n, chunk int
+	gap      time.Duration
+}
+
+func (tr *trickle) Read(p []byte) (int, error) {
+	if tr.n == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(tr.gap)
+	k := min(max(tr.chunk, 1), tr.n, len(p))
+	tr.n -= k
+	clear(p[:k])
+	return k, nil
+}
+
+// TestSlowBody: a body slower than the minimum rate is cut once the
+// grace period is over and answered 408 too_slow, over HTTP/2 (one
+// stream) and unauthenticated alike; a body at five times the rate is
+// stored.
+func TestSlowBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) {
+		o.BodyRate = connguard.MinRate{BytesPerSec: 1000, Grace: 300 * time.Millisecond}
+	})
+	u := e.newUser(t, "alice")
+	tok := u.c.Tokens().Access
+	start := time.Now()
+	resp, data := e.raw(t, http.MethodPut, "/dmap/v1/docs/slow", tok, "application/octet-stream", &trickle{n: 1000, gap: 20 * time.Millisecond},
+		"If-Match", "0", "Umbra-Kind", "blob")
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusRequestTimeout || errCode(data) != CodeTooSlow {
+		t.Fatalf("slow PUT: %d %s", resp.StatusCode, data)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("slow PUT answered after %v, want about 0.3 s", took)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("answered over HTTP/%d, want 2", resp.ProtoMajor)
+	}
+	resp, data = e.raw(t, http.MethodPost, "/dmap/v1/login", "", "application/json", &trickle{n: 100, gap: 50 * time.Millisecond})
+	if resp.StatusCode != http.StatusRequestTimeout || errCode(data) != CodeTooSlow {
+		t.Fatalf("slow login: %d %s", resp.StatusCode, data)
+	}
+	resp, data = e.raw(t, http.MethodPut, "/dmap/v1/docs/steady", tok, "application/octet-stream", &trickle{n: 2000, chunk: 100, gap: 20 * time.Millisecond},
+		"If-Match", "0", "Umbra-Kind", "blob")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("steady PUT: %d %s", resp.StatusCode, data)
+	}
+	if e.fb.docCount(u.addr) != 1 {
+		t.Fatal("want exactly the steady document stored")
+	}
+}
+
+// TestBodyBudget: bodies hold memory from the handler's budget as they
+// arrive; one that does not fit is answered 503 with Retry-After, and the
+// budget is whole again afterwards.
+func TestBodyBudget(t *testing.T) {
+	t.Parallel()
+	budget := connguard.NewBudget(256 << 10)
+	e := newEnv(t, func(o *Options) { o.BodyBudget = budget })
+	u := e.newUser(t, "alice")
+	tok := u.c.Tokens().Access
+	resp, data := e.raw(t, http.MethodPut, "/dmap/v1/docs/big", tok, "application/octet-stream", bytes.NewReader(make([]byte, 300<<10)),
+		"If-Match", "0", "Umbra-Kind", "blob")
+	if resp.StatusCode != http.StatusServiceUnavailable || errCode(data) != CodeUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the budget: %d %s", resp.StatusCode, data)
+	}
+	resp, data = e.raw(t, http.MethodPut, "/dmap/v1/docs/small", tok, "application/octet-stream", bytes.NewReader(make([]byte, 100<<10)),
+		"If-Match", "0", "Umbra-Kind", "blob")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("within the budget: %d %s", resp.StatusCode, data)
+	}
+	if now, peak := budget.Used(); now != 0 || peak > 256<<10 {
+		t.Fatalf("budget: %d held after the requests, peak %d", now, peak)
+	}
+}
+
+// TestSlowBodyHTTP1: over HTTP/1.1 a body below the minimum rate is
+// answered 408 too_slow too, and the connection is closed rather than
+// read on (net/http would otherwise try to read the rest before it
+// answers).
+func TestSlowBodyHTTP1(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) {
+		o.BodyRate = connguard.MinRate{BytesPerSec: 1000, Grace: 300 * time.Millisecond}
+	})
+	u, err := url.Parse(e.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /dmap/v1/login HTTP/1.1\r\nHost: a.test\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n")
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := c.Write([]byte{'x'}); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || errCode(data) != CodeTooSlow || !resp.Close {
+		t.Fatalf("slow HTTP/1.1 body: %d %s, close %v", resp.StatusCode, data, resp.Close)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("answered after %v, want about 0.3 s", took)
 	}
 }

@@ -12,7 +12,8 @@ import (
 
 // POST /send (spec §10): one sealed D/MIME message for one recipient.
 func (h *handler) send(w http.ResponseWriter, r *http.Request, s Session) {
-	msg, err := readBody(w, r, "application/octet-stream", h.o.MaxMessage)
+	msg, release, err := h.readBody(w, r, "application/octet-stream", h.o.MaxMessage)
+	defer release()
 	var res Sent
 	if err == nil {
 		res, err = h.b.Send(r.Context(), s.Account, msg)

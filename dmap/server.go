@@ -9,13 +9,22 @@ import (
 	"umbra/dmtp"
 )
 
+// MaxStreams is the number of concurrent HTTP/2 streams a server allows
+// one connection (RFC 9113 §5.1.2; Go's default is 250). A device needs
+// a long-poll, a few uploads and downloads at once; 32 leaves room and
+// bounds what one connection can hold.
+const MaxStreams = 32
+
 // NewServer returns an http.Server for handler h over TLS 1.3 only, with
 // HTTP/2 offered first (spec §2.1). tlsConfig carries the certificate;
 // it is copied. Serve it with ServeTLS(listener, "", "").
 //
-// It sets ReadHeaderTimeout and IdleTimeout but no WriteTimeout, which
+// It sets ReadHeaderTimeout (which also bounds the TLS handshake),
+// IdleTimeout and at most MaxStreams concurrent HTTP/2 streams per
+// connection, but no ReadTimeout, which the handler applies to bodies as
+// a minimum rate instead (Options.BodyRate), and no WriteTimeout, which
 // would cut long-polls and large downloads; run the server behind limits
-// on connections if slow readers are a concern.
+// on connections (connguard) if slow readers are a concern (spec §2.5).
 func NewServer(h http.Handler, tlsConfig *tls.Config) (*http.Server, error) {
 	if tlsConfig == nil {
 		return nil, errors.New("dmap: NewServer: no TLS configuration")
@@ -32,6 +41,7 @@ func NewServer(h http.Handler, tlsConfig *tls.Config) (*http.Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
 	}, nil
 }
 

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"umbra/tlscert"
 )
@@ -104,5 +106,82 @@ func TestNewServer(t *testing.T) {
 	defer tr12.CloseIdleConnections()
 	if _, err := (&http.Client{Transport: tr12}).Get(base + "/dmap/v1/devices"); err == nil {
 		t.Fatal("a TLS 1.2 client was served")
+	}
+}
+
+// TestMaxStreams: a server from NewServer lets one HTTP/2 connection
+// hold at most MaxStreams requests at once; Go's client, told so in the
+// server's SETTINGS, opens another connection for the rest.
+func TestMaxStreams(t *testing.T) {
+	t.Parallel()
+	const n = MaxStreams + 8
+	var mu sync.Mutex
+	perConn := map[string]int{}
+	total := 0
+	all := make(chan struct{})
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		perConn[r.RemoteAddr]++
+		if total++; total == n {
+			close(all)
+		}
+		mu.Unlock()
+		<-release
+	})
+	cert, pin := selfSigned(t)
+	srv, err := NewServer(h, &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ErrorLog = log.New(io.Discard, "", 0) // connections closed at the end are logged there
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+	tr := &http.Transport{TLSClientConfig: ClientTLSConfig(pin, "dmap.a.test"), ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr}
+	// One request first, so that the client knows the server's
+	// SETTINGS before the others share its connection.
+	var wg sync.WaitGroup
+	get := func() {
+		resp, err := cl.Get("https://" + ln.Addr().String() + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	wg.Go(get)
+	for {
+		mu.Lock()
+		started := total
+		mu.Unlock()
+		if started == 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range n - 1 {
+		wg.Go(get)
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("only %d of %d requests reached the handler", total, n)
+	}
+	mu.Lock()
+	for addr, k := range perConn {
+		if k > MaxStreams {
+			t.Errorf("connection %s held %d requests at once, over %d", addr, k, MaxStreams)
+		}
+	}
+	conns := len(perConn)
+	mu.Unlock()
+	close(release)
+	wg.Wait()
+	if conns < 2 {
+		t.Fatalf("%d requests on %d connection(s)", n, conns)
 	}
 }

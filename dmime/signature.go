@@ -1,6 +1,7 @@
 package dmime
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
@@ -142,11 +143,33 @@ func SignOrigin(dst io.Writer, src io.Reader, key ed25519.PrivateKey) error {
 // a trace chunk. Traces are covered by no signature, so appending one
 // breaks none. On error the caller must discard dst.
 func AppendTrace(dst io.Writer, src io.Reader, tr Trace) error {
+	return appendTrace(dst, src, dst, tr)
+}
+
+// MaxTraceChunk is the most bytes AppendTraceBytes adds to a message.
+const MaxTraceChunk = chunkHeaderLen + traceFixedLen + maxDomainLen
+
+// AppendTraceBytes is AppendTrace for a message held in memory: it checks
+// msg as AppendTrace does and returns msg with a trace chunk appended,
+// without copying msg when its capacity has MaxTraceChunk bytes to spare
+// (a server that reads a message into such a buffer stores it with its
+// trace and no second copy). On error msg is returned unchanged.
+func AppendTraceBytes(msg []byte, tr Trace) ([]byte, error) {
+	w := sliceWriter{b: msg}
+	if err := appendTrace(nil, bytes.NewReader(msg), &w, tr); err != nil {
+		return msg, err
+	}
+	return w.b, nil
+}
+
+// appendTrace checks the message in src (copying it to tee unless nil)
+// and writes a trace chunk to dst.
+func appendTrace(tee io.Writer, src io.Reader, dst io.Writer, tr Trace) error {
 	payload, err := tr.encode()
 	if err != nil {
 		return err
 	}
-	p, err := newParser(src, dst)
+	p, err := newParser(src, tee)
 	if err != nil {
 		return err
 	}
@@ -161,6 +184,14 @@ func AppendTrace(dst io.Writer, src io.Reader, tr Trace) error {
 		return fmt.Errorf("%w: message already has %d traces", ErrInput, maxTraces)
 	}
 	return writeChunk(dst, typeTrace, payload)
+}
+
+// sliceWriter appends what is written to b.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 func writeChunk(w io.Writer, t byte, payload []byte) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -126,5 +127,32 @@ func TestOriginKeysAndDigest(t *testing.T) {
 	l2, err := Inspect(bytes.NewReader(w.seal(t, []byte(simpleMIME))))
 	if err != nil || l2.Digest == l1.Digest {
 		t.Fatalf("two seals share a digest: %v", err)
+	}
+}
+
+// TestAppendTraceBytes: the in-memory form appends the same chunk as
+// AppendTrace, in place when the buffer has MaxTraceChunk to spare, and
+// leaves a message it refuses unchanged.
+func TestAppendTraceBytes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	signed := w.seal(t, []byte(simpleMIME))
+	tr := Trace{time.Unix(1700000000, 0), TraceReceived, strings.Repeat("d", 60) + ".test"}
+	var want bytes.Buffer
+	if err := AppendTrace(&want, bytes.NewReader(signed), tr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(signed), len(signed)+MaxTraceChunk)
+	copy(buf, signed)
+	got, err := AppendTraceBytes(buf, tr)
+	if err != nil || !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("AppendTraceBytes: %v, equal %v", err, bytes.Equal(got, want.Bytes()))
+	}
+	if &got[0] != &buf[0] {
+		t.Fatal("AppendTraceBytes copied a message that had room for its trace")
+	}
+	bad := signed[:len(signed)-1]
+	if got, err := AppendTraceBytes(bad, tr); err == nil || len(got) != len(bad) {
+		t.Fatalf("truncated message: %v, %d bytes back of %d", err, len(got), len(bad))
 	}
 }

@@ -2,6 +2,7 @@ package dmtp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -58,12 +59,26 @@ func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
 		}
 		cfg = PinnedConfig(nil, host)
 	}
-	d := tls.Dialer{Config: clientTLSConfig(cfg)}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
 	}
-	tc := nc.(*tls.Conn)
+	tcfg := clientTLSConfig(cfg)
+	if tcfg.ServerName == "" && !tcfg.InsecureSkipVerify {
+		// As tls.Dialer does: the name to verify is the dialled host's.
+		tcfg.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	rec := &recordingConn{Conn: raw}
+	tc := tls.Client(rec, tcfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		if e := refusedInClear(err, rec); e != nil {
+			err = e
+		}
+		raw.Close()
+		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
+	}
+	rec.first, rec.done = nil, true
 	c := &Client{tc: tc, r: bufio.NewReaderSize(tc, bufferSize), w: bufio.NewWriterSize(tc, bufferSize)}
 	stop := context.AfterFunc(ctx, func() { tc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -81,6 +96,41 @@ func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
 		return nil, rep.asError()
 	}
 	return c, nil
+}
+
+// refusedInClear recognises a server over its connection limits, which
+// answers one "421" line in clear before TLS (spec §7), in the error of
+// the handshake, and returns that reply as an *Error (nil if it is not
+// one).
+func refusedInClear(err error, rec *recordingConn) *Error {
+	var rhe tls.RecordHeaderError
+	if !errors.As(err, &rhe) || !bytes.HasPrefix(rhe.RecordHeader[:], []byte("421 ")) {
+		return nil
+	}
+	rec.SetReadDeadline(time.Now().Add(time.Second))
+	rest := io.LimitReader(rec.Conn, MaxLineLength)
+	rep, rerr := readReply(bufio.NewReader(io.MultiReader(bytes.NewReader(rec.first), rest)))
+	if rerr != nil || rep.code != 421 {
+		return &Error{Code: 421, Enhanced: "4.7.0", Message: "refused in clear before TLS"}
+	}
+	return rep.asError()
+}
+
+// recordingConn keeps the first bytes read from a connection (up to a
+// line's length) while the TLS handshake runs, for refusedInClear: TLS
+// reads ahead of the record header it rejects.
+type recordingConn struct {
+	net.Conn
+	first []byte
+	done  bool // the handshake is over: record nothing more
+}
+
+func (r *recordingConn) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	if !r.done {
+		r.first = append(r.first, p[:min(n, MaxLineLength-len(r.first))]...)
+	}
+	return n, err
 }
 
 func (c *Client) timeout() time.Duration     { return orDefault(c.Timeout, DefaultClientTimeout) }

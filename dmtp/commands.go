@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"umbra/connguard"
 )
 
 // Sequence errors (spec §3): 503, counted as protocol errors.
@@ -142,11 +144,17 @@ func (c *conn) data(cmd command) error {
 	if err := c.reply(354, "", fmt.Sprintf("send %d bytes", cmd.size)); err != nil {
 		return err
 	}
-	c.nc.SetReadDeadline(time.Now().Add(c.cfg.dataTimeout))
-	body := &bodyReader{r: c.r, size: cmd.size, left: cmd.size}
+	// The body must arrive at the minimum rate and within the data
+	// timeout (spec §7); the RateReader sets the read deadlines.
+	start := time.Now()
+	rate := connguard.NewRateReader(c.r, c.nc.SetReadDeadline, c.cfg.minRate, start.Add(c.cfg.dataTimeout))
+	body := &bodyReader{r: rate, size: cmd.size, left: cmd.size}
 	err := c.sess.Data(body, cmd.size)
-	if body.left > 0 && body.err == nil {
-		// The session refused early: skip the rest to stay in step.
+	var e *Error
+	closing := errors.As(err, &e) && e.Code == 421
+	if body.left > 0 && body.err == nil && !closing {
+		// The session refused early: skip the rest to stay in step. After
+		// a 421 the connection closes instead, so nothing is skipped.
 		io.Copy(io.Discard, body)
 		if err == nil && body.err == nil {
 			c.log.Error("dmtp: backend accepted a message without reading all of it; answering 451", "size", cmd.size, "unread", body.left)
@@ -154,24 +162,56 @@ func (c *conn) data(cmd command) error {
 		}
 	}
 	c.endTransaction()
-	if body.err != nil {
-		// Nothing more can be read in step: the connection is lost.
+	if body.err != nil && !closing {
 		if err == nil {
 			c.log.Error("dmtp: backend accepted a message whose body was cut short", "err", body.err)
 		}
+		if errors.Is(body.err, connguard.ErrTooSlow) {
+			// A client's fault, so DEBUG; it is told why before the close.
+			c.log.Debug("dmtp: DATA too slow", "err", body.err)
+			return c.sendError(&Error{Code: 421, Enhanced: "4.4.2", Message: c.tooSlow()})
+		}
+		// Nothing more can be read in step: the connection is lost.
 		return body.err
 	}
 	if err != nil {
-		return c.sendError(c.backendError(err, "DATA"))
+		err = c.sendError(c.backendError(err, "DATA"))
+		if closing && body.err == nil && body.left > 0 {
+			c.linger(body.left)
+		}
+		return err
 	}
 	return c.reply(250, "2.0.0", "message stored")
+}
+
+// lingerTimeout bounds how long the server goes on reading a body after
+// it refused it with 421 mid-way.
+const lingerTimeout = 2 * time.Second
+
+// linger skips up to left more bytes of a refused body, for at most
+// lingerTimeout, before the connection closes: a sender writes the whole
+// body before it reads the reply, and a close under its writes would
+// reset the connection and lose the 421 (RFC 9112 §9.6 does the same for
+// HTTP). It holds no memory, only the connection, and not for long.
+func (c *conn) linger(left int64) {
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c.r, left)
+}
+
+// tooSlow is the text of the 421 for a body that came too slowly.
+func (c *conn) tooSlow() string {
+	m := fmt.Sprintf("message body too slow (all within %v", c.cfg.dataTimeout)
+	if r := c.cfg.minRate; r.BytesPerSec > 0 {
+		m += fmt.Sprintf(", at least %d bytes/s after %v", r.BytesPerSec, r.Grace)
+	}
+	return m + "), closing connection"
 }
 
 // bodyReader gives the session exactly size bytes of the body. A short
 // body is an error wrapping io.ErrUnexpectedEOF (and the network error, if
 // any), and it sticks.
 type bodyReader struct {
-	r          *bufio.Reader
+	r          io.Reader
 	size, left int64
 	err        error
 }

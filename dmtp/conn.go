@@ -99,11 +99,11 @@ func (c *conn) setBusy() {
 
 func (c *conn) serve() {
 	defer c.nc.Close()
-	if !c.setIdle(c.cfg.readTimeout) {
+	if !c.setIdle(c.cfg.handshakeTimeout) {
 		return
 	}
 	// The write half of the handshake gets the same bound.
-	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.readTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.handshakeTimeout))
 	err := c.tc.HandshakeContext(context.Background())
 	c.setBusy()
 	if err != nil {

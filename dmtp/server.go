@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"umbra/connguard"
 )
 
 // Defaults for the Server's zero fields (docs/spec/dmtp.md §7).
@@ -21,7 +23,17 @@ const (
 	DefaultWriteTimeout   = time.Minute
 	DefaultDataTimeout    = 10 * time.Minute
 	DefaultMaxConns       = 1000
+	// DefaultHandshakeTimeout bounds the TLS handshake: a peer that opens
+	// a connection and says nothing frees its slot after this, not after
+	// the command timeout.
+	DefaultHandshakeTimeout = 10 * time.Second
 )
+
+// DefaultMinDataRate is the slowest DATA body the server waits for: on
+// average 8 KiB/s once 10 s have passed (spec §7). A 64 MiB message needs
+// 112 KB/s anyway to arrive within DefaultDataTimeout; the rate is what
+// frees a trickling connection long before that.
+var DefaultMinDataRate = connguard.MinRate{BytesPerSec: 8 << 10, Grace: 10 * time.Second}
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("dmtp: server closed")
@@ -34,11 +46,17 @@ type Server struct {
 
 	Hostname       string        // the name in the greeting and EHLO reply; os.Hostname() if empty
 	MaxMessageSize int64         // the largest DATA accepted, advertised as SIZE; DefaultMaxMessageSize if 0
-	ReadTimeout    time.Duration // for the TLS handshake and for each command line; DefaultReadTimeout if 0
+	ReadTimeout    time.Duration // for each command line; DefaultReadTimeout if 0
 	WriteTimeout   time.Duration // for each reply; DefaultWriteTimeout if 0
 	DataTimeout    time.Duration // for the whole body of one DATA; DefaultDataTimeout if 0
-	MaxConns       int           // connections served at once, beyond which new ones are closed unanswered; DefaultMaxConns if 0
-	Logger         *slog.Logger  // slog.Default() if nil
+	// HandshakeTimeout bounds the TLS handshake; DefaultHandshakeTimeout if 0.
+	HandshakeTimeout time.Duration
+	// MinDataRate is the slowest DATA body accepted (a slower one is
+	// answered 421 and the connection closed); DefaultMinDataRate if zero,
+	// none if BytesPerSec is negative.
+	MinDataRate connguard.MinRate
+	MaxConns    int          // connections served at once, beyond which new ones are closed unanswered; DefaultMaxConns if 0
+	Logger      *slog.Logger // slog.Default() if nil
 
 	initOnce sync.Once
 	initErr  error
@@ -57,6 +75,8 @@ type settings struct {
 	hostname                               string
 	maxSize                                int64
 	readTimeout, writeTimeout, dataTimeout time.Duration
+	handshakeTimeout                       time.Duration
+	minRate                                connguard.MinRate
 	maxConns                               int
 	log                                    *slog.Logger
 }
@@ -85,6 +105,12 @@ func (s *Server) configure() error {
 		dataTimeout:  orDefault(s.DataTimeout, DefaultDataTimeout),
 		maxConns:     orDefault(s.MaxConns, DefaultMaxConns),
 		log:          s.Logger,
+
+		handshakeTimeout: orDefault(s.HandshakeTimeout, DefaultHandshakeTimeout),
+		minRate:          s.MinDataRate,
+	}
+	if c.minRate == (connguard.MinRate{}) {
+		c.minRate = DefaultMinDataRate
 	}
 	if c.hostname == "" {
 		if c.hostname, err = os.Hostname(); err != nil {
@@ -96,7 +122,7 @@ func (s *Server) configure() error {
 	if len(c.hostname) > 255 || strings.ContainsFunc(c.hostname, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		return fmt.Errorf("dmtp: Server.Hostname %.40q is not one printable ASCII word of at most 255 bytes", c.hostname)
 	}
-	if c.maxSize < 0 || c.readTimeout < 0 || c.writeTimeout < 0 || c.dataTimeout < 0 || c.maxConns < 0 {
+	if c.maxSize < 0 || c.readTimeout < 0 || c.writeTimeout < 0 || c.dataTimeout < 0 || c.maxConns < 0 || c.handshakeTimeout < 0 || c.minRate.Grace < 0 {
 		return errors.New("dmtp: negative Server limit")
 	}
 	if c.log == nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"umbra/connguard"
 )
 
 const plainMsg = "From: Carol <carol@sender.test>\r\nTo: bob@b.test\r\nSubject: hello\r\n" +
@@ -147,7 +149,7 @@ func TestRecipientErrors(t *testing.T) {
 // answered 451 at once, and the budget is whole again afterwards.
 func TestMemoryBudget(t *testing.T) {
 	t.Parallel()
-	m := startMX(t, func(c *Config) { c.MemoryBudget = 256 << 10 })
+	m := startMX(t, func(c *Config) { c.Budget = connguard.NewBudget(256 << 10) })
 	big := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 8<<10)
 	c := m.dial(t, false)
 	if err := send(c, "x@sender.test", []string{"bob@b.test"}, big); code(err) != 451 {
@@ -157,8 +159,8 @@ func TestMemoryBudget(t *testing.T) {
 	if err := send(c2, "x@sender.test", []string{"bob@b.test"}, "Subject: small\r\n\r\nhi\r\n"); err != nil {
 		t.Fatalf("a small message after: %v", err)
 	}
-	if !m.srv.budget.TryAcquire(256 << 10) {
-		t.Fatal("the budget was not given back")
+	if now, _ := m.srv.cfg.Budget.Used(); now != 0 {
+		t.Fatalf("%d bytes of the budget not given back", now)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"golang.org/x/sync/semaphore"
 
 	"umbra/connguard"
 )
@@ -75,9 +74,10 @@ type Config struct {
 	MaxPerAddr     int           // connections at once per client address; DefaultMaxPerAddr if 0
 	ReadTimeout    time.Duration // per command; DefaultReadTimeout if 0
 	DataTimeout    time.Duration // for the whole of one message; DefaultDataTimeout if 0
-	// MemoryBudget bounds the bytes of all messages being received at
-	// once; DefaultMemoryBudget if 0.
-	MemoryBudget int64
+	// Budget bounds the bytes of all messages being received at once,
+	// shared with the provider's other listeners; a budget of
+	// DefaultMemoryBudget of its own if nil.
+	Budget *connguard.Budget
 	// Resolver answers the SPF, DKIM and DMARC look-ups (default
 	// net.DefaultResolver).
 	Resolver *net.Resolver
@@ -89,11 +89,10 @@ type Config struct {
 
 // Server is a running MX.
 type Server struct {
-	cfg    Config
-	smtp   *smtp.Server
-	budget *semaphore.Weighted
-	auth   checker
-	log    *slog.Logger
+	cfg  Config
+	smtp *smtp.Server
+	auth checker
+	log  *slog.Logger
 
 	// ctx is the parent of every session's work; Shutdown cancels it
 	// when its own context ends with deliveries still running.
@@ -118,7 +117,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	def(&cfg.MaxMessageSize, DefaultMaxMessageSize)
-	def(&cfg.MemoryBudget, DefaultMemoryBudget)
+	if cfg.Budget == nil {
+		cfg.Budget = connguard.NewBudget(DefaultMemoryBudget)
+	}
 	for _, x := range []struct {
 		v *int
 		d int
@@ -143,10 +144,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:    cfg,
-		budget: semaphore.NewWeighted(cfg.MemoryBudget),
-		auth:   checker{res: cfg.Resolver},
-		log:    cfg.Logger.With("listener", "mx"),
+		cfg:  cfg,
+		auth: checker{res: cfg.Resolver},
+		log:  cfg.Logger.With("listener", "mx"),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"umbra/connguard"
 )
 
 // Replies of the MX (docs/spec/legacy.md §2.4).
@@ -139,40 +141,18 @@ func (ss *session) Data(r io.Reader) error {
 	return nil
 }
 
-// readChunk is the step in which the memory budget is taken.
-const readChunk = 64 << 10
-
-// read reads the message into memory, taking what it grows by from the
-// server's memory budget first: a message that does not fit gets errBusy
-// at once instead of waiting for other messages to finish. release gives
-// the budget back.
+// read reads the message into memory that grows with the bytes that
+// arrive, each growth taken from the provider's budget for messages in
+// flight (connguard.ReadAll): a message that does not fit gets errBusy at
+// once instead of waiting for others to finish. release gives the budget
+// back.
 func (s *Server) read(r io.Reader) (msg []byte, release func(), err error) {
-	var held int64
-	release = func() { s.budget.Release(held) }
-	var buf []byte
-	for {
-		if len(buf) == cap(buf) {
-			// Doubling, as append would, but never past the largest
-			// message allowed (go-smtp's reader stops there).
-			grow := min(max(int64(cap(buf)), readChunk), s.cfg.MaxMessageSize+1-int64(cap(buf)))
-			if grow <= 0 {
-				return nil, release, smtp.ErrDataTooLarge
-			}
-			if !s.budget.TryAcquire(grow) {
-				return nil, release, errBusy
-			}
-			held += grow
-			buf = slices.Grow(buf, int(grow))
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, release, nil
-		}
-		if err != nil {
-			return nil, release, err
-		}
+	msg, held, err := connguard.ReadAll(r, s.cfg.MaxMessageSize, 0, s.cfg.Budget)
+	release = func() { s.cfg.Budget.Give(held) }
+	if errors.Is(err, connguard.ErrBudget) {
+		return nil, release, errBusy
 	}
+	return msg, release, err
 }
 
 // headerEnd returns the offset just past the blank line that ends the

@@ -69,13 +69,13 @@ func (p *Provider) accept(ctx context.Context, msg []byte, origin string, origin
 // rcpt whose digest is id, stores it once and wakes the account's
 // long-polls. It reports whether this call stored a new copy.
 func (p *Provider) store(ctx context.Context, rcpt string, id store.MessageID, msg []byte) (bool, error) {
-	var traced bytes.Buffer
-	traced.Grow(len(msg) + 64)
+	// In place when msg has room (readMessage leaves it): no second copy.
 	tr := dmime.Trace{Time: p.cfg.Now().UTC(), Kind: dmime.TraceReceived, Domain: p.domain}
-	if err := dmime.AppendTrace(&traced, bytes.NewReader(msg), tr); err != nil {
+	traced, err := dmime.AppendTraceBytes(msg, tr)
+	if err != nil {
 		return false, fmt.Errorf("provider: append trace: %w", err)
 	}
-	_, created, err := p.st.Mailbox().Deliver(ctx, rcpt, id, traced.Bytes())
+	_, created, err := p.st.Mailbox().Deliver(ctx, rcpt, id, traced)
 	if err != nil {
 		return false, err
 	}

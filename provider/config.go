@@ -33,7 +33,7 @@ type configKey struct {
 	set            func(c *Config, v string) error
 }
 
-var configKeys = []configKey{
+var configKeys = append([]configKey{
 	{"dmtp_listen", ":26", "Address DMTP listens on (TLS 1.3 from the first byte). Publish the port in dx= of the _dime record.",
 		func(c *Config, v string) error { return setHostPort(&c.DMTPListen, v) }},
 	{"dmap_listen", ":443", "Address DMAP (HTTPS, TLS 1.3) listens on for the users' devices; \"off\" to disable. Publish its URL in dmap= of the _dime record.",
@@ -105,7 +105,7 @@ var configKeys = []configKey{
 			c.Resolver = &dnsrec.Resolver{Server: v}
 			return nil
 		}},
-}
+}, limitKeys...)
 
 // ParseConfig reads a configuration file: "key = value" lines, "#"
 // comments and blank lines. Unknown keys and repeated keys are errors, so

@@ -35,6 +35,15 @@ var configCases = map[string]struct {
 	"relay_smarthost":     {"relay.example:587", func(c *Config) { c.SmartHost = "relay.example:587" }},
 	"hostname":            {"mail.example", func(c *Config) { c.Hostname = "mail.example" }},
 	"dns":                 {"127.0.0.1:5353", func(c *Config) { c.Resolver = &dnsrec.Resolver{Server: "127.0.0.1:5353"} }},
+
+	"dmtp_max_conns":          {"500", func(c *Config) { c.Limits.DMTPMaxConns = 500 }},
+	"dmtp_max_conns_per_addr": {"8", func(c *Config) { c.Limits.DMTPMaxPerAddr = 8 }},
+	"dmap_max_conns":          {"300", func(c *Config) { c.Limits.DMAPMaxConns = 300 }},
+	"dmap_max_conns_per_addr": {"16", func(c *Config) { c.Limits.DMAPMaxPerAddr = 16 }},
+	"inflight_memory":         {"1GiB", func(c *Config) { c.Limits.InflightMemory = 1 << 30 }},
+	"min_transfer_rate":       {"2KiB", func(c *Config) { c.Limits.MinRate.BytesPerSec = 2 << 10 }},
+	"min_transfer_grace":      {"3s", func(c *Config) { c.Limits.MinRate.Grace = 3 * time.Second }},
+	"handshake_timeout":       {"5s", func(c *Config) { c.Limits.HandshakeTimeout = 5 * time.Second }},
 }
 
 // Every key parses, on its own and all together, to the value it names;

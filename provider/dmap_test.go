@@ -20,6 +20,7 @@ import (
 // logged-in client.
 type device struct {
 	user   *testnet.User
+	key    ed25519.PrivateKey // the device key
 	client *dmap.Client
 }
 
@@ -60,7 +61,7 @@ func register(t *testing.T, nd *testnet.Node, address string) *device {
 	if err := cl.Login(ctx, address, deviceKey); err != nil {
 		t.Fatal(err)
 	}
-	return &device{user: u, client: cl}
+	return &device{user: u, key: deviceKey, client: cl}
 }
 
 // Over DMAP: alice and bob register from their devices; alice fetches

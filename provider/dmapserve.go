@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"umbra/connguard"
 	"umbra/dmap"
 )
 
@@ -36,7 +38,9 @@ func (p *Provider) startDMAP(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	h, err := dmap.Handler(dmapBackend{p}, dmap.Options{Domain: p.domain, DecoyKey: decoy, Logger: p.log, Now: p.cfg.Now})
+	l := p.cfg.Limits
+	h, err := dmap.Handler(dmapBackend{p}, dmap.Options{Domain: p.domain, DecoyKey: decoy, Logger: p.log, Now: p.cfg.Now,
+		BodyRate: l.MinRate, BodyTimeout: l.DataTimeout, BodyBudget: p.inflight})
 	if err != nil {
 		ln.Close()
 		return err
@@ -47,6 +51,13 @@ func (p *Provider) startDMAP(ctx context.Context) error {
 		return err
 	}
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	srv.ReadHeaderTimeout = l.HandshakeTimeout
+	// net/http logs failed handshakes and broken connections: clients'
+	// doings, so DEBUG (issue 11).
+	srv.ErrorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
+	// Over the limits a connection is closed before TLS: HTTP has no
+	// answer to give there (connguard).
+	ln = connguard.Wrap(ln, connguard.Limits{MaxConns: l.DMAPMaxConns, MaxPerAddr: l.DMAPMaxPerAddr}, nil)
 	p.dmapSrv, p.dmapAddr = srv, ln.Addr()
 	p.wg.Go(func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -28,9 +29,16 @@ type child struct {
 
 func startChild(t *testing.T, nd *testnet.Node) *child {
 	t.Helper()
+	return startChildLogging(t, nd, os.Stderr)
+}
+
+// startChildLogging starts a child whose log (warnings and errors) goes
+// to stderr.
+func startChildLogging(t *testing.T, nd *testnet.Node, stderr io.Writer) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+nd.Dir)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"umbra/connguard"
+	"umbra/dmime"
 	"umbra/dmtp"
 	"umbra/provider/store"
 	"umbra/signet"
@@ -78,16 +80,19 @@ func (s *session) Rcpt(dest string, fp signet.Fingerprint) error {
 	return nil
 }
 
-// Data reads the message whole (bounded by the SIZE the server
-// advertised), then accepts it. It answers 250 only after the store says
-// the message is durable; a redelivery is acknowledged without a second
-// copy.
+// Data reads the message into memory that grows with the bytes that
+// arrive, paid for from the provider's in-flight budget
+// (Limits.InflightMemory) and given back when the delivery ends, then
+// accepts it. Over the budget it answers 421 4.3.2 and the connection
+// closes (docs/spec/dmtp.md §7): the sender's queue retries later. It
+// answers 250 only after the store says the message is durable; a
+// redelivery is acknowledged without a second copy.
 func (s *session) Data(r io.Reader, size int64) error {
 	start := s.p.cfg.Now()
-	msg := make([]byte, size)
-	if _, err := io.ReadFull(r, msg); err != nil {
-		s.p.metrics.deliveries.WithLabelValues("broken").Inc()
-		return fmt.Errorf("provider: read DATA: %w", err)
+	msg, held, err := s.p.readMessage(r, size)
+	defer s.p.inflight.Give(held)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -99,6 +104,31 @@ func (s *session) Data(r io.Reader, size int64) error {
 	// The recipient is not logged: the log is on the provider's disk too.
 	s.p.log.Info("delivered", "origin", s.origin, "size", size, "new", created, "took", time.Since(start))
 	return nil
+}
+
+// errBusy answers a message the in-flight budget cannot hold now.
+var errBusy = &dmtp.Error{Code: 421, Enhanced: "4.3.2", Message: "too many messages being received; try again later"}
+
+// readMessage reads a body of size bytes with connguard.ReadAll: memory
+// that grows with what arrives, taken from the in-flight budget, with
+// room for the trace accept appends (dmime.MaxTraceChunk). held is what
+// the caller must give back, also on error.
+func (p *Provider) readMessage(r io.Reader, size int64) (msg []byte, held int64, err error) {
+	msg, held, err = connguard.ReadAll(r, size, dmime.MaxTraceChunk, p.inflight)
+	switch {
+	case errors.Is(err, connguard.ErrBudget):
+		now, _ := p.inflight.Used()
+		p.log.Info("message refused: in-flight memory budget exhausted", "size", size, "in_flight", now, "budget", p.inflight.Max())
+		err := reason(errBusy, "memory-budget")
+		p.countDelivery(err, false)
+		return nil, held, err
+	case err != nil:
+		// The body was cut short or came too slowly: the sender's fault
+		// or the network's, and dmtp answers it.
+		p.metrics.deliveries.WithLabelValues("broken").Inc()
+		return nil, held, fmt.Errorf("provider: read DATA: %w", err)
+	}
+	return msg, held, nil
 }
 
 func (s *session) Signet(name string, fp signet.Fingerprint) ([]byte, error) {

@@ -170,6 +170,7 @@ func (p *Provider) startMX() error {
 		AuthServID:     p.domain,
 		TLSConfig:      p.tls,
 		MaxMessageSize: p.cfg.MXMaxMessageSize,
+		Budget:         p.inflight,
 		Resolver:       p.relayResolver,
 		Backend:        mxBackend{p},
 		Logger:         p.log,

@@ -32,6 +32,7 @@ func runChild(dir string) int {
 		slog.Error("child provider", "err", err)
 		return 1
 	}
+	p.SetMemoryLimit()
 	if err := p.Start(); err != nil {
 		slog.Error("child provider", "err", err)
 		return 1

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"umbra/connguard"
 	"umbra/dmtp"
 	"umbra/dnsrec"
 	"umbra/keylog"
@@ -74,6 +75,8 @@ type Config struct {
 	TLSCert, TLSKey string
 	// MaxMessageSize bounds DATA (default dmtp.DefaultMaxMessageSize).
 	MaxMessageSize int64
+	// Limits bound what clients can hold (limits.go).
+	Limits Limits
 	// QueueMaxAge is how long a message may wait for delivery before it
 	// bounces (default 5 days).
 	QueueMaxAge time.Duration
@@ -118,6 +121,9 @@ func (c *Config) setDefaults() error {
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = dmtp.DefaultMaxMessageSize
 	}
+	if err := c.Limits.setDefaults(c.MaxMessageSize); err != nil {
+		return err
+	}
 	if c.QueueMaxAge <= 0 {
 		c.QueueMaxAge = 5 * 24 * time.Hour
 	}
@@ -156,6 +162,8 @@ type Provider struct {
 	dns     *dnsrec.Cache
 	remotes *remoteCache
 	metrics *metrics
+	// inflight is the memory budget of DMTP bodies being received.
+	inflight *connguard.Budget
 
 	dmtpSrv  *dmtp.Server
 	dmtpAddr net.Addr
@@ -233,6 +241,7 @@ func New(cfg Config, st store.Store) (*Provider, error) {
 		}
 	}
 	p.sts = &mtasts.Fetcher{LookupTXT: p.relayResolver.LookupTXT, HTTP: cfg.MTASTSClient, Now: cfg.Now}
+	p.inflight = connguard.NewBudget(cfg.Limits.InflightMemory)
 	return p, nil
 }
 
@@ -264,13 +273,8 @@ func (p *Provider) Start() error {
 		}
 	}
 	p.dmtpAddr = ln.Addr()
-	p.dmtpSrv = &dmtp.Server{
-		Backend:        backend{p},
-		TLSConfig:      p.tls,
-		Hostname:       p.domain,
-		MaxMessageSize: p.cfg.MaxMessageSize,
-		Logger:         p.log,
-	}
+	ln = p.guardDMTP(ln)
+	p.dmtpSrv = p.newDMTPServer()
 	p.wg.Go(func() {
 		if err := p.dmtpSrv.Serve(ln); err != nil && !errors.Is(err, dmtp.ErrServerClosed) {
 			p.log.Error("DMTP server stopped", "err", err)

@@ -5,3 +5,13 @@ package provider_test
 // durabilityMessages is smaller under the race detector, which slows the
 // whole pipeline about tenfold; the property tested is the same.
 const durabilityMessages = 300
+
+// hostileMessages are the legitimate messages of TestHostileLoad; under
+// the race detector, fewer (300 took 10 to 57 s on the shared 2-core
+// machine, depending on the other work on it).
+const hostileMessages = 100
+
+// hostileRSS bounds the provider's peak RSS in TestHostileLoad. The race
+// detector's shadow memory multiplies a program's footprint (5–10× by
+// its documentation), so the bound without it is the one that matters.
+const hostileRSS = 1 << 30

@@ -40,6 +40,19 @@ type remoteCache struct {
 	p  *Provider
 	mu sync.Mutex
 	m  map[string]cachedOrg
+	// busy holds the look-up in progress for a domain: callers that
+	// need the same domain meanwhile wait for it, so a burst of sessions
+	// (or a hostile client opening hundreds) makes one DNS query and one
+	// SGNT, not one each, which the other domain's per-address
+	// connection cap would refuse (issue 11).
+	busy map[string]*lookup
+}
+
+// lookup is one resolve in progress; done closes when r and err are set.
+type lookup struct {
+	done chan struct{}
+	r    *remoteOrg
+	err  error
 }
 
 type cachedOrg struct {
@@ -50,27 +63,41 @@ type cachedOrg struct {
 const memoryTTL = time.Minute
 
 func newRemoteCache(p *Provider) *remoteCache {
-	return &remoteCache{p: p, m: map[string]cachedOrg{}}
+	return &remoteCache{p: p, m: map[string]cachedOrg{}, busy: map[string]*lookup{}}
 }
 
 // get returns the validated organisation of domain.
 func (c *remoteCache) get(ctx context.Context, domain string) (*remoteOrg, error) {
 	now := c.p.cfg.Now()
 	c.mu.Lock()
-	e, ok := c.m[domain]
-	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if e, ok := c.m[domain]; ok && now.Before(e.expires) {
+		c.mu.Unlock()
 		return e.r, nil
 	}
-	r, err := c.resolve(ctx, domain, now)
-	c.p.metrics.signetLookups.WithLabelValues(lookupResult(err)).Inc()
-	if err != nil {
-		return nil, err
+	l, waiting := c.busy[domain]
+	if !waiting {
+		l = &lookup{done: make(chan struct{})}
+		c.busy[domain] = l
 	}
-	c.mu.Lock()
-	c.m[domain] = cachedOrg{r: r, expires: now.Add(memoryTTL)}
 	c.mu.Unlock()
-	return r, nil
+	if waiting {
+		select {
+		case <-l.done:
+			return l.r, l.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("provider: waiting for the look-up of %s: %w", domain, ctx.Err())
+		}
+	}
+	l.r, l.err = c.resolve(ctx, domain, now)
+	c.p.metrics.signetLookups.WithLabelValues(lookupResult(l.err)).Inc()
+	c.mu.Lock()
+	if l.err == nil {
+		c.m[domain] = cachedOrg{r: l.r, expires: now.Add(memoryTTL)}
+	}
+	delete(c.busy, domain)
+	c.mu.Unlock()
+	close(l.done)
+	return l.r, l.err
 }
 
 func lookupResult(err error) string {

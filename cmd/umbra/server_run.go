@@ -43,6 +43,7 @@ func runServerRun(c *cmd) error {
 	// for them may signal at once.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	p.SetMemoryLimit()
 	if err := p.Start(); err != nil {
 		return errors.Join(err, p.Close())
 	}

@@ -111,8 +111,11 @@ type Sessions interface {
 	// old, if its RefreshExpires is after next.Issued, by next with the
 	// old session's Account and DeviceID, and returns next as stored.
 	// ErrNotFound otherwise: a refresh token works once, and of several
-	// concurrent Refreshes of one token exactly one succeeds. ErrExists
-	// if a hash of next is already a session's (the old one stays).
+	// concurrent Refreshes of one token exactly one succeeds. A token
+	// used again after it was replaced (until its own expiry and a Purge)
+	// ends every session of its device, still answering ErrNotFound: its
+	// holder and whoever copied it both log in again. ErrExists if a hash
+	// of next is already a session's (the old one stays).
 	Refresh(ctx context.Context, old [32]byte, next Session) (Session, error)
 	// DeleteByDevice deletes every session of account's device id and
 	// returns how many.

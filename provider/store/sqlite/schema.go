@@ -117,7 +117,18 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_device ON sessions (account, device_id);
 CREATE INDEX sessions_by_expiry ON sessions (refresh_expires);
 `,
-	// 3: the transparency log (docs/spec/store.md §12, docs/spec/keylog.md).
+	// 3: refresh tokens already used, so that a reuse ends the device's
+	// sessions (docs/spec/store.md §11.2).
+	`
+CREATE TABLE spent_refresh (
+	refresh_hash BLOB PRIMARY KEY,
+	account      TEXT NOT NULL,
+	device_id    TEXT NOT NULL,
+	expires      INTEGER NOT NULL -- the token's own expiry; purged after it
+) STRICT, WITHOUT ROWID;
+CREATE INDEX spent_refresh_by_expiry ON spent_refresh (expires);
+`,
+	// 4: the transparency log (docs/spec/store.md §12, docs/spec/keylog.md).
 	`
 CREATE TABLE keylog_records (
 	n      INTEGER PRIMARY KEY, -- 0, 1, … with no gap

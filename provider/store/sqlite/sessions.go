@@ -94,15 +94,17 @@ func (v sessions) ByAccess(ctx context.Context, h [32]byte) (store.Session, erro
 
 // Refresh reads, deletes and inserts in one request of the single writer,
 // so concurrent refreshes of one token are serialised and only the first
-// finds it (docs/spec/store.md §11.2).
+// finds it (docs/spec/store.md §11.2). The token it replaces is kept as
+// spent; a later Refresh with it ends every session of its device.
 func (v sessions) Refresh(ctx context.Context, old [32]byte, next store.Session) (store.Session, error) {
 	if err := store.CheckSessionTokens(next); err != nil {
 		return store.Session{}, err
 	}
+	var reused error
 	err := v.s.w.do(ctx, func(tx *wtx) error {
 		prev, err := scanSession(tx.queryRow(liveSession+`s.refresh_hash = ?`, old[:]))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: live session for this refresh token", store.ErrNotFound)
+			return endReused(tx, old, &reused)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite store: look up refresh token: %w", err)
@@ -114,13 +116,43 @@ func (v sessions) Refresh(ctx context.Context, old [32]byte, next store.Session)
 		if _, err := tx.exec(`DELETE FROM sessions WHERE refresh_hash = ?`, old[:]); err != nil {
 			return fmt.Errorf("sqlite store: end session of device %s of %s: %w", prev.DeviceID, prev.Account, err)
 		}
+		if _, err := tx.exec(`INSERT INTO spent_refresh (refresh_hash, account, device_id, expires) VALUES (?, ?, ?, ?)`,
+			old[:], prev.Account, prev.DeviceID, nanos(prev.RefreshExpires)); err != nil {
+			return fmt.Errorf("sqlite store: keep spent refresh token of device %s of %s: %w", prev.DeviceID, prev.Account, err)
+		}
 		next.Account, next.DeviceID = prev.Account, prev.DeviceID
 		return insertSession(tx, next)
 	})
+	if err == nil {
+		err = reused
+	}
 	if err != nil {
 		return store.Session{}, err
 	}
 	return next, nil
+}
+
+// endReused handles a refresh token that is no live session's: if it was
+// spent by an earlier Refresh, someone holds a copy of it, so every
+// session of its device ends (the device logs in again with its key). The
+// ErrNotFound to answer is set in *answer and the transaction commits; an
+// error returned rolls it back.
+func endReused(tx *wtx, old [32]byte, answer *error) error {
+	var account, device string
+	err := tx.queryRow(`SELECT account, device_id FROM spent_refresh WHERE refresh_hash = ?`, old[:]).Scan(&account, &device)
+	if errors.Is(err, sql.ErrNoRows) {
+		*answer = fmt.Errorf("%w: live session for this refresh token", store.ErrNotFound)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite store: look up spent refresh token: %w", err)
+	}
+	n, err := tx.exec(`DELETE FROM sessions WHERE account = ? AND device_id = ?`, account, device)
+	if err != nil {
+		return fmt.Errorf("sqlite store: end sessions of device %s of %s after a refresh token reuse: %w", device, account, err)
+	}
+	*answer = fmt.Errorf("%w: refresh token of device %s of %s used again; its %d sessions ended", store.ErrNotFound, device, account, n)
+	return nil
 }
 
 func (v sessions) DeleteByDevice(ctx context.Context, account, id string) (int, error) {
@@ -149,6 +181,10 @@ func (v sessions) Purge(ctx context.Context, now time.Time) (int, error) {
 		n, err = tx.exec(`DELETE FROM sessions WHERE refresh_expires <= ?1 AND access_expires <= ?1`, nanos(now))
 		if err != nil {
 			return fmt.Errorf("sqlite store: purge sessions: %w", err)
+		}
+		// A spent token past its expiry could not refresh anyway.
+		if _, err := tx.exec(`DELETE FROM spent_refresh WHERE expires <= ?`, nanos(now)); err != nil {
+			return fmt.Errorf("sqlite store: purge spent refresh tokens: %w", err)
 		}
 		return nil
 	})

@@ -16,7 +16,8 @@ import (
 // session and challenge operations decoded from the input, and checks
 // every answer against a model of the rules of docs/spec/store.md §9–§11:
 // unique ids and keys, revocation that is final and ends sessions,
-// single-use refresh tokens and challenges, last seen never moving back.
+// single-use refresh tokens whose reuse ends the device's sessions,
+// single-use challenges, last seen never moving back.
 // rawID and rawName are a client-chosen device id and name, the outside
 // input: each must be accepted exactly when store.CheckDeviceID or
 // store.CheckDeviceName accepts it.
@@ -29,7 +30,7 @@ func FuzzLogin(f *testing.F, s store.Store) {
 	f.Fuzz(func(t *testing.T, ops []byte, rawID, rawName string) {
 		addr := fmt.Sprintf("login%d@example.test", accounts.Add(1))
 		active(t, s, addr)
-		m := &loginModel{t: t, s: s, addr: addr, devices: map[string]*modelDevice{}, live: map[[32]byte]bool{}, challenges: map[byte]bool{}}
+		m := &loginModel{t: t, s: s, addr: addr, devices: map[string]*modelDevice{}, live: map[[32]byte]bool{}, spent: map[[32]byte]bool{}, challenges: map[byte]bool{}}
 		m.ids = []string{device(addr, "k0", t0).ID, device(addr, "k1", t0).ID, rawID}
 		m.names = []string{"n", rawName}
 		for step := 0; len(ops) >= 3 && step < 24; step++ {
@@ -54,6 +55,7 @@ type loginModel struct {
 	devices    map[string]*modelDevice // by id, revoked ones too
 	sessions   []store.Session         // every session ever made, live or not
 	live       map[[32]byte]bool       // access hashes of live sessions
+	spent      map[[32]byte]bool       // refresh hashes replaced by a Refresh
 	challenges map[byte]bool           // stored challenge values, by name
 }
 
@@ -161,11 +163,20 @@ func (m *loginModel) step(step int, op, x, y byte) {
 		got, err := m.s.Sessions().Refresh(ctx, old.RefreshHash, next)
 		if !m.live[old.AccessHash] {
 			is(t, err, store.ErrNotFound, "Refresh of a dead session")
+			if m.spent[old.RefreshHash] {
+				// A reuse ends every session of the device.
+				for _, ss := range m.sessions {
+					if ss.DeviceID == old.DeviceID {
+						delete(m.live, ss.AccessHash)
+					}
+				}
+			}
 			return
 		}
 		ok(t, err)
 		sameSession(t, got, next, "Refresh")
 		delete(m.live, old.AccessHash)
+		m.spent[old.RefreshHash] = true
 		m.sessions = append(m.sessions, next)
 		m.live[next.AccessHash] = true
 	case 5: // ByAccess

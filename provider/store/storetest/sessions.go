@@ -159,9 +159,23 @@ func testSessionRefresh(t *testing.T, s store.Store) {
 	sameSession(t, got, want, "Refresh")
 	live(t, s, want, "refreshed session")
 	dead(t, s, s1.AccessHash, "the replaced session's access hash")
+	other := session(d, 30, t0)
+	ok(t, v.Create(ctx, other))
+	bob1 := session(bd, 31, t0)
+	ok(t, v.Create(ctx, bob1))
 	_, err = v.Refresh(ctx, s1.RefreshHash, session(d, 3, t0.Add(time.Hour)))
 	is(t, err, store.ErrNotFound, "second Refresh of one token")
 	dead(t, s, session(d, 3, t0).AccessHash, "the failed Refresh's session")
+	// A reuse ends every session of the device, and nobody else's.
+	dead(t, s, want.AccessHash, "the session refreshed from a reused token")
+	dead(t, s, other.AccessHash, "another session of the device after a reuse")
+	live(t, s, bob1, "another device's session after a reuse")
+	want = session(d, 32, t0)
+	ok(t, v.Create(ctx, want))
+	// A token never issued ends nothing.
+	_, err = v.Refresh(ctx, [32]byte{7}, session(d, 33, t0.Add(time.Hour)))
+	is(t, err, store.ErrNotFound, "Refresh of an unknown token")
+	live(t, s, want, "session after an unknown token")
 
 	// A refresh token is accepted until, not at, its expiry.
 	atExpiry := session(d, 4, want.RefreshExpires)
@@ -173,7 +187,7 @@ func testSessionRefresh(t *testing.T, s store.Store) {
 	ok(t, err)
 
 	// A taken hash fails the refresh and leaves the old session alone.
-	other := session(d, 6, t0)
+	other = session(d, 6, t0)
 	ok(t, v.Create(ctx, other))
 	clash := session(d, 7, t0.Add(time.Hour))
 	clash.AccessHash = other.AccessHash
@@ -185,7 +199,8 @@ func testSessionRefresh(t *testing.T, s store.Store) {
 }
 
 // testRefreshRace: of 16 concurrent Refreshes of one token exactly one
-// succeeds, and only its new session is live.
+// succeeds; the others are reuses of the spent token, so in the end no
+// session of the device is live.
 func testRefreshRace(t *testing.T, s store.Store) {
 	ctx, v := t.Context(), s.Sessions()
 	alice := "alice@example.test"
@@ -206,7 +221,9 @@ func testRefreshRace(t *testing.T, s store.Store) {
 		switch {
 		case err == nil:
 			wins++
-			live(t, s, next, "the winning Refresh's session")
+			// The losers used the token after it was spent: a reuse,
+			// which ended the winner's session too.
+			dead(t, s, next.AccessHash, "the winning Refresh's session after the reuses")
 		case errors.Is(err, store.ErrNotFound):
 			dead(t, s, next.AccessHash, "a losing Refresh's session")
 		default:
