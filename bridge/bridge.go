@@ -24,6 +24,7 @@ import (
 	"umbra/bridge/syncdoc"
 	"umbra/dmap"
 	"umbra/dnsrec"
+	"umbra/pgp"
 	"umbra/signet"
 	"umbra/tlscert"
 	"umbra/vault"
@@ -54,8 +55,12 @@ type Config struct {
 	// next free one (up to 20 further). Empty: the defaults.
 	IMAP, SMTP string
 	// Wait is the long-poll wait of the change feed (default 30 s).
-	Wait   time.Duration
-	Logger *slog.Logger
+	Wait time.Duration
+	// DarkOnly, when set, changes the account's dark-only setting (kept
+	// in the store): refuse to send anything not end-to-end encrypted.
+	// Nil keeps the stored setting (off for a new account).
+	DarkOnly *bool
+	Logger   *slog.Logger
 }
 
 // Bridge is one running bridge.
@@ -80,6 +85,12 @@ type Bridge struct {
 	// doomed holds the folders deleted elsewhere, to delete once empty
 	// (folders.go); only the pull goroutine uses it.
 	doomed map[string]bool
+
+	// pgpKey is the account's OpenPGP key for legacy mail; pgpMade says
+	// Open made it (openpgp.go).
+	pgpKey   *pgp.Key
+	pgpMade  bool
+	darkOnly atomic.Bool
 
 	decOnce     sync.Once
 	decKeys     []hpke.PrivateKey
@@ -114,6 +125,10 @@ func Open(cfg Config) (*Bridge, error) {
 		dir:      NewDirectory(cfg.Client, cfg.Resolver),
 		pushWake: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1),
 	}
+	var err error
+	if b.pgpKey, b.pgpMade, err = loadOpenPGP(cfg.Keys, time.Now()); err != nil {
+		return nil, err
+	}
 	storeKey, err := derive(cfg.Keys.Storage, "umbra bridge store v1", 32)
 	if err != nil {
 		return nil, err
@@ -138,6 +153,9 @@ func (b *Bridge) prepare() error {
 		return err
 	}
 	if b.cert, err = b.loadCert(context.Background()); err != nil {
+		return err
+	}
+	if err := b.loadDarkOnly(context.Background()); err != nil {
 		return err
 	}
 	return b.loadDoomed(context.Background())
