@@ -105,8 +105,8 @@ type Bridge struct {
 // Open opens the account's local store and prepares the servers; Start
 // runs them.
 func Open(cfg Config) (*Bridge, error) {
-	if cfg.Keys == nil || len(cfg.Keys.Storage) != 32 {
-		return nil, errors.New("bridge: the account has no storage key (make it with `umbra account create` or `recover`)")
+	if cfg.Keys == nil {
+		return nil, errors.New("bridge: no keys")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -126,21 +126,35 @@ func Open(cfg Config) (*Bridge, error) {
 		pushWake: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1),
 	}
 	var err error
-	if b.pgpKey, b.pgpMade, err = loadOpenPGP(cfg.Keys, time.Now()); err != nil {
+	if b.store, err = openStore(cfg.Dir, cfg.Keys); err != nil {
 		return nil, err
 	}
-	storeKey, err := derive(cfg.Keys.Storage, "umbra bridge store v1", 32)
-	if err != nil {
+	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, time.Now()); err != nil {
+		b.store.Close()
 		return nil, err
-	}
-	if b.store, err = mailstore.Open(filepath.Join(cfg.Dir, StoreFile), storeKey); err != nil {
-		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	if err := b.prepare(); err != nil {
 		b.store.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// openStore opens the local store of the account in dir, encrypted with a
+// key derived from the storage key.
+func openStore(dir string, keys *vault.Keys) (*mailstore.Store, error) {
+	if len(keys.Storage) != 32 {
+		return nil, errors.New("bridge: the account has no storage key (make it with `umbra account create` or `recover`)")
+	}
+	storeKey, err := derive(keys.Storage, "umbra bridge store v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	s, err := mailstore.Open(filepath.Join(dir, StoreFile), storeKey)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	return s, nil
 }
 
 // prepare readies what the servers need from the open store.

@@ -26,11 +26,11 @@ import (
 // correspondent's key — from Autocrypt headers of their mail (Autocrypt
 // Level 1 §2.3) or imported by the user — lives in the encrypted store.
 
-// loadOpenPGP returns the account's OpenPGP key from keys, first making
+// EnsureOpenPGPKey returns the account's OpenPGP key from keys, first making
 // one (pgp.GenerateKey: Ed25519 and X25519) and putting it into keys when
 // the account predates it; made reports that, so the caller can save the
 // vault.
-func loadOpenPGP(keys *vault.Keys, now time.Time) (k *pgp.Key, made bool, err error) {
+func EnsureOpenPGPKey(keys *vault.Keys, now time.Time) (k *pgp.Key, made bool, err error) {
 	if keys.OpenPGP == nil {
 		if k, err = pgp.GenerateKey(keys.Address, now); err != nil {
 			return nil, false, fmt.Errorf("bridge: make the OpenPGP key: %w", err)
@@ -121,10 +121,24 @@ func (b *Bridge) savePeer(ctx context.Context, address string, p peer) error {
 	return b.store.SetState(ctx, peerState(address), raw)
 }
 
-// ImportKey stores key as the OpenPGP key of each address its user IDs
-// name (`umbra keys import`), and returns those addresses. A key the user
-// imports is used for every message to them, whatever Autocrypt says.
-func (b *Bridge) ImportKey(ctx context.Context, key *pgp.PublicKey) ([]string, error) {
+// ImportContactKey stores key in the local store of the account in dir
+// (`umbra keys import`) as the OpenPGP key of each address its valid user
+// IDs name, and returns those addresses. It works beside a running bridge
+// (the store is SQLite in WAL mode, which lets processes share it), which
+// reads the key on the next message. A key the user imports is used for
+// every message to them, whatever Autocrypt says.
+func ImportContactKey(ctx context.Context, dir string, keys *vault.Keys, key *pgp.PublicKey) ([]string, error) {
+	store, err := openStore(dir, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	b := &Bridge{store: store}
+	return b.importKey(ctx, key)
+}
+
+// importKey is ImportContactKey on the bridge's store.
+func (b *Bridge) importKey(ctx context.Context, key *pgp.PublicKey) ([]string, error) {
 	now := time.Now()
 	var done []string
 	for _, a := range key.Addresses() {

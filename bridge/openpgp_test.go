@@ -53,20 +53,20 @@ func pgpBridge(t *testing.T) (*Bridge, *bytes.Buffer) {
 	return b, &log
 }
 
-func TestLoadOpenPGP(t *testing.T) {
+func TestEnsureOpenPGPKey(t *testing.T) {
 	t.Parallel()
 	_, sk, _ := ed25519.GenerateKey(nil)
 	keys := &vault.Keys{Address: "alice@a.test", Signing: sk}
-	k, made, err := loadOpenPGP(keys, time.Now())
+	k, made, err := EnsureOpenPGPKey(keys, time.Now())
 	if err != nil || !made || keys.OpenPGP == nil || !k.HasAddress("alice@a.test", time.Now()) {
 		t.Fatalf("an account without a key: made %v, err %v", made, err)
 	}
-	again, made, err := loadOpenPGP(keys, time.Now())
+	again, made, err := EnsureOpenPGPKey(keys, time.Now())
 	if err != nil || made || again.Fingerprint() != k.Fingerprint() {
 		t.Fatalf("the stored key: made %v, err %v", made, err)
 	}
 	keys.OpenPGP = []byte("garbage")
-	if _, _, err := loadOpenPGP(keys, time.Now()); err == nil {
+	if _, _, err := EnsureOpenPGPKey(keys, time.Now()); err == nil {
 		t.Fatal("a damaged key was accepted")
 	}
 }
@@ -295,7 +295,7 @@ func TestOpenLegacyOpenPGP(t *testing.T) {
 	} {
 		b, _ := pgpBridge(t)
 		if c.known {
-			if _, err := b.ImportKey(ctx, carolKey.Public()); err != nil {
+			if _, err := b.importKey(ctx, carolKey.Public()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -318,7 +318,7 @@ func TestImportKey(t *testing.T) {
 	t.Parallel()
 	b, _ := pgpBridge(t)
 	ctx := context.Background()
-	got, err := b.ImportKey(ctx, carolKey.Public())
+	got, err := b.importKey(ctx, carolKey.Public())
 	if err != nil || len(got) != 1 || got[0] != "carol@legacy.test" {
 		t.Fatalf("import: %v, %v", got, err)
 	}
