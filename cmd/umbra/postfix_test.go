@@ -286,19 +286,16 @@ func portOf(t *testing.T, hostport string) string {
 	return p
 }
 
-// TestLegacyRoundTrip: alice, in Python's smtplib through her bridge,
-// writes to carol, a Postfix user at legacy.test. a.test relays it to
-// Postfix (found by its MX record) where OpenDKIM verifies a.test's
-// Ed25519 and RSA signatures; carol's reply goes back through Postfix to
-// a.test's MX, and alice reads it in Python's imaplib with an
-// Umbra-Security field that says it was not end-to-end encrypted. Her
-// Sent folder holds one copy that says so too.
-func TestLegacyRoundTrip(t *testing.T) {
-	t.Parallel()
-	python := needProgram(t, "python3")
+// startLegacyWorld is a demo with a legacy domain beside it: a Postfix
+// for legacy.test (carol's virtual Maildir; DKIM verified by OpenDKIM
+// with a.test's keys) that relays everything else to a.test's MX, and
+// a.test relaying legacy mail to that Postfix, both found by MX records
+// and allowed by SPF.
+func startLegacyWorld(t *testing.T) (*demo, *postfix) {
+	t.Helper()
 	d := startTestDemo(t)
-	alice := d.info.Accounts[0]
 	a := d.net.Node("a.test")
+
 	keys := map[string]string{}
 	for _, r := range a.DKIM {
 		keys[r.Name] = r.TXT
@@ -324,6 +321,21 @@ func TestLegacyRoundTrip(t *testing.T) {
 	if err := a.Start(func(c *provider.Config) { c.RelayPort, _ = strconv.Atoi(portOf(t, pf.smtp)) }); err != nil {
 		t.Fatal(err)
 	}
+	return d, pf
+}
+
+// TestLegacyRoundTrip: alice, in Python's smtplib through her bridge,
+// writes to carol, a Postfix user at legacy.test. a.test relays it to
+// Postfix (found by its MX record) where OpenDKIM verifies a.test's
+// Ed25519 and RSA signatures; carol's reply goes back through Postfix to
+// a.test's MX, and alice reads it in Python's imaplib with an
+// Umbra-Security field that says it was not end-to-end encrypted. Her
+// Sent folder holds one copy that says so too.
+func TestLegacyRoundTrip(t *testing.T) {
+	t.Parallel()
+	python := needProgram(t, "python3")
+	d, pf := startLegacyWorld(t)
+	alice := d.info.Accounts[0]
 
 	settings := map[string]string{
 		"smtp": alice.SMTP, "imap": alice.IMAP, "user": alice.Username, "password": alice.Password,
