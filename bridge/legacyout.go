@@ -116,7 +116,7 @@ func (b *Bridge) sentVerdict(rcpts []string, encrypted map[string][]byte) string
 			provider, strings.Join(plain, ", ")))
 	}
 	if len(enc) > 0 {
-		parts = append(parts, fmt.Sprintf("sent OpenPGP-encrypted and signed (openpgp=%s) through your provider %s, which saw only the envelope, From, To, Cc, Date and message IDs, to %s",
+		parts = append(parts, fmt.Sprintf("sent OpenPGP-encrypted and signed (openpgp=%s) through your provider %s, which saw only the envelope and the header fields left outside (From, To, Cc, Date, message IDs), to %s",
 			b.pgpKey.Fingerprint(), provider, strings.Join(enc, ", ")))
 	}
 	return fmt.Sprintf("legacy; %s; signed=%s; key=own", strings.Join(parts, "; "), b.address)

@@ -231,7 +231,7 @@ func parseMediaType(v string) (string, map[string]string, error) {
 }
 
 // openLegacy is what the bridge does with legacy mail its provider's MX
-// sealed (docs/spec/legacy-pgp.md §7.2): it opens OpenPGP (PGP/MIME or
+// sealed (docs/spec/legacy-pgp.md §7.3): it opens OpenPGP (PGP/MIME or
 // inline), picks up the sender's Autocrypt header, and stamps the verdict.
 func (b *Bridge) openLegacy(ctx context.Context, msg []byte, domain string) []byte {
 	tr, ok := readTrace(msg, domain)
@@ -321,11 +321,8 @@ func pgpVerdict(res *pgp.Result, from string, now time.Time) string {
 }
 
 // pickUpAutocrypt updates the sender's Autocrypt state from a message
-// (Level 1 §2.3). Beyond the Level 1 rules (not for multipart/report, one
-// From address, the header's addr is From), the header counts only when
-// the provider's MX authenticated the From domain (trusted): otherwise
-// anyone could plant a key for any address. A malformed header is logged
-// at INFO and ignored, exactly as if it were absent.
+// (Level 1 §2.3) with the header findAutocrypt takes. A header it does not
+// take is logged at INFO and ignored, exactly as if it were absent.
 func (b *Bridge) pickUpAutocrypt(ctx context.Context, h textproto.Header, from string, p peer, tr trace, now time.Time) {
 	if from == "" {
 		return
@@ -333,16 +330,9 @@ func (b *Bridge) pickUpAutocrypt(ctx context.Context, h textproto.Header, from s
 	if t, _, err := parseMediaType(h.Get("Content-Type")); err != nil || t == "multipart/report" {
 		return
 	}
-	var found *autocrypt.Header
-	if values := h.Values("Autocrypt"); len(values) > 0 {
-		var err error
-		switch found, err = autocrypt.Find(values, from, now); {
-		case found != nil && !tr.authenticates(from):
-			b.log.Info("legacy mail: Autocrypt header ignored: the MX did not authenticate the sender's domain", "domain", signet.DomainOf(from))
-			found = nil
-		case err != nil:
-			b.log.Info("legacy mail: Autocrypt header ignored", "err", err)
-		}
+	found, err := findAutocrypt(h, from, tr, now)
+	if err != nil {
+		b.log.Info("legacy mail: Autocrypt header ignored", "err", err)
 	}
 	date, _ := mail.ParseDate(h.Get("Date"))
 	next := p
@@ -353,6 +343,23 @@ func (b *Bridge) pickUpAutocrypt(ctx context.Context, h textproto.Header, from s
 	if err := b.savePeer(ctx, from, next); err != nil {
 		b.log.Warn("legacy mail: save the sender's Autocrypt state", "err", err)
 	}
+}
+
+// findAutocrypt returns the Autocrypt header of a message from from (nil
+// if it has none to take) and why it took none. Beyond the Level 1 rules
+// (autocrypt.Find: one valid header whose addr is From), the header counts
+// only when the provider's MX authenticated the From domain: otherwise
+// anyone could plant a key for any address.
+func findAutocrypt(h textproto.Header, from string, tr trace, now time.Time) (*autocrypt.Header, error) {
+	values := h.Values("Autocrypt")
+	if len(values) == 0 {
+		return nil, nil
+	}
+	found, err := autocrypt.Find(values, from, now)
+	if found != nil && !tr.authenticates(from) {
+		return nil, fmt.Errorf("the MX did not authenticate the sender's domain %s", signet.DomainOf(from))
+	}
+	return found, err
 }
 
 // singleAddress is the one address of a From field, lower-cased, or ""

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-message/textproto"
 
 	"umbra/autocrypt"
 	"umbra/bridge/mailstore"
@@ -24,7 +27,7 @@ var (
 	malloryKey         *pgp.Key
 )
 
-func testKeys(t *testing.T) {
+func testKeys(t testing.TB) {
 	t.Helper()
 	keysOnce.Do(func() {
 		now := time.Now().Add(-time.Hour)
@@ -39,7 +42,7 @@ func testKeys(t *testing.T) {
 
 // pgpBridge is a bridge with a store, alice's OpenPGP key and a log, and
 // nothing else: enough for the OpenPGP decisions.
-func pgpBridge(t *testing.T) (*Bridge, *bytes.Buffer) {
+func pgpBridge(t testing.TB) (*Bridge, *bytes.Buffer) {
 	t.Helper()
 	testKeys(t)
 	s, err := mailstore.Open(filepath.Join(t.TempDir(), StoreFile), make([]byte, mailstore.KeySize))
@@ -335,4 +338,42 @@ func TestImportKey(t *testing.T) {
 	if _, err := b.loadPeer(ctx, "bad@legacy.test", time.Now()); err == nil || !strings.Contains(err.Error(), "bad@legacy.test") {
 		t.Fatalf("damaged state: %v", err)
 	}
+}
+
+// FuzzOpenLegacy feeds arbitrary legacy mail (as the MX sealed it, or
+// not) to what the bridge does with it: the trace fields, the Autocrypt
+// header, OpenPGP and the verdict (openLegacy without the store, whose
+// SQLite engine takes a long time to start in each fuzzing worker). It must
+// never panic, and the verdict is always the bridge's own.
+func FuzzOpenLegacy(f *testing.F) {
+	testKeys(f)
+	b := &Bridge{address: "alice@a.test", pgpKey: aliceKey, log: slog.New(slog.DiscardHandler)}
+	enc, _ := pgp.Encrypt(strings.NewReader("From: carol@legacy.test\r\nSubject: s\r\n\r\nbody\r\n"), carolKey, []*pgp.PublicKey{aliceKey.Public()}, time.Now())
+	f.Add(arrived(spfPass, autocryptOf(carolKey, true)+"From: carol@legacy.test\r\n\r\nhello\r\n"))
+	f.Add(arrived(spfPass, string(enc)))
+	f.Add(arrived("dkim=pass header.d=legacy.test", "From: a@x, b@y\r\nAutocrypt: addr=a@x; keydata=AAAA\r\n\r\n"))
+	f.Add(arrived(spfPass, "Content-Type: text/plain\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nAAAA\r\n-----END PGP MESSAGE-----\r\n"))
+	f.Add([]byte("Received: x\r\n\tcontinued\r\n"))
+	f.Add([]byte("no header"))
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		if !bytes.HasPrefix(msg, traceFields(msg)) {
+			t.Fatal("traceFields is not a prefix of the message")
+		}
+		tr, _ := readTrace(msg, "a.test")
+		var from string
+		if h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(msg))); err == nil {
+			from = singleAddress(h.Get("From"))
+			if found, err := findAutocrypt(h, from, tr, now); found != nil && (err != nil || !strings.EqualFold(found.Addr, from)) {
+				t.Fatalf("took an Autocrypt header for %s from %q (%v)", found.Addr, from, err)
+			}
+		}
+		opened, v := b.openPGP(msg, from, peer{}, now)
+		if v == "" && !bytes.Equal(opened, msg) {
+			t.Fatal("a message that is not OpenPGP was changed")
+		}
+		if verdict := legacyVerdict(tr, v); !strings.HasPrefix(verdict, "legacy; ") || strings.ContainsAny(verdict, "\r\n") {
+			t.Fatalf("verdict %q", verdict)
+		}
+	})
 }

@@ -142,7 +142,7 @@ func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		case legacy:
 			// Outside Umbra: the provider relays it over SMTP
 			// (docs/spec/legacy.md §3), OpenPGP-encrypted when the
-			// recipient has a key (docs/spec/legacy-pgp.md §7.1).
+			// recipient has a key (docs/spec/legacy-pgp.md §7.2).
 		case isPermanent(lerr):
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 				Message: fmt.Sprintf("%s cannot receive mail: %v", addr, err)}
