@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"umbra/pgp"
+	"umbra/vault"
 )
 
 // gnupg is GnuPG with a throw-away home directory: carol's mail program.
@@ -206,5 +207,47 @@ func TestOpenPGPWithGnuPG(t *testing.T) {
 	}
 	if out, code = rcpt("carol@legacy.test"); code != 0 {
 		t.Errorf("dark only, a legacy recipient with a key: exit %d\n%s", code, out)
+	}
+}
+
+// TestOpenPGPKeyForOlderAccount: an account whose vault has no OpenPGP
+// key (made before there was one) gets one when its bridge starts, saved
+// in the vault, so the next start and `umbra keys pgp-export` use the same.
+func TestOpenPGPKeyForOlderAccount(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	alice := d.info.Accounts[0]
+	pwFile := filepath.Join(filepath.Dir(alice.Dir), alice.Address+".password")
+	pw, err := readSecretFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(alice.Dir, vaultFile)
+	d.bridges[0].close()
+	keys, err := vault.Open(path, []byte(pw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.OpenPGP = nil
+	if err := vault.Save(path, []byte(pw), keys); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rb, err := startBridge(context.Background(), alice.Dir, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.bridges[0] = rb // the demo closes it
+	fp := rb.b.OpenPGPKey().Fingerprint()
+	saved, err := vault.Open(path, []byte(pw))
+	if err != nil || saved.OpenPGP == nil {
+		t.Fatalf("the vault after the bridge's start: %v, OpenPGP key %v", err, saved != nil && saved.OpenPGP != nil)
+	}
+	if k, err := pgp.ParsePrivateKey(saved.OpenPGP, time.Now()); err != nil || k.Fingerprint() != fp {
+		t.Fatalf("the vault's key is not the bridge's %s: %v", fp, err)
+	}
+	exported, err := pgp.ParsePublicKey([]byte(mustUmbra(t, "keys", "pgp-export", "--dir", alice.Dir, "--password-file", pwFile)), time.Now())
+	if err != nil || exported.Fingerprint() != fp {
+		t.Fatalf("umbra keys pgp-export: %v", err)
 	}
 }
