@@ -47,11 +47,12 @@ func (d *Directory) knownLegacy(domain string) bool {
 // truthfully who got the message encrypted.
 func (b *Bridge) encryptForLegacy(ctx context.Context, rcpts []string, mime []byte) (map[string][]byte, error) {
 	out := map[string][]byte{}
+	reply := b.repliesToEncrypted(ctx, mime)
 	for _, r := range rcpts {
 		if !b.dir.knownLegacy(signet.DomainOf(r)) {
 			continue
 		}
-		key, err := b.legacyKey(ctx, r)
+		key, err := b.legacyKey(ctx, r, reply)
 		if err != nil {
 			return nil, err
 		}

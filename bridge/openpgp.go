@@ -166,13 +166,14 @@ func (b *Bridge) importKey(ctx context.Context, key *pgp.PublicKey) ([]string, e
 // OpenPGP-encrypted, and returns the key to encrypt to, or nil to send it
 // plain. A key the user imported is always used. Otherwise the Autocrypt
 // recommendation decides (Level 1 §2.4: we prefer mutual, so a peer that
-// prefers mutual too gets encrypted mail); dark only uses any usable key,
-// since the alternative is not sending at all.
-func encryptionKey(p peer, darkOnly bool, now time.Time) *pgp.PublicKey {
+// prefers mutual too gets encrypted mail, and so does a reply to an
+// encrypted message); dark only uses any usable key, since the alternative
+// is not sending at all.
+func encryptionKey(p peer, darkOnly, replyToEncrypted bool, now time.Time) *pgp.PublicKey {
 	if p.imported != nil && p.imported.CanEncrypt(now) {
 		return p.imported
 	}
-	rec := autocrypt.Recommend(autocrypt.Mutual, []autocrypt.Peer{p.auto}, false, now)
+	rec := autocrypt.Recommend(autocrypt.Mutual, []autocrypt.Peer{p.auto}, replyToEncrypted, now)
 	if rec == autocrypt.Encrypt || darkOnly && rec != autocrypt.Disable {
 		return p.auto.Key
 	}
@@ -180,13 +181,40 @@ func encryptionKey(p peer, darkOnly bool, now time.Time) *pgp.PublicKey {
 }
 
 // legacyKey is encryptionKey for the correspondent address.
-func (b *Bridge) legacyKey(ctx context.Context, address string) (*pgp.PublicKey, error) {
+func (b *Bridge) legacyKey(ctx context.Context, address string, replyToEncrypted bool) (*pgp.PublicKey, error) {
 	now := time.Now()
 	p, err := b.loadPeer(ctx, address, now)
 	if err != nil {
 		return nil, err
 	}
-	return encryptionKey(p, b.DarkOnly(), now), nil
+	return encryptionKey(p, b.DarkOnly(), replyToEncrypted, now), nil
+}
+
+// encryptedState is the store's name for the mark that the message with
+// Message-ID id reached this account OpenPGP-encrypted: a reply to it is
+// encrypted if at all possible (Autocrypt Level 1 §2.4.2).
+func encryptedState(id string) string { return "openpgp-encrypted:" + id }
+
+// firstMsgID is the first <msg-id> of a Message-ID, In-Reply-To or
+// References value (RFC 5322 §3.6.4), or "".
+func firstMsgID(v string) string {
+	_, rest, ok := strings.Cut(v, "<")
+	id, _, closed := strings.Cut(rest, ">")
+	if !ok || !closed || id == "" {
+		return ""
+	}
+	return "<" + id + ">"
+}
+
+// repliesToEncrypted reports whether mime answers (In-Reply-To) a message
+// that reached this account OpenPGP-encrypted.
+func (b *Bridge) repliesToEncrypted(ctx context.Context, mime []byte) bool {
+	id := firstMsgID(headerValue(mime, "In-Reply-To"))
+	if id == "" {
+		return false
+	}
+	_, err := b.store.GetState(ctx, encryptedState(id))
+	return err == nil
 }
 
 // autocryptField is this account's Autocrypt header field (Level 1
@@ -250,6 +278,11 @@ func (b *Bridge) openLegacy(ctx context.Context, msg []byte, domain string) []by
 		b.log.Warn("legacy mail: OpenPGP state of the sender", "err", err)
 	}
 	opened, verdict := b.openPGP(msg, from, p, now)
+	if id := firstMsgID(headerValue(opened, "Message-ID")); id != "" && strings.HasPrefix(verdict, "encrypted,") {
+		if err := b.store.SetState(ctx, encryptedState(id), []byte("1")); err != nil {
+			b.log.Warn("legacy mail: remember that it came encrypted", "err", err)
+		}
+	}
 	b.pickUpAutocrypt(ctx, h, from, p, tr, now)
 	return stamp(opened, legacyVerdict(tr, verdict))
 }

@@ -87,22 +87,25 @@ func TestEncryptionKey(t *testing.T) {
 	stale.AutocryptTimestamp = now.Add(-40 * 24 * time.Hour)
 	imported := malloryKey.Public()
 	for _, c := range []struct {
-		name     string
-		p        peer
-		darkOnly bool
-		want     *pgp.PublicKey
+		name            string
+		p               peer
+		darkOnly, reply bool
+		want            *pgp.PublicKey
 	}{
-		{"never seen", peer{}, false, nil},
-		{"never seen, dark only", peer{}, true, nil},
-		{"Autocrypt key, no preference", peer{auto: fresh}, false, nil},
-		{"Autocrypt key, no preference, dark only", peer{auto: fresh}, true, carol},
-		{"Autocrypt key, mutual", peer{auto: mutual}, false, carol},
-		{"Autocrypt key, mutual but stale", peer{auto: stale}, false, nil},
-		{"Autocrypt key, mutual but stale, dark only", peer{auto: stale}, true, carol},
-		{"imported key wins", peer{auto: mutual, imported: imported}, false, imported},
-		{"imported key alone", peer{imported: imported}, false, imported},
+		{"never seen", peer{}, false, false, nil},
+		{"never seen, dark only", peer{}, true, false, nil},
+		{"never seen, reply to encrypted", peer{}, false, true, nil},
+		{"Autocrypt key, no preference", peer{auto: fresh}, false, false, nil},
+		{"Autocrypt key, no preference, dark only", peer{auto: fresh}, true, false, carol},
+		{"Autocrypt key, no preference, reply to encrypted", peer{auto: fresh}, false, true, carol},
+		{"Autocrypt key, mutual", peer{auto: mutual}, false, false, carol},
+		{"Autocrypt key, mutual but stale", peer{auto: stale}, false, false, nil},
+		{"Autocrypt key, mutual but stale, dark only", peer{auto: stale}, true, false, carol},
+		{"Autocrypt key, mutual but stale, reply to encrypted", peer{auto: stale}, false, true, carol},
+		{"imported key wins", peer{auto: mutual, imported: imported}, false, false, imported},
+		{"imported key alone", peer{imported: imported}, false, false, imported},
 	} {
-		if got := encryptionKey(c.p, c.darkOnly, now); got != c.want {
+		if got := encryptionKey(c.p, c.darkOnly, c.reply, now); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -317,6 +320,48 @@ func TestOpenLegacyOpenPGP(t *testing.T) {
 	}
 }
 
+// TestReplyToEncrypted: a reply to a message that came OpenPGP-encrypted
+// is encrypted even when the correspondent's Autocrypt state alone would
+// not say so (no preference), Level 1 §2.4.2.
+func TestReplyToEncrypted(t *testing.T) {
+	t.Parallel()
+	b, _ := pgpBridge(t)
+	ctx := context.Background()
+	now := time.Now()
+	b.dir.legacy["legacy.test"] = now
+	if err := b.savePeer(ctx, "carol@legacy.test", peer{auto: autocrypt.Peer{LastSeen: now, AutocryptTimestamp: now, Key: carolKey.Public()}}); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := pgp.Encrypt(strings.NewReader("From: carol@legacy.test\r\nTo: alice@a.test\r\nMessage-ID: <q-1@legacy.test>\r\nSubject: q\r\n\r\nsecret question\r\n"),
+		carolKey, []*pgp.PublicKey{aliceKey.Public()}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.openLegacy(ctx, arrived(spfPass, string(enc)), "a.test")
+	queued := func(inReplyTo string) []byte {
+		t.Helper()
+		msg := "From: alice@a.test\r\nTo: carol@legacy.test\r\nSubject: a\r\n" + inReplyTo + "\r\nanswer\r\n"
+		if err := b.Submit(ctx, []string{"carol@legacy.test"}, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		out, err := b.store.Outbox(ctx)
+		if err != nil || len(out) == 0 {
+			t.Fatalf("outbox: %v", err)
+		}
+		last := out[len(out)-1]
+		return last.MIME
+	}
+	if m := queued(""); isPGPEncrypted(m) {
+		t.Error("a new message to a peer without preference was encrypted")
+	}
+	if m := queued("In-Reply-To: <other@legacy.test>\r\n"); isPGPEncrypted(m) {
+		t.Error("a reply to a message that was not encrypted was encrypted")
+	}
+	if m := queued("In-Reply-To: <q-1@legacy.test>\r\n"); !isPGPEncrypted(m) {
+		t.Errorf("a reply to an encrypted message went plain:\n%s", m)
+	}
+}
+
 func TestImportKey(t *testing.T) {
 	t.Parallel()
 	b, _ := pgpBridge(t)
@@ -325,7 +370,7 @@ func TestImportKey(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0] != "carol@legacy.test" {
 		t.Fatalf("import: %v, %v", got, err)
 	}
-	key, err := b.legacyKey(ctx, "Carol@Legacy.test")
+	key, err := b.legacyKey(ctx, "Carol@Legacy.test", false)
 	if err != nil || key == nil || key.Fingerprint() != carolKey.Fingerprint() {
 		t.Fatalf("an imported key is used: %v, %v", key, err)
 	}

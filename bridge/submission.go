@@ -131,8 +131,10 @@ func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		switch {
 		case legacy && ss.s.b.DarkOnly():
 			// Dark only: legacy mail goes only OpenPGP-encrypted
-			// (docs/spec/legacy-pgp.md §7.4).
-			key, kerr := ss.s.b.legacyKey(ctx, addr)
+			// (docs/spec/legacy-pgp.md §7.4). Whether the message
+			// replies to an encrypted one does not matter here: dark
+			// only uses any key there is.
+			key, kerr := ss.s.b.legacyKey(ctx, addr, false)
 			if kerr != nil {
 				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Could not read the recipient's OpenPGP state: " + kerr.Error()}
 			}
