@@ -26,10 +26,10 @@ import (
 // correspondent's key — from Autocrypt headers of their mail (Autocrypt
 // Level 1 §2.3) or imported by the user — lives in the encrypted store.
 
-// EnsureOpenPGPKey returns the account's OpenPGP key from keys, first making
-// one (pgp.GenerateKey: Ed25519 and X25519) and putting it into keys when
-// the account predates it; made reports that, so the caller can save the
-// vault.
+// EnsureOpenPGPKey returns the account's OpenPGP key from keys, first
+// making one (pgp.GenerateKey: Ed25519 and X25519) and putting it into keys
+// when there is none (a new account, or one made before OpenPGP); made
+// reports that, so the caller can save the vault.
 func EnsureOpenPGPKey(keys *vault.Keys, now time.Time) (k *pgp.Key, made bool, err error) {
 	if keys.OpenPGP == nil {
 		if k, err = pgp.GenerateKey(keys.Address, now); err != nil {
