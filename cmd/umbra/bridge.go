@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"umbra/bridge"
+	"umbra/dmap"
 	"umbra/dnsrec"
 	"umbra/vault"
 )
@@ -169,12 +170,10 @@ func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.R
 		return nil, err
 	}
 	if b.MadeOpenPGPKey() {
-		// An account from before OpenPGP: its new key goes into the
-		// vault, so every start uses the same one.
-		if err := vault.Save(filepath.Join(dir, vaultFile), password, keys); err != nil {
+		if err := saveOpenPGPKey(lctx, s, password, log); err != nil {
 			b.Close()
 			s.close()
-			return nil, fmt.Errorf("save the new OpenPGP key in the vault: %w", err)
+			return nil, err
 		}
 		log.Info("made the account's OpenPGP key", "fingerprint", b.OpenPGPKey().Fingerprint())
 	}
@@ -184,6 +183,30 @@ func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.R
 		return nil, err
 	}
 	return &runningBridge{b: b, s: s}, nil
+}
+
+// saveOpenPGPKey saves the OpenPGP key the bridge made for an account from
+// before OpenPGP (now in s.keys) into the vault, so every start uses the
+// same one, and, for a cautious account, into the provider's key backup,
+// so a device logged in later gets it too. A backup that cannot be
+// replaced now (provider unreachable) is logged: it gets the key with the
+// next `umbra account passwd`.
+func saveOpenPGPKey(ctx context.Context, s *session, password []byte, log *slog.Logger) error {
+	path := filepath.Join(s.dir, vaultFile)
+	if err := vault.Save(path, password, s.keys); err != nil {
+		return fmt.Errorf("save the new OpenPGP key in the vault: %w", err)
+	}
+	if s.info.Mode != dmap.ModeCautious {
+		return nil
+	}
+	sealed, err := os.ReadFile(path)
+	if err == nil {
+		err = replaceBackup(ctx, s.cl, s.info.Address, password, sealed)
+	}
+	if err != nil {
+		log.Warn("the provider's key backup does not hold the new OpenPGP key yet; `umbra account passwd` puts it there", "err", err)
+	}
+	return nil
 }
 
 func printClientSettings(w io.Writer, b *bridge.Bridge) {

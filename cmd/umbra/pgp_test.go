@@ -212,7 +212,8 @@ func TestOpenPGPWithGnuPG(t *testing.T) {
 
 // TestOpenPGPKeyForOlderAccount: an account whose vault has no OpenPGP
 // key (made before there was one) gets one when its bridge starts, saved
-// in the vault, so the next start and `umbra keys pgp-export` use the same.
+// in the vault and the provider's key backup, so the next start, `umbra
+// keys pgp-export` and a new device use the same.
 func TestOpenPGPKeyForOlderAccount(t *testing.T) {
 	t.Parallel()
 	d := startTestDemo(t)
@@ -249,5 +250,10 @@ func TestOpenPGPKeyForOlderAccount(t *testing.T) {
 	exported, err := pgp.ParsePublicKey([]byte(mustUmbra(t, "keys", "pgp-export", "--dir", alice.Dir, "--password-file", pwFile)), time.Now())
 	if err != nil || exported.Fingerprint() != fp {
 		t.Fatalf("umbra keys pgp-export: %v", err)
+	}
+	// The demo's accounts are cautious: a device logged in from the key
+	// backup now has the same key.
+	if other := secondDevice(t, d, alice.Address, "laptop").b.OpenPGPKey().Fingerprint(); other != fp {
+		t.Errorf("a new device's OpenPGP key is %s, not the account's %s", other, fp)
 	}
 }
