@@ -311,6 +311,12 @@ func (b *Bridge) Close() error {
 		b.cancel()
 		b.imap.Close()
 		b.smtp.srv.Close()
+		// The servers close only the listeners their Serve has taken
+		// up: a Close right after Start can come before that, and Serve
+		// would then accept for ever. Closing the listeners here ends
+		// Serve either way (a second Close of one is harmless).
+		b.imapLn.Close()
+		b.smtpLn.Close()
 		b.statusLn.Close()
 	}
 	b.wg.Wait()
