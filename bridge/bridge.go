@@ -24,6 +24,7 @@ import (
 	"umbra/bridge/syncdoc"
 	"umbra/dmap"
 	"umbra/dnsrec"
+	"umbra/pgp"
 	"umbra/signet"
 	"umbra/tlscert"
 	"umbra/vault"
@@ -54,8 +55,12 @@ type Config struct {
 	// next free one (up to 20 further). Empty: the defaults.
 	IMAP, SMTP string
 	// Wait is the long-poll wait of the change feed (default 30 s).
-	Wait   time.Duration
-	Logger *slog.Logger
+	Wait time.Duration
+	// DarkOnly, when set, changes the account's dark-only setting (kept
+	// in the store): refuse to send anything not end-to-end encrypted.
+	// Nil keeps the stored setting (off for a new account).
+	DarkOnly *bool
+	Logger   *slog.Logger
 }
 
 // Bridge is one running bridge.
@@ -81,6 +86,12 @@ type Bridge struct {
 	// (folders.go); only the pull goroutine uses it.
 	doomed map[string]bool
 
+	// pgpKey is the account's OpenPGP key for legacy mail; pgpMade says
+	// Open made it (openpgp.go).
+	pgpKey   *pgp.Key
+	pgpMade  bool
+	darkOnly atomic.Bool
+
 	decOnce     sync.Once
 	decKeys     []hpke.PrivateKey
 	decErr      error
@@ -94,8 +105,8 @@ type Bridge struct {
 // Open opens the account's local store and prepares the servers; Start
 // runs them.
 func Open(cfg Config) (*Bridge, error) {
-	if cfg.Keys == nil || len(cfg.Keys.Storage) != 32 {
-		return nil, errors.New("bridge: the account has no storage key (make it with `umbra account create` or `recover`)")
+	if cfg.Keys == nil {
+		return nil, errors.New("bridge: no keys")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -114,18 +125,36 @@ func Open(cfg Config) (*Bridge, error) {
 		dir:      NewDirectory(cfg.Client, cfg.Resolver),
 		pushWake: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1),
 	}
-	storeKey, err := derive(cfg.Keys.Storage, "umbra bridge store v1", 32)
-	if err != nil {
+	var err error
+	if b.store, err = openStore(cfg.Dir, cfg.Keys); err != nil {
 		return nil, err
 	}
-	if b.store, err = mailstore.Open(filepath.Join(cfg.Dir, StoreFile), storeKey); err != nil {
-		return nil, fmt.Errorf("bridge: %w", err)
+	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, time.Now()); err != nil {
+		b.store.Close()
+		return nil, err
 	}
 	if err := b.prepare(); err != nil {
 		b.store.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// openStore opens the local store of the account in dir, encrypted with a
+// key derived from the storage key.
+func openStore(dir string, keys *vault.Keys) (*mailstore.Store, error) {
+	if len(keys.Storage) != 32 {
+		return nil, errors.New("bridge: the account has no storage key (make it with `umbra account create` or `recover`)")
+	}
+	storeKey, err := derive(keys.Storage, "umbra bridge store v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	s, err := mailstore.Open(filepath.Join(dir, StoreFile), storeKey)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	return s, nil
 }
 
 // prepare readies what the servers need from the open store.
@@ -138,6 +167,9 @@ func (b *Bridge) prepare() error {
 		return err
 	}
 	if b.cert, err = b.loadCert(context.Background()); err != nil {
+		return err
+	}
+	if err := b.loadDarkOnly(context.Background()); err != nil {
 		return err
 	}
 	return b.loadDoomed(context.Background())
@@ -279,6 +311,12 @@ func (b *Bridge) Close() error {
 		b.cancel()
 		b.imap.Close()
 		b.smtp.srv.Close()
+		// The servers close only the listeners their Serve has taken
+		// up: a Close right after Start can come before that, and Serve
+		// would then accept for ever. Closing the listeners here ends
+		// Serve either way (a second Close of one is harmless).
+		b.imapLn.Close()
+		b.smtpLn.Close()
 		b.statusLn.Close()
 	}
 	b.wg.Wait()

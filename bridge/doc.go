@@ -13,6 +13,13 @@
 //     moves, deletions, folders — go up as sealed documents.
 //   - outbox (outbox.go): submitted mail is sealed per recipient and sent;
 //     while the provider is unreachable it waits in the local outbox.
+//   - legacy mail (openpgp.go, legacy.go, legacyout.go): mail with
+//     addresses outside Umbra goes through the provider's SMTP relay,
+//     OpenPGP-encrypted when the correspondent's key is known (Autocrypt
+//     or imported) and always with the account's Autocrypt header; mail
+//     from outside is decrypted and verified when it is OpenPGP
+//     (docs/spec/legacy-pgp.md §7). Dark only (darkonly.go) refuses to send
+//     anything that is not end-to-end encrypted.
 //
 // Concurrency: a Bridge runs one goroutine for each of pull, push and
 // outbox, plus the IMAP and SMTP servers; they share the mailstore, which

@@ -89,7 +89,7 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 		return nil, &permanentError{fmt.Errorf("open: %w", err)}
 	}
 	if legacy {
-		return stamp(mime.Bytes(), legacyVerdict(mime.Bytes(), origin)), nil
+		return b.openLegacy(ctx, mime.Bytes(), origin), nil
 	}
 	if level, err = b.continuity(ctx, author, level); err != nil {
 		return nil, err

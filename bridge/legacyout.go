@@ -41,9 +41,43 @@ func (d *Directory) knownLegacy(domain string) bool {
 	return ok && time.Since(at) < orgTTL
 }
 
+// encryptForLegacy makes, for each of rcpts known to be outside Umbra
+// whose OpenPGP state says so (encryptionKey), the PGP/MIME message that
+// recipient gets. Deciding here, once, is what lets the Sent copy say
+// truthfully who got the message encrypted.
+func (b *Bridge) encryptForLegacy(ctx context.Context, rcpts []string, mime []byte) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	reply := b.repliesToEncrypted(ctx, mime)
+	for _, r := range rcpts {
+		if !b.dir.knownLegacy(signet.DomainOf(r)) {
+			continue
+		}
+		key, err := b.legacyKey(ctx, r, reply)
+		if err != nil {
+			return nil, err
+		}
+		if key == nil {
+			continue
+		}
+		if out[r], err = b.encryptLegacy(mime, key); err != nil {
+			return nil, fmt.Errorf("OpenPGP for %s: %w", r, err)
+		}
+	}
+	return out, nil
+}
+
 // sendLegacy hands mime for rcpt, outside Umbra, to the provider's legacy
-// relay (docs/spec/legacy.md §3). The provider reads it.
+// relay (docs/spec/legacy.md §3). The provider reads it, unless it was
+// OpenPGP-encrypted at submission. Mail that reaches here plain (its
+// recipient could not be checked at submission) gets the Autocrypt field,
+// and is refused while the account is dark only.
 func (b *Bridge) sendLegacy(ctx context.Context, rcpt string, mime []byte) error {
+	if !isPGPEncrypted(mime) {
+		if b.DarkOnly() {
+			return &permanentError{fmt.Errorf("%s is not an Umbra address and this account sends only end-to-end encrypted mail (dark only); it was not sent", rcpt)}
+		}
+		mime = b.withAutocrypt(mime)
+	}
 	_, err := b.cfg.Client.SendLegacy(ctx, rcpt, mime)
 	var de *dmap.Error
 	if errors.As(err, &de) {
@@ -61,17 +95,30 @@ func (b *Bridge) sendLegacy(ctx context.Context, rcpt string, mime []byte) error
 
 // sentVerdict is the Umbra-Security value of the author's Sent copy: it
 // says plainly which recipients got the message without end-to-end
-// encryption, through the provider.
-func (b *Bridge) sentVerdict(rcpts []string) string {
-	var plain []string
+// encryption, through the provider, and which got it OpenPGP-encrypted
+// (encrypted has their messages).
+func (b *Bridge) sentVerdict(rcpts []string, encrypted map[string][]byte) string {
+	var plain, enc []string
 	for _, r := range rcpts {
-		if b.dir.knownLegacy(signet.DomainOf(r)) {
+		switch {
+		case encrypted[r] != nil:
+			enc = append(enc, r)
+		case b.dir.knownLegacy(signet.DomainOf(r)):
 			plain = append(plain, r)
 		}
 	}
-	if len(plain) == 0 {
+	if len(plain) == 0 && len(enc) == 0 {
 		return fmt.Sprintf(verdictOwn, b.address)
 	}
-	return fmt.Sprintf("legacy; sent without end-to-end encryption through your provider %s, which read it, to %s; signed=%s; key=own",
-		signet.DomainOf(b.address), strings.Join(plain, ", "), b.address)
+	provider := signet.DomainOf(b.address)
+	var parts []string
+	if len(plain) > 0 {
+		parts = append(parts, fmt.Sprintf("sent without end-to-end encryption through your provider %s, which read it, to %s",
+			provider, strings.Join(plain, ", ")))
+	}
+	if len(enc) > 0 {
+		parts = append(parts, fmt.Sprintf("sent OpenPGP-encrypted and signed (openpgp=%s) through your provider %s, which saw only the envelope and the header fields left outside (From, To, Cc, Date, message IDs), to %s",
+			b.pgpKey.Fingerprint(), provider, strings.Join(enc, ", ")))
+	}
+	return fmt.Sprintf("legacy; %s; signed=%s; key=own", strings.Join(parts, "; "), b.address)
 }

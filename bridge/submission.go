@@ -129,9 +129,22 @@ func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 			}
 		}
 		switch {
+		case legacy && ss.s.b.DarkOnly():
+			// Dark only: legacy mail goes only OpenPGP-encrypted
+			// (docs/spec/legacy-pgp.md §7.4). Whether the message
+			// replies to an encrypted one does not matter here: dark
+			// only uses any key there is.
+			key, kerr := ss.s.b.legacyKey(ctx, addr, false)
+			if kerr != nil {
+				return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Could not read the recipient's OpenPGP state: " + kerr.Error()}
+			}
+			if key == nil {
+				return errDarkOnly(addr)
+			}
 		case legacy:
 			// Outside Umbra: the provider relays it over SMTP
-			// (docs/spec/legacy.md §3).
+			// (docs/spec/legacy.md §3), OpenPGP-encrypted when the
+			// recipient has a key (docs/spec/legacy-pgp.md §7.2).
 		case isPermanent(lerr):
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 				Message: fmt.Sprintf("%s cannot receive Umbra mail: %v", addr, err)}
@@ -177,15 +190,32 @@ func (b *Bridge) Submit(ctx context.Context, rcpts []string, raw []byte) error {
 		return errors.New("no recipient")
 	}
 	mime := prepareOutgoing(raw, b.address)
-	sent := stamp(mime, b.sentVerdict(rcpts))
-	// The Sent copy and the outbox entry commit together: a crash leaves
-	// both or neither, never a Sent copy of mail that will not go.
+	encrypted, err := b.encryptForLegacy(ctx, rcpts, mime)
+	if err != nil {
+		return err
+	}
+	sent := stamp(mime, b.sentVerdict(rcpts, encrypted))
+	// The Sent copy and the outbox entries commit together: a crash leaves
+	// all or nothing, never a Sent copy of mail that will not go. Each
+	// OpenPGP recipient has an entry of its own, with its own ciphertext.
 	batch := new(mailstore.Batch)
 	if err := batch.Add(mailstore.NewMessage{Key: syncdoc.NewKey(), Mailbox: "Sent", Flags: []string{`\Seen`}, MIME: sent}, mailstore.Local); err != nil {
 		return err
 	}
-	if err := batch.Enqueue(mailstore.Outgoing{From: b.address, Recipients: rcpts, MIME: mime}); err != nil {
-		return err
+	var rest []string
+	for _, r := range rcpts {
+		if enc, ok := encrypted[r]; ok {
+			if err := batch.Enqueue(mailstore.Outgoing{From: b.address, Recipients: []string{r}, MIME: enc}); err != nil {
+				return err
+			}
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	if len(rest) > 0 {
+		if err := batch.Enqueue(mailstore.Outgoing{From: b.address, Recipients: rest, MIME: mime}); err != nil {
+			return err
+		}
 	}
 	if err := b.store.Commit(ctx, batch); err != nil {
 		return err

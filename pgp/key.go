@@ -78,6 +78,20 @@ func (k *PublicKey) Fingerprint() string {
 	return fmt.Sprintf("%X", k.entity.PrimaryKey.Fingerprint)
 }
 
+// HasKeyID reports whether the primary key or one of the subkeys has the
+// 64-bit key ID id (RFC 4880 §12.2), as a signature's issuer names it.
+func (k *PublicKey) HasKeyID(id uint64) bool {
+	if k.entity.PrimaryKey.KeyId == id {
+		return true
+	}
+	for _, s := range k.entity.Subkeys {
+		if s.PublicKey.KeyId == id {
+			return true
+		}
+	}
+	return false
+}
+
 // Created is when the primary key was made.
 func (k *PublicKey) Created() time.Time {
 	return k.entity.PrimaryKey.CreationTime

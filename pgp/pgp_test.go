@@ -2,6 +2,7 @@ package pgp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -97,6 +98,10 @@ func TestKeySerialisation(t *testing.T) {
 		if pk.Fingerprint() != k.Fingerprint() || !pk.HasAddress("Alice@A.test", testNow) {
 			t.Errorf("%s: parsed %s %v", name, pk.Fingerprint(), pk.Addresses())
 		}
+	}
+	fp := k.entity.PrimaryKey.Fingerprint
+	if !k.HasKeyID(binary.BigEndian.Uint64(fp[len(fp)-8:])) || !k.HasKeyID(k.entity.Subkeys[0].PublicKey.KeyId) || k.HasKeyID(1) {
+		t.Error("HasKeyID: the key's own IDs (v4: the fingerprint's last 8 bytes) or a stranger's")
 	}
 	priv, err := ParsePrivateKey(k.PrivateBytes(), testNow)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 // Field tags of the plaintext key set (spec §5). Each field is
 // [tag: 1 byte][length: 2 bytes, big-endian][value]; tags appear in strictly
-// ascending order, except that tagRetired, the last, may repeat.
+// ascending order, except that tagRetired may repeat.
 const (
 	tagAddress    = 1 // UTF-8 address, 1 to 320 bytes
 	tagSigning    = 2 // Ed25519 seed
@@ -18,6 +18,7 @@ const (
 	tagRecovery   = 5 // Ed25519 seed, optional
 	tagStorage    = 6 // account storage key, optional
 	tagRetired    = 7 // 8-byte big-endian Unix seconds then the 32-byte seed; repeatable
+	tagOpenPGP    = 8 // OpenPGP secret key, 1 to 65535 bytes, optional (added after the first release: old vaults lack it)
 )
 
 // fieldNames name the tags in errors, as FormatError.Field.
@@ -29,6 +30,7 @@ var fieldNames = [...]string{
 	tagRecovery:   "keys.recovery",
 	tagStorage:    "keys.storage",
 	tagRetired:    "keys.retired",
+	tagOpenPGP:    "keys.openpgp",
 }
 
 const (
@@ -49,6 +51,9 @@ func encodeKeys(k *Keys) ([]byte, error) {
 	if len(k.Storage) > 0 {
 		n += fieldHeaderSize + seedSize
 	}
+	if k.OpenPGP != nil {
+		n += fieldHeaderSize + len(k.OpenPGP)
+	}
 	b := make([]byte, 0, n)
 	b = appendField(b, tagAddress, []byte(k.Address))
 	b = appendField(b, tagSigning, k.Signing.Seed())
@@ -64,6 +69,9 @@ func encodeKeys(k *Keys) ([]byte, error) {
 		b = append(b, tagRetired, 0, retiredSize)
 		b = binary.BigEndian.AppendUint64(b, uint64(r.Created.Unix()))
 		b = append(b, r.Seed...)
+	}
+	if k.OpenPGP != nil {
+		b = appendField(b, tagOpenPGP, k.OpenPGP)
 	}
 	return b, nil
 }
@@ -95,7 +103,7 @@ func decodeKeys(b []byte) (*Keys, error) {
 		}
 		v := b[off : off+n]
 		off += n
-		if tag < tagAddress || tag > tagRetired {
+		if tag < tagAddress || tag > tagOpenPGP {
 			return nil, formatErr("keys", "unknown field %d", tag)
 		}
 		if tag < last || tag == last && tag != tagRetired {
@@ -120,6 +128,11 @@ func setField(k *Keys, tag int, v []byte) error {
 	switch tag {
 	case tagAddress:
 		k.Address = string(v)
+		return nil
+	case tagOpenPGP:
+		// Its content is checked by package pgp when the bridge uses it;
+		// validate checks what the vault can (not a wiped buffer).
+		k.OpenPGP = bytes.Clone(v)
 		return nil
 	case tagRetired:
 		if len(v) != retiredSize {

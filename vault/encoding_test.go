@@ -76,7 +76,11 @@ func TestDecodeKeysRejects(t *testing.T) {
 	}{
 		{"empty", "keys.address", "missing", nil},
 		{"unknown tag 0", "keys", "unknown field 0", join(field(0, nil), base)},
-		{"unknown tag 8", "keys", "unknown field 8", join(base, field(8, seedOf(9)))},
+		{"unknown tag 9", "keys", "unknown field 9", join(base, field(9, seedOf(9)))},
+		{"openpgp before retired", "keys", "ascending order", join(base, field(tagOpenPGP, []byte("k")), retiredField(100, seedOf(6)))},
+		{"openpgp twice", "keys", "ascending order", join(base, field(tagOpenPGP, []byte("k")), field(tagOpenPGP, []byte("k")))},
+		{"openpgp empty", "keys.openpgp", "all zero", join(base, field(tagOpenPGP, nil))},
+		{"openpgp zero", "keys.openpgp", "all zero", join(base, field(tagOpenPGP, make([]byte, 300)))},
 		{"unknown tag 255", "keys", "unknown field 255", join(base, field(255, nil))},
 		{"out of order", "keys", "ascending order", join(addr, enc, sig, dev)},
 		{"duplicate", "keys", "ascending order", join(addr, sig, sig, enc, dev)},
@@ -110,6 +114,40 @@ func TestDecodeKeysRejects(t *testing.T) {
 	// The same base with optional fields in order decodes.
 	if _, err := decodeKeys(join(base, field(tagRecovery, seedOf(4)), field(tagStorage, seedOf(5)), retiredField(0, seedOf(6)), retiredField(maxRetiredSeconds, seedOf(7)))); err != nil {
 		t.Fatalf("valid key set rejected: %v", err)
+	}
+}
+
+// TestOpenPGPField: the OpenPGP key, added after the first release, comes
+// last (after the retired keys), round-trips byte for byte, and a key set
+// without it (every vault written before) still decodes.
+func TestOpenPGPField(t *testing.T) {
+	t.Parallel()
+	k := fixedKeys()
+	k.OpenPGP = bytes.Repeat([]byte{0xc5}, 300)
+	b, err := encodeKeys(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := "08" + "012c" + strings.Repeat("c5", 300)
+	if !strings.HasSuffix(hex.EncodeToString(b), tail) {
+		t.Fatalf("OpenPGP field %s... is not last in %x", tail[:10], b)
+	}
+	got, err := decodeKeys(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertKeysEqual(t, got, k)
+	k.OpenPGP = make([]byte, MaxOpenPGP+1)
+	k.OpenPGP[0] = 1
+	if _, err := encodeKeys(k); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("oversize OpenPGP key: got %v", err)
+	}
+	old, err := encodeKeys(fixedKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := decodeKeys(old); err != nil || got.OpenPGP != nil {
+		t.Fatalf("a key set without the field: %v, OpenPGP %x", err, got.OpenPGP)
 	}
 }
 
@@ -161,10 +199,12 @@ func TestRetiredTimeTruncatedToSeconds(t *testing.T) {
 func TestZero(t *testing.T) {
 	t.Parallel()
 	k := fixedKeys()
+	k.OpenPGP = []byte("secret key")
 	k.Zero()
 	for name, b := range map[string][]byte{
 		"signing": k.Signing, "encryption": k.Encryption, "device": k.Device,
 		"recovery": k.Recovery, "storage": k.Storage, "retired": k.Retired[1].Seed,
+		"openpgp": k.OpenPGP,
 	} {
 		if !allZero(b) || len(b) == 0 {
 			t.Errorf("%s not wiped: %x", name, b)

@@ -21,6 +21,9 @@ const (
 	// MaxRetired bounds Keys.Retired: 30-day rotation fills it in over 300
 	// years, and a vault stays far below MaxFileSize (spec §5).
 	MaxRetired = 4096
+	// MaxOpenPGP bounds Keys.OpenPGP: a field length is 16 bits (spec §5).
+	// An Ed25519/X25519 key is about 300 bytes.
+	MaxOpenPGP = 0xffff
 	// maxRetiredSeconds is 9999-12-31T23:59:59Z, the last representable
 	// creation time of a retired key (spec §5).
 	maxRetiredSeconds = 253402300799
@@ -52,6 +55,12 @@ type Keys struct {
 	// sealed to them, oldest first, until that mail has been re-encrypted to
 	// the storage key (DESIGN §4, rotation).
 	Retired []RetiredKey
+	// OpenPGP is the account's OpenPGP secret key for mail with the legacy
+	// world (docs/spec/legacy-pgp.md §1), as pgp.Key.PrivateBytes writes it
+	// (a binary transferable secret key, unprotected: the vault is its
+	// protection), or nil for an account made before it existed. The vault
+	// stores it opaquely; package pgp parses it.
+	OpenPGP []byte
 }
 
 // RetiredKey is an encryption key replaced by rotation.
@@ -120,6 +129,7 @@ func (k *Keys) Zero() {
 	for _, r := range k.Retired {
 		clear(r.Seed)
 	}
+	clear(k.OpenPGP)
 }
 
 // validate checks every rule of spec §5. The encoder runs it before writing
@@ -169,6 +179,12 @@ func (k *Keys) validate() error {
 		if err := checkSeed(field, r.Seed, false); err != nil {
 			return err
 		}
+	}
+	if len(k.OpenPGP) > MaxOpenPGP {
+		return formatErr("keys.openpgp", "%d bytes, at most %d", len(k.OpenPGP), MaxOpenPGP)
+	}
+	if k.OpenPGP != nil && allZero(k.OpenPGP) {
+		return formatErr("keys.openpgp", "empty or all zero bytes (a wiped key?)")
 	}
 	return nil
 }

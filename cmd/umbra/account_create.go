@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"umbra/atomicfile"
+	"umbra/bridge"
 	"umbra/dmap"
 	"umbra/keyfile"
 	"umbra/signet"
@@ -224,6 +225,11 @@ func runAccountCreate(c *cmd) error {
 		return err
 	}
 	defer keys.Zero()
+	// The OpenPGP key for mail with the legacy world is in the vault (and
+	// so in a cautious account's backup) from the start.
+	if _, _, err := bridge.EnsureOpenPGPKey(keys, time.Now()); err != nil {
+		return err
+	}
 	phrase, err := vault.NewPhrase()
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"umbra/bridge"
+	"umbra/dmap"
 	"umbra/dnsrec"
+	"umbra/vault"
 )
 
 func init() {
@@ -28,6 +31,14 @@ opened and verified; what you send is sealed for each recipient; flags,
 folders and deletions travel, encrypted, to your other devices. Without the
 provider the bridge keeps serving the local copy and holds outgoing mail
 in its outbox until the provider is back.
+
+Mail to addresses outside Umbra goes through your provider, which relays
+it over SMTP: OpenPGP-encrypted (PGP/MIME) when the bridge has the
+recipient's key from an Autocrypt header of their mail or from
+'umbra keys import', plain otherwise, and always with your OpenPGP key in
+an Autocrypt header. --dark-only=true refuses plain mail to them: such a
+recipient is then accepted only when the bridge can encrypt to them. The
+setting is kept in the account's local store until changed.
 
 It prints the settings a mail client needs. The password it prints is the
 bridge's own (derived from your keys; the same on every start), not your
@@ -80,9 +91,16 @@ func runBridge(c *cmd) error {
 	smtpAddr := c.flags.String("smtp", bridge.DefaultSMTP, "SMTP submission listen `ADDRESS` (the next free port is taken if it is in use)")
 	dnsServer := dnsFlag(c.flags)
 	level := logLevelFlag(c.flags)
+	darkOnly := c.flags.Bool("dark-only", false, "send only end-to-end encrypted mail: refuse addresses outside Umbra unless the bridge has their OpenPGP key (kept until changed; without the flag the kept setting holds)")
 	if _, err := c.parse(0, 0); err != nil {
 		return err
 	}
+	var setDarkOnly *bool // nil: keep the stored setting
+	c.flags.Visit(func(f *flag.Flag) {
+		if f.Name == "dark-only" {
+			setDarkOnly = darkOnly
+		}
+	})
 	lvl, err := logLevel(*level)
 	if err != nil {
 		return err
@@ -102,7 +120,7 @@ func runBridge(c *cmd) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
-	rb, err := startBridge(ctx, d, pw, res, *imapAddr, *smtpAddr, log)
+	rb, err := startBridge(ctx, d, pw, res, *imapAddr, *smtpAddr, setDarkOnly, log)
 	if err != nil {
 		return err
 	}
@@ -127,7 +145,8 @@ func (r *runningBridge) close() error {
 
 // startBridge opens the account in dir, logs in and starts its bridge.
 // Without the provider it still starts (offline), logging in later.
-func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, imapAddr, smtpAddr string, log *slog.Logger) (*runningBridge, error) {
+// darkOnly, when not nil, changes the account's dark-only setting.
+func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, imapAddr, smtpAddr string, darkOnly *bool, log *slog.Logger) (*runningBridge, error) {
 	info, keys, err := openAccount(dir, password)
 	if err != nil {
 		return nil, err
@@ -144,11 +163,19 @@ func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.R
 	}
 	b, err := bridge.Open(bridge.Config{
 		Dir: dir, Keys: keys, DeviceID: info.DeviceID, Client: s.cl, Resolver: res,
-		IMAP: imapAddr, SMTP: smtpAddr, Logger: log,
+		IMAP: imapAddr, SMTP: smtpAddr, DarkOnly: darkOnly, Logger: log,
 	})
 	if err != nil {
 		s.close()
 		return nil, err
+	}
+	if b.MadeOpenPGPKey() {
+		if err := saveOpenPGPKey(lctx, s, password, log); err != nil {
+			b.Close()
+			s.close()
+			return nil, err
+		}
+		log.Info("made the account's OpenPGP key", "fingerprint", b.OpenPGPKey().Fingerprint())
 	}
 	if err := b.Start(); err != nil {
 		b.Close()
@@ -156,6 +183,30 @@ func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.R
 		return nil, err
 	}
 	return &runningBridge{b: b, s: s}, nil
+}
+
+// saveOpenPGPKey saves the OpenPGP key the bridge made for an account from
+// before OpenPGP (now in s.keys) into the vault, so every start uses the
+// same one, and, for a cautious account, into the provider's key backup,
+// so a device logged in later gets it too. A backup that cannot be
+// replaced now (provider unreachable) is logged: it gets the key with the
+// next `umbra account passwd`.
+func saveOpenPGPKey(ctx context.Context, s *session, password []byte, log *slog.Logger) error {
+	path := filepath.Join(s.dir, vaultFile)
+	if err := vault.Save(path, password, s.keys); err != nil {
+		return fmt.Errorf("save the new OpenPGP key in the vault: %w", err)
+	}
+	if s.info.Mode != dmap.ModeCautious {
+		return nil
+	}
+	sealed, err := os.ReadFile(path)
+	if err == nil {
+		err = replaceBackup(ctx, s.cl, s.info.Address, password, sealed)
+	}
+	if err != nil {
+		log.Warn("the provider's key backup does not hold the new OpenPGP key yet; `umbra account passwd` puts it there", "err", err)
+	}
+	return nil
 }
 
 func printClientSettings(w io.Writer, b *bridge.Bridge) {

@@ -157,7 +157,7 @@ func startDemo(ctx context.Context, dir string, ephemeral bool, log *slog.Logger
 		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", address, err)
 		}
-		rb, err := startBridge(ctx, acctDir, pw, n.Resolver(), imapAddr, smtpAddr, log)
+		rb, err := startBridge(ctx, acctDir, pw, n.Resolver(), imapAddr, smtpAddr, nil, log)
 		if err != nil {
 			return nil, fmt.Errorf("bridge of %s: %w", address, err)
 		}

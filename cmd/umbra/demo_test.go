@@ -62,7 +62,7 @@ func secondDevice(t *testing.T, d *demo, address, name string) *runningBridge {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rb, err := startBridge(context.Background(), dir, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", log)
+	rb, err := startBridge(context.Background(), dir, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

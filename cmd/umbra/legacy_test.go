@@ -20,15 +20,23 @@ import (
 // the one INBOX message whose subject contains subject.
 func headerOf(t *testing.T, a demoAccount, subject string) string {
 	t.Helper()
+	return fetchOf(t, a, "INBOX", subject, imap.PartSpecifierHeader)
+}
+
+// fetchOf fetches, through the account's bridge over IMAP, the part
+// (imap.PartSpecifierNone: all) of the one message of mailbox whose
+// subject contains subject.
+func fetchOf(t *testing.T, a demoAccount, mailbox, subject string, part imap.PartSpecifier) string {
+	t.Helper()
 	c := imapSession(t, a.IMAP, a.Username, a.Password)
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+	if _, err := c.Select(mailbox, nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	uids, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: subject}}}, nil).Wait()
 	if err != nil || len(uids.AllUIDs()) != 1 {
-		t.Fatalf("search %q: %v %v", subject, uids, err)
+		t.Fatalf("search %q in %s: %v %v", subject, mailbox, uids, err)
 	}
-	msgs, err := c.Fetch(imap.UIDSetNum(uids.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}}).Collect()
+	msgs, err := c.Fetch(imap.UIDSetNum(uids.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Specifier: part, Peek: true}}}).Collect()
 	if err != nil || len(msgs) != 1 || len(msgs[0].BodySection) != 1 {
 		t.Fatalf("fetch: %v", err)
 	}

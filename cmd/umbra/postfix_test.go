@@ -167,14 +167,8 @@ func TestPostfixToMX(t *testing.T) {
 func TestLegacyRoundTrip(t *testing.T) {
 	t.Parallel()
 	python := needProgram(t, "python3")
-	d := startTestDemo(t)
+	d, pf := startLegacyWorld(t)
 	alice := d.info.Accounts[0]
-	keys := map[string]string{}
-	for _, r := range d.net.Node("a.test").DKIM {
-		keys[r.Name] = r.TXT
-	}
-	verifier, _ := startOpenDKIM(t, "legacy.test", keys)
-	pf := legacyWorld(t, d, map[string]string{"smtpd_milters": verifier, "milter_default_action": "tempfail"}, nil)
 
 	settings := map[string]string{
 		"smtp": alice.SMTP, "imap": alice.IMAP, "user": alice.Username, "password": alice.Password,
@@ -246,6 +240,19 @@ func TestLegacyRoundTrip(t *testing.T) {
 	if len(sent) != 1 || !strings.HasPrefix(sent[0].(string), "legacy; sent without end-to-end encryption through your provider a.test") {
 		t.Errorf("Sent copies: %q", sent)
 	}
+}
+
+// startLegacyWorld is a demo with a legacy neighbour (legacyWorld) whose
+// Postfix has OpenDKIM verify what it receives, with a.test's keys.
+func startLegacyWorld(t *testing.T) (*demo, *testnet.Postfix) {
+	t.Helper()
+	d := startTestDemo(t)
+	keys := map[string]string{}
+	for _, r := range d.net.Node("a.test").DKIM {
+		keys[r.Name] = r.TXT
+	}
+	verifier, _ := startOpenDKIM(t, "legacy.test", keys)
+	return d, legacyWorld(t, d, map[string]string{"smtpd_milters": verifier, "milter_default_action": "tempfail"}, nil)
 }
 
 // legacyWorld gives the demo d a legacy neighbour: legacy.test, with no
