@@ -173,6 +173,17 @@ func (p *Postfix) Delivered(name string) int {
 	return len(ents)
 }
 
+// First returns the first message delivered to a Maildir, and whether
+// there is one yet.
+func (p *Postfix) First(name string) ([]byte, bool) {
+	ents, _ := os.ReadDir(filepath.Join(p.Maildir(name), "new"))
+	if len(ents) == 0 {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(p.Maildir(name), "new", ents[0].Name()))
+	return b, err == nil
+}
+
 // Stop stops Postfix, waits for it (killing it after 20 s) and removes
 // its directory.
 func (p *Postfix) Stop() {

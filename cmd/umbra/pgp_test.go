@@ -123,13 +123,9 @@ func TestOpenPGPWithGnuPG(t *testing.T) {
 	}
 	var delivered string
 	eventually(t, "carol's Maildir receives alice's reply", func() bool {
-		ents, _ := os.ReadDir(filepath.Join(pf.Maildir("carol/"), "new"))
-		if len(ents) == 0 {
-			return false
-		}
-		b, err := os.ReadFile(filepath.Join(pf.Maildir("carol/"), "new", ents[0].Name()))
+		b, ok := pf.First("carol/")
 		delivered = string(b)
-		return err == nil
+		return ok
 	})
 	for _, want := range []string{"multipart/encrypted", "Subject: [...]", "Autocrypt: addr=alice@a.test; prefer-encrypt=mutual; keydata="} {
 		if !strings.Contains(delivered, want) {

@@ -198,13 +198,9 @@ func TestLegacyRoundTrip(t *testing.T) {
 
 	var delivered string
 	eventually(t, "carol's Maildir receives alice's message", func() bool {
-		ents, _ := os.ReadDir(filepath.Join(pf.Maildir("carol/"), "new"))
-		if len(ents) == 0 {
-			return false
-		}
-		b, err := os.ReadFile(filepath.Join(pf.Maildir("carol/"), "new", ents[0].Name()))
+		b, ok := pf.First("carol/")
 		delivered = string(b)
-		return err == nil
+		return ok
 	})
 	for _, want := range []string{
 		"Subject: Tea at the old mill?", "Hello Carol, this left Umbra for the old world.",
