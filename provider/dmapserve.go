@@ -67,16 +67,27 @@ func (p *Provider) startDMAP(ctx context.Context) error {
 	return nil
 }
 
+// checkpointEvery is how often the janitor empties the store's WAL of
+// the older copies of deleted data (store.Store.Checkpoint).
+const checkpointEvery = time.Hour
+
 // janitor removes expired login challenges, sessions and cached remote
-// signets once a minute.
+// signets once a minute, and checkpoints the store every checkpointEvery.
 func (p *Provider) janitor(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	lastCheckpoint := p.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if p.cfg.Now().Sub(lastCheckpoint) >= checkpointEvery {
+			lastCheckpoint = p.cfg.Now()
+			if err := p.st.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				p.log.Info("store checkpoint deferred", "err", err)
+			}
 		}
 		now := p.cfg.Now()
 		for name, purge := range map[string]func(context.Context, time.Time) (int, error){

@@ -16,6 +16,7 @@ var (
 	ErrConflict  = errors.New("store: revision conflict")
 	ErrLeaseLost = errors.New("store: queue entry is not claimed by this owner")
 	ErrClosed    = errors.New("store: closed")
+	ErrBusy      = errors.New("store: busy; try again later")
 )
 
 // ConflictError is returned by Put and Delete when the expected revision

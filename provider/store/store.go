@@ -19,6 +19,11 @@ type Store interface {
 	Challenges() Challenges
 	Sessions() Sessions
 	Keylog() Keylog
+	// Checkpoint makes the data deleted so far gone from every file of
+	// the store (docs/spec/store.md §7.1): what deletions overwrote in the
+	// database is written back and any log of older page images emptied.
+	// ErrBusy when that cannot be done now (readers of old snapshots).
+	Checkpoint(ctx context.Context) error
 	// Close finishes the writes already accepted and releases the
 	// database. Afterwards every method returns ErrClosed, except Close,
 	// which returns the first call's result.

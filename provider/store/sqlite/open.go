@@ -32,6 +32,7 @@ type Store struct {
 	rdb  *sql.DB // read-only pool
 	hot  hotStmts
 	path string
+	dsn  string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -88,10 +89,15 @@ func open(dir string) (*Store, error) {
 	// WAL: readers never block the writer nor each other.
 	// synchronous=FULL: every commit fsyncs the WAL, so a committed write
 	// survives a power cut (https://sqlite.org/pragma.html#pragma_synchronous).
+	// secure_delete: what a write frees or shrinks (a deleted document,
+	// a queue entry once delivered) is overwritten with zeros, so it
+	// lingers in no free page (docs/spec/store.md §7.1); Checkpoint
+	// empties the WAL of the older copies.
 	err = c.Exec(`PRAGMA busy_timeout = 10000;
 		PRAGMA journal_mode = WAL;
 		PRAGMA synchronous = FULL;
 		PRAGMA foreign_keys = ON;
+		PRAGMA secure_delete = ON;
 		PRAGMA journal_size_limit = 67108864;`)
 	tx := newWtx(c)
 	if err == nil {
@@ -112,7 +118,38 @@ func open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, tx.close(), rdb.Close())
 	}
-	return &Store{w: newWriter(tx), rdb: rdb, hot: hot, path: path}, nil
+	return &Store{w: newWriter(tx), rdb: rdb, hot: hot, path: path, dsn: dsn}, nil
+}
+
+// Checkpoint copies the WAL into the database and truncates it to
+// nothing (PRAGMA wal_checkpoint(TRUNCATE)), on a connection of its own
+// so the writer goes on. Readers still using old snapshots make it
+// report busy: it is then simply tried again later.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.w.isClosed() {
+		return store.ErrClosed
+	}
+	c, err := sqlite3.Open(s.dsn)
+	if err != nil {
+		return fmt.Errorf("sqlite store: checkpoint: %w", err)
+	}
+	defer c.Close()
+	c.SetInterrupt(ctx)
+	if err := c.Exec(`PRAGMA busy_timeout = 10000`); err != nil {
+		return fmt.Errorf("sqlite store: checkpoint: %w", err)
+	}
+	st, _, err := c.Prepare(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	if err != nil {
+		return fmt.Errorf("sqlite store: checkpoint: %w", err)
+	}
+	defer st.Close()
+	if !st.Step() {
+		return fmt.Errorf("sqlite store: checkpoint: %w", st.Err())
+	}
+	if busy := st.ColumnInt(0); busy != 0 {
+		return fmt.Errorf("sqlite store: checkpoint: %w: readers hold older snapshots", store.ErrBusy)
+	}
+	return nil
 }
 
 // Close waits for the writes already accepted, then closes the database.

@@ -1,6 +1,9 @@
 package sqlite
 
 import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"os"
@@ -197,6 +200,64 @@ func TestBatchIsolation(t *testing.T) {
 		_, err := s.Accounts().Get(ctx, addr)
 		if got := err == nil; got != want {
 			t.Errorf("%s present %v, want %v (%v)", addr, got, want, err)
+		}
+	}
+}
+
+// TestDeletedDataLeavesNoTrace: a delivered message's ciphertext, once
+// its document is deleted and the store checkpointed, is in none of the
+// store's files — not in the database's free pages, not in the WAL
+// (docs/spec/store.md §7.1). Without secure_delete the bytes stay in the
+// database file and this fails.
+func TestDeletedDataLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	ctx := t.Context()
+	code := sha256.Sum256([]byte("code"))
+	if err := s.Accounts().AddInvited(ctx, "bob@b.test", code); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Accounts().Activate(ctx, "bob@b.test", code, store.ModeParanoid); err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 200<<10) // overflow pages, as real messages take
+	rand.Read(secret)
+	docID, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(secret)), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another document written after it, so the deleted one is not simply
+	// the tail of the file.
+	keep := bytes.Repeat([]byte("k"), 50<<10)
+	if _, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(keep)), keep); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := s.Mailbox().Get(ctx, "bob@b.test", docID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Mailbox().Delete(ctx, "bob@b.test", docID, doc.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Every 4 KiB window of the secret is looked for: a page of it
+	// anywhere would hold one.
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) == 0 {
+		t.Fatal("no files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off+64 <= len(secret); off += 4 << 10 {
+			if bytes.Contains(b, secret[off:off+64]) {
+				t.Fatalf("%s still holds the deleted ciphertext (at secret offset %d)", filepath.Base(f), off)
+			}
 		}
 	}
 }

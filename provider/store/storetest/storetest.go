@@ -130,6 +130,7 @@ func testClosed(t *testing.T, s store.Store) {
 	is(t, err, store.ErrClosed, "ByAccess after Close")
 	_, err = s.Challenges().Take(t.Context(), codeHash("challenge"))
 	is(t, err, store.ErrClosed, "Take after Close")
+	is(t, s.Checkpoint(t.Context()), store.ErrClosed, "Checkpoint after Close")
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
