@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,7 +154,10 @@ func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 			ss.s.b.log.Info("submission: recipient not checked now (provider unreachable); the outbox will", "err", lerr)
 		}
 	}
-	ss.rcpts = append(ss.rcpts, addr)
+	// The same recipient twice gets one copy.
+	if !slices.Contains(ss.rcpts, addr) {
+		ss.rcpts = append(ss.rcpts, addr)
+	}
 	return nil
 }
 
@@ -189,12 +194,18 @@ func (b *Bridge) Submit(ctx context.Context, rcpts []string, raw []byte) error {
 	if len(rcpts) == 0 {
 		return errors.New("no recipient")
 	}
-	mime := prepareOutgoing(raw, b.address)
+	mime, bcc := prepareOutgoing(raw, b.address)
 	encrypted, err := b.encryptForLegacy(ctx, rcpts, mime)
 	if err != nil {
 		return err
 	}
-	sent := stamp(mime, b.sentVerdict(rcpts, encrypted))
+	// The author's own copy keeps Bcc: only the author sees it. Most
+	// clients leave Bcc out of what they submit: it is then the
+	// recipients To and Cc do not name.
+	if len(bcc) == 0 {
+		bcc = blindField(mime, rcpts)
+	}
+	sent := stamp(withFields(mime, bcc), b.sentVerdict(rcpts, encrypted))
 	// The Sent copy and the outbox entries commit together: a crash leaves
 	// all or nothing, never a Sent copy of mail that will not go. Each
 	// OpenPGP recipient has an entry of its own, with its own ciphertext.
@@ -228,25 +239,29 @@ func (b *Bridge) Submit(ctx context.Context, rcpts []string, raw []byte) error {
 // prepareOutgoing normalises line ends to CRLF (RFC 5322 §2.1), drops
 // the Bcc field (RFC 5322 §3.6.3, each recipient is sent separately) and
 // any Umbra-Security field, and adds Date and Message-ID when the client
-// left them out.
-func prepareOutgoing(raw []byte, from string) []byte {
+// left them out. bcc is the Bcc field as it came, for the author's own
+// copy only.
+func prepareOutgoing(raw []byte, from string) (mime, bcc []byte) {
 	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
 	raw = bytes.ReplaceAll(raw, []byte("\n"), []byte("\r\n"))
 	header, body, found := bytes.Cut(raw, []byte("\r\n\r\n"))
 	if !found {
 		header, body = bytes.TrimSuffix(raw, []byte("\r\n")), nil
 	}
-	var out bytes.Buffer
+	var out, blind bytes.Buffer
 	has := map[string]bool{}
 	// A continuation line before any field continues nothing (RFC 5322
 	// §2.2.3): it goes.
-	dropping := true
+	dropping, inBcc := true, false
 	for _, line := range bytes.SplitAfter(append(header, "\r\n"...), []byte("\r\n")) {
 		if len(line) == 0 {
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if !dropping {
+			switch {
+			case inBcc:
+				blind.Write(line)
+			case !dropping:
 				out.Write(line)
 			}
 			continue
@@ -254,8 +269,12 @@ func prepareOutgoing(raw []byte, from string) []byte {
 		name, _, _ := bytes.Cut(line, []byte(":"))
 		n := strings.ToLower(strings.TrimSpace(string(name)))
 		has[n] = true
-		dropping = n == "bcc" || n == strings.ToLower(SecurityHeader)
-		if !dropping {
+		inBcc = n == "bcc"
+		dropping = inBcc || n == strings.ToLower(SecurityHeader)
+		switch {
+		case inBcc:
+			blind.Write(line)
+		case !dropping:
 			out.Write(line)
 		}
 	}
@@ -267,7 +286,47 @@ func prepareOutgoing(raw []byte, from string) []byte {
 	}
 	out.WriteString("\r\n")
 	out.Write(body)
-	return out.Bytes()
+	return out.Bytes(), blind.Bytes()
+}
+
+// blindField is a Bcc field naming the recipients of rcpts that the To
+// and Cc fields of mime do not, or nothing when there are none or the
+// header does not parse.
+func blindField(mime []byte, rcpts []string) []byte {
+	m, err := mail.ReadMessage(bytes.NewReader(mime))
+	if err != nil {
+		return nil
+	}
+	named := map[string]bool{}
+	for _, f := range []string{"To", "Cc"} {
+		list, err := m.Header.AddressList(f)
+		if err != nil && !errors.Is(err, mail.ErrHeaderNotPresent) {
+			return nil
+		}
+		for _, a := range list {
+			named[strings.ToLower(a.Address)] = true
+		}
+	}
+	var blind []string
+	for _, r := range rcpts {
+		if !named[strings.ToLower(r)] {
+			blind = append(blind, r)
+		}
+	}
+	if len(blind) == 0 {
+		return nil
+	}
+	return []byte("Bcc: " + strings.Join(blind, ", ") + "\r\n")
+}
+
+// withFields returns mime with fields (whole header lines) added at the
+// end of its header section.
+func withFields(mime, fields []byte) []byte {
+	i := bytes.Index(mime, []byte("\r\n\r\n"))
+	if len(fields) == 0 || i < 0 {
+		return mime
+	}
+	return slices.Concat(mime[:i+2], fields, mime[i+2:])
 }
 
 // loginServer is the server side of the LOGIN SASL mechanism

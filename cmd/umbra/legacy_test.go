@@ -14,6 +14,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-smtp"
+
+	"umbra/bridge/mailstore"
 )
 
 // headerOf fetches, through the account's bridge over IMAP, the header of
@@ -275,5 +277,48 @@ func TestLegacyBounceReachesInbox(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("the notice lacks %q:\n%s", want, body)
 		}
+	}
+}
+
+// TestDuplicateRecipientsOneCopy: a client that names bob three times in
+// RCPT gets him one copy. A marker sent after it comes last: by then any
+// duplicate would be in bob's inbox.
+func TestDuplicateRecipientsOneCopy(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	alice, bob := d.info.Accounts[0], d.info.Accounts[1]
+	sc, err := dialSubmission(alice.SMTP, alice.Dir, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := sc.Mail(alice.Address); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"bob@b.test", "BOB@b.test", "bob@b.test"} {
+		if err := sc.Rcpt(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := sc.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, "From: alice@a.test\r\nTo: bob@b.test\r\nSubject: only once\r\n\r\nhi\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendOne(sc, alice.Address, bob.Address, []byte("From: alice@a.test\r\nTo: bob@b.test\r\nSubject: the marker\r\n\r\nhi\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	st := d.bridges[1].b.Store()
+	waitMailbox(t, st, "INBOX", "the marker")
+	mb, err := st.Mailbox(t.Context(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids, err := st.Search(t.Context(), mb.ID, mailstore.FieldSubject, "only once")
+	if err != nil || len(uids) != 1 {
+		t.Fatalf("bob has %d copies (%v)", len(uids), err)
 	}
 }

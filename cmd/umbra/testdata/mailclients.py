@@ -168,6 +168,7 @@ def main():
     sent = wait_for(a2, "Sent", subject)
     copy, flags = fetch(a2, sent[0])
     assert copy["Subject"] == subject
+    assert copy["Bcc"] == alice["address"], ("the Sent copy lost its Bcc", copy["Bcc"])
     assert [p.get_content() for p in copy.iter_attachments()] == [attachment], "Sent copy differs"
     a2.logout()
 
