@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -34,13 +35,12 @@ type newDeviceFlags struct {
 }
 
 func declareNewDeviceFlags(fs *flag.FlagSet) *newDeviceFlags {
-	host, _ := os.Hostname()
-	if checkDeviceName(host) != nil {
-		host = "device"
-	}
 	return &newDeviceFlags{
-		dir:      fs.String("dir", "", "the account `DIR`ectory to create (default $HOME/.umbra/ADDRESS)"),
-		name:     fs.String("name", host, "this device's `NAME`, as the device list shows it"),
+		dir: fs.String("dir", "", "the account `DIR`ectory to create (default $HOME/.umbra/ADDRESS)"),
+		// The provider stores device names in the clear: the default says
+		// nothing of the machine (never its host name), only tells the
+		// account's devices apart.
+		name:     fs.String("name", "", "this device's `NAME`, as the device list shows it; the provider stores it in the clear (default: device-XXXX, four random hex digits)"),
 		server:   declareServerFlags(fs),
 		password: passwordFlag(fs, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password"),
 	}
@@ -84,6 +84,11 @@ func (d *newDevice) close() {
 }
 
 func (f *newDeviceFlags) prepare(ctx context.Context, address string) (*newDevice, error) {
+	if *f.name == "" {
+		var r [2]byte
+		rand.Read(r[:])
+		*f.name = fmt.Sprintf("device-%x", r)
+	}
 	if err := checkDeviceName(*f.name); err != nil {
 		return nil, usageErrorf("--name: %v", err)
 	}

@@ -291,3 +291,21 @@ func TestAccountErrors(t *testing.T) {
 	}
 	failUmbra(t, "holds no account", "account", "devices", "--dir", t.TempDir(), "--password-file", pw)
 }
+
+// TestDefaultDeviceName: without --name a device is listed under a
+// neutral label, never the machine's host name, which the provider would
+// store in the clear.
+func TestDefaultDeviceName(t *testing.T) {
+	t.Parallel()
+	a := newAcctNet(t)
+	dir, pw := filepath.Join(t.TempDir(), "acct"), secretFile(t, "password")
+	mustUmbra(t, "account", "create", "dora@a.test", "--invite", a.invite(t, "dora@a.test"), a.dns(),
+		"--dir", dir, "--password-file", pw, "--phrase-out", filepath.Join(t.TempDir(), "phrase"))
+	devs := mustUmbra(t, "account", "devices", "--dir", dir, "--password-file", pw)
+	if !regexp.MustCompile(`\bdevice-[0-9a-f]{4}\b`).MatchString(devs) {
+		t.Fatalf("devices:\n%s", devs)
+	}
+	if host, _ := os.Hostname(); host != "" && strings.Contains(devs, host) {
+		t.Fatalf("the host name %q is in the device list:\n%s", host, devs)
+	}
+}
