@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -248,19 +247,4 @@ func (a *Auth) header(id, helo, mailFrom string) string {
 	}
 	res = append(res, &authres.DMARCResult{Value: a.DMARC, From: a.From})
 	return "Authentication-Results: " + authres.Format(id, res) + "\r\n"
-}
-
-// Summary is the verdict in one line for the user's Umbra-Security field:
-// "spf=pass dkim=pass (example.org) dmarc=pass".
-func (a *Auth) Summary() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "spf=%s", a.SPF)
-	for _, d := range a.DKIM {
-		fmt.Fprintf(&b, " dkim=%s", d.Value)
-		if d.Domain != "" {
-			fmt.Fprintf(&b, " (%s)", d.Domain)
-		}
-	}
-	fmt.Fprintf(&b, " dmarc=%s", a.DMARC)
-	return b.String()
 }

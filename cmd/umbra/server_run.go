@@ -52,6 +52,9 @@ func runServerRun(c *cmd) error {
 	if d := p.DMAPAddr(); d != "" {
 		fmt.Fprintf(c.stdout, "dmap     https://%s/dmap/v1/ (TLS 1.3)\n", d)
 	}
+	if m := p.MXAddr(); m != "" {
+		fmt.Fprintf(c.stdout, "mx       %s (legacy SMTP, STARTTLS)\n", m)
+	}
 	if m := p.MetricsAddr(); m != "" {
 		fmt.Fprintf(c.stdout, "metrics  http://%s/metrics\n", m)
 	}

@@ -38,7 +38,7 @@ func initProvider(t *testing.T, extra ...string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "provider")
 	args := append([]string{"server", "init", "--domain", testDomain, "--dir", dir, "--hostname", "mail." + testDomain,
-		"--dmtp-listen", "127.0.0.1:0", "--dmtp-public", "mail." + testDomain + ":2626", "--metrics", "127.0.0.1:0", "--dmap-listen", "127.0.0.1:0"}, extra...)
+		"--dmtp-listen", "127.0.0.1:0", "--dmtp-public", "mail." + testDomain + ":2626", "--metrics", "127.0.0.1:0", "--dmap-listen", "127.0.0.1:0", "--mx-listen", "127.0.0.1:0"}, extra...)
 	code, out, errOut := umbra(t, args...)
 	if code != 0 {
 		t.Fatalf("server init: exit %d: %s", code, errOut)
@@ -467,13 +467,13 @@ func TestServerRunProcess(t *testing.T) {
 	}
 	addrs := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(addrs) < 2 && sc.Scan() {
+	for len(addrs) < 3 && sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && (f[0] == "dmtp" || f[0] == "metrics") {
+		if len(f) >= 2 && (f[0] == "dmtp" || f[0] == "mx" || f[0] == "metrics") {
 			addrs[f[0]] = f[1]
 		}
 	}
-	if len(addrs) < 2 {
+	if len(addrs) < 3 {
 		child.Wait()
 		t.Fatalf("server run printed no addresses: %v\nstderr:\n%s", sc.Err(), stderr.String())
 	}
