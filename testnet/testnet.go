@@ -17,7 +17,6 @@ import (
 	"crypto/hpke"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -88,25 +87,6 @@ func (n *Network) Node(domain string) *Node {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.nodes[domain]
-}
-
-// freePort picks a free loopback port for a provider's DMTP or DMAP
-// service, which must be known before the organisation signet and DNS
-// record that publish it are made, and which a restarted provider binds
-// again. It is chosen below the kernel's ephemeral range (Linux:
-// 32768–60999), so that while a provider is down no outgoing connection
-// of this or another test process can be given its port.
-func freePort() (int, error) {
-	var err error
-	for range 100 {
-		port := 20000 + mrand.IntN(12000)
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
-			ln.Close()
-			return port, nil
-		}
-	}
-	return 0, fmt.Errorf("testnet: no free port: %w", err)
 }
 
 // AddProvider initialises a provider directory for domain, as `umbra
