@@ -122,7 +122,7 @@ func Open(cfg Config) (*Bridge, error) {
 	}
 	b := &Bridge{
 		cfg: cfg, address: cfg.Keys.Address, log: cfg.Logger.With("account", cfg.Keys.Address),
-		dir:      NewDirectory(cfg.Client, cfg.Resolver),
+		dir:      NewDirectory(cfg.Client, cfg.Resolver, signet.DomainOf(cfg.Keys.Address)),
 		pushWake: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1),
 	}
 	var err error

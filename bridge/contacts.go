@@ -45,7 +45,7 @@ func (b *Bridge) continuity(ctx context.Context, u *signet.User, level string) (
 	if pinned.Equal(fp) {
 		return level, nil
 	}
-	frames, err := b.cfg.Client.History(ctx, u.Address, pinned, fp)
+	frames, err := b.dir.History(ctx, u.Address, pinned, fp)
 	if err != nil {
 		// Cannot tell now; the message is shown, its verdict says so.
 		return LevelChanged, nil

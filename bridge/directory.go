@@ -26,14 +26,16 @@ const (
 	LevelProvider = "provider"
 )
 
-// Directory finds and validates signets through the account's own provider
-// (docs/spec/dmap.md §9): the provider's answers are unverified data, so
-// every signet is checked here. Verified signets are cached by fingerprint.
+// Directory finds and validates signets: those of the account's own domain
+// from its provider, every other domain's from that domain itself through
+// a tunnel (lookup.go). Answers are unverified data, so every signet is
+// checked here. Verified signets are cached by fingerprint.
 //
 // A Directory is safe for concurrent use.
 type Directory struct {
 	cl       *dmap.Client
-	resolver *dnsrec.Resolver // nil: no DNS anchoring
+	resolver *dnsrec.Resolver // nil: no DNS anchoring, no tunnels
+	home     string           // the account's domain
 
 	mu    sync.Mutex
 	orgs  map[string]*orgEntry // by domain
@@ -61,10 +63,11 @@ const orgTTL = 10 * time.Minute
 // maxCached bounds each cache; past it the cache starts over.
 const maxCached = 4096
 
-// NewDirectory returns a directory asking cl, and resolver (may be nil)
-// for the _dime records that anchor organisation signets.
-func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver) *Directory {
-	return &Directory{cl: cl, resolver: resolver, orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}, legacy: map[string]time.Time{}}
+// NewDirectory returns a directory for an account of the domain home,
+// asking cl, and resolver (may be nil) for the _dime records that anchor
+// organisation signets and name other domains' DMTP services.
+func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver, home string) *Directory {
+	return &Directory{cl: cl, resolver: resolver, home: home, orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}, legacy: map[string]time.Time{}}
 }
 
 // ErrNoSignet says an address or domain has no signet: it is not a dark
@@ -79,9 +82,9 @@ func (d *Directory) Org(ctx context.Context, domain string) (*signet.Org, string
 	if e != nil && time.Since(e.fetched) < orgTTL {
 		return e.org, e.level, nil
 	}
-	raw, err := d.cl.Signet(ctx, domain, signet.Fingerprint{})
-	if errors.Is(err, dmap.ErrNotFound) {
-		return nil, "", fmt.Errorf("%w for the domain %s", ErrNoSignet, domain)
+	raw, err := d.fetchSignet(ctx, domain, signet.Fingerprint{})
+	if errors.Is(err, ErrNoSignet) {
+		return nil, "", err
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("fetch the organisation signet of %s: %w", domain, err)
@@ -91,7 +94,7 @@ func (d *Directory) Org(ctx context.Context, domain string) (*signet.Org, string
 		return nil, "", &permanentError{fmt.Errorf("organisation signet of %s: %w", domain, err)}
 	}
 	if org.Domain != domain {
-		return nil, "", &permanentError{fmt.Errorf("the provider answered the organisation signet of %s for %s", org.Domain, domain)}
+		return nil, "", &permanentError{fmt.Errorf("asked for the organisation signet of %[2]s, got the one of %[1]s", org.Domain, domain)}
 	}
 	if err := org.Verify(time.Now()); err != nil {
 		return nil, "", &permanentError{fmt.Errorf("organisation signet of %s: %w", domain, err)}
@@ -142,9 +145,9 @@ func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerpr
 			return e.user, e.level, nil
 		}
 	}
-	raw, err := d.cl.Signet(ctx, address, fp)
-	if errors.Is(err, dmap.ErrNotFound) {
-		return nil, "", fmt.Errorf("%w for %s", ErrNoSignet, address)
+	raw, err := d.fetchSignet(ctx, address, fp)
+	if errors.Is(err, ErrNoSignet) {
+		return nil, "", err
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("fetch the signet of %s: %w", address, err)
@@ -154,7 +157,7 @@ func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerpr
 		return nil, "", &permanentError{fmt.Errorf("signet of %s: %w", address, err)}
 	}
 	if u.Address != address || (!fp.IsZero() && !u.Fingerprint().Equal(fp)) {
-		return nil, "", &permanentError{fmt.Errorf("the provider answered another signet than the one of %s asked for", address)}
+		return nil, "", &permanentError{fmt.Errorf("got another signet than the one of %s asked for", address)}
 	}
 	org, level, err := d.Org(ctx, signet.DomainOf(address))
 	if err != nil {

@@ -25,6 +25,7 @@ type Backend interface {
 	Accounts
 	Sessions
 	Documents
+	Tunnels
 }
 
 // Accounts covers registration, devices, signets, key backups and sending.

@@ -114,6 +114,7 @@ type request struct {
 	query        url.Values
 	header       http.Header
 	body         []byte
+	stream       io.Reader // a body sent as it is read, instead of body
 	auth         bool
 }
 
@@ -127,6 +128,9 @@ func (c *Client) do(ctx context.Context, rq request) (*http.Response, error) {
 	var body io.Reader
 	if rq.body != nil {
 		body = bytes.NewReader(rq.body)
+	}
+	if rq.stream != nil {
+		body = rq.stream
 	}
 	req, err := http.NewRequestWithContext(ctx, rq.method, u, body)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type fakeBackend struct {
 	byAccess   map[[32]byte]*Session
 	byRefresh  map[[32]byte]*Session
 	remote     map[string][]byte // other domains' signets by name
+	tunnelTo   map[string]string // other domains' DMTP addresses for Tunnel
 	sent       []fakeSent
 	watchers   map[string]map[int]chan struct{}
 	nextWatch  int
@@ -60,6 +62,7 @@ func newFakeBackend(org *signet.Org, sok ed25519.PrivateKey) *fakeBackend {
 		byAccess:   map[[32]byte]*Session{},
 		byRefresh:  map[[32]byte]*Session{},
 		remote:     map[string][]byte{},
+		tunnelTo:   map[string]string{},
 		watchers:   map[string]map[int]chan struct{}{},
 	}
 }
@@ -484,5 +487,16 @@ func (f *fakeBackend) docCount(account string) int {
 }
 
 var _ Backend = (*fakeBackend)(nil)
+
+func (f *fakeBackend) Tunnel(ctx context.Context, account, domain string) (net.Conn, error) {
+	f.mu.Lock()
+	addr, ok := f.tunnelTo[domain]
+	f.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("fake: tunnel to %s: %w", domain, ErrNotFound)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
 
 var errFake = errors.New("fake: secret internal detail")

@@ -154,6 +154,8 @@ type handler struct {
 	addr *limiter // failed proofs per client address
 	keys *limiter // failed login and enrol proofs per device key
 	chal *limiter // challenges per client address
+
+	tunnels tunnelCounts // look-up tunnels open per account
 }
 
 // Handler returns the DMAP http.Handler for b. Mount it at the server's
@@ -203,6 +205,7 @@ func (h *handler) routes() {
 		{"POST", "legacy", h.authed(h.sendLegacy)},
 		{"GET", "signet", h.authed(h.signet)},
 		{"GET", "history", h.authed(h.history)},
+		{"POST", "tunnel", h.authed(h.tunnel)},
 		{"POST", "rotate", h.authed(h.rotate)},
 	}
 	paths := map[string]bool{}
@@ -223,6 +226,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// §5.2.2.5), and nothing is to be sniffed into another type.
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Everything a request tells the provider but its body and tokens:
+	// what an operator's debug log shows.
+	h.o.Logger.Debug("dmap: request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "client", h.o.ClientAddress(r))
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -52,22 +52,31 @@ type Client struct {
 // says, TLS 1.3 and ALPN "dmtp/1" are required. ctx bounds the dial, the
 // handshake and the greeting.
 func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
-	if cfg == nil {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
-		}
-		cfg = PinnedConfig(nil, host)
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
 	}
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
 	}
+	return NewClient(ctx, raw, host, cfg)
+}
+
+// NewClient is Dial over a connection the caller opened: a tunnel through
+// the user's own provider (docs/spec/dmap.md §9.3), say. host is the
+// server's host name or address, as the _dime record's dx= names it; cfg
+// as for Dial. NewClient owns raw from its call on: it closes it on
+// failure and with the Client.
+func NewClient(ctx context.Context, raw net.Conn, host string, cfg *tls.Config) (*Client, error) {
+	if cfg == nil {
+		cfg = PinnedConfig(nil, host)
+	}
 	tcfg := clientTLSConfig(cfg)
 	if tcfg.ServerName == "" && !tcfg.InsecureSkipVerify {
 		// As tls.Dialer does: the name to verify is the dialled host's.
-		tcfg.ServerName, _, _ = net.SplitHostPort(addr)
+		tcfg.ServerName = host
 	}
 	rec := &recordingConn{Conn: raw}
 	tc := tls.Client(rec, tcfg)
@@ -76,7 +85,7 @@ func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
 			err = e
 		}
 		raw.Close()
-		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
+		return nil, fmt.Errorf("dmtp: connect to %s: %w", host, err)
 	}
 	rec.first, rec.done = nil, true
 	c := &Client{tc: tc, r: bufio.NewReaderSize(tc, bufferSize), w: bufio.NewWriterSize(tc, bufferSize)}
@@ -89,7 +98,7 @@ func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, fmt.Errorf("dmtp: %s greeting: %w", addr, err)
+		return nil, fmt.Errorf("dmtp: %s greeting: %w", host, err)
 	}
 	if rep.code != 220 {
 		tc.Close()

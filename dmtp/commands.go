@@ -29,7 +29,9 @@ func (c *conn) handle(line string) error {
 	if err != nil {
 		return c.fail(err.(*Error))
 	}
-	c.log.Debug("dmtp: command", "verb", cmd.verb)
+	// The whole line, names and fingerprints included: what the server
+	// learns from a command is what an operator's debug log shows.
+	c.log.Debug("dmtp: command", "line", line)
 	switch cmd.verb {
 	case "EHLO":
 		return c.ehlo(cmd)

@@ -92,6 +92,18 @@ var configKeys = append([]configKey{
 			c.QueueWorkers = n
 			return nil
 		}},
+	{"tunnel_private", "no", "yes lets the users' look-up tunnels reach loopback and private addresses that another domain's _dime record names (test networks on one machine only).",
+		func(c *Config, v string) error {
+			switch v {
+			case "yes":
+				c.TunnelPrivate = true
+			case "no":
+				c.TunnelPrivate = false
+			default:
+				return fmt.Errorf("want yes or no")
+			}
+			return nil
+		}},
 	{"node", "", "Name of this node among several sharing one store (default: the host name).",
 		func(c *Config, v string) error { c.Node = v; return nil }},
 	{"dns", "", "DNS resolver host:port for _dime look-ups (default: the first nameserver in /etc/resolv.conf). Use a DNSSEC-validating resolver you trust, ideally on loopback.",

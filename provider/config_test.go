@@ -29,6 +29,7 @@ var configCases = map[string]struct {
 	"retry_base":          {"90s", func(c *Config) { c.RetryBase = 90 * time.Second }},
 	"retry_max":           {"2h", func(c *Config) { c.RetryMax = 2 * time.Hour }},
 	"queue_workers":       {"16", func(c *Config) { c.QueueWorkers = 16 }},
+	"tunnel_private":      {"yes", func(c *Config) { c.TunnelPrivate = true }},
 	"node":                {"mx-2", func(c *Config) { c.Node = "mx-2" }},
 	"mx_listen":           {"127.0.0.1:2525", func(c *Config) { c.MXListen = "127.0.0.1:2525" }},
 	"mx_max_message_size": {"5MiB", func(c *Config) { c.MXMaxMessageSize = 5 << 20 }},

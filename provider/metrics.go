@@ -19,6 +19,7 @@ type metrics struct {
 	sessions      prometheus.Counter
 	signetLookups *prometheus.CounterVec // by result
 	legacyIn      *prometheus.CounterVec // legacy MX outcomes
+	tunnels       prometheus.Counter     // look-up tunnels opened
 }
 
 func newMetrics() *metrics {
@@ -44,8 +45,12 @@ func newMetrics() *metrics {
 			Name: "umbra_mx_total",
 			Help: "Legacy MX outcomes: delivered (per recipient), refused-recipient, seal-failed.",
 		}, []string{"result"}),
+		tunnels: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "umbra_dmap_tunnels_total",
+			Help: "Look-up tunnels opened for users to other domains' DMTP services.",
+		}),
 	}
-	m.reg.MustRegister(m.deliveries, m.relays, m.sessions, m.signetLookups, m.legacyIn)
+	m.reg.MustRegister(m.deliveries, m.relays, m.sessions, m.signetLookups, m.legacyIn, m.tunnels)
 	return m
 }
 

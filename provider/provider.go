@@ -89,6 +89,11 @@ type Config struct {
 	// claims carry it, and at start the provider releases the claims its
 	// earlier incarnation held (default: the host name).
 	Node string
+	// TunnelPrivate lets look-up tunnels (tunnel.go) reach loopback,
+	// private and link-local addresses; off, a _dime record cannot turn
+	// the provider into a door to its own network. For test networks on
+	// one machine.
+	TunnelPrivate bool
 	// Resolver looks up _dime records (default: the system's resolver).
 	Resolver *dnsrec.Resolver
 	Logger   *slog.Logger

@@ -132,6 +132,7 @@ func (n *Network) AddProvider(domain string) (*Node, error) {
 	}
 	if err := provider.WriteConfig(dir, map[string]string{
 		"dmtp_listen": dmtp, "dmap_listen": dmapAddr, "mx_listen": mxAddr, "metrics_listen": "off", "dns": n.DNS.Addr, "node": domain,
+		"tunnel_private": "yes",
 	}); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"umbra/provider"
+	"umbra/signet"
+	"umbra/testnet"
+)
+
+// syncBuffer is a log sink several goroutines write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWhoLearnsWhat is DESIGN §2 as a test: alice@a.test and bob@b.test
+// write to each other (first contact, a reply, and again after both
+// bridges restart), while each provider logs at debug level every DMAP
+// request (method, path and query) and every DMTP command line it
+// receives. Then a.test has never seen bob's address or fingerprint, and
+// b.test never alice's, in any request, log line or stored byte: the
+// bridges look other domains' keys up through tunnels (docs/spec/dmap.md
+// §9.3), which their providers cannot read.
+func TestWhoLearnsWhat(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n, err := testnet.New(filepath.Join(t.TempDir(), "providers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	users := []string{"alice@a.test", "bob@b.test"}
+	logs := map[string]*syncBuffer{}
+	nodes := map[string]*testnet.Node{}
+	bridges := map[string]*runningBridge{}
+	passwords := map[string][]byte{}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	accounts := t.TempDir()
+	for _, address := range users {
+		domain := signet.DomainOf(address)
+		node, err := n.AddProvider(domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := &syncBuffer{}
+		logs[domain], nodes[domain] = buf, node
+		if err := node.Start(func(c *provider.Config) {
+			c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(node.Stop)
+		dir := filepath.Join(accounts, address)
+		if passwords[address], err = createDemoAccount(ctx, node, n.DNS.Addr, address, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func(address string) {
+		rb, err := startBridge(ctx, filepath.Join(accounts, address), passwords[address], n.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bridges[address] = rb
+	}
+	for _, a := range users {
+		start(a)
+	}
+	defer func() {
+		for _, rb := range bridges {
+			rb.close()
+		}
+	}()
+	send := func(from, to, subject string) {
+		t.Helper()
+		msg := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%d@%s>\r\n\r\nhello\r\n",
+			from, to, subject, time.Now().UnixNano(), signet.DomainOf(from))
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := bridges[from].b.Submit(sctx, []string{to}, []byte(msg)); err != nil {
+			t.Fatalf("%s to %s: %v", from, to, err)
+		}
+		waitMailbox(t, bridges[to].b.Store(), "INBOX", subject)
+	}
+	send("alice@a.test", "bob@b.test", "first contact")
+	send("bob@b.test", "alice@a.test", "Re: first contact")
+	for _, a := range users {
+		if err := bridges[a].close(); err != nil {
+			t.Fatal(err)
+		}
+		start(a)
+	}
+	send("alice@a.test", "bob@b.test", "after a restart")
+	send("bob@b.test", "alice@a.test", "Re: after a restart")
+	for _, a := range users {
+		bridges[a].close()
+		delete(bridges, a)
+	}
+
+	// What each must never learn: the other side's address and the
+	// fingerprints of its signets, in every form they travel in.
+	secrets := map[string][]string{}
+	for _, address := range users {
+		domain := signet.DomainOf(address)
+		rec, err := nodes[domain].Provider.Store().Signets().Current(ctx, address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := rec.Fingerprint
+		secrets[address] = []string{address, url.QueryEscape(address), fp.String(), hex.EncodeToString(fp[:]), string(fp[:])}
+	}
+	for _, c := range []struct{ domain, other string }{{"a.test", "bob@b.test"}, {"b.test", "alice@a.test"}} {
+		log := logs[c.domain].String()
+		// The log is a record of every request: without these lines the
+		// absence checks below would prove nothing.
+		for _, want := range []string{"dmap: request", "path=/dmap/v1/changes", "dmtp: command"} {
+			if !strings.Contains(log, want) {
+				t.Fatalf("%s's debug log has no %q: the test does not see what the provider receives", c.domain, want)
+			}
+		}
+		for _, s := range secrets[c.other] {
+			if i := strings.Index(log, s); i >= 0 {
+				line := log[strings.LastIndexByte(log[:i], '\n')+1:]
+				line, _, _ = strings.Cut(line, "\n")
+				t.Errorf("%s learnt %s from a request or log line: %s", c.domain, c.other, line)
+			}
+		}
+		if !strings.Contains(log, "dmap: tunnel closed") {
+			t.Errorf("%s carried no look-up tunnel", c.domain)
+		}
+	}
+	for _, domain := range []string{"a.test", "b.test"} {
+		nodes[domain].Stop()
+	}
+	for _, c := range []struct{ domain, other string }{{"a.test", "bob@b.test"}, {"b.test", "alice@a.test"}} {
+		scanFor(t, nodes[c.domain].Dir, c.domain, secrets[c.other]...)
+	}
+}
+
+// scanFor fails if any file under dir holds any of secrets.
+func scanFor(t *testing.T, dir, who string, secrets ...string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s stores %q in %s", who, s, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
