@@ -49,6 +49,10 @@ type Accounts interface {
 	// included, oldest first (zero start: the first; zero stop: the
 	// current), through DMTP HIST for other domains.
 	History(ctx context.Context, address string, start, stop signet.Fingerprint) ([][]byte, error)
+	// Log answers a query of this domain's transparency log
+	// (docs/spec/keylog.md §8): ErrBadField for a malformed query,
+	// ErrNotFound for a record or tree size the log does not have.
+	Log(ctx context.Context, query string) ([]byte, error)
 
 	// Device returns address's active device with public key key;
 	// ErrNotFound if the account is not active or has no such device

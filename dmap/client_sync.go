@@ -237,6 +237,16 @@ func (c *Client) Signet(ctx context.Context, name string, fp signet.Fingerprint)
 	return readAll(resp, signet.MaxSize)
 }
 
+// Log asks a query of the provider's own transparency log (spec §9.4,
+// docs/spec/keylog.md §8) and returns the answer's payload, unverified.
+func (c *Client) Log(ctx context.Context, query string) ([]byte, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "log", query: url.Values{"q": {query}}, auth: true})
+	if err != nil {
+		return nil, err
+	}
+	return readAll(resp, 1<<20)
+}
+
 // maxHistoryTotal bounds how many signets History collects over all pages.
 const maxHistoryTotal = 16 * MaxHistoryPage
 

@@ -488,6 +488,13 @@ func (f *fakeBackend) docCount(account string) int {
 
 var _ Backend = (*fakeBackend)(nil)
 
+func (f *fakeBackend) Log(ctx context.Context, query string) ([]byte, error) {
+	if query != "CHECKPOINT" {
+		return nil, fmt.Errorf("fake: log query %q: %w", query, ErrBadField)
+	}
+	return []byte("umbra-keylog/a.test\n0\n"), nil
+}
+
 func (f *fakeBackend) Tunnel(ctx context.Context, account, domain string) (net.Conn, error) {
 	f.mu.Lock()
 	addr, ok := f.tunnelTo[domain]

@@ -206,6 +206,7 @@ func (h *handler) routes() {
 		{"GET", "signet", h.authed(h.signet)},
 		{"GET", "history", h.authed(h.history)},
 		{"POST", "tunnel", h.authed(h.tunnel)},
+		{"GET", "log", h.authed(h.log)},
 		{"POST", "rotate", h.authed(h.rotate)},
 	}
 	paths := map[string]bool{}

@@ -72,6 +72,23 @@ func (h *handler) signet(w http.ResponseWriter, r *http.Request, _ Session) {
 	_, _ = w.Write(sig)
 }
 
+// GET /log?q=… (spec §9.4): a query of this domain's transparency log.
+func (h *handler) log(w http.ResponseWriter, r *http.Request, _ Session) {
+	q, err := query(r.URL.RawQuery, "q")
+	var out []byte
+	if err == nil {
+		out, err = h.b.Log(r.Context(), q.Get("q"))
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
 // GET /history?address=…[&start=…][&stop=…] (spec §9.2).
 func (h *handler) history(w http.ResponseWriter, r *http.Request, _ Session) {
 	q, err := query(r.URL.RawQuery, "address", "start", "stop")

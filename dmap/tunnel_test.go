@@ -152,3 +152,17 @@ func TestTunnel(t *testing.T) {
 		t.Fatalf("read %d bytes through the tunnel (limit %d): %v", n, TunnelMaxDown, err)
 	}
 }
+
+// TestLogQuery: GET log passes the query to the backend and its answer
+// back; the backend's refusal of a malformed query is a 400.
+func TestLogQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	u := e.newUser(t, "alice")
+	got, err := u.c.Log(t.Context(), "CHECKPOINT")
+	if err != nil || string(got) != "umbra-keylog/a.test\n0\n" {
+		t.Fatalf("log checkpoint: %q, %v", got, err)
+	}
+	_, err = u.c.Log(t.Context(), "SOMETHING ELSE")
+	wantCode(t, err, CodeBadField, http.StatusBadRequest)
+}

@@ -35,7 +35,8 @@ type Log struct {
 	signer *Signer
 	origin string
 
-	mu sync.Mutex // serialises appends: one sequencer
+	mu   sync.Mutex // serialises appends: one sequencer
+	find finder     // FIND's index (query.go)
 }
 
 // New returns the log of domain over st, signing checkpoints with signer.

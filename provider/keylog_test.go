@@ -1,8 +1,10 @@
 package provider_test
 
 import (
+	"errors"
 	"testing"
 
+	"umbra/dmtp"
 	"umbra/keylog"
 	"umbra/testnet"
 )
@@ -69,5 +71,52 @@ func TestIssueLogsSignets(t *testing.T) {
 	}
 	if err := keylog.VerifyConsistency(c1, c2, cons); err != nil {
 		t.Fatalf("the log did not grow by appending: %v", err)
+	}
+
+	// The organisation signet names the key, and DMTP LOG serves the log
+	// to anyone (docs/spec/dmtp.md §5.9).
+	if org := nd.Provider.Org().Signet; org.LogKey != vkey {
+		t.Fatalf("the organisation signet names log key %q, the provider signs with %q", org.LogKey, vkey)
+	}
+	cl, err := dmtp.Dial(ctx, nd.DMTP, dmtp.PinnedConfig(nd.Record.TLSPin, "127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Hello("b.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cl.Extension("LOG"); !ok {
+		t.Fatal("EHLO does not list LOG")
+	}
+	signed, err := cl.Log("CHECKPOINT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3, err := keylog.Open(signed, "a.test", vkey)
+	if err != nil || c3 != c2 {
+		t.Fatalf("LOG CHECKPOINT: %+v, %v; want %+v", c3, err, c2)
+	}
+	fp := bob.Signet.Fingerprint()
+	idx, err := cl.Log(keylog.Query{Op: keylog.OpFind, Hash: fp}.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, err := keylog.DecodeIndex(idx); err != nil || i != 1 {
+		t.Fatalf("LOG FIND bob: %d, %v", i, err)
+	}
+	raw, err := cl.Log("INCLUSION 1 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proof, err := keylog.DecodeProof(raw); err != nil || keylog.VerifyInclusion(c3, 1, bob.Signet.Bytes(), proof) != nil {
+		t.Fatalf("LOG INCLUSION: %v", err)
+	}
+	var de *dmtp.Error
+	if _, err := cl.Log("INCLUSION 2 2"); !errors.As(err, &de) || de.Code != 550 {
+		t.Fatalf("a record the log does not have: %v", err)
+	}
+	if _, err := cl.Log("INCLUSION x"); !errors.As(err, &de) || de.Code != 501 {
+		t.Fatalf("a malformed query: %v", err)
 	}
 }

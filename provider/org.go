@@ -10,6 +10,7 @@ import (
 
 	"umbra/dnsrec"
 	"umbra/keyfile"
+	"umbra/keylog"
 	"umbra/signet"
 )
 
@@ -44,7 +45,7 @@ func CreateOrg(dir string, o OrgOptions) (*signet.Org, *dnsrec.Record, error) {
 	if o.Days < 1 || o.Days > 3650 {
 		return nil, nil, fmt.Errorf("provider: organisation signet validity %d days, must be 1 to 3650", o.Days)
 	}
-	for _, n := range []string{POKFile, SOKFile, EncFile, SignetFile} {
+	for _, n := range []string{POKFile, SOKFile, EncFile, SignetFile, LogKeyFile} {
 		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
 			return nil, nil, fmt.Errorf("provider: %s already exists; refusing to overwrite organisation keys", filepath.Join(dir, n))
 		}
@@ -61,6 +62,17 @@ func CreateOrg(dir string, o OrgOptions) (*signet.Org, *dnsrec.Record, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The log key signs checkpoints only (docs/spec/keylog.md §3.2); the
+	// organisation signet names it, so that a checkpoint is only ever
+	// checked against the key its POK vouched for.
+	_, logKey, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	logVerifier, err := keylog.VerifierKey(o.Domain, logKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, nil, err
+	}
 	start := time.Now().UTC().Truncate(time.Second)
 	org, err := signet.NewOrg(signet.OrgFields{
 		POK:       pok.Public().(ed25519.PublicKey),
@@ -70,6 +82,7 @@ func CreateOrg(dir string, o OrgOptions) (*signet.Org, *dnsrec.Record, error) {
 		DMTP:      o.DMTP,
 		DMAP:      o.DMAP,
 		TLSPin:    o.TLSPin,
+		LogKey:    logVerifier,
 		NotBefore: start,
 		NotAfter:  start.AddDate(0, 0, o.Days),
 	}, pok)
@@ -103,6 +116,9 @@ func CreateOrg(dir string, o OrgOptions) (*signet.Org, *dnsrec.Record, error) {
 		return nil, nil, err
 	}
 	if err := keyfile.WriteEncryption(filepath.Join(dir, EncFile), enc, h("organisation encryption key")); err != nil {
+		return nil, nil, err
+	}
+	if err := writeLogKey(filepath.Join(dir, LogKeyFile), o.Domain, logKey); err != nil {
 		return nil, nil, err
 	}
 	if err := keyfile.WriteSignet(filepath.Join(dir, SignetFile), org.Bytes(), map[string]string{"Fingerprint": org.Fingerprint().String()}); err != nil {

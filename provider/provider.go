@@ -237,7 +237,7 @@ func New(cfg Config, st store.Store) (*Provider, error) {
 	if p.dkim, err = loadDKIM(cfg.Dir); err != nil {
 		return nil, err
 	}
-	if p.keylog, p.logKey, err = openKeylog(cfg.Dir, p.domain, st); err != nil {
+	if p.keylog, p.logKey, err = openKeylog(cfg.Dir, p.org.Signet, st); err != nil {
 		return nil, err
 	}
 	if p.relayResolver = cfg.NetResolver; p.relayResolver == nil {
