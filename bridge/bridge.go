@@ -122,13 +122,13 @@ func Open(cfg Config) (*Bridge, error) {
 	}
 	b := &Bridge{
 		cfg: cfg, address: cfg.Keys.Address, log: cfg.Logger.With("account", cfg.Keys.Address),
-		dir:      NewDirectory(cfg.Client, cfg.Resolver, signet.DomainOf(cfg.Keys.Address)),
 		pushWake: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1),
 	}
 	var err error
 	if b.store, err = openStore(cfg.Dir, cfg.Keys); err != nil {
 		return nil, err
 	}
+	b.dir = NewDirectory(cfg.Client, cfg.Resolver, signet.DomainOf(cfg.Keys.Address), b.store)
 	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, time.Now()); err != nil {
 		b.store.Close()
 		return nil, err

@@ -29,13 +29,17 @@ const (
 // Directory finds and validates signets: those of the account's own domain
 // from its provider, every other domain's from that domain itself through
 // a tunnel (lookup.go). Answers are unverified data, so every signet is
-// checked here. Verified signets are cached by fingerprint.
+// checked here: its organisation's certification, the organisation signet
+// against DNS, and, when the organisation names a transparency log, a
+// proof that the signet is in that log (keylog.go). Verified signets are
+// cached by fingerprint.
 //
 // A Directory is safe for concurrent use.
 type Directory struct {
 	cl       *dmap.Client
 	resolver *dnsrec.Resolver // nil: no DNS anchoring, no tunnels
 	home     string           // the account's domain
+	logs     *logMemory       // the newest checkpoint seen of each log
 
 	mu    sync.Mutex
 	orgs  map[string]*orgEntry // by domain
@@ -65,9 +69,11 @@ const maxCached = 4096
 
 // NewDirectory returns a directory for an account of the domain home,
 // asking cl, and resolver (may be nil) for the _dime records that anchor
-// organisation signets and name other domains' DMTP services.
-func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver, home string) *Directory {
-	return &Directory{cl: cl, resolver: resolver, home: home, orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}, legacy: map[string]time.Time{}}
+// organisation signets and name other domains' DMTP services. st (may be
+// nil) keeps the newest checkpoint of each log across restarts.
+func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver, home string, st stateStore) *Directory {
+	return &Directory{cl: cl, resolver: resolver, home: home, logs: &logMemory{st: st},
+		orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}, legacy: map[string]time.Time{}}
 }
 
 // ErrNoSignet says an address or domain has no signet: it is not a dark
@@ -76,13 +82,34 @@ var ErrNoSignet = errors.New("no Umbra signet")
 
 // Org returns domain's current organisation signet, verified, and its level.
 func (d *Directory) Org(ctx context.Context, domain string) (*signet.Org, string, error) {
-	d.mu.Lock()
-	e := d.orgs[domain]
-	d.mu.Unlock()
-	if e != nil && time.Since(e.fetched) < orgTTL {
-		return e.org, e.level, nil
+	if org, level, ok := d.cachedOrg(domain); ok {
+		return org, level, nil
 	}
-	raw, err := d.fetchSignet(ctx, domain, signet.Fingerprint{})
+	var org *signet.Org
+	var level string
+	err := d.open(ctx, domain, func(s source) (err error) {
+		org, level, err = d.orgFrom(ctx, s, domain)
+		return err
+	})
+	return org, level, err
+}
+
+func (d *Directory) cachedOrg(domain string) (*signet.Org, string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.orgs[domain]
+	if e != nil && time.Since(e.fetched) < orgTTL {
+		return e.org, e.level, true
+	}
+	return nil, "", false
+}
+
+// orgFrom fetches, verifies and caches domain's organisation signet.
+func (d *Directory) orgFrom(ctx context.Context, s source, domain string) (*signet.Org, string, error) {
+	if org, level, ok := d.cachedOrg(domain); ok {
+		return org, level, nil
+	}
+	raw, err := s.Signet(ctx, domain, signet.Fingerprint{})
 	if errors.Is(err, ErrNoSignet) {
 		return nil, "", err
 	}
@@ -94,7 +121,7 @@ func (d *Directory) Org(ctx context.Context, domain string) (*signet.Org, string
 		return nil, "", &permanentError{fmt.Errorf("organisation signet of %s: %w", domain, err)}
 	}
 	if org.Domain != domain {
-		return nil, "", &permanentError{fmt.Errorf("asked for the organisation signet of %[2]s, got the one of %[1]s", org.Domain, domain)}
+		return nil, "", &permanentError{fmt.Errorf("asked for the organisation signet of %s, got the one of %s", domain, org.Domain)}
 	}
 	if err := org.Verify(time.Now()); err != nil {
 		return nil, "", &permanentError{fmt.Errorf("organisation signet of %s: %w", domain, err)}
@@ -135,7 +162,8 @@ func (d *Directory) anchor(ctx context.Context, org *signet.Org) (string, error)
 }
 
 // User returns address's user signet with fingerprint fp (zero: the
-// current one), verified against its organisation signet, and its level.
+// current one), verified against its organisation signet and, when the
+// organisation keeps a log, proved to be in it; and its level.
 func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerprint) (*signet.User, string, error) {
 	if !fp.IsZero() {
 		d.mu.Lock()
@@ -145,7 +173,26 @@ func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerpr
 			return e.user, e.level, nil
 		}
 	}
-	raw, err := d.fetchSignet(ctx, address, fp)
+	var u *signet.User
+	var level string
+	err := d.open(ctx, signet.DomainOf(address), func(s source) (err error) {
+		u, level, err = d.userFrom(ctx, s, address, fp)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	d.mu.Lock()
+	if len(d.users) >= maxCached {
+		clear(d.users)
+	}
+	d.users[u.Fingerprint()] = &userEntry{user: u, level: level}
+	d.mu.Unlock()
+	return u, level, nil
+}
+
+func (d *Directory) userFrom(ctx context.Context, s source, address string, fp signet.Fingerprint) (*signet.User, string, error) {
+	raw, err := s.Signet(ctx, address, fp)
 	if errors.Is(err, ErrNoSignet) {
 		return nil, "", err
 	}
@@ -159,18 +206,15 @@ func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerpr
 	if u.Address != address || (!fp.IsZero() && !u.Fingerprint().Equal(fp)) {
 		return nil, "", &permanentError{fmt.Errorf("got another signet than the one of %s asked for", address)}
 	}
-	org, level, err := d.Org(ctx, signet.DomainOf(address))
+	org, level, err := d.orgFrom(ctx, s, signet.DomainOf(address))
 	if err != nil {
 		return nil, "", err
 	}
 	if err := u.Verify(org, time.Now()); err != nil {
 		return nil, "", &permanentError{fmt.Errorf("the signet of %s does not verify: %w", address, err)}
 	}
-	d.mu.Lock()
-	if len(d.users) >= maxCached {
-		clear(d.users)
+	if err := d.proveLogged(ctx, s, org, u); err != nil {
+		return nil, "", err
 	}
-	d.users[u.Fingerprint()] = &userEntry{user: u, level: level}
-	d.mu.Unlock()
 	return u, level, nil
 }

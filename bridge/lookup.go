@@ -16,65 +16,56 @@ import (
 // lookupTimeout bounds one look-up through a tunnel, DNS included.
 const lookupTimeout = 45 * time.Second
 
-// fetchSignet fetches the raw signet of name (an address or a domain;
-// fp zero: the current one). Names of the account's own domain are asked
-// of its provider, which knows them anyway; every other name is asked of
-// its own domain's DMTP service through a tunnel (docs/spec/dmap.md §9.3),
-// so that the provider never learns whom its user writes to or hears
-// from (DESIGN §2). ErrNoSignet if there is none.
-func (d *Directory) fetchSignet(ctx context.Context, name string, fp signet.Fingerprint) ([]byte, error) {
-	domain := domainOfName(name)
-	if !d.tunnelled(domain) {
-		raw, err := d.cl.Signet(ctx, name, fp)
-		if errors.Is(err, dmap.ErrNotFound) {
-			return nil, fmt.Errorf("%w for %s", ErrNoSignet, name)
-		}
-		return raw, err
+// source is where the Directory asks for one domain's signets and log:
+// the account's own provider over DMAP for its own domain, or that
+// domain's own DMTP service through a tunnel. Its answers are unverified.
+type source interface {
+	// Signet returns a raw signet (fp zero: the current one);
+	// ErrNoSignet if there is none.
+	Signet(ctx context.Context, name string, fp signet.Fingerprint) ([]byte, error)
+	// History returns address's signets from start to stop, oldest
+	// first.
+	History(ctx context.Context, address string, start, stop signet.Fingerprint) ([][]byte, error)
+	// Log asks a query of the domain's transparency log
+	// (docs/spec/keylog.md §8); errLogAbsent if the record or tree
+	// asked for is not in it, errNoLog if the domain serves no log.
+	Log(ctx context.Context, query string) ([]byte, error)
+}
+
+var (
+	errLogAbsent = errors.New("not in the log")
+	errNoLog     = errors.New("the domain serves no transparency log")
+)
+
+// open runs fn with a source for domain. Names of the account's own domain
+// are asked of its provider, which knows them anyway; every other name is
+// asked of its own domain's DMTP service through a tunnel
+// (docs/spec/dmap.md §9.3), so that the provider never learns whom its
+// user writes to or hears from (DESIGN §2). Without a resolver (unit
+// tests) the provider is asked, and learns the names.
+func (d *Directory) open(ctx context.Context, domain string, fn func(source) error) error {
+	if d.resolver == nil || d.home == "" || domain == d.home {
+		return fn(dmapSource{d.cl})
 	}
-	var raw []byte
-	err := d.viaTunnel(ctx, domain, func(cl *dmtp.Client) (err error) {
-		raw, err = cl.Signet(name, fp)
-		return err
-	})
-	return raw, err
+	return d.viaTunnel(ctx, domain, fn)
 }
 
 // History fetches address's user signets from start to stop (both
-// included; zero: the first, the current), oldest first, as
-// fetchSignet does: unverified.
+// included; zero: the first, the current), oldest first: unverified.
 func (d *Directory) History(ctx context.Context, address string, start, stop signet.Fingerprint) ([][]byte, error) {
-	domain := signet.DomainOf(address)
-	if !d.tunnelled(domain) {
-		return d.cl.History(ctx, address, start, stop)
-	}
 	var frames [][]byte
-	err := d.viaTunnel(ctx, domain, func(cl *dmtp.Client) (err error) {
-		frames, err = cl.History(address, start, stop)
+	err := d.open(ctx, signet.DomainOf(address), func(s source) (err error) {
+		frames, err = s.History(ctx, address, start, stop)
 		return err
 	})
 	return frames, err
-}
-
-func domainOfName(name string) string {
-	if d := signet.DomainOf(name); d != "" {
-		return d
-	}
-	return name
-}
-
-// tunnelled reports whether look-ups for domain go through a tunnel: every
-// domain but the account's own, when the Directory can find other domains'
-// DMTP services in DNS. Without a resolver (unit tests) the provider is
-// asked, and learns the names.
-func (d *Directory) tunnelled(domain string) bool {
-	return d.resolver != nil && d.home != "" && domain != d.home
 }
 
 // viaTunnel runs fn on a DMTP session with domain's own server, reached
 // through a tunnel from the account's provider and authenticated end to
 // end by the TLS pin of domain's _dime record (or, without one, WebPKI for
 // the record's host): the provider relays bytes it cannot read.
-func (d *Directory) viaTunnel(ctx context.Context, domain string, fn func(*dmtp.Client) error) error {
+func (d *Directory) viaTunnel(ctx context.Context, domain string, fn func(source) error) error {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	ans, err := d.resolver.Lookup(ctx, domain)
@@ -105,16 +96,81 @@ func (d *Directory) viaTunnel(ctx context.Context, domain string, fn func(*dmtp.
 	if err := cl.Hello(d.home); err != nil {
 		return fmt.Errorf("DMTP with %s through the tunnel: %w", domain, err)
 	}
-	err = fn(cl)
-	var de *dmtp.Error
-	switch {
-	case errors.As(err, &de) && de.Code == 550 && de.Enhanced == "5.1.1":
-		return fmt.Errorf("%w: %s answered %v", ErrNoSignet, domain, err)
-	case errors.As(err, &de) && !de.Temporary():
-		return &permanentError{fmt.Errorf("%s answered %w", domain, err)}
-	case err != nil:
-		return fmt.Errorf("DMTP with %s through the tunnel: %w", domain, err)
+	if err := fn(dmtpSource{cl, domain}); err != nil {
+		return err
 	}
 	_ = cl.Quit()
 	return nil
+}
+
+// dmapSource asks the account's own provider.
+type dmapSource struct{ cl *dmap.Client }
+
+func (s dmapSource) Signet(ctx context.Context, name string, fp signet.Fingerprint) ([]byte, error) {
+	raw, err := s.cl.Signet(ctx, name, fp)
+	if errors.Is(err, dmap.ErrNotFound) {
+		return nil, fmt.Errorf("%w for %s", ErrNoSignet, name)
+	}
+	return raw, err
+}
+
+func (s dmapSource) History(ctx context.Context, address string, start, stop signet.Fingerprint) ([][]byte, error) {
+	return s.cl.History(ctx, address, start, stop)
+}
+
+func (s dmapSource) Log(ctx context.Context, query string) ([]byte, error) {
+	b, err := s.cl.Log(ctx, query)
+	if errors.Is(err, dmap.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", errLogAbsent, err)
+	}
+	return b, err
+}
+
+// dmtpSource asks another domain's DMTP service; each command is bounded
+// by the client's timeout and the tunnel's context.
+type dmtpSource struct {
+	cl     *dmtp.Client
+	domain string
+}
+
+func (s dmtpSource) fail(err error) error {
+	var de *dmtp.Error
+	switch {
+	case errors.As(err, &de) && !de.Temporary():
+		return &permanentError{fmt.Errorf("%s answered %w", s.domain, err)}
+	case err != nil:
+		return fmt.Errorf("DMTP with %s through the tunnel: %w", s.domain, err)
+	}
+	return nil
+}
+
+// unknown reports whether err is DMTP's answer for a name, fingerprint,
+// record or tree the server does not have (docs/spec/dmtp.md §6).
+func unknown(err error) bool {
+	var de *dmtp.Error
+	return errors.As(err, &de) && de.Code == 550 && de.Enhanced == "5.1.1"
+}
+
+func (s dmtpSource) Signet(_ context.Context, name string, fp signet.Fingerprint) ([]byte, error) {
+	raw, err := s.cl.Signet(name, fp)
+	if unknown(err) {
+		return nil, fmt.Errorf("%w: %s answered %v", ErrNoSignet, s.domain, err)
+	}
+	return raw, s.fail(err)
+}
+
+func (s dmtpSource) History(_ context.Context, address string, start, stop signet.Fingerprint) ([][]byte, error) {
+	frames, err := s.cl.History(address, start, stop)
+	return frames, s.fail(err)
+}
+
+func (s dmtpSource) Log(_ context.Context, query string) ([]byte, error) {
+	if _, ok := s.cl.Extension("LOG"); !ok {
+		return nil, errNoLog
+	}
+	b, err := s.cl.Log(query)
+	if unknown(err) {
+		return nil, fmt.Errorf("%w: %s answered %v", errLogAbsent, s.domain, err)
+	}
+	return b, s.fail(err)
 }

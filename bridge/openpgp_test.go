@@ -51,7 +51,7 @@ func pgpBridge(t testing.TB) (*Bridge, *bytes.Buffer) {
 	}
 	t.Cleanup(func() { s.Close() })
 	var log bytes.Buffer
-	b := &Bridge{store: s, address: "alice@a.test", pgpKey: aliceKey, dir: NewDirectory(nil, nil, "a.test"),
+	b := &Bridge{store: s, address: "alice@a.test", pgpKey: aliceKey, dir: NewDirectory(nil, nil, "a.test", nil),
 		log: slog.New(slog.NewTextHandler(&log, nil))}
 	return b, &log
 }
