@@ -71,6 +71,7 @@ type Bridge struct {
 	store    *mailstore.Store
 	sealer   *syncdoc.Sealer
 	dir      *Directory
+	auditMu  sync.Mutex // one audit at a time (audit.go)
 	password string
 	cert     *tlscert.Pair
 	imap     *imapd.Server

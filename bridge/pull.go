@@ -42,8 +42,19 @@ type fetched struct {
 // provider cannot be reached.
 func (b *Bridge) pullLoop(ctx context.Context) {
 	backoff := time.Second
+	var audited time.Time
 	for ctx.Err() == nil {
 		err := b.pullOnce(ctx, b.cfg.Wait)
+		if err == nil && time.Since(audited) >= auditInterval {
+			// The audit follows the sync, at most once a minute: a key
+			// made in the user's name is found within a minute of its
+			// logging, and the first audit runs right after start.
+			audited = time.Now()
+			if _, aerr := b.AuditLog(ctx); aerr != nil && ctx.Err() == nil {
+				b.setError("audit", aerr)
+				b.log.Warn("audit failed", "err", aerr)
+			}
+		}
 		if err == nil {
 			backoff = time.Second
 			continue

@@ -25,14 +25,17 @@ type Status struct {
 	Downloaded int64  `json:"downloaded_bytes"`
 	// FetchedMessages counts message documents (delivered mail and
 	// content) downloaded since start: what a resumed sync fetches again.
-	FetchedMessages int64     `json:"fetched_messages"`
-	Uploaded        int64     `json:"uploaded_bytes"`
-	Pending         int       `json:"pending"` // local changes not yet pushed (at the last look)
-	Outbox          int       `json:"outbox"`  // messages waiting to be sent
-	Sent            int64     `json:"sent"`    // messages sent since start (one per recipient)
-	LastError       string    `json:"last_error,omitempty"`
-	ErrorAt         time.Time `json:"error_at,omitzero"`
-	Started         time.Time `json:"started"`
+	FetchedMessages int64  `json:"fetched_messages"`
+	Uploaded        int64  `json:"uploaded_bytes"`
+	Pending         int    `json:"pending"` // local changes not yet pushed (at the last look)
+	Outbox          int    `json:"outbox"`  // messages waiting to be sent
+	Sent            int64  `json:"sent"`    // messages sent since start (one per recipient)
+	LastError       string `json:"last_error,omitempty"`
+	// Audit is the last audit of the account's address in its
+	// provider's transparency log (audit.go); nil before the first.
+	Audit   *Audit    `json:"audit,omitempty"`
+	ErrorAt time.Time `json:"error_at,omitzero"`
+	Started time.Time `json:"started"`
 }
 
 // status is the live Status, updated by the loops.

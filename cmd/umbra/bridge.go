@@ -249,6 +249,16 @@ func runBridgeStatus(c *cmd) error {
 		sync, st.Applied, st.Received, float64(st.Downloaded)/1e6, float64(st.Uploaded)/1e6)
 	fmt.Fprintf(w, "pending     %d local changes to push\n", st.Pending)
 	fmt.Fprintf(w, "outbox      %d messages waiting; %d sent since start\n", st.Outbox, st.Sent)
+	switch a := st.Audit; {
+	case a == nil:
+		fmt.Fprintf(w, "key audit   not yet\n")
+	case len(a.Alarms) > 0:
+		fmt.Fprintf(w, "key audit   %d ALARMS: see umbra keys audit\n", len(a.Alarms))
+	case a.NoLog:
+		fmt.Fprintf(w, "key audit   the provider keeps no transparency log\n")
+	default:
+		fmt.Fprintf(w, "key audit   no alarm; %d log records checked at %s\n", a.Checked, a.At.Format(time.DateTime))
+	}
 	if st.LastError != "" {
 		fmt.Fprintf(w, "last error  %s (%s)\n", st.LastError, st.ErrorAt.Format(time.DateTime))
 	}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"umbra/bridge/mailstore"
+	"umbra/keyfile"
+	"umbra/provider"
+	"umbra/signet"
+	"umbra/testnet"
+)
+
+// TestHostileProviderBogusKey: b.test certifies a key for bob that is not
+// his, to read what alice seals for him. Served without logging it, every
+// correspondent refuses it: alice's mail is not sealed to it, she is told
+// why, and bob's own bridge sees that its provider serves a current signet
+// whose key is not his. Logged, alice accepts it, but bob's bridge finds
+// it in the log at its next audit and tells him in his inbox.
+func TestHostileProviderBogusKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n, err := testnet.New(filepath.Join(t.TempDir(), "providers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	nodes := map[string]*testnet.Node{}
+	bridges := map[string]*runningBridge{}
+	accounts := t.TempDir()
+	for _, address := range []string{"alice@a.test", "bob@b.test"} {
+		domain := signet.DomainOf(address)
+		node, err := n.AddProvider(domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := node.Start(func(c *provider.Config) { c.Logger = quiet }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(node.Stop)
+		nodes[domain] = node
+		dir := filepath.Join(accounts, address)
+		pw, err := createDemoAccount(ctx, node, n.DNS.Addr, address, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := startBridge(ctx, dir, pw, n.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rb.close() })
+		bridges[address] = rb
+	}
+	alice, bob := bridges["alice@a.test"].b, bridges["bob@b.test"].b
+	a, err := bob.AuditLog(ctx)
+	if err != nil || len(a.Alarms) != 0 || a.Checked < 1 {
+		t.Fatalf("bob's first audit: %+v, %v", a, err)
+	}
+
+	// b.test certifies a key of its own for bob, and serves it as his
+	// current signet without logging it.
+	bnode := nodes["b.test"]
+	sok, err := keyfile.ReadSigning(filepath.Join(bnode.Dir, provider.SOKFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bogus := forgeSignet(t, bnode.Provider.Org().Signet, sok, "bob@b.test")
+	if _, err := bnode.Provider.Store().Signets().Append(ctx, "bob@b.test", bogus.Fingerprint(), bogus.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	send := func(subject string) {
+		msg := "From: <alice@a.test>\r\nTo: <bob@b.test>\r\nSubject: " + subject + "\r\n\r\nfor bob's eyes only\r\n"
+		if err := alice.Submit(ctx, []string{"bob@b.test"}, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("meant for bob")
+	waitMailbox(t, alice.Store(), "INBOX", "Undeliverable: meant for bob")
+	body := messageText(t, alice.Store(), "INBOX", "Undeliverable: meant for bob")
+	if !strings.Contains(body, "not in its provider's transparency log") {
+		t.Fatalf("alice's notice does not say why:\n%s", body)
+	}
+	a, err = bob.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyContains(a.Alarms, "serves a current signet for you ("+bogus.Fingerprint().String()+") that is not yours") {
+		t.Fatalf("bob's audit with a bogus current signet: %+v", a)
+	}
+
+	// Logged too: alice's bridge accepts it now — the log is public — and
+	// bob's bridge finds it at the next audit.
+	if _, err := bnode.Provider.Keylog().Append(ctx, bogus.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	a, err = bob.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anyContains(a.Alarms, "logged a signet for you that is not in your chain: "+bogus.Fingerprint().String()) {
+		t.Fatalf("bob's audit missed the logged bogus signet: %+v", a)
+	}
+	waitMailbox(t, bob.Store(), "INBOX", "Security alarm")
+	if st := bob.Status(); st.Audit == nil || len(st.Audit.Alarms) == 0 {
+		t.Fatalf("bob's status shows no alarm: %+v", st.Audit)
+	}
+	// Alice's own audit is clean.
+	if a, err := alice.AuditLog(ctx); err != nil || len(a.Alarms) != 0 {
+		t.Fatalf("alice's audit: %+v, %v", a, err)
+	}
+	// umbra keys audit says so, and fails for bob.
+	for _, c := range []struct {
+		address, want string
+		rc        int
+	}{{"bob@b.test", "ALARM  b.test logged a signet for you", 1}, {"alice@a.test", "no alarm", 0}} {
+		var out, errOut strings.Builder
+		if rc := run([]string{"keys", "audit", "--dir", filepath.Join(accounts, c.address)}, strings.NewReader(""), &out, &errOut); rc != c.rc || !strings.Contains(out.String(), c.want) {
+			t.Errorf("umbra keys audit for %s: exit %d, want %d\n%s%s", c.address, rc, c.rc, out.String(), errOut.String())
+		}
+	}
+}
+
+// forgeSignet is what a hostile provider makes: a signet for address with
+// keys of its own, certified by its SOK, chained to nothing.
+func forgeSignet(t *testing.T, org *signet.Org, sok ed25519.PrivateKey, address string) *signet.User {
+	t.Helper()
+	_, sk, _ := ed25519.GenerateKey(nil)
+	_, rk, _ := ed25519.GenerateKey(nil)
+	enc, err := signet.KEM().GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Second)
+	req, err := signet.NewRequest(signet.UserFields{
+		SigningKey: sk.Public().(ed25519.PublicKey), Enc: enc.PublicKey(), RecoveryKey: rk.Public().(ed25519.PublicKey),
+		Address: address, NotBefore: now.Add(-time.Minute), NotAfter: org.NotAfter,
+	}, sk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := signet.Certify(req, org, sok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func anyContains(list []string, s string) bool {
+	for _, l := range list {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// messageText returns the raw message in mailbox whose raw text contains
+// subject.
+func messageText(t *testing.T, st *mailstore.Store, mailbox, subject string) string {
+	t.Helper()
+	ctx := context.Background()
+	mb, err := st.Mailbox(ctx, mailbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := st.List(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		raw, err := st.Content(ctx, m.ContentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(raw), subject) {
+			return string(raw)
+		}
+	}
+	t.Fatalf("no %q in %s", subject, mailbox)
+	return ""
+}
