@@ -130,6 +130,7 @@ func Open(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	b.dir = NewDirectory(cfg.Client, cfg.Resolver, signet.DomainOf(cfg.Keys.Address), b.store)
+	b.dir.onDowngrade = b.downgradeNotice
 	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, time.Now()); err != nil {
 		b.store.Close()
 		return nil, err

@@ -26,41 +26,42 @@ func contactState(address string) string { return "contact:" + address }
 // address: the first one seen is pinned (trust on first use, on top of the
 // DNS anchor); a newer one is accepted, and pinned, only if the provider's
 // history links the pinned signet to it with each step signed by the
-// previous key. level is the Directory's verdict; the result is that, or
-// LevelChanged.
-func (b *Bridge) continuity(ctx context.Context, u *signet.User, level string) (string, error) {
+// previous key. t is the Directory's verdict; the result is that, or
+// LevelChanged with t's warning.
+func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust, error) {
+	changed := Trust{Level: LevelChanged, Warning: t.Warning}
 	fp := u.Fingerprint()
 	raw, err := b.store.GetState(ctx, contactState(u.Address))
 	switch {
 	case errors.Is(err, mailstore.ErrNotFound):
-		return level, b.store.SetState(ctx, contactState(u.Address), fp[:])
+		return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
 	case err != nil:
-		return "", err
+		return Trust{}, err
 	}
 	var pinned signet.Fingerprint
 	if len(raw) != len(pinned) {
-		return "", fmt.Errorf("contact %s: stored fingerprint of %d bytes", u.Address, len(raw))
+		return Trust{}, fmt.Errorf("contact %s: stored fingerprint of %d bytes", u.Address, len(raw))
 	}
 	copy(pinned[:], raw)
 	if pinned.Equal(fp) {
-		return level, nil
+		return t, nil
 	}
 	frames, err := b.dir.History(ctx, u.Address, pinned, fp)
 	if err != nil {
 		// Cannot tell now; the message is shown, its verdict says so.
-		return LevelChanged, nil
+		return changed, nil
 	}
 	chain := make([]*signet.User, 0, len(frames))
 	for _, f := range frames {
 		s, err := signet.ParseUser(f)
 		if err != nil {
-			return LevelChanged, nil
+			return changed, nil
 		}
 		chain = append(chain, s)
 	}
 	if len(chain) < 2 || !chain[0].Fingerprint().Equal(pinned) || !chain[len(chain)-1].Fingerprint().Equal(fp) ||
 		signet.VerifyHistory(chain) != nil {
-		return LevelChanged, nil
+		return changed, nil
 	}
-	return level, b.store.SetState(ctx, contactState(u.Address), fp[:])
+	return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
 }

@@ -36,7 +36,7 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var level string
+	var trust Trust
 	var author *signet.User
 	var dirErr error // a failure of the Directory, classified there
 	var legacy bool
@@ -49,12 +49,12 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 			}
 			return k, err
 		}
-		u, lvl, err := b.dir.User(ctx, address, fp)
+		u, t, err := b.dir.User(ctx, address, fp)
 		if err != nil {
 			dirErr = fmt.Errorf("author's signet: %w", err)
 			return nil, err
 		}
-		author, level = u, lvl
+		author, trust = u, t
 		return u.SigningKey, nil
 	}
 	// The origin's keys are looked up by the domain the message names, in
@@ -91,10 +91,10 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	if legacy {
 		return b.openLegacy(ctx, mime.Bytes(), origin), nil
 	}
-	if level, err = b.continuity(ctx, author, level); err != nil {
+	if trust, err = b.continuity(ctx, author, trust); err != nil {
 		return nil, err
 	}
-	verdict := fmt.Sprintf("encrypted; signed=%s; key=%s; origin=%s", author.Address, level, origin)
+	verdict := fmt.Sprintf("encrypted; signed=%s; key=%s; origin=%s", author.Address, trust, origin)
 	return stamp(mime.Bytes(), verdict), nil
 }
 

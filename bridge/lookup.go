@@ -71,7 +71,7 @@ func (d *Directory) viaTunnel(ctx context.Context, domain string, fn func(source
 	ans, err := d.resolver.Lookup(ctx, domain)
 	switch {
 	case errors.Is(err, dnsrec.ErrNoRecord):
-		return fmt.Errorf("%w for the domain %s", ErrNoSignet, domain)
+		return fmt.Errorf("%w for the domain %s: %w", ErrNoSignet, domain, err)
 	case err != nil:
 		return fmt.Errorf("look up _dime.%s: %w", domain, err)
 	}

@@ -123,12 +123,17 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 	if err != nil {
 		return fmt.Errorf("own signet: %w", err)
 	}
-	to, _, err := b.dir.User(ctx, rcpt, signet.Fingerprint{})
+	domain := signet.DomainOf(rcpt)
+	to, toTrust, err := b.dir.User(ctx, rcpt, signet.Fingerprint{})
 	if isPermanent(err) {
-		if legacy, lerr := b.dir.IsLegacy(ctx, signet.DomainOf(rcpt)); legacy {
+		if legacy, lerr := b.dir.IsLegacy(ctx, domain); legacy {
 			return b.sendLegacy(ctx, rcpt, mime)
 		} else if lerr != nil && !isPermanent(lerr) {
 			return lerr
+		}
+		// A domain seen dark whose signets cannot be had now: held.
+		if _, t, oerr := b.dir.Org(ctx, domain); oerr == nil && t.Warning != "" {
+			return held(rcpt, t)
 		}
 	}
 	if err != nil {
@@ -138,9 +143,14 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 	if err != nil {
 		return err
 	}
-	dest, _, err := b.dir.Org(ctx, signet.DomainOf(rcpt))
+	dest, destTrust, err := b.dir.Org(ctx, domain)
 	if err != nil {
 		return err
+	}
+	for _, t := range []Trust{toTrust, destTrust} {
+		if t.Warning != "" {
+			return held(rcpt, t)
+		}
 	}
 	var out bytes.Buffer
 	if _, err := dmime.Seal(&out, bytes.NewReader(mime), dmime.SealParams{
@@ -158,6 +168,13 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 		return &permanentError{err}
 	}
 	return err
+}
+
+// held is the error of mail to rcpt that waits because the anchor of its
+// domain is weaker than this device saw before (trust.go): it is retried,
+// never sealed on weaker grounds without the user.
+func held(rcpt string, t Trust) error {
+	return fmt.Errorf("held: the keys of %s cannot be checked as before (%s; last good: %s); the message waits", rcpt, t.Warning, t.Level)
 }
 
 // bounce tells the user, in the inbox, that a recipient was dropped.

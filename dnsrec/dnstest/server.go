@@ -11,6 +11,7 @@ package dnstest
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,6 +159,14 @@ func (s *Server) Sign(zone string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.signed = append(s.signed, key(zone))
+}
+
+// Unsign marks a zone as unsigned again: its answers lose AD, as when an
+// attacker strips DNSSEC on the path to a non-validating resolver.
+func (s *Server) Unsign(zone string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signed = slices.DeleteFunc(s.signed, func(z string) bool { return z == key(zone) })
 }
 
 // Queries returns how many queries arrived over net ("udp" or "tcp").
