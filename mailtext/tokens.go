@@ -22,7 +22,7 @@ var urlHost = regexp.MustCompile(`(?i)\bhttps?://([a-z0-9.\-]+)`)
 
 // Tokens returns the message's token stream for classification, in
 // message order, duplicates kept. Header tokens carry the field as a
-// prefix ("subject:free", "from:example.com", "from:alice@example.com",
+// prefix ("subject:free", "from:example.com", "from:alice",
 // "list-id:dev.lists.example.org"), body words none ("free"); link hosts
 // read "url:host", attachments "attach:ext" and "type:media/type", and
 // text parts "part:text/html". Words are lower case; runs of Han, Kana,
@@ -35,9 +35,11 @@ func (m *Message) Tokens() []string {
 		list   []Address
 	}{{"from:", m.From}, {"to:", m.To}, {"cc:", m.Cc}} {
 		for _, a := range f.list {
-			addr := strings.ToLower(a.Addr)
-			if _, domain, ok := strings.Cut(addr, "@"); ok {
-				t = append(t, f.prefix+addr, f.prefix+domain)
+			// The local part and the domain apart, as bogofilter does:
+			// a whole address, seen in few messages, would speak for the
+			// one sender as loudly as the domain speaks for all of them.
+			if local, domain, ok := strings.Cut(strings.ToLower(a.Addr), "@"); ok {
+				t = append(t, f.prefix+local, f.prefix+domain)
 			}
 			if f.prefix == "from:" {
 				t = words(t, "from:", a.Name)
