@@ -146,6 +146,17 @@ func (w *textWriter) flush() {
 // collapse writes text with runs of white space made one space.
 func (w *textWriter) collapse(text []byte) {
 	for len(text) > 0 {
+		c := text[0]
+		if c < utf8.RuneSelf {
+			text = text[1:]
+			if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
+				w.space()
+				continue
+			}
+			w.flush()
+			w.b.WriteByte(c)
+			continue
+		}
 		r, n := utf8.DecodeRune(text)
 		text = text[n:]
 		if unicode.IsSpace(r) {

@@ -67,7 +67,8 @@ type Address struct {
 
 // Part is the decoded text of one text part.
 type Part struct {
-	// Type is the media type, lower case: "text/plain", "text/html", ...
+	// Type is the media type, lower case: "text/plain", "text/html", ...;
+	// "message/rfc822" for the Subject of an attached message.
 	Type string
 	// Charset is the declared charset, lower case, "" when none.
 	Charset string

@@ -2,7 +2,6 @@ package mailtext
 
 import (
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -16,9 +15,6 @@ const (
 	minTokenRunes = 2
 	maxTokenRunes = 30
 )
-
-// urlHost finds the host of http(s) links in text.
-var urlHost = regexp.MustCompile(`(?i)\bhttps?://([a-z0-9.\-]+)`)
 
 // Tokens returns the message's token stream for classification, in
 // message order, duplicates kept. Header tokens carry the field as a
@@ -59,9 +55,7 @@ func (m *Message) Tokens() []string {
 		t = append(t, "part:"+p.Type)
 		html = html || p.Type == "text/html"
 		plain = plain || p.Type == "text/plain"
-		for _, h := range urlHost.FindAllStringSubmatch(p.Text, -1) {
-			t = append(t, "url:"+strings.ToLower(strings.TrimSuffix(h[1], ".")))
-		}
+		t = urlHosts(t, p.Text)
 		t = words(t, "", p.Text)
 	}
 	if html && !plain {
@@ -76,23 +70,56 @@ func (m *Message) Tokens() []string {
 	return t
 }
 
+// urlHosts appends to t a "url:host" token for each http or https link
+// in s.
+func urlHosts(t []string, s string) []string {
+	for {
+		i := strings.Index(s, "://")
+		if i < 0 {
+			return t
+		}
+		scheme := strings.ToLower(s[max(0, i-5):i])
+		s = s[i+3:]
+		if !strings.HasSuffix(scheme, "http") && !strings.HasSuffix(scheme, "https") {
+			continue
+		}
+		n := 0
+		for n < len(s) && (s[n] == '.' || s[n] == '-' || '0' <= s[n] && s[n] <= '9' || 'a' <= s[n]|0x20 && s[n]|0x20 <= 'z') {
+			n++
+		}
+		if host := strings.Trim(s[:n], ".-"); host != "" {
+			t = append(t, "url:"+strings.ToLower(host))
+		}
+	}
+}
+
 // words appends to t the words of s, each with prefix.
 func words(t []string, prefix, s string) []string {
-	var w strings.Builder
+	w := make([]byte, 0, 64)
 	runes := 0
 	var prev rune // previous letter of a run of unspaced script, or 0
 	emit := func() {
 		if runes >= minTokenRunes && runes <= maxTokenRunes {
-			t = append(t, prefix+strings.Trim(w.String(), ".-_'"))
+			// Punctuation is kept inside words only.
+			for len(w) > 0 && isWordPunct(w[len(w)-1]) {
+				w = w[:len(w)-1]
+			}
+			t = append(t, prefix+string(w))
 		} else if runes > maxTokenRunes {
-			r, _ := utf8.DecodeRuneInString(w.String())
+			r, _ := utf8.DecodeRune(w)
 			t = append(t, prefix+"skip:"+string(r)+strconv.Itoa(runes/10*10))
 		}
-		w.Reset()
+		w = w[:0]
 		runes = 0
 	}
 	for _, r := range s {
 		switch {
+		case 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '$':
+			w = append(w, byte(r))
+			runes++
+		case 'A' <= r && r <= 'Z':
+			w = append(w, byte(r)+'a'-'A')
+			runes++
 		case unspaced(r):
 			emit()
 			if prev != 0 {
@@ -101,11 +128,11 @@ func words(t []string, prefix, s string) []string {
 			prev = r
 			continue
 		case unicode.IsLetter(r) || unicode.IsNumber(r) || r == '$' || unicode.Is(unicode.Mn, r):
-			w.WriteRune(unicode.ToLower(r))
+			w = utf8.AppendRune(w, unicode.ToLower(r))
 			runes++
-		case (r == '.' || r == '-' || r == '_' || r == '\'') && runes > 0:
+		case r < utf8.RuneSelf && isWordPunct(byte(r)) && runes > 0:
 			// Inside a word only: "e-mail", "v.i.a.g.r.a", "don't".
-			w.WriteRune(r)
+			w = append(w, byte(r))
 		default:
 			emit()
 		}
@@ -114,6 +141,8 @@ func words(t []string, prefix, s string) []string {
 	emit()
 	return t
 }
+
+func isWordPunct(c byte) bool { return c == '.' || c == '-' || c == '_' || c == '\'' }
 
 // unspaced reports whether r belongs to a script written without spaces
 // between words.
