@@ -161,7 +161,15 @@ func (a *analysis) textPart(body io.Reader, mt, charset string) error {
 	if len(b) > left {
 		return fmt.Errorf("%w: decoded text over %d bytes", ErrTooLarge, a.lim.MaxText)
 	}
-	s := toUTF8(b)
+	var s string
+	switch strings.ToLower(charset) {
+	case "", "us-ascii":
+		s = toUTF8(b)
+	default:
+		// Decoded from its declared charset, so bytes that are not UTF-8
+		// now are damage, not another charset.
+		s = strings.ToValidUTF8(string(b), "\uFFFD")
+	}
 	if mt == "text/html" {
 		s = HTMLToText([]byte(s))
 	}
@@ -177,9 +185,10 @@ func (a *analysis) keep(p Part) error {
 	return nil
 }
 
-// toUTF8 returns b as UTF-8. Bytes that are not UTF-8 after charset
-// decoding are 8-bit text of an undeclared charset; they read as
-// Windows-1252, as browsers read undeclared text (WHATWG Encoding §4.2).
+// toUTF8 returns b, text of no declared charset, as UTF-8: b itself when
+// it is UTF-8 (RFC 6532), else read as Windows-1252, as browsers read
+// undeclared 8-bit text (WHATWG Encoding, "windows-1252" as the default
+// of legacy content).
 func toUTF8(b []byte) string {
 	if utf8.Valid(b) {
 		return string(b)

@@ -3,6 +3,7 @@ package mailtext
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,13 +30,13 @@ hello
 		t.Fatal(err)
 	}
 	want := []Address{{"Jürgen Müller", "jm@example.de"}}
-	if !equalAddrs(m.From, want) {
+	if !slices.Equal(m.From, want) {
 		t.Errorf("From = %v, want %v", m.From, want)
 	}
-	if want := []Address{{"Bob, Jr.", "bob@example.com"}, {"", "carol@example.org"}}; !equalAddrs(m.To, want) {
+	if want := []Address{{"Bob, Jr.", "bob@example.com"}, {"", "carol@example.org"}}; !slices.Equal(m.To, want) {
 		t.Errorf("To = %v, want %v", m.To, want)
 	}
-	if want := []Address{{"", "dave@example.net"}, {"", "erin@example.net"}}; !equalAddrs(m.Cc, want) {
+	if want := []Address{{"", "dave@example.net"}, {"", "erin@example.net"}}; !slices.Equal(m.Cc, want) {
 		t.Errorf("Cc = %v, want %v", m.Cc, want)
 	}
 	if len(m.Bcc) != 1 || m.Bcc[0].Addr != "frank@example.com" {
@@ -59,18 +60,6 @@ hello
 	if len(m.Defects) != 0 {
 		t.Errorf("Defects = %q", m.Defects)
 	}
-}
-
-func equalAddrs(a, b []Address) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestAnalyzeDamagedHeader(t *testing.T) {
@@ -253,5 +242,18 @@ func TestAnalyzeLimits(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
 		})
+	}
+}
+
+// TestAnalyzeDamagedUTF8 checks that a part declared UTF-8 keeps its good
+// characters around a bad byte, instead of being read as Windows-1252.
+func TestAnalyzeDamagedUTF8(t *testing.T) {
+	t.Parallel()
+	m, err := Analyze(crlf("Content-Type: text/plain; charset=utf-8\n\nGrüße \xff Köln"), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Grüße \uFFFD Köln"; len(m.Parts) != 1 || m.Parts[0].Text != want {
+		t.Errorf("Parts = %q, want %q", m.Parts, want)
 	}
 }

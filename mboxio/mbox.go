@@ -52,8 +52,9 @@ var fromPrefix = []byte("From ")
 
 // Next returns the next message, or io.EOF after the last. A message over
 // the maximum size is read past and reported with an error wrapping
-// ErrTooLarge; Next can be called again for the one after it. Text before
-// the first separator line is not an mbox: Next fails on it.
+// ErrTooLarge; Next can be called again for the one after it. After any
+// other error, Next returns io.EOF. Text before the first separator line
+// is not an mbox: Next fails on it.
 func (r *MboxReader) Next() (*MboxMessage, error) {
 	if !r.started {
 		r.started = true
@@ -79,6 +80,7 @@ func (r *MboxReader) Next() (*MboxMessage, error) {
 	for {
 		line, err := r.line()
 		if err != nil && err != io.EOF {
+			r.eof = true
 			return nil, fmt.Errorf("mboxio: message %d: %w", r.n, err)
 		}
 		if len(line) == 0 && err == io.EOF {
