@@ -24,9 +24,11 @@ var blockElements = map[atom.Atom]bool{
 }
 
 // hiddenElements hold no text a reader sees; their content is dropped.
+// Not head itself: mail often leaves out its end tag, which browsers
+// imply at the first body content, and the text elements inside it
+// (title, style, script) are dropped one by one.
 var hiddenElements = map[atom.Atom]bool{
-	atom.Script: true, atom.Style: true, atom.Template: true, atom.Head: true,
-	atom.Title: true, atom.Object: true, atom.Iframe: true,
+	atom.Script: true, atom.Style: true, atom.Template: true, atom.Title: true, atom.Iframe: true,
 }
 
 // HTMLToText returns the text a reader of the HTML document src sees:

@@ -15,6 +15,8 @@ func TestHTMLToText(t *testing.T) {
 		{`<ul><li>x<li>y</ul>`, "x\ny"},
 		{`unclosed <b attr="`, "unclosed"},
 		{`<script>never closed`, ""},
+		{`<html><head><title>T</title><style>x</style><body>no end of head`, "no end of head"},
+		{`<object data="x.swf">fallback text</object>`, "fallback text"},
 		{"caf\xe9", "caf\uFFFD"},
 		{"", ""},
 	} {
