@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // sets message.CharsetReader: decoders for the IANA charsets
 	"github.com/emersion/go-message/textproto"
+	htmlcharset "golang.org/x/net/html/charset"
 )
 
 // Analyze reads raw, one message in RFC 5322 form, within lim (zero
@@ -164,7 +165,11 @@ func (a *analysis) textPart(body io.Reader, mt, charset string) error {
 	var s string
 	switch strings.ToLower(charset) {
 	case "", "us-ascii":
-		s = toUTF8(b)
+		if mt == "text/html" && !utf8.Valid(b) {
+			s = htmlToUTF8(b)
+		} else {
+			s = toUTF8(b)
+		}
 	default:
 		// Decoded from its declared charset, so bytes that are not UTF-8
 		// now are damage, not another charset.
@@ -183,6 +188,18 @@ func (a *analysis) keep(p Part) error {
 	}
 	a.msg.Parts = append(a.msg.Parts, p)
 	return nil
+}
+
+// htmlToUTF8 decodes an HTML body of no declared charset and not UTF-8
+// in the charset its meta element names, else as Windows-1252 (the
+// HTML Living Standard's encoding sniffing, §13.2.3.2).
+func htmlToUTF8(b []byte) string {
+	enc, _, _ := htmlcharset.DetermineEncoding(b, "text/html")
+	d, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return toUTF8(b)
+	}
+	return strings.ToValidUTF8(string(d), "\uFFFD")
 }
 
 // toUTF8 returns b, text of no declared charset, as UTF-8: b itself when

@@ -88,19 +88,25 @@ func TestAnalyzeCharsets(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		charset, cte, body, want string
+		html                     bool
 	}{
-		{"utf-8", "8bit", "Grüße 日本", "Grüße 日本"},
-		{"iso-8859-1", "quoted-printable", "caf=E9 na=EFve", "café naïve"},
-		{"windows-1252", "8bit", "\x80uro \x93quoted\x94 caf\xe9", "€uro “quoted” café"},
-		{"iso-2022-jp", "7bit", "\x1b$BF|K\\8l$N%F%9%H\x1b(B", "日本語のテスト"},
-		{"shift_jis", "base64", "k/qWe4zqgsyDZYNYg2c=", "日本語のテスト"},
-		{"koi8-r", "base64", "8NLJ18XUIM3J0g==", "Привет мир"},
-		{"", "8bit", "undeclared caf\xe9", "undeclared café"},
-		{"x-unknown-charset", "7bit", "plain ascii", "plain ascii"},
+		{"utf-8", "8bit", "Grüße 日本", "Grüße 日本", false},
+		{"iso-8859-1", "quoted-printable", "caf=E9 na=EFve", "café naïve", false},
+		{"windows-1252", "8bit", "\x80uro \x93quoted\x94 caf\xe9", "€uro “quoted” café", false},
+		{"iso-2022-jp", "7bit", "\x1b$BF|K\\8l$N%F%9%H\x1b(B", "日本語のテスト", false},
+		{"shift_jis", "base64", "k/qWe4zqgsyDZYNYg2c=", "日本語のテスト", false},
+		{"koi8-r", "base64", "8NLJ18XUIM3J0g==", "Привет мир", false},
+		{"", "8bit", "undeclared caf\xe9", "undeclared café", false},
+		{"x-unknown-charset", "7bit", "plain ascii", "plain ascii", false},
+		{"", "8bit", `<meta http-equiv="Content-Type" content="text/html; charset=koi8-r"><p>` + "\xf0\xd2\xc9\xd7\xc5\xd4", "Привет", true},
+		{"", "8bit", "<p>no meta caf\xe9", "no meta café", true},
 	} {
-		t.Run(c.charset+"/"+c.cte, func(t *testing.T) {
+		t.Run(fmt.Sprint(c.charset, "/", c.cte, "/html=", c.html), func(t *testing.T) {
 			t.Parallel()
 			ct := "text/plain"
+			if c.html {
+				ct = "text/html"
+			}
 			if c.charset != "" {
 				ct += "; charset=" + c.charset
 			}

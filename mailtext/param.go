@@ -34,11 +34,11 @@ func mimeParams(s string) (value string, params map[string]string, err error) {
 	segs := map[string][]segment{}
 	for rest = strings.TrimLeft(rest, " \t\r\n;"); rest != ""; rest = strings.TrimLeft(rest, " \t\r\n;") {
 		key, val, r, perr := nextParam(rest)
+		rest = r
 		if perr != nil {
 			err = perr
-			break
+			continue
 		}
-		rest = r
 		name, sn, hasN := strings.Cut(key, "*")
 		seg := segment{ext: strings.HasSuffix(key, "*"), value: val}
 		if hasN {
@@ -93,12 +93,16 @@ func mimeParams(s string) (value string, params map[string]string, err error) {
 
 // nextParam reads one key=value from s: a token key and a token or
 // quoted-string value (RFC 2045 §5.1), and returns what follows.
+// A parameter without "=" is skipped, with an error.
 func nextParam(s string) (key, val, rest string, err error) {
-	k, after, ok := strings.Cut(s, "=")
-	if !ok {
-		return "", "", "", fmt.Errorf("%q has no '='", s)
+	i := strings.IndexAny(s, "=;")
+	if i < 0 {
+		return "", "", "", fmt.Errorf("parameter %q has no value", s)
 	}
-	key = strings.ToLower(strings.TrimSpace(k))
+	if s[i] == ';' {
+		return "", "", s[i+1:], fmt.Errorf("parameter %q has no value", s[:i])
+	}
+	key, after := strings.ToLower(strings.TrimSpace(s[:i])), s[i+1:]
 	after = strings.TrimLeft(after, " \t\r\n")
 	if !strings.HasPrefix(after, `"`) {
 		v, r, _ := strings.Cut(after, ";")
