@@ -18,13 +18,13 @@ func (a *analysis) envelope(h message.Header) {
 	m.Bcc = a.addresses(mh, "Bcc")
 	m.Subject = headerText(h, "Subject")
 	m.ListID = headerText(h, "List-Id")
-	if id, err := mh.MessageID(); err == nil && id != "" {
-		m.MessageID = id
-	} else {
+	id, err := mh.MessageID()
+	if err != nil || id == "" {
 		// A Message-ID without its angle brackets or with spaces is
 		// common enough to keep as written.
-		m.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
+		id = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 	}
+	m.MessageID = toUTF8([]byte(id))
 	if h.Has("Date") {
 		if d, err := mh.Date(); err == nil {
 			m.Date = d
