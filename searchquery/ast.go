@@ -48,7 +48,8 @@ type HasAttachment struct{}
 // Date matches messages dated before Day (Before), or on or after it;
 // Day is a calendar date at midnight UTC, compared with the calendar date
 // of the message's Date field in its own time zone, as IMAP's SENTBEFORE
-// and SENTSINCE do (RFC 3501 §6.4.4).
+// and SENTSINCE do (RFC 3501 §6.4.4). A message without a readable Date
+// field matches neither.
 type Date struct {
 	Before bool
 	Day    time.Time

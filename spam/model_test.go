@@ -1,7 +1,9 @@
 package spam
 
 import (
+	"fmt"
 	"math"
+	"sync"
 	"testing"
 )
 
@@ -57,5 +59,31 @@ func TestTrainScore(t *testing.T) {
 	m.Untrain([]string{"never-seen"}, true) // stays at zero
 	if sp, _ := m.Messages(); sp != 0 {
 		t.Errorf("spam count %d below zero", sp)
+	}
+}
+
+// TestConcurrentUse trains, scores and marshals from several goroutines;
+// run with -race.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	m := New()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				toks := []string{fmt.Sprint("t", i%17), fmt.Sprint("g", g)}
+				m.Train(toks, i%2 == 0)
+				m.Score(toks, DefaultParams)
+				if i%50 == 0 {
+					if _, err := m.MarshalBinary(); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if s, h := m.Messages(); s+h != 800 {
+		t.Errorf("%d messages trained, want 800", s+h)
 	}
 }
