@@ -1,0 +1,148 @@
+package searchquery
+
+import (
+	"strings"
+	"time"
+	"unicode"
+
+	"umbra/mailtext"
+)
+
+// Doc is what Match reads of one message: its analysis and what the
+// store knows of it.
+type Doc struct {
+	Msg    *mailtext.Message
+	Folder string
+	Tags   []string
+}
+
+// Match reports whether doc matches the query n, by scanning it: the
+// slow, obviously correct reading of the language that the index is
+// checked against. Words and phrases match case-insensitively (Unicode
+// simple case folding) as substrings, with runs of white space in both
+// taken as one space, so that a phrase matches across a line break.
+// Text terms look in the From, To, Cc and Bcc names and addresses, the
+// Subject, the text parts and the attachment names; from: and to: in the
+// names and addresses of From and To ("Name <addr>"), as IMAP FROM and TO
+// do. tag: matches a keyword whole, ignoring case, as IMAP keywords are
+// compared; folder: a folder name whole, ignoring case only for INBOX
+// (RFC 3501 §5.1).
+func Match(n Node, doc Doc) bool {
+	switch n := n.(type) {
+	case And:
+		for _, c := range n {
+			if !Match(c, doc) {
+				return false
+			}
+		}
+		return true
+	case Or:
+		for _, c := range n {
+			if Match(c, doc) {
+				return true
+			}
+		}
+		return false
+	case Not:
+		return !Match(n.Node, doc)
+	case HasAttachment:
+		return doc.Msg.HasAttachment()
+	case Date:
+		if doc.Msg.Date.IsZero() {
+			return false
+		}
+		y, m, d := doc.Msg.Date.Date()
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		if n.Before {
+			return day.Before(n.Day)
+		}
+		return !day.Before(n.Day)
+	case Term:
+		return matchTerm(n, doc)
+	}
+	return false
+}
+
+func matchTerm(t Term, doc Doc) bool {
+	m := doc.Msg
+	switch t.Field {
+	case FieldTag:
+		for _, tag := range doc.Tags {
+			if strings.EqualFold(tag, t.Text) {
+				return true
+			}
+		}
+		return false
+	case FieldFolder:
+		if strings.EqualFold(t.Text, "INBOX") {
+			return strings.EqualFold(doc.Folder, "INBOX")
+		}
+		return doc.Folder == t.Text
+	case FieldFrom:
+		return contains(t.Text, addresses(m.From)...)
+	case FieldTo:
+		return contains(t.Text, addresses(m.To)...)
+	case FieldSubject:
+		return contains(t.Text, m.Subject)
+	}
+	texts := []string{m.Subject}
+	for _, l := range [][]mailtext.Address{m.From, m.To, m.Cc, m.Bcc} {
+		texts = append(texts, addresses(l)...)
+	}
+	for _, p := range m.Parts {
+		texts = append(texts, p.Text)
+	}
+	for _, a := range m.Attachments {
+		texts = append(texts, a.Filename)
+	}
+	return contains(t.Text, texts...)
+}
+
+// addresses are the address fields as text, "Name <addr>".
+func addresses(list []mailtext.Address) []string {
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = a.Name + " <" + a.Addr + ">"
+	}
+	return out
+}
+
+// contains reports whether one of texts holds needle, case folded and
+// white space collapsed (RFC 3501 §6.4.4: substring, case-insensitive).
+func contains(needle string, texts ...string) bool {
+	n := fold(needle)
+	for _, t := range texts {
+		if strings.Contains(fold(t), n) {
+			return true
+		}
+	}
+	return false
+}
+
+// fold maps each letter to the least of its simple case folding orbit
+// (so "K", "k" and the Kelvin sign are one) and runs of white space to
+// one space.
+func fold(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+		}
+		space = false
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	if space {
+		b.WriteByte(' ')
+	}
+	return b.String()
+}

@@ -1,0 +1,83 @@
+package searchquery
+
+import (
+	"strings"
+	"testing"
+
+	"umbra/mailtext"
+)
+
+func TestMatch(t *testing.T) {
+	t.Parallel()
+	raw := strings.ReplaceAll(`From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>
+To: Bob <bob@example.com>
+Cc: carol@example.org
+Subject: Quarterly REPORT
+Date: Mon, 7 Dec 2026 23:30:00 -0500
+Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: text/html; charset=utf-8
+
+<p>The numbers are <b>attached</b>.</p><p>Straße
+closed</p>
+--b
+Content-Type: application/pdf
+Content-Disposition: attachment; filename="Q4-Überblick.pdf"
+
+AA==
+--b--
+`, "\n", "\r\n")
+	msg, err := mailtext.Analyze([]byte(raw), mailtext.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := Doc{Msg: msg, Folder: "Archive", Tags: []string{"Work", "$Important"}}
+	for q, want := range map[string]bool{
+		"":                               true,
+		"report":                         true, // subject, case-insensitive
+		"uarter":                         true, // inside a word
+		"STRASSE":                        false,
+		"straße":                         true,
+		`"Straße closed"`:                true, // across a line break
+		`"numbers are attached"`:         true, // across markup
+		"jürgen":                         true, // a decoded name
+		"JÜRGEN":                         true,
+		"carol@example":                  true, // Cc is text
+		"überblick":                      true, // an attachment name
+		"from:müller":                    true,
+		"from:bob":                       false,
+		"to:bob@example.com":             true,
+		"to:carol":                       false, // Cc is not To, as in IMAP
+		"subject:numbers":                false,
+		"has:attachment":                 true,
+		"-has:attachment":                false,
+		"tag:work":                       true,
+		"tag:wor":                        false, // keywords match whole
+		"folder:Archive":                 true,
+		"folder:archive":                 false,
+		"after:2026-12-07":               true, // the Date's own calendar day
+		"before:2026-12-07":              false,
+		"before:2026-12-08":              true,
+		"after:2026-12-08":               false,
+		"report -bob":                    false,
+		"report (missing OR bob)":        true,
+		"missing OR -tag:work OR kelvin": false,
+	} {
+		n, err := Parse(q)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", q, err)
+		}
+		if got := Match(n, doc); got != want {
+			t.Errorf("Match(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
+
+func TestFold(t *testing.T) {
+	t.Parallel()
+	// The Kelvin sign folds with K and k; white space runs are one space.
+	if fold("\u212A  x\n") != fold("k x ") {
+		t.Errorf("fold(%q) = %q, fold(%q) = %q", "\u212A  x\n", fold("\u212A  x\n"), "k x ", fold("k x "))
+	}
+}
