@@ -162,6 +162,7 @@ func (b *Bridge) ownChain(ctx context.Context, src source) (mine map[signet.Fing
 		return mine, fmt.Sprintf("no signet %s serves for you has your signing key", signet.DomainOf(b.address)), nil
 	}
 	mine[chain[last].Fingerprint()] = true
+	b.st.update(func(s *Status) { s.Fingerprint = chain[last].Fingerprint().String() })
 	for i := last; i > 0 && signet.VerifyChain(chain[i-1], chain[i]) == nil; i-- {
 		mine[chain[i-1].Fingerprint()] = true
 	}

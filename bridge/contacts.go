@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"umbra/bridge/mailstore"
+	"umbra/bridge/syncdoc"
 	"umbra/signet"
+	"umbra/vault"
 )
 
 // LevelChanged: the author's signet is valid under its organisation, but
@@ -31,25 +33,19 @@ func contactState(address string) string { return "contact:" + address }
 func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust, error) {
 	changed := Trust{Level: LevelChanged, Warning: t.Warning}
 	fp := u.Fingerprint()
-	raw, err := b.store.GetState(ctx, contactState(u.Address))
+	pinnedFP, ok, err := pinned(ctx, b.store, u.Address)
 	switch {
-	case errors.Is(err, mailstore.ErrNotFound):
-		return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
 	case err != nil:
 		return Trust{}, err
+	case !ok:
+		return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
 	}
-	var pinned signet.Fingerprint
-	if len(raw) != len(pinned) {
-		return Trust{}, fmt.Errorf("contact %s: stored fingerprint of %d bytes", u.Address, len(raw))
-	}
-	copy(pinned[:], raw)
-	if pinned.Equal(fp) {
+	if pinnedFP.Equal(fp) {
 		return t, nil
 	}
-	frames, err := b.dir.History(ctx, u.Address, pinned, fp)
+	frames, err := b.dir.History(ctx, u.Address, pinnedFP, fp)
 	if err != nil {
-		// Cannot tell now; the message is shown, its verdict says so.
-		return changed, nil
+		return changed, fmt.Errorf("%w: %v", errUnchecked, err)
 	}
 	chain := make([]*signet.User, 0, len(frames))
 	for _, f := range frames {
@@ -59,9 +55,86 @@ func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust
 		}
 		chain = append(chain, s)
 	}
-	if len(chain) < 2 || !chain[0].Fingerprint().Equal(pinned) || !chain[len(chain)-1].Fingerprint().Equal(fp) ||
+	if len(chain) < 2 || !chain[0].Fingerprint().Equal(pinnedFP) || !chain[len(chain)-1].Fingerprint().Equal(fp) ||
 		signet.VerifyHistory(chain) != nil {
 		return changed, nil
 	}
 	return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
+}
+
+// errUnchecked: continuity could not fetch the history that would link
+// the pinned key to the new one. A received message is shown as changed
+// (its verdict says so); mail to the contact waits and is retried.
+var errUnchecked = errors.New("the key change cannot be checked now")
+
+// ErrKeyChanged holds mail to a contact whose current signet does not
+// descend from the one this device pinned (docs/spec/signet.md §4.3): the
+// contact restarted their chain, or someone certified a key in their
+// name. The user decides, after checking the fingerprint with them:
+// `umbra keys trust ADDRESS FINGERPRINT`.
+var ErrKeyChanged = errors.New("the contact's key changed without a chain from the one this device knows")
+
+// heldForChange is the error of mail to u held by ErrKeyChanged; the user
+// is told once per new key, in the inbox.
+func (b *Bridge) heldForChange(ctx context.Context, u *signet.User) error {
+	fp := u.Fingerprint()
+	told := "keychange:" + u.Address
+	if raw, err := b.store.GetState(ctx, told); err != nil || string(raw) != fp.String() {
+		body := fmt.Sprintf("The key of %s changed, and the new key does not descend from the one your bridge knew.\r\n\r\n"+
+			"Either %s started over (a lost device, a recovery phrase), or someone made a key in their name to\r\n"+
+			"read your mail. Mail to %s waits in your outbox until you decide.\r\n\r\n"+
+			"Check the new fingerprint with them, by phone or in person:\r\n\r\n  %s\r\n\r\n"+
+			"If it is theirs, run:  umbra keys trust %s %s\r\n", u.Address, u.Address, u.Address, fp, u.Address, fp)
+		if _, _, err := b.store.Add(ctx, mailstore.NewMessage{
+			Key: syncdoc.NewKey(), Mailbox: mailstore.Inbox,
+			MIME: noticeMIME("Security warning: the key of "+u.Address+" changed", body),
+		}, mailstore.Local); err != nil {
+			return err
+		}
+		if err := b.store.SetState(ctx, told, []byte(fp.String())); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("held: %w: %s now has key %s; check it with them, then umbra keys trust %s %s", ErrKeyChanged, u.Address, fp, u.Address, fp)
+}
+
+// PinnedKey returns the fingerprint the account's store at dir pinned for
+// address, if any (`umbra keys show`). Works while the bridge runs.
+func PinnedKey(ctx context.Context, dir string, keys *vault.Keys, address string) (signet.Fingerprint, bool, error) {
+	st, err := openStore(dir, keys)
+	if err != nil {
+		return signet.Fingerprint{}, false, err
+	}
+	defer st.Close()
+	return pinned(ctx, st, address)
+}
+
+// pinned returns the fingerprint pinned for address, if any.
+func pinned(ctx context.Context, st *mailstore.Store, address string) (signet.Fingerprint, bool, error) {
+	var fp signet.Fingerprint
+	raw, err := st.GetState(ctx, contactState(address))
+	if errors.Is(err, mailstore.ErrNotFound) {
+		return fp, false, nil
+	}
+	if err != nil {
+		return fp, false, err
+	}
+	if len(raw) != len(fp) {
+		return fp, false, fmt.Errorf("contact %s: stored fingerprint of %d bytes", address, len(raw))
+	}
+	copy(fp[:], raw)
+	return fp, true, nil
+}
+
+// TrustKey pins fp as address's key in the account's store at dir, the
+// user's decision after a key change (`umbra keys trust`): mail held for
+// the contact goes at the outbox's next try, and mail signed with that key
+// is shown as trusted. Works while the bridge runs.
+func TrustKey(ctx context.Context, dir string, keys *vault.Keys, address string, fp signet.Fingerprint) error {
+	st, err := openStore(dir, keys)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.SetState(ctx, contactState(address), fp[:])
 }

@@ -91,7 +91,7 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	if legacy {
 		return b.openLegacy(ctx, mime.Bytes(), origin), nil
 	}
-	if trust, err = b.continuity(ctx, author, trust); err != nil {
+	if trust, err = b.continuity(ctx, author, trust); err != nil && !errors.Is(err, errUnchecked) {
 		return nil, err
 	}
 	verdict := fmt.Sprintf("encrypted; signed=%s; key=%s; origin=%s", author.Address, trust, origin)

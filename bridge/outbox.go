@@ -152,6 +152,11 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 			return held(rcpt, t)
 		}
 	}
+	if t, err := b.continuity(ctx, to, toTrust); err != nil {
+		return err
+	} else if t.Level == LevelChanged {
+		return b.heldForChange(ctx, to)
+	}
 	var out bytes.Buffer
 	if _, err := dmime.Seal(&out, bytes.NewReader(mime), dmime.SealParams{
 		Author:      dmime.Party{Address: b.address, Fingerprint: me.Fingerprint(), Enc: me.Enc},

@@ -31,6 +31,9 @@ type Status struct {
 	Outbox          int    `json:"outbox"`  // messages waiting to be sent
 	Sent            int64  `json:"sent"`    // messages sent since start (one per recipient)
 	LastError       string `json:"last_error,omitempty"`
+	// Fingerprint is the account's own current signet, as the last
+	// audit found it (its key is the account's).
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// Audit is the last audit of the account's address in its
 	// provider's transparency log (audit.go); nil before the first.
 	Audit   *Audit    `json:"audit,omitempty"`

@@ -59,6 +59,15 @@ func TestHostileProviderBogusKey(t *testing.T) {
 		bridges[address] = rb
 	}
 	alice, bob := bridges["alice@a.test"].b, bridges["bob@b.test"].b
+	send := func(subject string) {
+		msg := "From: <alice@a.test>\r\nTo: <bob@b.test>\r\nSubject: " + subject + "\r\n\r\nfor bob's eyes only\r\n"
+		if err := alice.Submit(ctx, []string{"bob@b.test"}, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// First contact: alice's bridge learns (pins) bob's key.
+	send("hello bob")
+	waitMailbox(t, bob.Store(), "INBOX", "hello bob")
 	a, err := bob.AuditLog(ctx)
 	if err != nil || len(a.Alarms) != 0 || a.Checked < 1 {
 		t.Fatalf("bob's first audit: %+v, %v", a, err)
@@ -71,15 +80,10 @@ func TestHostileProviderBogusKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trusted := false
 	bogus := forgeSignet(t, bnode.Provider.Org().Signet, sok, "bob@b.test")
 	if _, err := bnode.Provider.Store().Signets().Append(ctx, "bob@b.test", bogus.Fingerprint(), bogus.Bytes()); err != nil {
 		t.Fatal(err)
-	}
-	send := func(subject string) {
-		msg := "From: <alice@a.test>\r\nTo: <bob@b.test>\r\nSubject: " + subject + "\r\n\r\nfor bob's eyes only\r\n"
-		if err := alice.Submit(ctx, []string{"bob@b.test"}, []byte(msg)); err != nil {
-			t.Fatal(err)
-		}
 	}
 	send("meant for bob")
 	waitMailbox(t, alice.Store(), "INBOX", "Undeliverable: meant for bob")
@@ -111,6 +115,35 @@ func TestHostileProviderBogusKey(t *testing.T) {
 	if st := bob.Status(); st.Audit == nil || len(st.Audit.Alarms) == 0 {
 		t.Fatalf("bob's status shows no alarm: %+v", st.Audit)
 	}
+	// Alice's bridge now finds the bogus key in the log, but it does not
+	// descend from the one it pinned: the mail waits, and alice is told how
+	// to decide.
+	send("still for bob")
+	waitMailbox(t, alice.Store(), "INBOX", "Security warning: the key of bob@b.test changed")
+	eventually(t, "the message to bob is not held", func() bool {
+		entries, err := alice.Store().Outbox(ctx)
+		return err == nil && len(entries) == 1 && strings.Contains(entries[0].LastError, "umbra keys trust bob@b.test "+bogus.Fingerprint().String())
+	})
+	pwFile := filepath.Join(accounts, "alice@a.test.password")
+	for _, args := range [][]string{
+		{"keys", "show", "bob@b.test"},
+		{"keys", "trust", "bob@b.test", bogus.Fingerprint().String()},
+		{"keys", "show", "bob@b.test"},
+	} {
+		var out, errOut strings.Builder
+		args = append(args, "--dir", filepath.Join(accounts, "alice@a.test"), "--password-file", pwFile)
+		if rc := run(args, strings.NewReader(""), &out, &errOut); rc != 0 {
+			t.Fatalf("umbra %v: exit %d: %s", args, rc, errOut.String())
+		}
+		// keys show names the bogus key only once alice trusted it.
+		if args[1] == "show" && strings.Contains(out.String(), bogus.Fingerprint().String()) != trusted {
+			t.Fatalf("umbra %v (trusted %v): %s", args, trusted, out.String())
+		}
+		if args[1] == "trust" {
+			trusted = true
+		}
+	}
+
 	// Alice's own audit is clean.
 	if a, err := alice.AuditLog(ctx); err != nil || len(a.Alarms) != 0 {
 		t.Fatalf("alice's audit: %+v, %v", a, err)
