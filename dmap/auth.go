@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"umbra/ratelimit"
 )
 
 // authed wraps an endpoint that needs a bearer token (spec §4.4): the
@@ -51,7 +52,7 @@ func (h *handler) authenticate(r *http.Request) (Session, error) {
 // counter is one failed-proof limit a request counts against: the
 // limiter and the request's key in it (spec §4.5).
 type counter struct {
-	l   *limiter
+	l   *ratelimit.Limiter
 	key string
 }
 
@@ -69,7 +70,7 @@ func (h *handler) proofBuckets(r *http.Request, key ed25519.PublicKey) []counter
 func (h *handler) limited(bs ...counter) error {
 	var wait time.Duration
 	for _, b := range bs {
-		wait = max(wait, b.l.wait(b.key))
+		wait = max(wait, b.l.Wait(b.key))
 	}
 	if wait > 0 {
 		e := ErrRateLimited.With("too many failed attempts; retry in %d s", seconds(wait)+1)
@@ -82,7 +83,7 @@ func (h *handler) limited(bs ...counter) error {
 // failed counts a failed proof against each of the buckets.
 func (h *handler) failed(bs ...counter) {
 	for _, b := range bs {
-		b.l.take(b.key)
+		b.l.Take(b.key)
 	}
 }
 
@@ -90,12 +91,12 @@ func (h *handler) failed(bs ...counter) {
 // limit keeps one client from filling the backend's challenge store.
 func (h *handler) newChallenge(r *http.Request, c Challenge) (Challenge, error) {
 	ip := h.o.ClientAddress(r)
-	if wait := h.chal.wait(ip); wait > 0 {
+	if wait := h.chal.Wait(ip); wait > 0 {
 		e := ErrRateLimited.With("too many challenges; retry in %d s", seconds(wait)+1)
 		e.RetryAfter = wait
 		return c, e
 	}
-	h.chal.take(ip)
+	h.chal.Take(ip)
 	if _, err := rand.Read(c.Value[:]); err != nil {
 		return c, err
 	}

@@ -22,10 +22,10 @@
 // Files: handler.go (options, routes, errors out, bodies in), auth.go
 // (challenges, login, refresh, tokens), account.go (register, enroll,
 // devices, rotate), keybackup.go (cautious mode), docs.go (the sync feed),
-// send.go (send, signet look-ups), decode.go and strictjson.go (request
-// decoders), params.go (URL and header values), proof.go (signed messages,
-// token hashes, the backup access key), limiter.go (token buckets),
-// server.go (TLS set-up), client*.go (the Client), backend.go and wire.go
+// send.go (send, signet look-ups, the log), tunnel.go (look-up tunnels),
+// decode.go and strictjson.go (request decoders), params.go (URL and
+// header values), proof.go (signed messages, token hashes, the backup
+// access key), server.go (TLS set-up), client*.go (the Client), backend.go and wire.go
 // (types).
 //
 // Concurrency: the handler is safe for concurrent use and calls the Backend

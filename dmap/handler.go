@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"umbra/connguard"
+	"umbra/ratelimit"
 	"umbra/signet"
 )
 
@@ -150,10 +151,10 @@ type handler struct {
 	b    Backend
 	o    Options
 	mux  *http.ServeMux
-	acct *limiter // failed key-backup proofs per account
-	addr *limiter // failed proofs per client address
-	keys *limiter // failed login and enrol proofs per device key
-	chal *limiter // challenges per client address
+	acct *ratelimit.Limiter // failed key-backup proofs per account
+	addr *ratelimit.Limiter // failed proofs per client address
+	keys *ratelimit.Limiter // failed login and enrol proofs per device key
+	chal *ratelimit.Limiter // challenges per client address
 
 	tunnels tunnelCounts // look-up tunnels open per account
 }
@@ -169,10 +170,10 @@ func Handler(b Backend, opts Options) (http.Handler, error) {
 		b:    b,
 		o:    opts,
 		mux:  http.NewServeMux(),
-		acct: newLimiter(opts.AccountLimit, opts.Now),
-		addr: newLimiter(opts.AddressLimit, opts.Now),
-		keys: newLimiter(opts.KeyLimit, opts.Now),
-		chal: newLimiter(opts.ChallengeLimit, opts.Now),
+		acct: ratelimit.New(opts.AccountLimit, opts.Now),
+		addr: ratelimit.New(opts.AddressLimit, opts.Now),
+		keys: ratelimit.New(opts.KeyLimit, opts.Now),
+		chal: ratelimit.New(opts.ChallengeLimit, opts.Now),
 	}
 	h.routes()
 	return h, nil
@@ -343,3 +344,8 @@ func (h *handler) checkDomain(address string) error {
 
 // seconds is a duration in whole seconds, rounded down.
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// Limit configures one of Options' rate limits (spec §4.5): Burst
+// attempts at once, then one more every Every; a zero Limit takes the
+// field's default, a negative Burst switches it off.
+type Limit = ratelimit.Limit

@@ -20,6 +20,8 @@ var (
 	// X.5.3 is "too many recipients" (RFC 3463): one destination domain per
 	// transaction.
 	errOneRcpt = &Error{Code: 503, Enhanced: "5.5.3", Message: "exactly one RCPT per transaction"}
+	// errTooManyLookups: over LookupLimit or MissLimit (spec §7).
+	errTooManyLookups = &Error{Code: 450, Enhanced: "4.7.1", Message: "too many look-ups from your address, try again later"}
 )
 
 // handle parses and answers one command line. A non-nil error ends the
@@ -58,6 +60,14 @@ func (c *conn) handle(line string) error {
 		return c.rcpt(cmd)
 	case "DATA":
 		return c.data(cmd)
+	}
+	// Look-ups (spec §7): bounded per client address.
+	if c.cfg.lookups.Wait(c.addr) > 0 || c.cfg.misses.Wait(c.addr) > 0 {
+		c.log.Debug("dmtp: look-up refused: over the limit for the address", "client", c.addr)
+		return c.sendError(errTooManyLookups)
+	}
+	c.cfg.lookups.Take(c.addr)
+	switch cmd.verb {
 	case "SGNT":
 		return c.sgnt(cmd)
 	case "HIST":
@@ -67,6 +77,16 @@ func (c *conn) handle(line string) error {
 	default: // LOG: parseCommand knows no other verb
 		return c.logCmd(cmd)
 	}
+}
+
+// lookupError is backendError for a look-up: an unknown name, fingerprint
+// or record (550 5.1.1) counts against the client's MissLimit.
+func (c *conn) lookupError(err error, op string) *Error {
+	e := c.backendError(err, op)
+	if e.Code == 550 && e.Enhanced == "5.1.1" {
+		c.cfg.misses.Take(c.addr)
+	}
+	return e
 }
 
 // endTransaction forgets MAIL and RCPT and tells the session.
@@ -245,7 +265,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 func (c *conn) sgnt(cmd command) error {
 	b, err := c.sess.Signet(cmd.arg, cmd.fp)
 	if err != nil {
-		return c.sendError(c.backendError(err, "SGNT"))
+		return c.sendError(c.lookupError(err, "SGNT"))
 	}
 	if len(b) == 0 || len(b) > MaxSignetSize {
 		c.log.Error("dmtp: backend returned a signet of impossible size; answering 451", "size", len(b))
@@ -262,7 +282,7 @@ func (c *conn) sgnt(cmd command) error {
 func (c *conn) hist(cmd command) error {
 	items, err := c.sess.History(cmd.arg, cmd.fp, cmd.stop)
 	if err != nil {
-		return c.sendError(c.backendError(err, "HIST"))
+		return c.sendError(c.lookupError(err, "HIST"))
 	}
 	if len(items) == 0 {
 		c.log.Error("dmtp: backend returned an empty history; answering 451")
@@ -292,7 +312,7 @@ func (c *conn) hist(cmd command) error {
 func (c *conn) vrfy(cmd command) error {
 	current, latest, err := c.sess.Verify(cmd.arg, cmd.fp)
 	if err != nil {
-		return c.sendError(c.backendError(err, "VRFY"))
+		return c.sendError(c.lookupError(err, "VRFY"))
 	}
 	if latest.IsZero() {
 		c.log.Error("dmtp: backend returned no latest fingerprint; answering 451")
@@ -313,7 +333,7 @@ func (c *conn) logCmd(cmd command) error {
 	}
 	b, err := ls.Log(cmd.arg)
 	if err != nil {
-		return c.sendError(c.backendError(err, "LOG"))
+		return c.sendError(c.lookupError(err, "LOG"))
 	}
 	if len(b) > MaxLogSize {
 		c.log.Error("dmtp: backend returned an oversize LOG reply; answering 451", "size", len(b))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"umbra/connguard"
 )
 
 // state is where a connection is in the command sequence (spec §3).
@@ -44,6 +45,7 @@ type conn struct {
 	w    *bufio.Writer
 	log  *slog.Logger
 	sess Session
+	addr string // the client's address as limits count it (connguard.Addr)
 
 	state  state
 	errors int // protocol errors so far (spec §7)
@@ -55,13 +57,14 @@ type conn struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	tc := tls.Server(nc, s.cfg.tls)
 	return &conn{
-		srv: s,
-		cfg: &s.cfg,
-		nc:  nc,
-		tc:  tc,
-		r:   bufio.NewReaderSize(tc, bufferSize),
-		w:   bufio.NewWriterSize(tc, bufferSize),
-		log: s.cfg.log.With("remote", nc.RemoteAddr().String()),
+		srv:  s,
+		cfg:  &s.cfg,
+		nc:   nc,
+		tc:   tc,
+		addr: connguard.Addr(nc),
+		r:    bufio.NewReaderSize(tc, bufferSize),
+		w:    bufio.NewWriterSize(tc, bufferSize),
+		log:  s.cfg.log.With("remote", nc.RemoteAddr().String()),
 	}
 }
 

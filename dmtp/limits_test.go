@@ -2,6 +2,7 @@ package dmtp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"umbra/connguard"
+	"umbra/ratelimit"
+	"umbra/signet"
 )
 
 // TestHandshakeTimeout: a TCP connection that never starts TLS is closed
@@ -150,4 +153,56 @@ func TestClientReadsRefusalInClear(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != 421 || e.Enhanced != "4.7.0" || !strings.Contains(e.Message, "from your address") {
 		t.Fatalf("Dial: %v, want the 421 4.7.0 reply", err)
 	}
+}
+
+// TestLookupLimits: one client address may ask MissLimit.Burst names the
+// server does not have, then every look-up is refused with 450 4.7.1 —
+// on another connection too — so accounts cannot be enumerated at speed;
+// and LookupLimit bounds look-ups of any kind. Other commands go on.
+func TestLookupLimits(t *testing.T) {
+	t.Parallel()
+	b := newTestBackend()
+	b.signets["bob@b.test"] = [][]byte{[]byte("signet of bob")}
+	_, addr := startServer(t, b, func(s *Server) {
+		s.MissLimit = ratelimit.Limit{Burst: 3, Every: time.Hour}
+		s.LookupLimit = ratelimit.Limit{Burst: 8, Every: time.Hour}
+	})
+	c := dial(t, addr)
+	if err := c.Hello("a.test"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode := func(err error, code int) {
+		t.Helper()
+		var e *Error
+		if !errors.As(err, &e) || e.Code != code {
+			t.Fatalf("got %v, want %d", err, code)
+		}
+	}
+	for i := range 3 {
+		_, err := c.Signet(fmt.Sprintf("nobody%d@b.test", i), signet.Fingerprint{})
+		wantCode(err, 550)
+	}
+	_, err := c.Signet("bob@b.test", signet.Fingerprint{})
+	wantCode(err, 450)
+	if err := c.Noop(); err != nil {
+		t.Fatalf("NOOP after the limit: %v", err)
+	}
+	c2 := dial(t, addr)
+	c2.Hello("a.test")
+	_, err = c2.Signet("bob@b.test", signet.Fingerprint{})
+	wantCode(err, 450)
+
+	// Known names only: LookupLimit.
+	_, addr = startServer(t, b, func(s *Server) {
+		s.LookupLimit = ratelimit.Limit{Burst: 5, Every: time.Hour}
+	})
+	c = dial(t, addr)
+	c.Hello("a.test")
+	for range 5 {
+		if _, err := c.Signet("bob@b.test", signet.Fingerprint{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = c.Signet("bob@b.test", signet.Fingerprint{})
+	wantCode(err, 450)
 }

@@ -14,6 +14,16 @@ import (
 	"time"
 
 	"umbra/connguard"
+	"umbra/ratelimit"
+)
+
+// Look-ups per client address (docs/spec/dmtp.md §7): a provider's users
+// look other domains' signets up through it (tunnels, docs/spec/dmap.md
+// §9.3), so one address may ask for many; unknown names are what
+// enumeration produces.
+var (
+	DefaultLookupLimit = ratelimit.Limit{Burst: 600, Every: 50 * time.Millisecond}
+	DefaultMissLimit   = ratelimit.Limit{Burst: 60, Every: 2 * time.Second}
 )
 
 // Defaults for the Server's zero fields (docs/spec/dmtp.md §7).
@@ -57,6 +67,14 @@ type Server struct {
 	MinDataRate connguard.MinRate
 	MaxConns    int          // connections served at once, beyond which new ones are closed unanswered; DefaultMaxConns if 0
 	Logger      *slog.Logger // slog.Default() if nil
+	// LookupLimit bounds the look-ups (SGNT, HIST, VRFY, LOG) of one
+	// client address, MissLimit those of them answered 550 5.1.1 (a name,
+	// fingerprint or record the server does not have): signets are public,
+	// but asking for names one after another enumerates the accounts
+	// (spec §7). Over either, a look-up is answered 450 4.7.1.
+	// DefaultLookupLimit and DefaultMissLimit if zero; a negative Burst
+	// switches one off.
+	LookupLimit, MissLimit ratelimit.Limit
 
 	initOnce sync.Once
 	initErr  error
@@ -79,6 +97,7 @@ type settings struct {
 	minRate                                connguard.MinRate
 	maxConns                               int
 	log                                    *slog.Logger
+	lookups, misses                        *ratelimit.Limiter
 }
 
 func (s *Server) init() error {
@@ -112,6 +131,8 @@ func (s *Server) configure() error {
 	if c.minRate == (connguard.MinRate{}) {
 		c.minRate = DefaultMinDataRate
 	}
+	c.lookups = ratelimit.New(limitOr(s.LookupLimit, DefaultLookupLimit), nil)
+	c.misses = ratelimit.New(limitOr(s.MissLimit, DefaultMissLimit), nil)
 	if c.hostname == "" {
 		if c.hostname, err = os.Hostname(); err != nil {
 			return fmt.Errorf("dmtp: Server.Hostname is empty and os.Hostname failed: %w", err)
@@ -132,6 +153,13 @@ func (s *Server) configure() error {
 	s.listeners = make(map[*net.Listener]struct{})
 	s.conns = make(map[*conn]struct{})
 	return nil
+}
+
+func limitOr(l, d ratelimit.Limit) ratelimit.Limit {
+	if l == (ratelimit.Limit{}) {
+		return d
+	}
+	return l
 }
 
 func orDefault[T int | int64 | time.Duration](v, d T) T {

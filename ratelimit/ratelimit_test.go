@@ -1,49 +1,68 @@
-package dmap
+package ratelimit
 
 import (
 	"strconv"
 	"testing"
+	"sync"
 	"time"
 )
+
+// clock is a Limiter's clock that tests move forward.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
 
 func TestLimiter(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
-	l := newLimiter(Limit{Burst: 3, Every: time.Minute}, clk.now)
+	l := New(Limit{Burst: 3, Every: time.Minute}, clk.now)
 	for i := range 3 {
-		if w := l.wait("k"); w != 0 {
+		if w := l.Wait("k"); w != 0 {
 			t.Fatalf("attempt %d: wait %v", i, w)
 		}
-		l.take("k")
+		l.Take("k")
 	}
-	if w := l.wait("k"); w <= 59*time.Second || w > time.Minute {
+	if w := l.Wait("k"); w <= 59*time.Second || w > time.Minute {
 		t.Fatalf("empty bucket: wait %v, want about a minute", w)
 	}
-	if w := l.wait("other"); w != 0 {
+	if w := l.Wait("other"); w != 0 {
 		t.Fatalf("another key waits %v", w)
 	}
 	clk.advance(30 * time.Second)
-	if w := l.wait("k"); w <= 29*time.Second || w > 30*time.Second {
+	if w := l.Wait("k"); w <= 29*time.Second || w > 30*time.Second {
 		t.Fatalf("half refilled: wait %v", w)
 	}
 	clk.advance(30 * time.Second)
-	if w := l.wait("k"); w != 0 {
+	if w := l.Wait("k"); w != 0 {
 		t.Fatalf("refilled: wait %v", w)
 	}
 	// Refill never goes above the burst.
 	clk.advance(time.Hour)
 	for range 3 {
-		l.take("k")
+		l.Take("k")
 	}
-	if w := l.wait("k"); w == 0 {
+	if w := l.Wait("k"); w == 0 {
 		t.Fatal("a long pause raised the bucket above its burst")
 	}
 
-	off := newLimiter(Limit{Burst: -1, Every: time.Minute}, clk.now)
+	off := New(Limit{Burst: -1, Every: time.Minute}, clk.now)
 	for range 10 {
-		off.take("k")
+		off.Take("k")
 	}
-	if w := off.wait("k"); w != 0 || len(off.m) != 0 {
+	if w := off.Wait("k"); w != 0 || len(off.m) != 0 {
 		t.Fatalf("disabled limiter: wait %v, %d buckets", w, len(off.m))
 	}
 }
@@ -53,9 +72,9 @@ func TestLimiter(t *testing.T) {
 func TestLimiterBounded(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
-	l := newLimiter(Limit{Burst: 2, Every: time.Hour}, clk.now)
+	l := New(Limit{Burst: 2, Every: time.Hour}, clk.now)
 	for i := range maxBuckets + 100 {
-		l.take(strconv.Itoa(i))
+		l.Take(strconv.Itoa(i))
 	}
 	if n := len(l.m); n > maxBuckets {
 		t.Fatalf("%d buckets, bound %d", n, maxBuckets)

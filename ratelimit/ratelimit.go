@@ -1,11 +1,18 @@
-package dmap
+// Package ratelimit keeps token buckets per key (a client address, a
+// device key, an account): Burst events at once, then one more every
+// Every. Only counted events take tokens; Wait says how long a key must
+// wait before its next attempt is even considered. The memory of one
+// Limiter is bounded (maxBuckets).
+//
+// Concurrency: a Limiter is safe for concurrent use.
+package ratelimit
 
 import (
 	"sync"
 	"time"
 )
 
-// Limit configures a token bucket (spec §4.5): Burst attempts at once,
+// Limit configures a token bucket: Burst attempts at once,
 // then one more every Every. A zero Limit takes the default of the field
 // it is in; a negative Burst switches the limit off.
 type Limit struct {
@@ -20,10 +27,8 @@ type Limit struct {
 // fresh keys.
 const maxBuckets = 1 << 16
 
-// limiter keeps one token bucket per key. Only counted events (failed
-// proofs, issued challenges) take tokens; wait says how long a key must
-// wait before its next attempt is even considered.
-type limiter struct {
+// Limiter keeps one token bucket per key.
+type Limiter struct {
 	lim Limit
 	now func() time.Time
 
@@ -36,12 +41,16 @@ type bucket struct {
 	at     time.Time
 }
 
-func newLimiter(l Limit, now func() time.Time) *limiter {
-	return &limiter{lim: l, now: now, m: map[string]*bucket{}}
+// New returns a Limiter of l on the clock now (time.Now if nil).
+func New(l Limit, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{lim: l, now: now, m: map[string]*bucket{}}
 }
 
 // refill brings b up to date at now and reports whether it is full.
-func (l *limiter) refill(b *bucket, now time.Time) bool {
+func (l *Limiter) refill(b *bucket, now time.Time) bool {
 	if el := now.Sub(b.at); el > 0 {
 		b.tokens += float64(el) / float64(l.lim.Every)
 		b.at = now
@@ -53,8 +62,8 @@ func (l *limiter) refill(b *bucket, now time.Time) bool {
 	return false
 }
 
-// wait returns 0 if key may try now, else how long until it may.
-func (l *limiter) wait(key string) time.Duration {
+// Wait returns 0 if key may try now, else how long until it may.
+func (l *Limiter) Wait(key string) time.Duration {
 	if l.lim.Burst < 0 {
 		return 0
 	}
@@ -71,8 +80,8 @@ func (l *limiter) wait(key string) time.Duration {
 	return time.Duration((1 - b.tokens) * float64(l.lim.Every))
 }
 
-// take counts one event against key.
-func (l *limiter) take(key string) {
+// Take counts one event against key.
+func (l *Limiter) Take(key string) {
 	if l.lim.Burst < 0 {
 		return
 	}
@@ -94,7 +103,7 @@ func (l *limiter) take(key string) {
 // evict frees room: the full buckets, and if that is not enough, arbitrary
 // ones down to seven eighths of maxBuckets, so that a flood of fresh keys
 // pays for one sweep per maxBuckets/8 insertions, not one per insertion.
-func (l *limiter) evict(now time.Time) {
+func (l *Limiter) evict(now time.Time) {
 	for k, b := range l.m {
 		if l.refill(b, now) {
 			delete(l.m, k)
