@@ -226,6 +226,45 @@ func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerpr
 	return u, t, d.mem.put(ctx, signetState(u.Fingerprint()), u.Bytes())
 }
 
+// UserCarried is User for the signet a message carried (D/MIME version 2
+// seals the author's signet with the signature): the bytes are checked as
+// a fetched signet is — fingerprint, organisation, log — but not fetched,
+// so receiving mail from a new correspondent asks their domain for the
+// inclusion proof at most.
+func (d *Directory) UserCarried(ctx context.Context, address string, fp signet.Fingerprint, raw []byte) (*signet.User, Trust, error) {
+	d.mu.Lock()
+	e := d.users[fp]
+	d.mu.Unlock()
+	if e != nil && e.user.Address == address {
+		return e.user, e.trust, nil
+	}
+	if u, t, ok := d.rememberedUser(ctx, address, fp); ok {
+		return u, t, nil
+	}
+	u, err := signet.ParseUser(raw)
+	if err != nil {
+		return nil, Trust{}, &permanentError{fmt.Errorf("the signet the message carries for %s: %w", address, err)}
+	}
+	if u.Address != address || !u.Fingerprint().Equal(fp) {
+		return nil, Trust{}, &permanentError{fmt.Errorf("the message carries another signet than the one of %s it names", address)}
+	}
+	domain := signet.DomainOf(address)
+	org, t, err := d.Org(ctx, domain)
+	if err != nil {
+		return nil, Trust{}, err
+	}
+	if err := u.Verify(org, time.Now()); err != nil {
+		return nil, Trust{}, &permanentError{fmt.Errorf("the signet of %s does not verify: %w", address, err)}
+	}
+	if org.LogKey != "" {
+		if err := d.open(ctx, domain, func(s source) error { return d.proveLogged(ctx, s, org, u) }); err != nil {
+			return nil, Trust{}, err
+		}
+	}
+	d.remember(u, t)
+	return u, t, d.mem.put(ctx, signetState(fp), raw)
+}
+
 func (d *Directory) remember(u *signet.User, t Trust) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -40,7 +40,7 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	var author *signet.User
 	var dirErr error // a failure of the Directory, classified there
 	var legacy bool
-	authorKey := func(address string, fp signet.Fingerprint) (ed25519.PublicKey, error) {
+	authorKey := func(address string, fp signet.Fingerprint, carried []byte) (ed25519.PublicKey, error) {
 		if !strings.Contains(address, "@") {
 			legacy = true
 			k, err := b.mxKey(ctx, address, fp)
@@ -49,7 +49,14 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 			}
 			return k, err
 		}
-		u, t, err := b.dir.User(ctx, address, fp)
+		var u *signet.User
+		var t Trust
+		var err error
+		if carried != nil {
+			u, t, err = b.dir.UserCarried(ctx, address, fp, carried)
+		} else {
+			u, t, err = b.dir.User(ctx, address, fp)
+		}
 		if err != nil {
 			dirErr = fmt.Errorf("author's signet: %w", err)
 			return nil, err

@@ -9,10 +9,13 @@ import (
 
 // Wire constants (docs/spec/dmime.md §3).
 const (
-	// magic and version open every message.
-	magic         = "DMIME"
-	formatVersion = 1
-	preludeLen    = len(magic) + 1
+	// magic and version open every message. Version 2 seals the author
+	// signature and the author's signet for the author and the recipient
+	// alone (spec §7.3); readers accept both.
+	magic      = "DMIME"
+	version1   = 1
+	version2   = 2
+	preludeLen = len(magic) + 1
 
 	// chunkHeaderLen: 1-byte type and 3-byte big-endian payload length.
 	chunkHeaderLen = 4
@@ -44,7 +47,8 @@ const (
 	typeStructure       = 0x41
 	typeAttachment      = 0x80
 	typePadding         = 0xDF
-	typeAuthorSignature = 0xE0
+	typeAuthorSignature = 0xE0 // version 1; in version 2 the section list
+	typeAuthorSeal      = 0xE1 // version 2 only
 	typeOriginSignature = 0xF0
 	typeTrace           = 0xF1
 )
@@ -59,9 +63,14 @@ func segmented(t byte) bool {
 	return false
 }
 
-// payloadBounds gives the allowed payload length range of a chunk type, or
-// ok=false for a type version 1 does not define.
-func payloadBounds(t byte) (lo, hi int, ok bool) {
+// maxSealedSignet bounds the author's signet in a version 2 author seal
+// (docs/spec/signet.md §2: at most 65,536 bytes).
+const maxSealedSignet = 65536
+
+// payloadBounds gives the allowed payload length range of a chunk type in
+// a message of the given format version, or ok=false for a type that
+// version does not define.
+func payloadBounds(t, version byte) (lo, hi int, ok bool) {
 	switch {
 	case t == typeInfo:
 		return infoLen, infoLen, true
@@ -71,8 +80,12 @@ func payloadBounds(t byte) (lo, hi int, ok bool) {
 		return keyslotLen(t), keyslotLen(t), true
 	case segmented(t):
 		return 1 + tagLen, maxSegmentPayload, true
-	case t == typeAuthorSignature:
+	case t == typeAuthorSignature && version == version1:
 		return 2 + minLeaves*leafLen + sigLen, 2 + maxLeaves*leafLen + sigLen, true
+	case t == typeAuthorSignature:
+		return 2 + minLeaves*leafLen, 2 + maxLeaves*leafLen, true
+	case t == typeAuthorSeal && version == version2:
+		return tagLen + sigLen + 1, tagLen + sigLen + maxSealedSignet, true
 	case t == typeOriginSignature:
 		return sigLen, sigLen, true
 	case t == typeTrace:
@@ -101,9 +114,10 @@ func (c *rawChunk) typ() byte { return c.hdr[0] }
 // chunkReader reads chunks, checking each length against its type before
 // reading the payload, so an oversize length never allocates.
 type chunkReader struct {
-	r   *bufio.Reader
-	buf []byte
-	off int64 // bytes consumed so far
+	r       *bufio.Reader
+	buf     []byte
+	off     int64 // bytes consumed so far
+	version byte  // the prelude's format version, once read
 }
 
 // newChunkReader reads from r through a pooled buffer; release returns it.
@@ -135,9 +149,10 @@ func (cr *chunkReader) readPrelude() ([]byte, error) {
 	if string(p[:len(magic)]) != magic {
 		return nil, fmt.Errorf("%w: bad magic %q", ErrNotDMIME, p[:len(magic)])
 	}
-	if p[len(magic)] != formatVersion {
-		return nil, fmt.Errorf("%w: format version %d", ErrVersion, p[len(magic)])
+	if v := p[len(magic)]; v != version1 && v != version2 {
+		return nil, fmt.Errorf("%w: format version %d", ErrVersion, v)
 	}
+	cr.version = p[len(magic)]
 	return p, nil
 }
 
@@ -165,7 +180,7 @@ func (cr *chunkReader) header(c *rawChunk) error {
 	}
 	t := c.hdr[0]
 	length := int(c.hdr[1])<<16 | int(c.hdr[2])<<8 | int(c.hdr[3])
-	lo, hi, ok := payloadBounds(t)
+	lo, hi, ok := payloadBounds(t, cr.version)
 	if !ok {
 		return fmt.Errorf("%w: 0x%02x at offset %d", ErrUnknownChunk, t, cr.off-chunkHeaderLen)
 	}

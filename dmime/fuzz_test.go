@@ -23,11 +23,13 @@ import (
 func fuzzBases(f *testing.F, w *world) [][]byte {
 	f.Helper()
 	bases := [][]byte{nil}
-	if v, err := os.ReadFile(filepath.Join(vectorDir, "vector-1.dmime")); err == nil {
-		bases = append(bases, v)
+	for _, name := range []string{"vector-1.dmime", "vector-2.dmime"} {
+		if v, err := os.ReadFile(filepath.Join(vectorDir, name)); err == nil {
+			bases = append(bases, v)
+		}
 	}
 	for _, m := range []string{simpleMIME, mimeCases()["alternative in mixed with inline image"]} {
-		bases = append(bases, w.seal(f, []byte(m)))
+		bases = append(bases, w.seal(f, []byte(m)), w.sealWith(f, []byte(m), w.paramsV2()))
 	}
 	return bases
 }

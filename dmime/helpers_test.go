@@ -64,8 +64,19 @@ func (w *world) params() SealParams {
 	}
 }
 
+// paramsV2 seals format version 2: the author's signet (here bytes whose
+// SHA-256 is the author's test fingerprint) sealed with the signature.
+func (w *world) paramsV2() SealParams {
+	p := w.params()
+	p.AuthorSignet = w.author.signet()
+	return p
+}
+
+// signet is the actor's stand-in signet: its SHA-256 is a.fp.
+func (a *actor) signet() []byte { return []byte("signet of " + a.addr) }
+
 // authorKeys resolves only the world's author.
-func (w *world) authorKeys(addr string, fp signet.Fingerprint) (ed25519.PublicKey, error) {
+func (w *world) authorKeys(addr string, fp signet.Fingerprint, _ []byte) (ed25519.PublicKey, error) {
 	if addr == w.author.addr && fp.Equal(w.author.fp) {
 		return w.author.pub(), nil
 	}

@@ -40,7 +40,8 @@ const (
 	stOther
 	stBody
 	stSig
-	stSigned // after the author signature: origin signature or end
+	stSeal   // version 2: after the section list, the author seal
+	stSigned // after the author signature (v1) or seal (v2): origin signature or end
 	stTraces // after the origin signature: traces or end
 )
 
@@ -49,7 +50,7 @@ var expect = map[stage]byte{
 	stInfo: typeInfo, stKeyslotA: typeKeyslotAuthor, stKeyslotO: typeKeyslotOrigin,
 	stKeyslotD: typeKeyslotDest, stKeyslotR: typeKeyslotRecip, stOrigin: typeOrigin,
 	stDest: typeDestination, stCommon: typeCommonHeaders, stOther: typeOtherHeaders,
-	stSig: typeAuthorSignature, stSigned: typeOriginSignature, stTraces: typeTrace,
+	stSig: typeAuthorSignature, stSeal: typeAuthorSeal, stSigned: typeOriginSignature, stTraces: typeTrace,
 }
 
 // chunk is a raw chunk placed in the layout.
@@ -86,8 +87,11 @@ type parser struct {
 	bodies int
 
 	authorRoot [sha256.Size]byte
-	authorSig  []byte
-	sigSum     [sha256.Size]byte // SHA-256 of the author signature chunk
+	authorSig  []byte            // v1: from the signature chunk; v2: from the opened seal
+	digest     hash.Hash         // v2: over the section list and author seal chunks
+	listSum    [sha256.Size]byte // v2: SHA-256 of the section list chunk
+	seal       []byte            // v2: the author seal chunk's payload
+	sigSum     [sha256.Size]byte // the content digest (Layout.Digest)
 	coreLen    int64
 	originSig  []byte
 	traces     []Trace
@@ -118,7 +122,7 @@ func (p *parser) consume(b []byte) error {
 			return fmt.Errorf("dmime: copy: %w", err)
 		}
 	}
-	if p.stage <= stSig {
+	if p.stage <= stSeal {
 		p.coreLen += int64(len(b))
 	}
 	if p.stage < stSig {
@@ -191,7 +195,19 @@ func (p *parser) next() (*chunk, error) {
 		h := sha256.New()
 		h.Write(c.hdr[:])
 		h.Write(c.payload)
-		h.Sum(p.sigSum[:0])
+		if p.version() == version1 {
+			h.Sum(p.sigSum[:0])
+			p.stage = stSigned
+			break
+		}
+		h.Sum(p.listSum[:0])
+		p.digest = h
+		p.stage = stSeal
+	case typeAuthorSeal:
+		p.digest.Write(c.hdr[:])
+		p.digest.Write(c.payload)
+		p.digest.Sum(p.sigSum[:0])
+		p.seal = append([]byte(nil), c.payload...)
 		p.stage = stSigned
 	case typeOriginSignature:
 		p.originSig = append([]byte(nil), c.payload...)
@@ -289,12 +305,20 @@ func (p *parser) atEOF() error {
 	return fmt.Errorf("%w: ends where chunk 0x%02x must follow", ErrTruncated, expect[p.stage])
 }
 
-// authorSignature checks the signature chunk's tree against the leaves
-// computed from the message (spec §7.1); the signature itself is verified
-// by whoever has the author's key.
+// version is the message's format version.
+func (p *parser) version() byte { return p.cr.version }
+
+// authorSignature checks the tree of the signature chunk (v1) or section
+// list (v2) against the leaves computed from the message (spec §7.1,
+// §7.3); the signature itself is verified by whoever has the author's key
+// and, in version 2, can open the author seal.
 func (p *parser) authorSignature(b []byte) error {
 	n := int(binary.BigEndian.Uint16(b))
-	if len(b) != 2+n*leafLen+sigLen {
+	want := 2 + n*leafLen
+	if p.version() == version1 {
+		want += sigLen
+	}
+	if len(b) != want {
 		return fmt.Errorf("%w: signature chunk of %d bytes for %d leaves", ErrChunkSize, len(b), n)
 	}
 	if n != len(p.leaves) {
@@ -305,8 +329,10 @@ func (p *parser) authorSignature(b []byte) error {
 			return fmt.Errorf("%w: section %d (type 0x%02x)", ErrTreeMismatch, i, p.sections[i].Type)
 		}
 	}
-	p.authorRoot = treeRoot(p.leaves)
-	p.authorSig = append([]byte(nil), b[2+n*leafLen:]...)
+	p.authorRoot = treeRoot(p.version(), p.leaves)
+	if p.version() == version1 {
+		p.authorSig = append([]byte(nil), b[2+n*leafLen:]...)
+	}
 	return nil
 }
 
@@ -326,14 +352,16 @@ func (p *parser) drain() error {
 // (DESIGN §2: sizes, tracing, signatures).
 type Layout struct {
 	ID           ID
+	Version      int   // format version: 1, or 2 with the author signature sealed
 	Size         int64 // whole message in bytes
 	CoreSize     int64 // bytes covered by the origin signature
 	Sections     []SectionInfo
 	OriginSigned bool
 	Traces       []Trace
-	// Digest is SHA-256 of the author signature chunk, which lists the
-	// hash of every section: it identifies the message's content, ID
-	// included, and is what the origin signs (spec §7.2). Providers key
+	// Digest is SHA-256 of the author signature chunk (v1), or of the
+	// section list and author seal chunks (v2): the list names the hash of
+	// every section, so it identifies the message's content, ID included,
+	// and is what the origin signs (spec §7.2). Providers key
 	// idempotent delivery on it rather than on the random ID alone, so a
 	// replayed ID with other content is never mistaken for a redelivery.
 	Digest [sha256.Size]byte
@@ -358,6 +386,7 @@ func Inspect(r io.Reader) (*Layout, error) {
 func (p *parser) layout() *Layout {
 	return &Layout{
 		ID:           p.info.id,
+		Version:      int(p.version()),
 		Size:         p.cr.off,
 		CoreSize:     p.coreLen,
 		Sections:     p.sections,

@@ -44,8 +44,12 @@ func (r Role) readsContent() bool     { return r == RoleAuthor || r == RoleRecip
 
 // AuthorKeyFunc returns the author's Ed25519 public signing key for the
 // author address and user signet fingerprint found in the origin chunk
-// (the bridge resolves and validates the signet). An error stops Open.
-type AuthorKeyFunc func(address string, fp signet.Fingerprint) (ed25519.PublicKey, error)
+// (the bridge resolves and validates the signet). embedded is the
+// author's signet as a version 2 message carries it in the author seal
+// (nil in version 1, and for the origin): unverified bytes, which Open
+// has checked only to have fingerprint fp, and which the function may
+// validate instead of looking the signet up. An error stops Open.
+type AuthorKeyFunc func(address string, fp signet.Fingerprint, embedded []byte) (ed25519.PublicKey, error)
 
 // OpenOptions say what the caller wants checked and where the content
 // goes. Which fields a role must or may set is in Open.
@@ -55,7 +59,8 @@ type OpenOptions struct {
 	MIME io.Writer
 	// AuthorKey resolves the author's signing key; the author's signature
 	// is then verified. Required for author and recipient, optional for
-	// the origin.
+	// the origin, which can verify it in version 1 only (in version 2 the
+	// signature is sealed and AuthorKey is not called for the origin).
 	AuthorKey AuthorKeyFunc
 	// OriginKeys are the origin organisation's public message-signing
 	// keys (its SOKs with the sign-messages permission); when set the
@@ -83,6 +88,10 @@ type Opened struct {
 	Layout *Layout
 	// AuthorVerified and OriginVerified say which signatures Open checked.
 	AuthorVerified, OriginVerified bool
+	// AuthorSignet is the author's signet a version 2 message carries,
+	// for the author and the recipient; nil otherwise. Open checked its
+	// fingerprint against the origin chunk, nothing else.
+	AuthorSignet []byte
 
 	origin *OriginInfo
 	dest   *DestinationInfo
@@ -176,7 +185,17 @@ func Open(r io.Reader, role Role, key hpke.PrivateKey, opt OpenOptions) (*Opened
 			return nil, err
 		}
 	}
-	res := &Opened{Role: role, ID: p.info.id, Layout: p.layout(), origin: o.origin, dest: o.dest}
+	res := &Opened{Role: role, ID: p.info.id, Layout: p.layout(), origin: o.origin, dest: o.dest, AuthorSignet: o.embedded}
+	if p.version() == version2 && role.readsContent() {
+		if o.origin == nil || p.authorSig == nil {
+			return nil, fmt.Errorf("%w: no author seal", ErrChunkOrder)
+		}
+		pub, err := opt.AuthorKey(o.origin.Author, o.origin.AuthorFingerprint, o.embedded)
+		if err != nil {
+			return nil, fmt.Errorf("dmime: author key for %s: %w", o.origin.Author, err)
+		}
+		o.authorPub = pub
+	}
 	if o.authorPub != nil {
 		if err := p.verifyAuthor(o.authorPub); err != nil {
 			return nil, err
@@ -217,6 +236,7 @@ type opener struct {
 	origin    *OriginInfo
 	dest      *DestinationInfo
 	authorPub ed25519.PublicKey
+	embedded  []byte // v2: the author's signet from the author seal
 }
 
 func (o *opener) chunk(c *chunk) error {
@@ -225,6 +245,20 @@ func (o *opener) chunk(c *chunk) error {
 		k, err := openKeyslot(o.key, t, c.payload, o.p.info, o.p.leaf0)
 		o.keys = k
 		return err
+	}
+	if t == typeAuthorSeal {
+		if !o.role.readsContent() {
+			return nil
+		}
+		sig, embedded, err := openAuthorSeal(&o.keys.content, len(o.p.leaves), c.payload)
+		if err != nil {
+			return err
+		}
+		if o.origin == nil || signet.FingerprintOf(embedded) != o.origin.AuthorFingerprint {
+			return fmt.Errorf("%w: the sealed signet is not the author's the origin chunk names", ErrAuthorSignature)
+		}
+		o.p.authorSig, o.embedded = sig, embedded
+		return nil
 	}
 	if !segmented(t) {
 		return nil
@@ -270,8 +304,8 @@ func (o *opener) plaintext(t byte, pt []byte, last bool) error {
 			return err
 		}
 		o.origin = in
-		if o.opt.AuthorKey != nil {
-			pub, err := o.opt.AuthorKey(in.Author, in.AuthorFingerprint)
+		if o.opt.AuthorKey != nil && o.p.version() == version1 {
+			pub, err := o.opt.AuthorKey(in.Author, in.AuthorFingerprint, nil)
 			if err != nil {
 				return fmt.Errorf("dmime: author key for %s: %w", in.Author, err)
 			}

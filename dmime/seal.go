@@ -27,6 +27,14 @@ type SealParams struct {
 	Author Party
 	// AuthorKey is the author's Ed25519 signing key.
 	AuthorKey ed25519.PrivateKey
+	// AuthorSignet is the author's user signet as encoded (the one
+	// Author.Fingerprint names). When set, Seal writes format version 2:
+	// the author signature and this signet are sealed for the author and
+	// the recipient (spec §7.3), so the recipient needs no look-up to
+	// verify and neither provider sees the signature. When nil, version 1
+	// (the signature in clear; for authors without a user signet, such as
+	// a provider's MX).
+	AuthorSignet []byte
 	// Origin and Destination are the organisations: domain, organisation
 	// signet fingerprint, organisation encryption key.
 	Origin, Destination Party
@@ -55,6 +63,9 @@ func (p *SealParams) check() error {
 	if len(p.AuthorKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: author signing key of %d bytes", ErrInput, len(p.AuthorKey))
 	}
+	if p.AuthorSignet != nil && (len(p.AuthorSignet) > maxSealedSignet || signet.FingerprintOf(p.AuthorSignet) != p.Author.Fingerprint) {
+		return fmt.Errorf("%w: the author signet is not the one Author.Fingerprint names", ErrInput)
+	}
 	return nil
 }
 
@@ -78,12 +89,16 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 		}
 	}
 
+	version := byte(version1)
+	if p.AuthorSignet != nil {
+		version = version2
+	}
 	bw := getWriter(w)
 	defer putWriter(bw)
 	e := newEncoder(bw)
 	defer e.release()
 	// Leaf 0: prelude and info chunk.
-	if err := e.raw(append([]byte(magic), formatVersion)); err != nil {
+	if err := e.raw(append([]byte(magic), version)); err != nil {
 		return ID{}, err
 	}
 	if err := e.chunk(typeInfo, newInfo(id, keys).encode()); err != nil {
@@ -124,7 +139,7 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 		return ID{}, err
 	}
 	common, other := encodeHeaderSections(pieces)
-	cs := &contentSink{e: e, content: &keys.content}
+	cs := &contentSink{e: e, content: &keys.content, sealedSignet: len(p.AuthorSignet), version: version}
 	for _, h := range []struct {
 		t byte
 		b []byte
@@ -145,8 +160,21 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 	if err := cs.pad(); err != nil {
 		return ID{}, err
 	}
-	if err := e.chunk(typeAuthorSignature, encodeAuthorSignature(e.leaves, p.AuthorKey)); err != nil {
-		return ID{}, err
+	if version == version1 {
+		if err := e.chunk(typeAuthorSignature, encodeAuthorSignature(e.leaves, p.AuthorKey)); err != nil {
+			return ID{}, err
+		}
+	} else {
+		seal, err := sealAuthor(&keys.content, e.leaves, p.AuthorKey, p.AuthorSignet)
+		if err != nil {
+			return ID{}, err
+		}
+		if err := e.chunk(typeAuthorSignature, encodeSectionList(e.leaves)); err != nil {
+			return ID{}, err
+		}
+		if err := e.chunk(typeAuthorSeal, seal); err != nil {
+			return ID{}, err
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return ID{}, fmt.Errorf("dmime: write: %w", err)
@@ -157,10 +185,12 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 // contentSink encrypts the body sections the MIME split produces, each
 // under its own key derived from the content key.
 type contentSink struct {
-	e       *encoder
-	content *[keyLen]byte
-	sw      *sectionWriter
-	bodies  int
+	e            *encoder
+	content      *[keyLen]byte
+	sw           *sectionWriter
+	bodies       int
+	version      byte
+	sealedSignet int // v2: the author signet's length, in the author seal
 }
 
 func (c *contentSink) begin(t byte) error {
@@ -188,10 +218,13 @@ func (c *contentSink) write(p []byte) error {
 func (c *contentSink) end() error { return c.sw.Close() }
 
 // pad writes the padding section: zero bytes that bring the message core
-// (everything up to and including the author signature) to a size bucket
-// (spec §9.3).
+// (everything up to and including the author signature, or in version 2
+// the author seal) to a size bucket (spec §9.3).
 func (c *contentSink) pad() error {
 	sigWire := int64(chunkHeaderLen + 2 + (len(c.e.leaves)+1)*leafLen + sigLen)
+	if c.version == version2 {
+		sigWire += chunkHeaderLen + tagLen + int64(c.sealedSignet)
+	}
 	n, err := paddingLen(c.e.n + sigWire)
 	if err != nil {
 		return err

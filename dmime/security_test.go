@@ -93,6 +93,10 @@ func expectedFlipError(msg []byte, spans []span, off int) error {
 			return ErrSegmentAuth
 		case s.typ == typeAuthorSignature && p < 2:
 			return nil // leaf count: size or tree error
+		case s.typ == typeAuthorSignature && msg[len(magic)] == version2:
+			return ErrTreeMismatch // the section list has no signature
+		case s.typ == typeAuthorSeal:
+			return ErrSegmentAuth
 		case s.typ == typeAuthorSignature && p < s.end-s.off-chunkHeaderLen-sigLen:
 			return ErrTreeMismatch
 		case s.typ == typeAuthorSignature:
@@ -110,7 +114,17 @@ func expectedFlipError(msg []byte, spans []span, off int) error {
 func TestFlipEveryByte(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	msg := w.seal(t, []byte(simpleMIME))
+	t.Run("version1", func(t *testing.T) {
+		t.Parallel()
+		flipEveryByte(t, w, w.seal(t, []byte(simpleMIME)))
+	})
+	t.Run("version2", func(t *testing.T) {
+		t.Parallel()
+		flipEveryByte(t, w, w.sealWith(t, []byte(simpleMIME), w.paramsV2()))
+	})
+}
+
+func flipEveryByte(t *testing.T, w *world, msg []byte) {
 	spans := chunkSpans(t, msg)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -254,8 +268,8 @@ func TestStrippedSignatures(t *testing.T) {
 	payload := slices.Clone(msg[asig.off+chunkHeaderLen : asig.end])
 	n := len(payload) - sigLen
 	var p parser
-	p.authorRoot = treeRoot(leavesOf(payload[:n]))
-	copy(payload[n:], ed25519.Sign(forger.sign, authorMessage(p.authorRoot)))
+	p.authorRoot = treeRoot(version1, leavesOf(payload[:n]))
+	copy(payload[n:], ed25519.Sign(forger.sign, authorMessage(version1, p.authorRoot)))
 	_, _, err = w.openRecipient(slices.Concat(msg[:asig.off+chunkHeaderLen], payload, msg[asig.end:]))
 	wantErr(t, "author signature by another key", err, ErrAuthorSignature)
 
@@ -308,10 +322,16 @@ func TestTrailingAndUnknown(t *testing.T) {
 	big[s.off+1] = 0xFF
 	_, _, err = w.openRecipient(big)
 	wantErr(t, "oversize length", err, ErrChunkSize)
+	v3 := slices.Clone(msg)
+	v3[len(magic)] = 3
+	_, _, err = w.openRecipient(v3)
+	wantErr(t, "version 3", err, ErrVersion)
+	// A version 1 message relabelled version 2: the prelude is in every
+	// keyslot's associated data.
 	v2 := slices.Clone(msg)
-	v2[len(magic)] = 2
+	v2[len(magic)] = version2
 	_, _, err = w.openRecipient(v2)
-	wantErr(t, "version 2", err, ErrVersion)
+	wantErr(t, "version 1 relabelled 2", err, ErrKeyslot)
 }
 
 // TestReaddressed plays the forwarding attack: the recipient (bob) holds

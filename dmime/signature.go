@@ -2,6 +2,7 @@ package dmime
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,19 +10,20 @@ import (
 	"io"
 )
 
-// Signature inputs (spec §7). Each is domain-separated so a signature made
-// for one purpose can never verify for another.
-const (
-	treeLabel   = "umbra-dmime-v1 tree\x00"
-	authorLabel = "umbra-dmime-v1 author signature\x00"
-	originLabel = "umbra-dmime-v1 origin signature\x00"
+// Signature inputs (spec §7), per format version. Each is domain-separated
+// so a signature made for one purpose, or for one version, can never
+// verify for another.
+var (
+	treeLabel   = [...]string{version1: "umbra-dmime-v1 tree\x00", version2: "umbra-dmime-v2 tree\x00"}
+	authorLabel = [...]string{version1: "umbra-dmime-v1 author signature\x00", version2: "umbra-dmime-v2 author signature\x00"}
+	originLabel = [...]string{version1: "umbra-dmime-v1 origin signature\x00", version2: "umbra-dmime-v2 origin signature\x00"}
 )
 
 // treeRoot hashes the ordered section leaves: a one-level tree, so a reader
-// holding the signature chunk can check any one section alone.
-func treeRoot(leaves [][leafLen]byte) [sha256.Size]byte {
+// holding the section list can check any one section alone.
+func treeRoot(version byte, leaves [][leafLen]byte) [sha256.Size]byte {
 	h := sha256.New()
-	h.Write([]byte(treeLabel))
+	h.Write([]byte(treeLabel[version]))
 	h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(leaves))))
 	for i := range leaves {
 		h.Write(leaves[i][:])
@@ -31,32 +33,90 @@ func treeRoot(leaves [][leafLen]byte) [sha256.Size]byte {
 	return r
 }
 
-func authorMessage(root [sha256.Size]byte) []byte { return append([]byte(authorLabel), root[:]...) }
-
-// originMessage is what the origin signs: the hash of the author signature
-// chunk. That chunk lists the SHA-256 of every section of the core, and
-// every reader checks each of them against the bytes it read, so this
-// digest covers every byte of the core without a second pass over it.
-func originMessage(sigChunk [sha256.Size]byte) []byte {
-	return append([]byte(originLabel), sigChunk[:]...)
+func authorMessage(version byte, root [sha256.Size]byte) []byte {
+	return append([]byte(authorLabel[version]), root[:]...)
 }
 
-// encodeAuthorSignature is the payload of the author signature chunk:
-// leaf count, leaves, Ed25519 signature over the tree root.
-func encodeAuthorSignature(leaves [][leafLen]byte, key ed25519.PrivateKey) []byte {
+// originMessage is what the origin signs: the content digest, SHA-256 of
+// the author signature chunk (v1) or of the section list and author seal
+// chunks (v2). The list names the SHA-256 of every section of the core,
+// and every reader checks each of them against the bytes it read, so this
+// digest covers every byte of the core without a second pass over it.
+func originMessage(version byte, digest [sha256.Size]byte) []byte {
+	return append([]byte(originLabel[version]), digest[:]...)
+}
+
+// encodeSectionList is the leaf count and the leaves: the version 2
+// section list, and the start of the version 1 author signature chunk.
+func encodeSectionList(leaves [][leafLen]byte) []byte {
 	b := make([]byte, 0, 2+len(leaves)*leafLen+sigLen)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(leaves)))
 	for i := range leaves {
 		b = append(b, leaves[i][:]...)
 	}
-	return append(b, ed25519.Sign(key, authorMessage(treeRoot(leaves)))...)
+	return b
+}
+
+// encodeAuthorSignature is the payload of the version 1 author signature
+// chunk: the section list and the Ed25519 signature over the tree root.
+func encodeAuthorSignature(leaves [][leafLen]byte, key ed25519.PrivateKey) []byte {
+	return append(encodeSectionList(leaves), ed25519.Sign(key, authorMessage(version1, treeRoot(version1, leaves)))...)
+}
+
+// Version 2's author seal (spec §7.3): the author signature and the
+// author's signet, encrypted for those who hold the content key — the
+// author and the recipient — so that neither provider can test candidate
+// authors' public keys against the signature (DESIGN §2). Its key is the
+// section key of the index after the last section; used once, so its
+// nonce is zero; the chunk header is the associated data.
+
+// sealAuthor is the author seal chunk's payload.
+func sealAuthor(content *[keyLen]byte, leaves [][leafLen]byte, key ed25519.PrivateKey, authorSignet []byte) ([]byte, error) {
+	if len(authorSignet) == 0 || len(authorSignet) > maxSealedSignet {
+		return nil, fmt.Errorf("%w: author signet of %d bytes", ErrInput, len(authorSignet))
+	}
+	aead, hdr, err := authorSealAEAD(content, len(leaves), tagLen+sigLen+len(authorSignet))
+	if err != nil {
+		return nil, err
+	}
+	pt := append(ed25519.Sign(key, authorMessage(version2, treeRoot(version2, leaves))), authorSignet...)
+	var nonce [12]byte
+	return aead.Seal(nil, nonce[:], pt, hdr[:]), nil
+}
+
+// openAuthorSeal opens the author seal: the signature and the signet.
+func openAuthorSeal(content *[keyLen]byte, nLeaves int, payload []byte) (sig, authorSignet []byte, err error) {
+	aead, hdr, err := authorSealAEAD(content, nLeaves, len(payload))
+	if err != nil {
+		return nil, nil, err
+	}
+	var nonce [12]byte
+	pt, err := aead.Open(nil, nonce[:], payload, hdr[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: author seal", ErrSegmentAuth)
+	}
+	return pt[:sigLen], pt[sigLen:], nil
+}
+
+func authorSealAEAD(content *[keyLen]byte, nLeaves, payloadLen int) (cipher.AEAD, [chunkHeaderLen]byte, error) {
+	var hdr [chunkHeaderLen]byte
+	putChunkHeader(hdr[:], typeAuthorSeal, payloadLen)
+	k, err := sectionKey(content, nLeaves, typeAuthorSeal)
+	if err != nil {
+		return nil, hdr, err
+	}
+	aead, err := newGCM(k)
+	return aead, hdr, err
 }
 
 func (p *parser) verifyAuthor(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: author public key of %d bytes", ErrInput, len(pub))
 	}
-	if !ed25519.Verify(pub, authorMessage(p.authorRoot), p.authorSig) {
+	if p.authorSig == nil {
+		return fmt.Errorf("%w: the author signature of a version 2 message is sealed for the author and the recipient", ErrNotPermitted)
+	}
+	if !ed25519.Verify(pub, authorMessage(p.version(), p.authorRoot), p.authorSig) {
 		return fmt.Errorf("%w: message %s", ErrAuthorSignature, p.info.id)
 	}
 	return nil
@@ -77,7 +137,7 @@ func (p *parser) verifyOrigin(pubs []ed25519.PublicKey) error {
 	if p.originSig == nil {
 		return fmt.Errorf("%w: message %s", ErrNoOriginSignature, p.info.id)
 	}
-	msg := originMessage(p.sigSum)
+	msg := originMessage(p.version(), p.sigSum)
 	for _, pub := range pubs {
 		if ed25519.Verify(pub, msg, p.originSig) {
 			return nil
@@ -89,6 +149,8 @@ func (p *parser) verifyOrigin(pubs []ed25519.PublicKey) error {
 // VerifyAuthor checks the whole layout and the author's signature with the
 // author's public signing key. It needs no decryption key: the tree covers
 // the ciphertext, so the origin provider can check its own user's message.
+// Only version 1: a version 2 message seals its author signature
+// (ErrNotPermitted; Open as author or recipient checks it).
 func VerifyAuthor(r io.Reader, pub ed25519.PublicKey) error {
 	p, err := newParser(r, nil)
 	if err != nil {
@@ -136,7 +198,7 @@ func SignOrigin(dst io.Writer, src io.Reader, key ed25519.PrivateKey) error {
 	if p.originSig != nil {
 		return fmt.Errorf("%w: message %s already has an origin signature", ErrChunkOrder, p.info.id)
 	}
-	return writeChunk(dst, typeOriginSignature, ed25519.Sign(key, originMessage(p.sigSum)))
+	return writeChunk(dst, typeOriginSignature, ed25519.Sign(key, originMessage(p.version(), p.sigSum)))
 }
 
 // AppendTrace copies an origin-signed message from src to dst and appends

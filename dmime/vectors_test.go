@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -49,8 +50,15 @@ type vector struct {
 	ContentKey       string                 `json:"content_key_hex"`
 	Sections         []vectorSection        `json:"sections"`
 	TreeRoot         string                 `json:"tree_root_hex"`
-	SigChunkSHA256   string                 `json:"author_signature_chunk_sha256_hex"`
-	Trace            Trace                  `json:"trace"`
+	SigChunkSHA256   string                 `json:"author_signature_chunk_sha256_hex,omitempty"` // v1
+	// Version 2: the author's signet sealed with the signature, the seal's
+	// key, the signature, and the content digest (SHA-256 of the section
+	// list and author seal chunks).
+	AuthorSignet  string `json:"author_signet_hex,omitempty"`
+	AuthorSealKey string `json:"author_seal_key_hex,omitempty"`
+	AuthorSig     string `json:"author_signature_hex,omitempty"`
+	ContentDigest string `json:"content_digest_hex,omitempty"`
+	Trace         Trace  `json:"trace"`
 }
 
 func vectorPartyOf(a *actor) vectorParty {
@@ -66,10 +74,11 @@ func vectorPartyOf(a *actor) vectorParty {
 
 // buildVector seals the vector's MIME with fixed randomness: the ChaCha8
 // stream for Rand, and cryptotest's global source for HPKE.
-func buildVector(t *testing.T, w *world, mime []byte, seed [32]byte, tr Trace) []byte {
+func buildVector(t *testing.T, w *world, mime []byte, seed [32]byte, tr Trace, authorSignet []byte) []byte {
 	cryptotest.SetGlobalRandom(t, 1)
 	p := w.params()
 	p.Rand = rand.NewChaCha8(seed)
+	p.AuthorSignet = authorSignet
 	var sealed, signed, traced bytes.Buffer
 	if _, err := Seal(&sealed, bytes.NewReader(mime), p); err != nil {
 		t.Fatal(err)
@@ -83,18 +92,30 @@ func buildVector(t *testing.T, w *world, mime []byte, seed [32]byte, tr Trace) [
 	return traced.Bytes()
 }
 
-// TestVectors rebuilds testdata/dmime/vector-1.dmime byte for byte, checks
-// every intermediate value recorded in vector-1.json, and opens the stored
-// file. Run with -update to rewrite them (only after a deliberate format
-// change; the spec must change with them).
+// TestVectors rebuilds testdata/dmime/vector-1.dmime (format version 1)
+// and vector-2.dmime (version 2) byte for byte, checks every intermediate
+// value recorded in their JSON files, and opens the stored files. Run with
+// -update to rewrite them (only after a deliberate format change; the
+// spec must change with them).
 //
 // Not parallel: cryptotest.SetGlobalRandom changes the whole process.
 func TestVectors(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("version%d", version), func(t *testing.T) { checkVector(t, version) })
+	}
+}
+
+func checkVector(t *testing.T, version int) {
 	w := newWorld(t)
 	mime := []byte(mimeCases()["mixed with attachment"])
 	seed := sha256.Sum256([]byte("umbra dmime vector 1"))
 	tr := Trace{Time: time.Date(2026, 3, 2, 10, 0, 1, 0, time.UTC), Kind: TraceRelayed, Domain: "a.test"}
-	msg := buildVector(t, w, mime, seed, tr)
+	var authorSignet []byte
+	if version == 2 {
+		authorSignet = []byte("signet of " + w.author.addr) // its SHA-256 is the author's fingerprint here
+	}
+	msg := buildVector(t, w, mime, seed, tr, authorSignet)
+	name := fmt.Sprintf("vector-%d", version)
 
 	// Intermediate values, recomputed from the message with the
 	// recipient's key.
@@ -118,7 +139,7 @@ func TestVectors(t *testing.T) {
 			"message ID then the origin, destination and content keys; HPKE encapsulation randomness " +
 			"comes from Go's testing/cryptotest.SetGlobalRandom, so keyslot chunks are reproducible " +
 			"only by Go; everything else follows from the values listed.",
-		MIME: "vector-1.mime", Message: "vector-1.dmime",
+		MIME: name + ".mime", Message: name + ".dmime",
 		RandChaCha8Seed:  hex.EncodeToString(seed[:]),
 		GlobalRandomSeed: 1,
 		Parties: map[string]vectorParty{
@@ -130,8 +151,23 @@ func TestVectors(t *testing.T) {
 		DestinationKey: hex.EncodeToString(keys.dest[:]),
 		ContentKey:     hex.EncodeToString(keys.content[:]),
 		TreeRoot:       hex.EncodeToString(p.authorRoot[:]),
-		SigChunkSHA256: hex.EncodeToString(p.sigSum[:]),
 		Trace:          tr,
+	}
+	if version == 1 {
+		v.SigChunkSHA256 = hex.EncodeToString(p.sigSum[:])
+	} else {
+		sig, embedded, err := openAuthorSeal(&keys.content, len(p.leaves), p.seal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := sectionKey(&keys.content, len(p.leaves), typeAuthorSeal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Description += " Format version 2: the author signature and the author's signet (here the bytes " +
+			"\"signet of alice@a.test\", whose SHA-256 is the author fingerprint) are in the author seal."
+		v.AuthorSignet, v.AuthorSealKey = hex.EncodeToString(embedded), hex.EncodeToString(k)
+		v.AuthorSig, v.ContentDigest = hex.EncodeToString(sig), hex.EncodeToString(p.sigSum[:])
 	}
 	for i, s := range p.sections {
 		vs := vectorSection{Index: i, Type: "0x" + hex.EncodeToString([]byte{s.Type}), Leaf: hex.EncodeToString(p.leaves[i][:])}
@@ -155,7 +191,7 @@ func TestVectors(t *testing.T) {
 	}
 	js = append(js, '\n')
 
-	files := map[string][]byte{"vector-1.mime": mime, "vector-1.dmime": msg, "vector-1.json": js}
+	files := map[string][]byte{name + ".mime": mime, name + ".dmime": msg, name + ".json": js}
 	if *update {
 		for name, b := range files {
 			if err := os.WriteFile(filepath.Join(vectorDir, name), b, 0o644); err != nil {
@@ -174,7 +210,7 @@ func TestVectors(t *testing.T) {
 	}
 
 	// The stored message opens, independently of the rebuild.
-	stored, err := os.ReadFile(filepath.Join(vectorDir, "vector-1.dmime"))
+	stored, err := os.ReadFile(filepath.Join(vectorDir, name+".dmime"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +218,10 @@ func TestVectors(t *testing.T) {
 	if err != nil || !bytes.Equal(got, mime) {
 		t.Fatalf("stored vector: %v", err)
 	}
-	if o.ID.String() != v.MessageID || len(o.Layout.Traces) != 1 {
-		t.Fatalf("stored vector: id %s, traces %v", o.ID, o.Layout.Traces)
+	if o.ID.String() != v.MessageID || len(o.Layout.Traces) != 1 || o.Layout.Version != version {
+		t.Fatalf("stored vector: id %s, traces %v, version %d", o.ID, o.Layout.Traces, o.Layout.Version)
+	}
+	if version == 2 && !bytes.Equal(o.AuthorSignet, authorSignet) {
+		t.Fatalf("stored vector: the sealed author signet is %q", o.AuthorSignet)
 	}
 }

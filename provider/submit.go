@@ -29,8 +29,9 @@ type Submitted struct {
 
 // Submit is the origin's half of sending (DESIGN §2, §6): account (the
 // authenticated submitter) hands over one sealed D/MIME message. The
-// provider opens the origin keyslot, checks that the author is account and
-// that the author's signature verifies with the author's signet, adds the
+// provider opens the origin keyslot, checks that the author is account with
+// one of its signets (and, in a version 1 message, that the author's
+// signature verifies with it), adds the
 // origin signature and either delivers it locally or queues it for the
 // destination domain. It returns only once the message is durable.
 func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Submitted, error) {
@@ -38,7 +39,11 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 	if err != nil || acct.State != store.StateActive {
 		return Submitted{}, fmt.Errorf("%w: %s", ErrNotActive, account)
 	}
-	authorKey := func(address string, fp signet.Fingerprint) (ed25519.PublicKey, error) {
+	// The author must be the account, with one of its signets. A version 1
+	// message's author signature is checked too; version 2 seals it for
+	// the recipient alone (docs/spec/dmime.md §7.3), and the session is
+	// what authenticates the author to its own provider.
+	authorSignet := func(address string, fp signet.Fingerprint) (*signet.User, error) {
 		if address != account {
 			return nil, fmt.Errorf("%w: origin chunk names %q", ErrNotAuthor, address)
 		}
@@ -46,7 +51,10 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 		if err != nil || rec.Address != account {
 			return nil, fmt.Errorf("%w: signet %s is not one of %s's", ErrBadMessage, fp, account)
 		}
-		u, err := signet.ParseUser(rec.Signet)
+		return signet.ParseUser(rec.Signet)
+	}
+	authorKey := func(address string, fp signet.Fingerprint, _ []byte) (ed25519.PublicKey, error) {
+		u, err := authorSignet(address, fp)
 		if err != nil {
 			return nil, err
 		}
@@ -62,6 +70,11 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 	oi, err := opened.Origin()
 	if err != nil {
 		return Submitted{}, err
+	}
+	if !opened.AuthorVerified {
+		if _, err := authorSignet(oi.Author, oi.AuthorFingerprint); err != nil {
+			return Submitted{}, err
+		}
 	}
 	var signed bytes.Buffer
 	signed.Grow(len(msg) + 128)

@@ -1,0 +1,135 @@
+package dmime
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+
+	"umbra/signet"
+)
+
+// TestV2Roles: a version 2 message opens for the recipient and the author
+// with both signatures verified and the author's signet handed to the
+// author-key function; the origin and the destination read their chunks
+// and verify the origin signature, but the author signature is sealed
+// from them: VerifyAuthor refuses, the origin's AuthorKey is never asked.
+func TestV2Roles(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	mime := []byte(mimeCases()["mixed with attachment"])
+	msg := w.sealWith(t, mime, w.paramsV2())
+
+	var gotEmbedded []byte
+	for _, role := range []struct {
+		r   Role
+		key *actor
+	}{{RoleRecipient, w.recip}, {RoleAuthor, w.author}} {
+		var out bytes.Buffer
+		opt := OpenOptions{MIME: &out, OriginKeys: []ed25519.PublicKey{w.origin.pub()},
+			AuthorKey: func(addr string, fp signet.Fingerprint, embedded []byte) (ed25519.PublicKey, error) {
+				gotEmbedded = embedded
+				return w.authorKeys(addr, fp, embedded)
+			}}
+		if role.r == RoleRecipient {
+			opt.Recipient = w.recip.addr
+		}
+		o, err := Open(bytes.NewReader(msg), role.r, role.key.enc, opt)
+		if err != nil {
+			t.Fatalf("%s: %v", role.r, err)
+		}
+		if !o.AuthorVerified || !o.OriginVerified || o.Layout.Version != 2 || !bytes.Equal(out.Bytes(), mime) {
+			t.Fatalf("%s: author %v origin %v version %d", role.r, o.AuthorVerified, o.OriginVerified, o.Layout.Version)
+		}
+		if !bytes.Equal(gotEmbedded, w.author.signet()) || !bytes.Equal(o.AuthorSignet, w.author.signet()) {
+			t.Fatalf("%s: the author-key function got %q", role.r, gotEmbedded)
+		}
+	}
+
+	asked := false
+	o, err := Open(bytes.NewReader(msg), RoleOrigin, w.origin.enc, OpenOptions{
+		AuthorKey: func(string, signet.Fingerprint, []byte) (ed25519.PublicKey, error) {
+			asked = true
+			return w.author.pub(), nil
+		}})
+	if err != nil || asked || o.AuthorVerified || o.AuthorSignet != nil {
+		t.Fatalf("origin: %v, asked %v, verified %v", err, asked, o != nil && o.AuthorVerified)
+	}
+	if oi, err := o.Origin(); err != nil || oi.Author != w.author.addr {
+		t.Fatalf("origin chunk: %+v %v", oi, err)
+	}
+	if _, err := Open(bytes.NewReader(msg), RoleDestination, w.dest.enc, OpenOptions{OriginKeys: []ed25519.PublicKey{w.origin.pub()}}); err != nil {
+		t.Fatalf("destination: %v", err)
+	}
+	if err := VerifyAuthor(bytes.NewReader(msg), w.author.pub()); !errors.Is(err, ErrNotPermitted) {
+		t.Fatalf("VerifyAuthor of a version 2 message: %v", err)
+	}
+	if err := VerifyOrigin(bytes.NewReader(msg), w.origin.pub()); err != nil {
+		t.Fatalf("VerifyOrigin: %v", err)
+	}
+}
+
+// TestV2NothingOfTheAuthorInClear: what a provider holds of a version 2
+// message — every byte — contains neither the author signature (Ed25519
+// is deterministic, so it can be recomputed) nor the author's signet, so
+// no one without the content key can test a candidate author's key.
+func TestV2NothingOfTheAuthorInClear(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	msg := w.sealWith(t, []byte(simpleMIME), w.paramsV2())
+	p, err := newParser(bytes.NewReader(msg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.release()
+	if err := p.drain(); err != nil {
+		t.Fatal(err)
+	}
+	sig := ed25519.Sign(w.author.sign, authorMessage(version2, p.authorRoot))
+	if bytes.Contains(msg, sig) || bytes.Contains(msg, w.author.signet()) {
+		t.Fatal("the author signature or signet is in clear")
+	}
+	// Version 1 shows it: the check above can fail.
+	v1 := w.seal(t, []byte(simpleMIME))
+	q, _ := newParser(bytes.NewReader(v1), nil)
+	defer q.release()
+	q.drain()
+	if !bytes.Contains(v1, ed25519.Sign(w.author.sign, authorMessage(version1, q.authorRoot))) {
+		t.Fatal("version 1 does not show its signature: the test proves nothing")
+	}
+}
+
+// TestV2SealRules: a seal from another message, a seal missing, a signet
+// that is not the author's, and a version 1 signature chunk in a version 2
+// message are refused.
+func TestV2SealRules(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	m1 := w.sealWith(t, []byte(simpleMIME), w.paramsV2())
+	m2 := w.sealWith(t, []byte(simpleMIME), w.paramsV2())
+	s1, s2 := findSpan(t, m1, typeAuthorSeal, 0), findSpan(t, m2, typeAuthorSeal, 0)
+	_, _, err := w.openRecipient(replace(m1, s1, m2[s2.off:s2.end]))
+	wantErr(t, "another message's seal", err, ErrSegmentAuth)
+	_, _, err = w.openRecipient(slices.Concat(m1[:s1.off], m1[s1.end:]))
+	wantErr(t, "no seal", err, ErrChunkOrder)
+	_, _, err = w.openRecipient(m1[:s1.off])
+	wantErr(t, "cut before the seal", err, ErrTruncated)
+
+	p := w.paramsV2()
+	p.AuthorSignet = []byte("some other signet")
+	if _, err := Seal(io.Discard, bytes.NewReader([]byte(simpleMIME)), p); !errors.Is(err, ErrInput) {
+		t.Fatalf("sealing with a signet that is not the author's: %v", err)
+	}
+
+	// The version 1 signature chunk (list and signature) in a version 2
+	// message: its length is wrong for the leaves.
+	v1 := w.seal(t, []byte(simpleMIME))
+	e1 := findSpan(t, v1, typeAuthorSignature, 0)
+	l2 := findSpan(t, m1, typeAuthorSignature, 0)
+	_, _, err = w.openRecipient(replace(m1, l2, v1[e1.off:e1.end]))
+	if err == nil {
+		t.Fatal("a version 1 signature chunk was accepted in a version 2 message")
+	}
+}
