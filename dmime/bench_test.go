@@ -48,42 +48,52 @@ func reportMsgs(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
+// benchVersions are the two formats; the version 2 names end in "-v2".
+var benchVersions = []struct {
+	suffix string
+	params func(*world) SealParams
+}{{"", (*world).params}, {"-v2", (*world).paramsV2}}
+
 func BenchmarkSeal(b *testing.B) {
 	w := newWorld(b)
-	p := w.params()
-	for _, s := range benchSizes {
-		mime := benchMIME(s.n)
-		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(int64(len(mime)))
-			for b.Loop() {
-				if _, err := Seal(io.Discard, bytes.NewReader(mime), p); err != nil {
-					b.Fatal(err)
+	for _, v := range benchVersions {
+		p := v.params(w)
+		for _, s := range benchSizes {
+			mime := benchMIME(s.n)
+			b.Run(s.name+v.suffix, func(b *testing.B) {
+				b.SetBytes(int64(len(mime)))
+				for b.Loop() {
+					if _, err := Seal(io.Discard, bytes.NewReader(mime), p); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			reportMsgs(b)
-		})
+				reportMsgs(b)
+			})
+		}
 	}
 }
 
 func BenchmarkOpen(b *testing.B) {
 	w := newWorld(b)
-	for _, s := range benchSizes {
-		mime := benchMIME(s.n)
-		var sealed bytes.Buffer
-		if _, err := Seal(&sealed, bytes.NewReader(mime), w.params()); err != nil {
-			b.Fatal(err)
-		}
-		msg := sealed.Bytes()
-		opt := OpenOptions{MIME: io.Discard, AuthorKey: w.authorKeys, Recipient: w.recip.addr}
-		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(int64(len(mime)))
-			for b.Loop() {
-				if _, err := Open(bytes.NewReader(msg), RoleRecipient, w.recip.enc, opt); err != nil {
-					b.Fatal(err)
-				}
+	for _, v := range benchVersions {
+		for _, s := range benchSizes {
+			mime := benchMIME(s.n)
+			var sealed bytes.Buffer
+			if _, err := Seal(&sealed, bytes.NewReader(mime), v.params(w)); err != nil {
+				b.Fatal(err)
 			}
-			reportMsgs(b)
-		})
+			msg := sealed.Bytes()
+			opt := OpenOptions{MIME: io.Discard, AuthorKey: w.authorKeys, Recipient: w.recip.addr}
+			b.Run(s.name+v.suffix, func(b *testing.B) {
+				b.SetBytes(int64(len(mime)))
+				for b.Loop() {
+					if _, err := Open(bytes.NewReader(msg), RoleRecipient, w.recip.enc, opt); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportMsgs(b)
+			})
+		}
 	}
 }
 
