@@ -85,7 +85,7 @@ func payloadBounds(t, version byte) (lo, hi int, ok bool) {
 	case t == typeAuthorSignature:
 		return 2 + minLeaves*leafLen, 2 + maxLeaves*leafLen, true
 	case t == typeAuthorSeal && version == version2:
-		return tagLen + sigLen + 1, tagLen + sigLen + maxSealedSignet, true
+		return tagLen + sigLen + itemHeaderLen + 1, tagLen + maxSealPlain, true
 	case t == typeOriginSignature:
 		return sigLen, sigLen, true
 	case t == typeTrace:

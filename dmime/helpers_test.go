@@ -68,7 +68,7 @@ func (w *world) params() SealParams {
 // SHA-256 is the author's test fingerprint) sealed with the signature.
 func (w *world) paramsV2() SealParams {
 	p := w.params()
-	p.AuthorSignet = w.author.signet()
+	p.Carried = &Carried{Signet: w.author.signet()}
 	return p
 }
 
@@ -76,7 +76,7 @@ func (w *world) paramsV2() SealParams {
 func (a *actor) signet() []byte { return []byte("signet of " + a.addr) }
 
 // authorKeys resolves only the world's author.
-func (w *world) authorKeys(addr string, fp signet.Fingerprint, _ []byte) (ed25519.PublicKey, error) {
+func (w *world) authorKeys(addr string, fp signet.Fingerprint, _ *Carried) (ed25519.PublicKey, error) {
 	if addr == w.author.addr && fp.Equal(w.author.fp) {
 		return w.author.pub(), nil
 	}

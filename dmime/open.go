@@ -44,12 +44,12 @@ func (r Role) readsContent() bool     { return r == RoleAuthor || r == RoleRecip
 
 // AuthorKeyFunc returns the author's Ed25519 public signing key for the
 // author address and user signet fingerprint found in the origin chunk
-// (the bridge resolves and validates the signet). embedded is the
-// author's signet as a version 2 message carries it in the author seal
-// (nil in version 1, and for the origin): unverified bytes, which Open
-// has checked only to have fingerprint fp, and which the function may
+// (the bridge resolves and validates the signet). carried is what a
+// version 2 message carries in the author seal (nil in version 1): the
+// author's signet — unverified bytes, which Open has checked only to have
+// fingerprint fp — and optional log evidence, which the function may
 // validate instead of looking the signet up. An error stops Open.
-type AuthorKeyFunc func(address string, fp signet.Fingerprint, embedded []byte) (ed25519.PublicKey, error)
+type AuthorKeyFunc func(address string, fp signet.Fingerprint, carried *Carried) (ed25519.PublicKey, error)
 
 // OpenOptions say what the caller wants checked and where the content
 // goes. Which fields a role must or may set is in Open.
@@ -88,10 +88,10 @@ type Opened struct {
 	Layout *Layout
 	// AuthorVerified and OriginVerified say which signatures Open checked.
 	AuthorVerified, OriginVerified bool
-	// AuthorSignet is the author's signet a version 2 message carries,
-	// for the author and the recipient; nil otherwise. Open checked its
-	// fingerprint against the origin chunk, nothing else.
-	AuthorSignet []byte
+	// Carried is what a version 2 message carries in its author seal,
+	// for the author and the recipient; nil otherwise. Open checked the
+	// signet's fingerprint against the origin chunk, nothing else.
+	Carried *Carried
 
 	origin *OriginInfo
 	dest   *DestinationInfo
@@ -185,12 +185,12 @@ func Open(r io.Reader, role Role, key hpke.PrivateKey, opt OpenOptions) (*Opened
 			return nil, err
 		}
 	}
-	res := &Opened{Role: role, ID: p.info.id, Layout: p.layout(), origin: o.origin, dest: o.dest, AuthorSignet: o.embedded}
+	res := &Opened{Role: role, ID: p.info.id, Layout: p.layout(), origin: o.origin, dest: o.dest, Carried: o.carried}
 	if p.version() == version2 && role.readsContent() {
 		if o.origin == nil || p.authorSig == nil {
 			return nil, fmt.Errorf("%w: no author seal", ErrChunkOrder)
 		}
-		pub, err := opt.AuthorKey(o.origin.Author, o.origin.AuthorFingerprint, o.embedded)
+		pub, err := opt.AuthorKey(o.origin.Author, o.origin.AuthorFingerprint, o.carried)
 		if err != nil {
 			return nil, fmt.Errorf("dmime: author key for %s: %w", o.origin.Author, err)
 		}
@@ -236,7 +236,7 @@ type opener struct {
 	origin    *OriginInfo
 	dest      *DestinationInfo
 	authorPub ed25519.PublicKey
-	embedded  []byte // v2: the author's signet from the author seal
+	carried   *Carried // v2: what the author seal carries
 }
 
 func (o *opener) chunk(c *chunk) error {
@@ -250,14 +250,14 @@ func (o *opener) chunk(c *chunk) error {
 		if !o.role.readsContent() {
 			return nil
 		}
-		sig, embedded, err := openAuthorSeal(&o.keys.content, len(o.p.leaves), c.payload)
+		sig, carried, err := openAuthorSeal(&o.keys.content, len(o.p.leaves), c.payload)
 		if err != nil {
 			return err
 		}
-		if o.origin == nil || signet.FingerprintOf(embedded) != o.origin.AuthorFingerprint {
+		if o.origin == nil || signet.FingerprintOf(carried.Signet) != o.origin.AuthorFingerprint {
 			return fmt.Errorf("%w: the sealed signet is not the author's the origin chunk names", ErrAuthorSignature)
 		}
-		o.p.authorSig, o.embedded = sig, embedded
+		o.p.authorSig, o.carried = sig, carried
 		return nil
 	}
 	if !segmented(t) {

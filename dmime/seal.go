@@ -27,14 +27,14 @@ type SealParams struct {
 	Author Party
 	// AuthorKey is the author's Ed25519 signing key.
 	AuthorKey ed25519.PrivateKey
-	// AuthorSignet is the author's user signet as encoded (the one
-	// Author.Fingerprint names). When set, Seal writes format version 2:
-	// the author signature and this signet are sealed for the author and
-	// the recipient (spec §7.3), so the recipient needs no look-up to
-	// verify and neither provider sees the signature. When nil, version 1
-	// (the signature in clear; for authors without a user signet, such as
-	// a provider's MX).
-	AuthorSignet []byte
+	// Carried, when set, makes Seal write format version 2: the author
+	// signature and Carried (the author's signet, the one
+	// Author.Fingerprint names, with optional log evidence) are sealed for
+	// the author and the recipient (spec §7.3), so the recipient needs no
+	// look-up to verify and neither provider sees the signature. When nil,
+	// version 1 (the signature in clear; for authors without a user
+	// signet, such as a provider's MX).
+	Carried *Carried
 	// Origin and Destination are the organisations: domain, organisation
 	// signet fingerprint, organisation encryption key.
 	Origin, Destination Party
@@ -63,8 +63,13 @@ func (p *SealParams) check() error {
 	if len(p.AuthorKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: author signing key of %d bytes", ErrInput, len(p.AuthorKey))
 	}
-	if p.AuthorSignet != nil && (len(p.AuthorSignet) > maxSealedSignet || signet.FingerprintOf(p.AuthorSignet) != p.Author.Fingerprint) {
-		return fmt.Errorf("%w: the author signet is not the one Author.Fingerprint names", ErrInput)
+	if p.Carried != nil {
+		if err := p.Carried.check(); err != nil {
+			return err
+		}
+		if signet.FingerprintOf(p.Carried.Signet) != p.Author.Fingerprint {
+			return fmt.Errorf("%w: the carried signet is not the one Author.Fingerprint names", ErrInput)
+		}
 	}
 	return nil
 }
@@ -90,7 +95,7 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 	}
 
 	version := byte(version1)
-	if p.AuthorSignet != nil {
+	if p.Carried != nil {
 		version = version2
 	}
 	bw := getWriter(w)
@@ -139,7 +144,10 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 		return ID{}, err
 	}
 	common, other := encodeHeaderSections(pieces)
-	cs := &contentSink{e: e, content: &keys.content, sealedSignet: len(p.AuthorSignet), version: version}
+	cs := &contentSink{e: e, content: &keys.content, version: version}
+	if p.Carried != nil {
+		cs.sealPlain = p.Carried.plainLen()
+	}
 	for _, h := range []struct {
 		t byte
 		b []byte
@@ -165,7 +173,7 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 			return ID{}, err
 		}
 	} else {
-		seal, err := sealAuthor(&keys.content, e.leaves, p.AuthorKey, p.AuthorSignet)
+		seal, err := sealAuthor(&keys.content, e.leaves, p.AuthorKey, p.Carried)
 		if err != nil {
 			return ID{}, err
 		}
@@ -185,12 +193,12 @@ func Seal(w io.Writer, mime io.Reader, p SealParams) (ID, error) {
 // contentSink encrypts the body sections the MIME split produces, each
 // under its own key derived from the content key.
 type contentSink struct {
-	e            *encoder
-	content      *[keyLen]byte
-	sw           *sectionWriter
-	bodies       int
-	version      byte
-	sealedSignet int // v2: the author signet's length, in the author seal
+	e         *encoder
+	content   *[keyLen]byte
+	sw        *sectionWriter
+	bodies    int
+	version   byte
+	sealPlain int // v2: the author seal's plaintext length
 }
 
 func (c *contentSink) begin(t byte) error {
@@ -223,7 +231,8 @@ func (c *contentSink) end() error { return c.sw.Close() }
 func (c *contentSink) pad() error {
 	sigWire := int64(chunkHeaderLen + 2 + (len(c.e.leaves)+1)*leafLen + sigLen)
 	if c.version == version2 {
-		sigWire += chunkHeaderLen + tagLen + int64(c.sealedSignet)
+		// The section list drops the signature; the seal holds it.
+		sigWire += chunkHeaderLen + tagLen + int64(c.sealPlain) - sigLen
 	}
 	n, err := paddingLen(c.e.n + sigWire)
 	if err != nil {

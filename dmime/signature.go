@@ -71,21 +71,21 @@ func encodeAuthorSignature(leaves [][leafLen]byte, key ed25519.PrivateKey) []byt
 // nonce is zero; the chunk header is the associated data.
 
 // sealAuthor is the author seal chunk's payload.
-func sealAuthor(content *[keyLen]byte, leaves [][leafLen]byte, key ed25519.PrivateKey, authorSignet []byte) ([]byte, error) {
-	if len(authorSignet) == 0 || len(authorSignet) > maxSealedSignet {
-		return nil, fmt.Errorf("%w: author signet of %d bytes", ErrInput, len(authorSignet))
+func sealAuthor(content *[keyLen]byte, leaves [][leafLen]byte, key ed25519.PrivateKey, c *Carried) ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
 	}
-	aead, hdr, err := authorSealAEAD(content, len(leaves), tagLen+sigLen+len(authorSignet))
+	aead, hdr, err := authorSealAEAD(content, len(leaves), tagLen+c.plainLen())
 	if err != nil {
 		return nil, err
 	}
-	pt := append(ed25519.Sign(key, authorMessage(version2, treeRoot(version2, leaves))), authorSignet...)
+	pt := c.encode(ed25519.Sign(key, authorMessage(version2, treeRoot(version2, leaves))))
 	var nonce [12]byte
 	return aead.Seal(nil, nonce[:], pt, hdr[:]), nil
 }
 
-// openAuthorSeal opens the author seal: the signature and the signet.
-func openAuthorSeal(content *[keyLen]byte, nLeaves int, payload []byte) (sig, authorSignet []byte, err error) {
+// openAuthorSeal opens the author seal: the signature and what it carries.
+func openAuthorSeal(content *[keyLen]byte, nLeaves int, payload []byte) ([]byte, *Carried, error) {
 	aead, hdr, err := authorSealAEAD(content, nLeaves, len(payload))
 	if err != nil {
 		return nil, nil, err
@@ -95,7 +95,7 @@ func openAuthorSeal(content *[keyLen]byte, nLeaves int, payload []byte) (sig, au
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: author seal", ErrSegmentAuth)
 	}
-	return pt[:sigLen], pt[sigLen:], nil
+	return decodeCarried(pt)
 }
 
 func authorSealAEAD(content *[keyLen]byte, nLeaves, payloadLen int) (cipher.AEAD, [chunkHeaderLen]byte, error) {

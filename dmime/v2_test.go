@@ -22,16 +22,16 @@ func TestV2Roles(t *testing.T) {
 	mime := []byte(mimeCases()["mixed with attachment"])
 	msg := w.sealWith(t, mime, w.paramsV2())
 
-	var gotEmbedded []byte
+	var got *Carried
 	for _, role := range []struct {
 		r   Role
 		key *actor
 	}{{RoleRecipient, w.recip}, {RoleAuthor, w.author}} {
 		var out bytes.Buffer
 		opt := OpenOptions{MIME: &out, OriginKeys: []ed25519.PublicKey{w.origin.pub()},
-			AuthorKey: func(addr string, fp signet.Fingerprint, embedded []byte) (ed25519.PublicKey, error) {
-				gotEmbedded = embedded
-				return w.authorKeys(addr, fp, embedded)
+			AuthorKey: func(addr string, fp signet.Fingerprint, carried *Carried) (ed25519.PublicKey, error) {
+				got = carried
+				return w.authorKeys(addr, fp, carried)
 			}}
 		if role.r == RoleRecipient {
 			opt.Recipient = w.recip.addr
@@ -43,18 +43,18 @@ func TestV2Roles(t *testing.T) {
 		if !o.AuthorVerified || !o.OriginVerified || o.Layout.Version != 2 || !bytes.Equal(out.Bytes(), mime) {
 			t.Fatalf("%s: author %v origin %v version %d", role.r, o.AuthorVerified, o.OriginVerified, o.Layout.Version)
 		}
-		if !bytes.Equal(gotEmbedded, w.author.signet()) || !bytes.Equal(o.AuthorSignet, w.author.signet()) {
-			t.Fatalf("%s: the author-key function got %q", role.r, gotEmbedded)
+		if got == nil || !bytes.Equal(got.Signet, w.author.signet()) || o.Carried == nil || !bytes.Equal(o.Carried.Signet, w.author.signet()) {
+			t.Fatalf("%s: the author-key function got %+v", role.r, got)
 		}
 	}
 
 	asked := false
 	o, err := Open(bytes.NewReader(msg), RoleOrigin, w.origin.enc, OpenOptions{
-		AuthorKey: func(string, signet.Fingerprint, []byte) (ed25519.PublicKey, error) {
+		AuthorKey: func(string, signet.Fingerprint, *Carried) (ed25519.PublicKey, error) {
 			asked = true
 			return w.author.pub(), nil
 		}})
-	if err != nil || asked || o.AuthorVerified || o.AuthorSignet != nil {
+	if err != nil || asked || o.AuthorVerified || o.Carried != nil {
 		t.Fatalf("origin: %v, asked %v, verified %v", err, asked, o != nil && o.AuthorVerified)
 	}
 	if oi, err := o.Origin(); err != nil || oi.Author != w.author.addr {
@@ -118,7 +118,7 @@ func TestV2SealRules(t *testing.T) {
 	wantErr(t, "cut before the seal", err, ErrTruncated)
 
 	p := w.paramsV2()
-	p.AuthorSignet = []byte("some other signet")
+	p.Carried = &Carried{Signet: []byte("some other signet")}
 	if _, err := Seal(io.Discard, bytes.NewReader([]byte(simpleMIME)), p); !errors.Is(err, ErrInput) {
 		t.Fatalf("sealing with a signet that is not the author's: %v", err)
 	}
@@ -132,4 +132,58 @@ func TestV2SealRules(t *testing.T) {
 	if err == nil {
 		t.Fatal("a version 1 signature chunk was accepted in a version 2 message")
 	}
+}
+
+// TestCarriedFraming: what the author seal carries round-trips; items out
+// of order, repeated, oversized, unknown or truncated are ErrMalformed.
+func TestCarriedFraming(t *testing.T) {
+	t.Parallel()
+	sig := bytes.Repeat([]byte{7}, sigLen)
+	c := &Carried{Signet: []byte("s"), Proof: []byte("p"), Checkpoints: [][]byte{[]byte("c1"), []byte("c2")}}
+	gotSig, got, err := decodeCarried(c.encode(sig))
+	if err != nil || !bytes.Equal(gotSig, sig) || !bytes.Equal(got.Signet, c.Signet) || !bytes.Equal(got.Proof, c.Proof) || len(got.Checkpoints) != 2 {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	item := func(t byte, v string) []byte { return append([]byte{t, 0, 0, byte(len(v))}, v...) }
+	for name, pt := range map[string][]byte{
+		"short":               sig[:10],
+		"no signet":           slices.Clone(sig),
+		"checkpoint first":    slices.Concat(sig, item(itemCheckpoint, "c"), item(itemSignet, "s")),
+		"two signets":         slices.Concat(sig, item(itemSignet, "s"), item(itemSignet, "s")),
+		"proof then cp":       slices.Concat(sig, item(itemSignet, "s"), item(itemProof, "p"), item(itemCheckpoint, "c")),
+		"two proofs":          slices.Concat(sig, item(itemSignet, "s"), item(itemProof, "p"), item(itemProof, "p")),
+		"unknown item":        slices.Concat(sig, item(itemSignet, "s"), item(0x09, "x")),
+		"empty item":          slices.Concat(sig, item(itemSignet, "")),
+		"truncated item":      slices.Concat(sig, item(itemSignet, "s")[:3]),
+		"length past the end": slices.Concat(sig, []byte{itemSignet, 0, 0, 9, 's'}),
+		"five checkpoints": slices.Concat(sig, item(itemSignet, "s"), item(itemCheckpoint, "c"), item(itemCheckpoint, "c"),
+			item(itemCheckpoint, "c"), item(itemCheckpoint, "c"), item(itemCheckpoint, "c")),
+	} {
+		if _, _, err := decodeCarried(pt); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := (&Carried{Signet: []byte("s"), Checkpoints: make([][]byte, 5)}).check(); !errors.Is(err, ErrInput) {
+		t.Errorf("sealing five checkpoints: %v", err)
+	}
+}
+
+// FuzzDecodeCarried: no panic; what decodes re-encodes to the same bytes.
+func FuzzDecodeCarried(f *testing.F) {
+	sig := bytes.Repeat([]byte{7}, sigLen)
+	f.Add((&Carried{Signet: []byte("s")}).encode(sig))
+	f.Add((&Carried{Signet: []byte("signet"), Proof: []byte("proof"), Checkpoints: [][]byte{[]byte("a"), []byte("b")}}).encode(sig))
+	f.Add(append(slices.Clone(sig), 0x02, 0, 0, 1, 'c'))
+	f.Fuzz(func(t *testing.T, pt []byte) {
+		s, c, err := decodeCarried(pt)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error without ErrMalformed: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(c.encode(s), pt) {
+			t.Fatalf("decoded %+v does not re-encode to the input", c)
+		}
+	})
 }

@@ -57,6 +57,7 @@ type vector struct {
 	AuthorSignet  string `json:"author_signet_hex,omitempty"`
 	AuthorSealKey string `json:"author_seal_key_hex,omitempty"`
 	AuthorSig     string `json:"author_signature_hex,omitempty"`
+	SealPlain     string `json:"author_seal_plaintext_hex,omitempty"`
 	ContentDigest string `json:"content_digest_hex,omitempty"`
 	Trace         Trace  `json:"trace"`
 }
@@ -74,11 +75,11 @@ func vectorPartyOf(a *actor) vectorParty {
 
 // buildVector seals the vector's MIME with fixed randomness: the ChaCha8
 // stream for Rand, and cryptotest's global source for HPKE.
-func buildVector(t *testing.T, w *world, mime []byte, seed [32]byte, tr Trace, authorSignet []byte) []byte {
+func buildVector(t *testing.T, w *world, mime []byte, seed [32]byte, tr Trace, carried *Carried) []byte {
 	cryptotest.SetGlobalRandom(t, 1)
 	p := w.params()
 	p.Rand = rand.NewChaCha8(seed)
-	p.AuthorSignet = authorSignet
+	p.Carried = carried
 	var sealed, signed, traced bytes.Buffer
 	if _, err := Seal(&sealed, bytes.NewReader(mime), p); err != nil {
 		t.Fatal(err)
@@ -110,11 +111,13 @@ func checkVector(t *testing.T, version int) {
 	mime := []byte(mimeCases()["mixed with attachment"])
 	seed := sha256.Sum256([]byte("umbra dmime vector 1"))
 	tr := Trace{Time: time.Date(2026, 3, 2, 10, 0, 1, 0, time.UTC), Kind: TraceRelayed, Domain: "a.test"}
-	var authorSignet []byte
+	var carried *Carried
 	if version == 2 {
-		authorSignet = []byte("signet of " + w.author.addr) // its SHA-256 is the author's fingerprint here
+		// The signet's SHA-256 is the author's fingerprint here; the
+		// proof and checkpoint are opaque bytes to D/MIME.
+		carried = &Carried{Signet: w.author.signet(), Proof: []byte("inclusion proof"), Checkpoints: [][]byte{[]byte("checkpoint of a.test")}}
 	}
-	msg := buildVector(t, w, mime, seed, tr, authorSignet)
+	msg := buildVector(t, w, mime, seed, tr, carried)
 	name := fmt.Sprintf("vector-%d", version)
 
 	// Intermediate values, recomputed from the message with the
@@ -156,7 +159,7 @@ func checkVector(t *testing.T, version int) {
 	if version == 1 {
 		v.SigChunkSHA256 = hex.EncodeToString(p.sigSum[:])
 	} else {
-		sig, embedded, err := openAuthorSeal(&keys.content, len(p.leaves), p.seal)
+		sig, c, err := openAuthorSeal(&keys.content, len(p.leaves), p.seal)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,9 +167,11 @@ func checkVector(t *testing.T, version int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v.Description += " Format version 2: the author signature and the author's signet (here the bytes " +
-			"\"signet of alice@a.test\", whose SHA-256 is the author fingerprint) are in the author seal."
-		v.AuthorSignet, v.AuthorSealKey = hex.EncodeToString(embedded), hex.EncodeToString(k)
+		v.Description += " Format version 2: the author signature and what it carries (the author's signet, here " +
+			"the bytes \"signet of alice@a.test\" whose SHA-256 is the author fingerprint, one checkpoint and a proof, " +
+			"opaque to D/MIME) are in the author seal."
+		v.AuthorSignet, v.AuthorSealKey = hex.EncodeToString(c.Signet), hex.EncodeToString(k)
+		v.SealPlain = hex.EncodeToString(c.encode(sig))
 		v.AuthorSig, v.ContentDigest = hex.EncodeToString(sig), hex.EncodeToString(p.sigSum[:])
 	}
 	for i, s := range p.sections {
@@ -221,7 +226,7 @@ func checkVector(t *testing.T, version int) {
 	if o.ID.String() != v.MessageID || len(o.Layout.Traces) != 1 || o.Layout.Version != version {
 		t.Fatalf("stored vector: id %s, traces %v, version %d", o.ID, o.Layout.Traces, o.Layout.Version)
 	}
-	if version == 2 && !bytes.Equal(o.AuthorSignet, authorSignet) {
-		t.Fatalf("stored vector: the sealed author signet is %q", o.AuthorSignet)
+	if version == 2 && (o.Carried == nil || !bytes.Equal(o.Carried.Signet, carried.Signet) || !bytes.Equal(o.Carried.Proof, carried.Proof) || len(o.Carried.Checkpoints) != 1) {
+		t.Fatalf("stored vector: the seal carries %+v", o.Carried)
 	}
 }

@@ -122,7 +122,9 @@ func TestDMAPEndToEnd(t *testing.T) {
 	var out bytes.Buffer
 	if _, err := dmime.Open(bytes.NewReader(doc.Data), dmime.RoleRecipient, bob.user.Enc, dmime.OpenOptions{
 		MIME: &out, Recipient: bob.user.Address, OriginKeys: []ed25519.PublicKey{aOrg.SOKs[0].Key},
-		AuthorKey: func(string, signet.Fingerprint, []byte) (ed25519.PublicKey, error) { return alice.user.Signet.SigningKey, nil },
+		AuthorKey: func(string, signet.Fingerprint, *dmime.Carried) (ed25519.PublicKey, error) {
+			return alice.user.Signet.SigningKey, nil
+		},
 	}); err != nil || !bytes.Equal(out.Bytes(), mime) {
 		t.Fatalf("bob opens: %v", err)
 	}

@@ -110,7 +110,7 @@ func (w *world) openAsBob(t *testing.T, data []byte) []byte {
 	}
 	_, err = dmime.Open(bytes.NewReader(data), dmime.RoleRecipient, w.bob.Enc, dmime.OpenOptions{
 		MIME: &out,
-		AuthorKey: func(address string, fp signet.Fingerprint, _ []byte) (ed25519.PublicKey, error) {
+		AuthorKey: func(address string, fp signet.Fingerprint, _ *dmime.Carried) (ed25519.PublicKey, error) {
 			if address != w.alice.Address || fp != w.alice.Signet.Fingerprint() {
 				t.Fatalf("author %s %s", address, fp)
 			}

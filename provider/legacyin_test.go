@@ -93,7 +93,7 @@ func TestLegacyMailSealedOnArrival(t *testing.T) {
 	var mime bytes.Buffer
 	opened, err := dmime.Open(bytes.NewReader(sealed), dmime.RoleRecipient, bob.Enc, dmime.OpenOptions{
 		MIME: &mime, Recipient: "bob@b.test",
-		AuthorKey: func(a string, fp signet.Fingerprint, _ []byte) (ed25519.PublicKey, error) {
+		AuthorKey: func(a string, fp signet.Fingerprint, _ *dmime.Carried) (ed25519.PublicKey, error) {
 			if a != "b.test" || !fp.Equal(org.Fingerprint()) {
 				return nil, errors.New("the author is not the MX of b.test")
 			}
@@ -113,7 +113,9 @@ func TestLegacyMailSealedOnArrival(t *testing.T) {
 	}
 	// The provider cannot open it as author: that keyslot's key is gone.
 	if _, err := dmime.Open(bytes.NewReader(sealed), dmime.RoleAuthor, nd.Provider.Org().Enc, dmime.OpenOptions{MIME: io.Discard,
-		AuthorKey: func(string, signet.Fingerprint, []byte) (ed25519.PublicKey, error) { return org.MessageKeys()[0], nil }}); !errors.Is(err, dmime.ErrKeyslot) {
+		AuthorKey: func(string, signet.Fingerprint, *dmime.Carried) (ed25519.PublicKey, error) {
+			return org.MessageKeys()[0], nil
+		}}); !errors.Is(err, dmime.ErrKeyslot) {
 		t.Fatalf("the provider opened the author keyslot: %v", err)
 	}
 	nd.Stop()

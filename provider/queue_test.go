@@ -165,7 +165,9 @@ func openMail(t *testing.T, nd *testnet.Node, mailbox string, u *testnet.User) [
 		var mime bytes.Buffer
 		_, err = dmime.Open(bytes.NewReader(doc.Data), dmime.RoleRecipient, u.Enc, dmime.OpenOptions{
 			MIME: &mime, Recipient: u.Address, OriginKeys: org.MessageKeys(),
-			AuthorKey: func(string, signet.Fingerprint, []byte) (ed25519.PublicKey, error) { return org.MessageKeys()[0], nil },
+			AuthorKey: func(string, signet.Fingerprint, *dmime.Carried) (ed25519.PublicKey, error) {
+				return org.MessageKeys()[0], nil
+			},
 		})
 		if err == nil {
 			out = append(out, mime.String())

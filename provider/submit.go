@@ -53,7 +53,7 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 		}
 		return signet.ParseUser(rec.Signet)
 	}
-	authorKey := func(address string, fp signet.Fingerprint, _ []byte) (ed25519.PublicKey, error) {
+	authorKey := func(address string, fp signet.Fingerprint, _ *dmime.Carried) (ed25519.PublicKey, error) {
 		u, err := authorSignet(address, fp)
 		if err != nil {
 			return nil, err

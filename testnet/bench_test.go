@@ -300,7 +300,7 @@ func (d *DMTPBench) openBobsMail(t *testing.T) map[string]bool {
 		var out bytes.Buffer
 		_, err = dmime.Open(bytes.NewReader(doc.Data), dmime.RoleRecipient, d.Bob.Enc, dmime.OpenOptions{
 			MIME: &out,
-			AuthorKey: func(address string, fp signet.Fingerprint, _ []byte) (ed25519.PublicKey, error) {
+			AuthorKey: func(address string, fp signet.Fingerprint, _ *dmime.Carried) (ed25519.PublicKey, error) {
 				if address != d.Alice.Address || fp != d.Alice.Signet.Fingerprint() {
 					return nil, fmt.Errorf("author %s %s is not alice", address, fp)
 				}
