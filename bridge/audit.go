@@ -81,7 +81,7 @@ func (b *Bridge) AuditLog(ctx context.Context) (Audit, error) {
 		return a, b.saveAudit(ctx, a)
 	}
 	a.NoLog = false
-	src := dmapSource{b.cfg.Client}
+	src := b.dir.homeSrc
 	var found []string
 	c, err := b.dir.checkpoint(ctx, src, org)
 	switch {
@@ -109,13 +109,33 @@ func (b *Bridge) AuditLog(ctx context.Context) (Audit, error) {
 	}
 	a.At = time.Now()
 	for _, f := range found {
-		b.log.Error("audit: security alarm", "finding", f)
-		a.Alarms = append(a.Alarms, f)
-		if err := b.alarmNotice(ctx, f); err != nil {
+		if err := b.alarm(ctx, &a, f); err != nil {
 			return a, err
 		}
 	}
 	return a, b.saveAudit(ctx, a)
+}
+
+// alarm records a finding in a and tells the user in the inbox.
+func (b *Bridge) alarm(ctx context.Context, a *Audit, finding string) error {
+	b.log.Error("key log: security alarm", "finding", finding)
+	a.Alarms = append(a.Alarms, finding)
+	return b.alarmNotice(ctx, finding)
+}
+
+// gossipAlarm records a finding of the gossip check (Directory.Gossip)
+// with the audit's.
+func (b *Bridge) gossipAlarm(ctx context.Context, finding string) error {
+	b.auditMu.Lock()
+	defer b.auditMu.Unlock()
+	a, err := b.LastAudit(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.alarm(ctx, &a, finding); err != nil {
+		return err
+	}
+	return b.saveAudit(ctx, a)
 }
 
 func (b *Bridge) saveAudit(ctx context.Context, a Audit) error {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"umbra/dmap"
+	"umbra/dmime"
 	"umbra/dnsrec"
 	"umbra/signet"
 )
@@ -25,6 +26,7 @@ import (
 // A Directory is safe for concurrent use.
 type Directory struct {
 	cl       *dmap.Client
+	homeSrc  source           // the account's provider (DMAP; tests replace it)
 	resolver *dnsrec.Resolver // nil: no DNS anchoring, no tunnels
 	home     string           // the account's domain
 	logs     *logMemory       // the newest checkpoint seen of each log
@@ -34,6 +36,7 @@ type Directory struct {
 	onDowngrade func(ctx context.Context, domain, warning string, was anchorMemory) error
 
 	mu    sync.Mutex
+	own   ownProof             // the account's own signet's log proof (keylog.go)
 	orgs  map[string]*orgEntry // by domain
 	users map[signet.Fingerprint]*userEntry
 	// legacy holds when each domain was last found to have no
@@ -64,7 +67,7 @@ const maxCached = 4096
 // organisation signets and name other domains' DMTP services. st (may be
 // nil) keeps the newest checkpoint of each log across restarts.
 func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver, home string, st stateStore) *Directory {
-	return &Directory{cl: cl, resolver: resolver, home: home, logs: &logMemory{st: st}, mem: &memory{st: st},
+	return &Directory{cl: cl, homeSrc: dmapSource{cl}, resolver: resolver, home: home, logs: &logMemory{st: st}, mem: &memory{st: st},
 		orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}, legacy: map[string]time.Time{}}
 }
 
@@ -230,8 +233,9 @@ func (d *Directory) User(ctx context.Context, address string, fp signet.Fingerpr
 // seals the author's signet with the signature): the bytes are checked as
 // a fetched signet is — fingerprint, organisation, log — but not fetched,
 // so receiving mail from a new correspondent asks their domain for the
-// inclusion proof at most.
-func (d *Directory) UserCarried(ctx context.Context, address string, fp signet.Fingerprint, raw []byte) (*signet.User, Trust, error) {
+// inclusion proof at most, and not even that when the message carries the
+// proof (keylog.go, checkCarried).
+func (d *Directory) UserCarried(ctx context.Context, address string, fp signet.Fingerprint, carried *dmime.Carried) (*signet.User, Trust, error) {
 	d.mu.Lock()
 	e := d.users[fp]
 	d.mu.Unlock()
@@ -241,7 +245,7 @@ func (d *Directory) UserCarried(ctx context.Context, address string, fp signet.F
 	if u, t, ok := d.rememberedUser(ctx, address, fp); ok {
 		return u, t, nil
 	}
-	u, err := signet.ParseUser(raw)
+	u, err := signet.ParseUser(carried.Signet)
 	if err != nil {
 		return nil, Trust{}, &permanentError{fmt.Errorf("the signet the message carries for %s: %w", address, err)}
 	}
@@ -257,12 +261,16 @@ func (d *Directory) UserCarried(ctx context.Context, address string, fp signet.F
 		return nil, Trust{}, &permanentError{fmt.Errorf("the signet of %s does not verify: %w", address, err)}
 	}
 	if org.LogKey != "" {
-		if err := d.open(ctx, domain, func(s source) error { return d.proveLogged(ctx, s, org, u) }); err != nil {
+		proved, err := d.checkCarried(ctx, org, u, carried)
+		if err == nil && !proved {
+			err = d.open(ctx, domain, func(s source) error { return d.proveLogged(ctx, s, org, u) })
+		}
+		if err != nil {
 			return nil, Trust{}, err
 		}
 	}
 	d.remember(u, t)
-	return u, t, d.mem.put(ctx, signetState(fp), raw)
+	return u, t, d.mem.put(ctx, signetState(fp), carried.Signet)
 }
 
 func (d *Directory) remember(u *signet.User, t Trust) {

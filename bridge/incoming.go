@@ -40,7 +40,7 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	var author *signet.User
 	var dirErr error // a failure of the Directory, classified there
 	var legacy bool
-	authorKey := func(address string, fp signet.Fingerprint, carried []byte) (ed25519.PublicKey, error) {
+	authorKey := func(address string, fp signet.Fingerprint, carried *dmime.Carried) (ed25519.PublicKey, error) {
 		if !strings.Contains(address, "@") {
 			legacy = true
 			k, err := b.mxKey(ctx, address, fp)
@@ -80,9 +80,10 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	}
 	var mime bytes.Buffer
 	mime.Grow(len(data)) // the MIME is a little smaller than its sealed form
+	var opened *dmime.Opened
 	for _, k := range keys {
 		mime.Reset()
-		_, err = dmime.Open(bytes.NewReader(data), dmime.RoleRecipient, k, dmime.OpenOptions{
+		opened, err = dmime.Open(bytes.NewReader(data), dmime.RoleRecipient, k, dmime.OpenOptions{
 			MIME: &mime, AuthorKey: authorKey, OriginKeysOf: originKeys, Recipient: b.address,
 		})
 		if !errors.Is(err, dmime.ErrKeyslot) {
@@ -100,6 +101,16 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	}
 	if trust, err = b.continuity(ctx, author, trust); err != nil && !errors.Is(err, errUnchecked) {
 		return nil, err
+	}
+	// Gossip (docs/spec/keylog.md §10): the author's view of this
+	// account's provider's log must be this device's. Not being able to
+	// ask now does not hold the mail back; the next audit asks again.
+	if finding, err := b.dir.Gossip(ctx, author.Address, opened.Carried); err != nil {
+		b.log.Info("gossip: cannot check the log the author saw now", "author", author.Address, "err", err)
+	} else if finding != "" {
+		if err := b.gossipAlarm(ctx, finding); err != nil {
+			return nil, err
+		}
 	}
 	verdict := fmt.Sprintf("encrypted; signed=%s; key=%s; origin=%s", author.Address, trust, origin)
 	return stamp(mime.Bytes(), verdict), nil

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"umbra/dmime"
 	"umbra/keylog"
 	"umbra/signet"
 )
@@ -160,5 +162,106 @@ func TestDirectoryRequiresLoggedSignets(t *testing.T) {
 	src.log = small
 	if _, _, err := d.userFrom(ctx, src, "bob@b.test", signet.Fingerprint{}); !errors.Is(err, ErrLogFork) {
 		t.Fatalf("a shrunk log: %v, want ErrLogFork", err)
+	}
+}
+
+// countingSource counts the log queries a source answers.
+type countingSource struct {
+	*logSource
+	queries int
+}
+
+func (c *countingSource) Log(ctx context.Context, q string) ([]byte, error) {
+	c.queries++
+	return c.logSource.Log(ctx, q)
+}
+
+// evidence is what bob's bridge would carry for his signet u, logged in l.
+func evidence(t *testing.T, l *keylog.Log, u *signet.User) *dmime.Carried {
+	t.Helper()
+	ctx := context.Background()
+	c, signed, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := l.Find(ctx, u.Fingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.ProveInclusion(ctx, idx, c.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dmime.Carried{Signet: u.Bytes(), Proof: keylog.EncodeIndexedProof(idx, c.Size, p), Checkpoints: [][]byte{signed}}
+}
+
+// TestCarriedEvidence: a signet that carries its inclusion proof and its
+// log's checkpoint is accepted without a single log query when this device
+// has no other view of that log; a proof for another signet is refused;
+// a checkpoint from another history of the same log is a fork.
+func TestCarriedEvidence(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newLogWorld(t)
+	l := w.newLog(t)
+	bob, carol := w.user(t, "bob@b.test"), w.user(t, "carol@b.test")
+	l.Append(ctx, bob.Bytes())
+	l.Append(ctx, carol.Bytes())
+	src := &countingSource{logSource: &logSource{org: w.org, users: map[string]*signet.User{}, log: l}}
+	d := NewDirectory(nil, nil, "a.test", nil)
+	d.homeSrc = src
+	if _, _, err := d.UserCarried(ctx, "bob@b.test", bob.Fingerprint(), evidence(t, l, bob)); err != nil || src.queries != 0 {
+		t.Fatalf("carried evidence: %v, %d log queries", err, src.queries)
+	}
+	// Carol's proof with someone else's signet.
+	ev := evidence(t, l, carol)
+	dave := w.user(t, "dave@b.test")
+	ev.Signet = dave.Bytes()
+	if _, _, err := d.UserCarried(ctx, "dave@b.test", dave.Fingerprint(), ev); !errors.Is(err, ErrNotLogged) {
+		t.Fatalf("a proof of another signet: %v", err)
+	}
+	// Another history of b.test's log, signed by the same key, shown to
+	// the author of the next message.
+	other := w.newLog(t)
+	erin := w.user(t, "erin@b.test")
+	other.Append(ctx, erin.Bytes())
+	other.Append(ctx, bob.Bytes())
+	if _, _, err := d.UserCarried(ctx, "erin@b.test", erin.Fingerprint(), evidence(t, other, erin)); !errors.Is(err, ErrLogFork) {
+		t.Fatalf("a checkpoint of a forked log: %v", err)
+	}
+}
+
+// TestGossipCatchesSplitView: bob's provider b.test shows bob one log and
+// alice another (with the same key). The checkpoint alice carries in her
+// next message to bob is not consistent with bob's view: a finding. A
+// checkpoint of an older state of bob's own log is fine.
+func TestGossipCatchesSplitView(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newLogWorld(t)
+	bobsView, alicesView := w.newLog(t), w.newLog(t)
+	bob := w.user(t, "bob@b.test")
+	bobsView.Append(ctx, bob.Bytes())
+	_, older, _ := bobsView.Checkpoint(ctx)
+	bobsView.Append(ctx, w.user(t, "carol@b.test").Bytes())
+	alicesView.Append(ctx, bob.Bytes())
+	alicesView.Append(ctx, w.user(t, "bob@b.test").Bytes()) // the key b.test made for bob, shown only to alice
+	_, forked, _ := alicesView.Checkpoint(ctx)
+
+	d := NewDirectory(nil, nil, "b.test", nil)
+	d.homeSrc = &logSource{org: w.org, users: map[string]*signet.User{}, log: bobsView}
+	if f, err := d.Gossip(ctx, "alice@a.test", &dmime.Carried{Checkpoints: [][]byte{older}}); err != nil || f != "" {
+		t.Fatalf("an older checkpoint of the same log: %q, %v", f, err)
+	}
+	f, err := d.Gossip(ctx, "alice@a.test", &dmime.Carried{Checkpoints: [][]byte{forked}})
+	if err != nil || !strings.Contains(f, "alice@a.test was shown a log of b.test (2 records) that is not the one b.test shows you") {
+		t.Fatalf("a split view: %q, %v", f, err)
+	}
+	// A checkpoint no key of this log signed (another log, or garbage) is
+	// not evidence of anything.
+	other := newLogWorld(t)
+	_, foreign, _ := other.newLog(t).Checkpoint(ctx)
+	if f, err := d.Gossip(ctx, "alice@a.test", &dmime.Carried{Checkpoints: [][]byte{foreign}}); err != nil || f != "" {
+		t.Fatalf("a checkpoint of another log: %q, %v", f, err)
 	}
 }

@@ -45,7 +45,7 @@ var (
 // tests) the provider is asked, and learns the names.
 func (d *Directory) open(ctx context.Context, domain string, fn func(source) error) error {
 	if d.resolver == nil || d.home == "" || domain == d.home {
-		return fn(dmapSource{d.cl})
+		return fn(d.homeSrc)
 	}
 	return d.viaTunnel(ctx, domain, fn)
 }

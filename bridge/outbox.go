@@ -157,14 +157,18 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 	} else if t.Level == LevelChanged {
 		return b.heldForChange(ctx, to)
 	}
+	carried, err := b.dir.Evidence(ctx, me, domain)
+	if err != nil {
+		return fmt.Errorf("the log evidence of the account's signet: %w", err)
+	}
 	var out bytes.Buffer
 	if _, err := dmime.Seal(&out, bytes.NewReader(mime), dmime.SealParams{
-		Author:       dmime.Party{Address: b.address, Fingerprint: me.Fingerprint(), Enc: me.Enc},
-		AuthorKey:    b.cfg.Keys.Signing,
-		AuthorSignet: me.Bytes(), // version 2: signature and signet sealed for author and recipient alone
-		Origin:       dmime.Party{Address: origin.Domain, Fingerprint: origin.Fingerprint(), Enc: origin.Enc},
-		Destination:  dmime.Party{Address: dest.Domain, Fingerprint: dest.Fingerprint(), Enc: dest.Enc},
-		Recipient:    dmime.Party{Address: to.Address, Fingerprint: to.Fingerprint(), Enc: to.Enc},
+		Author:      dmime.Party{Address: b.address, Fingerprint: me.Fingerprint(), Enc: me.Enc},
+		AuthorKey:   b.cfg.Keys.Signing,
+		Carried:     carried, // version 2: signature and signet sealed for author and recipient alone
+		Origin:      dmime.Party{Address: origin.Domain, Fingerprint: origin.Fingerprint(), Enc: origin.Enc},
+		Destination: dmime.Party{Address: dest.Domain, Fingerprint: dest.Fingerprint(), Enc: dest.Enc},
+		Recipient:   dmime.Party{Address: to.Address, Fingerprint: to.Fingerprint(), Enc: to.Enc},
 	}); err != nil {
 		return &permanentError{fmt.Errorf("seal for %s: %w", rcpt, err)}
 	}

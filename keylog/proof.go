@@ -1,6 +1,7 @@
 package keylog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -71,4 +72,23 @@ func VerifyConsistency(older, newer Checkpoint, proof []tlog.Hash) error {
 		return fmt.Errorf("%w: %v", ErrProof, err)
 	}
 	return nil
+}
+
+// EncodeIndexedProof is an inclusion proof that travels on its own (in a
+// D/MIME author seal, docs/spec/keylog.md §10): the record's index and the
+// tree size it is proved in, each a big-endian uint64, then the proof.
+func EncodeIndexedProof(index, size int64, p []tlog.Hash) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(index))
+	b = binary.BigEndian.AppendUint64(b, uint64(size))
+	return append(b, EncodeProof(p)...)
+}
+
+// DecodeIndexedProof parses EncodeIndexedProof's form.
+func DecodeIndexedProof(b []byte) (index, size int64, p []tlog.Hash, err error) {
+	if len(b) < 16 || b[0]&0x80 != 0 || b[8]&0x80 != 0 {
+		return 0, 0, nil, fmt.Errorf("%w: an indexed proof starts with two uint64 below 2^63", ErrProof)
+	}
+	index, size = int64(binary.BigEndian.Uint64(b)), int64(binary.BigEndian.Uint64(b[8:]))
+	p, err = DecodeProof(b[16:])
+	return index, size, p, err
 }

@@ -228,12 +228,12 @@ func Seal(from *User, fromNode *Node, to *User, toNode *Node, mime []byte) ([]by
 	}
 	var out bytes.Buffer
 	_, err = dmime.Seal(&out, bytes.NewReader(mime), dmime.SealParams{
-		Author:       dmime.Party{Address: from.Address, Fingerprint: from.Signet.Fingerprint(), Enc: from.Signet.Enc},
-		AuthorKey:    from.Signing,
-		AuthorSignet: from.Signet.Bytes(),
-		Origin:       dmime.Party{Address: fo.Domain, Fingerprint: fo.Fingerprint(), Enc: fo.Enc},
-		Destination:  dmime.Party{Address: do.Domain, Fingerprint: do.Fingerprint(), Enc: do.Enc},
-		Recipient:    dmime.Party{Address: to.Address, Fingerprint: to.Signet.Fingerprint(), Enc: to.Signet.Enc},
+		Author:      dmime.Party{Address: from.Address, Fingerprint: from.Signet.Fingerprint(), Enc: from.Signet.Enc},
+		AuthorKey:   from.Signing,
+		Carried:     &dmime.Carried{Signet: from.Signet.Bytes()},
+		Origin:      dmime.Party{Address: fo.Domain, Fingerprint: fo.Fingerprint(), Enc: fo.Enc},
+		Destination: dmime.Party{Address: do.Domain, Fingerprint: do.Fingerprint(), Enc: do.Enc},
+		Recipient:   dmime.Party{Address: to.Address, Fingerprint: to.Signet.Fingerprint(), Enc: to.Signet.Enc},
 	})
 	return out.Bytes(), err
 }
