@@ -61,3 +61,32 @@ func FuzzProof(f *testing.F) {
 		_ = VerifyConsistency(old, c, p)
 	})
 }
+
+// FuzzIndexedProof: an indexed proof as a message carries it (spec §10)
+// from a stranger: no panic, what decodes re-encodes, and only the real
+// proof of record 7 verifies for it.
+func FuzzIndexedProof(f *testing.F) {
+	ctx := context.Background()
+	l := newTestLog(f, "a.test", testKey())
+	for i := range 21 {
+		l.Append(ctx, record(i))
+	}
+	c, _, _ := l.Checkpoint(ctx)
+	good, _ := l.ProveInclusion(ctx, 7, 21)
+	real := EncodeIndexedProof(7, 21, good)
+	f.Add(real)
+	f.Add(EncodeIndexedProof(0, 1, nil))
+	f.Add([]byte{0x80, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		index, size, p, err := DecodeIndexedProof(b)
+		if err != nil {
+			return
+		}
+		if string(EncodeIndexedProof(index, size, p)) != string(b) {
+			t.Fatalf("%x decodes and re-encodes differently", b)
+		}
+		if size == c.Size && VerifyInclusion(c, index, record(7), p) == nil && string(b) != string(real) {
+			t.Fatalf("a forged indexed proof verified: %x", b)
+		}
+	})
+}
