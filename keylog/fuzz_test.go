@@ -73,8 +73,8 @@ func FuzzIndexedProof(f *testing.F) {
 	}
 	c, _, _ := l.Checkpoint(ctx)
 	good, _ := l.ProveInclusion(ctx, 7, 21)
-	real := EncodeIndexedProof(7, 21, good)
-	f.Add(real)
+	genuine := EncodeIndexedProof(7, 21, good)
+	f.Add(genuine)
 	f.Add(EncodeIndexedProof(0, 1, nil))
 	f.Add([]byte{0x80, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -85,7 +85,7 @@ func FuzzIndexedProof(f *testing.F) {
 		if string(EncodeIndexedProof(index, size, p)) != string(b) {
 			t.Fatalf("%x decodes and re-encodes differently", b)
 		}
-		if size == c.Size && VerifyInclusion(c, index, record(7), p) == nil && string(b) != string(real) {
+		if size == c.Size && VerifyInclusion(c, index, record(7), p) == nil && string(b) != string(genuine) {
 			t.Fatalf("a forged indexed proof verified: %x", b)
 		}
 	})
