@@ -217,16 +217,22 @@ func printClientSettings(w io.Writer, b *bridge.Bridge) {
 	fmt.Fprintf(w, "password  %s\n", b.MailPassword())
 }
 
-func runBridgeStatus(c *cmd) error {
+// runningStatus reads the status of the running bridge of the account
+// --dir or --account chooses, for verbs that take no arguments.
+func runningStatus(c *cmd) (*bridge.Status, error) {
 	dir, account := bridgeDir(c)
 	if _, err := c.parse(0, 0); err != nil {
-		return err
+		return nil, err
 	}
 	d, err := resolveBridgeDir(*dir, *account)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	st, err := bridge.ReadStatus(d)
+	return bridge.ReadStatus(d)
+}
+
+func runBridgeStatus(c *cmd) error {
+	st, err := runningStatus(c)
 	if err != nil {
 		return err
 	}

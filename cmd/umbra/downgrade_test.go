@@ -2,16 +2,9 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"umbra/provider"
-	"umbra/signet"
-	"umbra/testnet"
 )
 
 // TestKeyAnchorNeverLoweredSilently: bob's bridge saw a.test's keys
@@ -23,47 +16,9 @@ import (
 func TestKeyAnchorNeverLoweredSilently(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	n, err := testnet.New(filepath.Join(t.TempDir(), "providers"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
+	p := startPair(t, nil)
+	n, bridges := p.net, p.bridges
 	n.DNS.Sign("a.test")
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	accounts := t.TempDir()
-	passwords := map[string][]byte{}
-	bridges := map[string]*runningBridge{}
-	for _, address := range []string{"alice@a.test", "bob@b.test"} {
-		node, err := n.AddProvider(signet.DomainOf(address))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := node.Start(func(c *provider.Config) { c.Logger = quiet }); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(node.Stop)
-		if passwords[address], err = createDemoAccount(ctx, node, n.DNS.Addr, address, filepath.Join(accounts, address)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start := func(address string) {
-		t.Helper()
-		if rb := bridges[address]; rb != nil {
-			rb.close()
-		}
-		rb, err := startBridge(ctx, filepath.Join(accounts, address), passwords[address], n.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bridges[address] = rb
-	}
-	start("alice@a.test")
-	start("bob@b.test")
-	t.Cleanup(func() {
-		for _, rb := range bridges {
-			rb.close()
-		}
-	})
 	send := func(from, to, subject string) {
 		t.Helper()
 		msg := "From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: " + subject + "\r\n\r\nhello\r\n"
@@ -92,7 +47,7 @@ func TestKeyAnchorNeverLoweredSilently(t *testing.T) {
 	// DNSSEC stripped. Bob's bridge restarts (its memory cache gone, what
 	// it keeps in its store not).
 	n.DNS.Unsign("a.test")
-	start("bob@b.test")
+	p.start("bob@b.test")
 	send("alice@a.test", "bob@b.test", "two")
 	if sec := security("two"); !strings.Contains(sec, "key=chained+dnssec; warning=dnssec-lost") {
 		t.Fatalf("DNSSEC stripped: %s", sec)
@@ -101,7 +56,7 @@ func TestKeyAnchorNeverLoweredSilently(t *testing.T) {
 
 	// The record removed: bob's mail to alice waits.
 	n.DNS.Remove("_dime.a.test")
-	start("bob@b.test")
+	p.start("bob@b.test")
 	send("bob@b.test", "alice@a.test", "held for alice")
 	bob := bridges["bob@b.test"].b
 	deadline := time.Now().Add(time.Minute)

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"umbra/keyfile"
 	"umbra/provider"
 	"umbra/signet"
-	"umbra/testnet"
 )
 
 // TestHostileProviderBogusKey: b.test certifies a key for bob that is not
@@ -26,38 +23,8 @@ import (
 func TestHostileProviderBogusKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	n, err := testnet.New(filepath.Join(t.TempDir(), "providers"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nodes := map[string]*testnet.Node{}
-	bridges := map[string]*runningBridge{}
-	accounts := t.TempDir()
-	for _, address := range []string{"alice@a.test", "bob@b.test"} {
-		domain := signet.DomainOf(address)
-		node, err := n.AddProvider(domain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := node.Start(func(c *provider.Config) { c.Logger = quiet }); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(node.Stop)
-		nodes[domain] = node
-		dir := filepath.Join(accounts, address)
-		pw, err := createDemoAccount(ctx, node, n.DNS.Addr, address, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rb, err := startBridge(ctx, dir, pw, n.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rb.close() })
-		bridges[address] = rb
-	}
+	p := startPair(t, nil)
+	nodes, bridges, accounts := p.nodes, p.bridges, p.accounts
 	alice, bob := bridges["alice@a.test"].b, bridges["bob@b.test"].b
 	send := func(subject string) {
 		msg := "From: <alice@a.test>\r\nTo: <bob@b.test>\r\nSubject: " + subject + "\r\n\r\nfor bob's eyes only\r\n"
@@ -151,7 +118,7 @@ func TestHostileProviderBogusKey(t *testing.T) {
 	// umbra keys audit says so, and fails for bob.
 	for _, c := range []struct {
 		address, want string
-		rc        int
+		rc            int
 	}{{"bob@b.test", "ALARM  b.test logged a signet for you", 1}, {"alice@a.test", "no alarm", 0}} {
 		var out, errOut strings.Builder
 		if rc := run([]string{"keys", "audit", "--dir", filepath.Join(accounts, c.address)}, strings.NewReader(""), &out, &errOut); rc != c.rc || !strings.Contains(out.String(), c.want) {

@@ -27,15 +27,7 @@ or when the bridge has not audited yet.`,
 }
 
 func runKeysAudit(c *cmd) error {
-	dir, account := bridgeDir(c)
-	if _, err := c.parse(0, 0); err != nil {
-		return err
-	}
-	d, err := resolveBridgeDir(*dir, *account)
-	if err != nil {
-		return err
-	}
-	st, err := bridge.ReadStatus(d)
+	st, err := runningStatus(c)
 	if err != nil {
 		return err
 	}

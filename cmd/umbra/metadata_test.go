@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -15,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"umbra/provider"
 	"umbra/signet"
-	"umbra/testnet"
 )
 
 // syncBuffer is a log sink several goroutines write to.
@@ -49,52 +46,12 @@ func (s *syncBuffer) String() string {
 func TestWhoLearnsWhat(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	n, err := testnet.New(filepath.Join(t.TempDir(), "providers"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
-	users := []string{"alice@a.test", "bob@b.test"}
 	logs := map[string]*syncBuffer{}
-	nodes := map[string]*testnet.Node{}
-	bridges := map[string]*runningBridge{}
-	passwords := map[string][]byte{}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	accounts := t.TempDir()
-	for _, address := range users {
-		domain := signet.DomainOf(address)
-		node, err := n.AddProvider(domain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf := &syncBuffer{}
-		logs[domain], nodes[domain] = buf, node
-		if err := node.Start(func(c *provider.Config) {
-			c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(node.Stop)
-		dir := filepath.Join(accounts, address)
-		if passwords[address], err = createDemoAccount(ctx, node, n.DNS.Addr, address, dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start := func(address string) {
-		rb, err := startBridge(ctx, filepath.Join(accounts, address), passwords[address], n.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, quiet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bridges[address] = rb
-	}
-	for _, a := range users {
-		start(a)
-	}
-	defer func() {
-		for _, rb := range bridges {
-			rb.close()
-		}
-	}()
+	p := startPair(t, func(domain string) *slog.Logger {
+		logs[domain] = &syncBuffer{}
+		return slog.New(slog.NewTextHandler(logs[domain], &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	users, nodes, bridges := pairUsers, p.nodes, p.bridges
 	send := func(from, to, subject string) {
 		t.Helper()
 		msg := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%d@%s>\r\n\r\nhello\r\n",
@@ -109,16 +66,12 @@ func TestWhoLearnsWhat(t *testing.T) {
 	send("alice@a.test", "bob@b.test", "first contact")
 	send("bob@b.test", "alice@a.test", "Re: first contact")
 	for _, a := range users {
-		if err := bridges[a].close(); err != nil {
-			t.Fatal(err)
-		}
-		start(a)
+		p.start(a)
 	}
 	send("alice@a.test", "bob@b.test", "after a restart")
 	send("bob@b.test", "alice@a.test", "Re: after a restart")
 	for _, a := range users {
-		bridges[a].close()
-		delete(bridges, a)
+		p.stop(a)
 	}
 
 	// What each must never learn: the other side's address and the
