@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"time"
-
-	"umbra/bridge"
 )
 
 func init() {

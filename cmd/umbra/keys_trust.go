@@ -6,6 +6,7 @@ import (
 
 	"umbra/bridge"
 	"umbra/signet"
+	"umbra/vault"
 )
 
 func init() {
@@ -45,20 +46,18 @@ it against what their bridge shows (umbra keys show).`,
 	})
 }
 
-func runKeysTrust(c *cmd) error {
+// contactVerb runs fn for a verb of the form "keys X ADDRESS [ARG]" on the
+// account's store, with the vault opened as the bridge does.
+func contactVerb(c *cmd, nargs int, fn func(ctx context.Context, dir string, keys *vault.Keys, address string, args []string) error) error {
 	dir, account := bridgeDir(c)
 	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(2, 2)
+	args, err := c.parse(nargs, nargs)
 	if err != nil {
 		return err
 	}
 	address, err := canonicalAddress(args[0])
 	if err != nil {
 		return usageErrorf("%v", err)
-	}
-	fp, err := signet.ParseFingerprint(args[1])
-	if err != nil {
-		return usageErrorf("FINGERPRINT: %v", err)
 	}
 	d, _, keys, err := openBridgeAccount(c, dir, account, password)
 	if err != nil {
@@ -67,40 +66,35 @@ func runKeysTrust(c *cmd) error {
 	defer keys.Zero()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if err := bridge.TrustKey(ctx, d, keys, address, fp); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "%s: key %s trusted; held mail goes at the outbox's next try\n", address, fp)
-	return nil
+	return fn(ctx, d, keys, address, args[1:])
+}
+
+func runKeysTrust(c *cmd) error {
+	return contactVerb(c, 2, func(ctx context.Context, dir string, keys *vault.Keys, address string, args []string) error {
+		fp, err := signet.ParseFingerprint(args[0])
+		if err != nil {
+			return usageErrorf("FINGERPRINT: %v", err)
+		}
+		if err := bridge.TrustKey(ctx, dir, keys, address, fp); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s: key %s trusted; held mail goes at the outbox's next try\n", address, fp)
+		return nil
+	})
 }
 
 func runKeysShow(c *cmd) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(1, 1)
-	if err != nil {
-		return err
-	}
-	address, err := canonicalAddress(args[0])
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	d, _, keys, err := openBridgeAccount(c, dir, account, password)
-	if err != nil {
-		return err
-	}
-	defer keys.Zero()
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	fp, ok, err := bridge.PinnedKey(ctx, d, keys, address)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("this device knows no key for %s yet (it learns one with the first message either way)", address)
-	}
-	fmt.Fprintf(c.stdout, "%s  %s\n", address, fp)
-	return nil
+	return contactVerb(c, 1, func(ctx context.Context, dir string, keys *vault.Keys, address string, _ []string) error {
+		fp, ok, err := bridge.PinnedKey(ctx, dir, keys, address)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("this device knows no key for %s yet (it learns one with the first message either way)", address)
+		}
+		fmt.Fprintf(c.stdout, "%s  %s\n", address, fp)
+		return nil
+	})
 }
 
 func runKeysFingerprint(c *cmd) error {
