@@ -25,6 +25,7 @@ import (
 	"umbra/dmap"
 	"umbra/dnsrec"
 	"umbra/pgp"
+	"umbra/ratelimit"
 	"umbra/signet"
 	"umbra/tlscert"
 	"umbra/vault"
@@ -96,7 +97,9 @@ type Bridge struct {
 	decOnce     sync.Once
 	decKeys     []hpke.PrivateKey
 	decErr      error
+	ctx         context.Context // the bridge's lifetime (Open to Close)
 	cancel      context.CancelFunc
+	guard       *ratelimit.Guard // password guessing at IMAP and SMTP
 	wg          sync.WaitGroup
 	unsubscribe func()
 
@@ -130,6 +133,10 @@ func Open(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	b.dir = NewDirectory(cfg.Client, cfg.Resolver, signet.DomainOf(cfg.Keys.Address), b.store)
+	// The bridge's lifetime: Close cancels it. Servers whose libraries
+	// give no context per connection (go-smtp) wait on it.
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.guard = ratelimit.NewGuard(ratelimit.DefaultGuardLimit, nil)
 	b.dir.onDowngrade = b.downgradeNotice
 	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, time.Now()); err != nil {
 		b.store.Close()
@@ -257,8 +264,7 @@ func (b *Bridge) Start() error {
 		b.smtpLn.Close()
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
+	ctx := b.ctx
 	b.unsubscribe = b.store.Subscribe(func(ev mailstore.Event) {
 		if ev.Origin == mailstore.Local {
 			wake(b.pushWake)
@@ -309,8 +315,8 @@ func (b *Bridge) Store() *mailstore.Store { return b.store }
 // Close stops the servers and loops and closes the store. Mail acknowledged
 // to a client is in the store's outbox and goes on the next start.
 func (b *Bridge) Close() error {
-	if b.cancel != nil {
-		b.cancel()
+	b.cancel()
+	if b.statusLn != nil { // Start got as far as serving
 		b.imap.Close()
 		b.smtp.srv.Close()
 		// The servers close only the listeners their Serve has taken
