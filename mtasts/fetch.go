@@ -22,9 +22,12 @@ type Fetcher struct {
 	HTTP *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// CacheFile, if set, keeps the cache across restarts (persist.go).
+	CacheFile string
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu     sync.Mutex
+	cache  map[string]cached
+	loaded bool // CacheFile read
 }
 
 type cached struct {
@@ -49,8 +52,12 @@ const maxCached = 4096
 func (f *Fetcher) Policy(ctx context.Context, domain string) (*Policy, error) {
 	now := f.now()
 	f.mu.Lock()
+	err := f.load()
 	c, ok := f.cache[domain]
 	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	id, err := f.recordID(ctx, domain)
 	switch {
 	case err != nil && ok && now.Before(c.expires):
@@ -76,8 +83,9 @@ func (f *Fetcher) Policy(ctx context.Context, domain string) (*Policy, error) {
 		f.cache = map[string]cached{}
 	}
 	f.cache[domain] = cached{id: id, policy: p, expires: now.Add(p.MaxAge)}
+	err = f.save()
 	f.mu.Unlock()
-	return p, nil
+	return p, err
 }
 
 func (f *Fetcher) now() time.Time {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,7 +91,8 @@ func TestFetcher(t *testing.T) {
 	}
 	txt := map[string][]string{"_mta-sts.example.com": {"v=STSv1; id=1"}, "_mta-sts.redirect.example": {"v=STSv1; id=1"}, "_mta-sts.html.example": {"v=STSv1; id=1"}}
 	// The fetcher asks on the test's goroutine: txt needs no lock.
-	f := &Fetcher{HTTP: client, LookupTXT: func(_ context.Context, name string) ([]string, error) {
+	cacheFile := filepath.Join(t.TempDir(), "mta-sts.json")
+	f := &Fetcher{HTTP: client, CacheFile: cacheFile, LookupTXT: func(_ context.Context, name string) ([]string, error) {
 		if v, ok := txt[name]; ok {
 			return v, nil
 		}
@@ -119,6 +122,18 @@ func TestFetcher(t *testing.T) {
 		if p, err := f.Policy(ctx, d); err == nil || p != nil {
 			t.Errorf("%s: %+v %v, want an error", d, p, err)
 		}
+	}
+	// A restarted relay remembers (RFC 8461 §5.1): with the TXT record
+	// gone and the policy server down, the policy still holds.
+	srv.Close()
+	again := &Fetcher{HTTP: client, CacheFile: cacheFile, LookupTXT: f.LookupTXT}
+	if p, err := again.Policy(ctx, "example.com"); err != nil || p == nil || p.Mode != Testing || !p.Allows("mail.example.com") {
+		t.Fatalf("after a restart: %+v %v, want the cached testing policy", p, err)
+	}
+	// A cache file that is not one is an error, not silence.
+	os.WriteFile(cacheFile, []byte("{not json"), 0o600)
+	if _, err := (&Fetcher{HTTP: client, CacheFile: cacheFile, LookupTXT: f.LookupTXT}).Policy(ctx, "example.com"); err == nil {
+		t.Fatal("a corrupt cache file was ignored")
 	}
 }
 

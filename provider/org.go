@@ -16,10 +16,13 @@ import (
 
 // Names of the organisation files in a provider's directory.
 const (
-	POKFile    = "pok.key"
-	SOKFile    = "sok.key"
-	EncFile    = "enc.key"
-	SignetFile = "org.signet"
+	POKFile = "pok.key"
+	SOKFile = "sok.key"
+	// MTASTSCacheFile keeps the MTA-STS policies the relay learnt
+	// (RFC 8461 §5.1), across restarts.
+	MTASTSCacheFile = "mta-sts.json"
+	EncFile         = "enc.key"
+	SignetFile      = "org.signet"
 )
 
 // OrgOptions describe a new organisation.

@@ -245,7 +245,8 @@ func New(cfg Config, st store.Store) (*Provider, error) {
 			return nil, fmt.Errorf("provider: resolver for legacy mail: %w", err)
 		}
 	}
-	p.sts = &mtasts.Fetcher{LookupTXT: p.relayResolver.LookupTXT, HTTP: cfg.MTASTSClient, Now: cfg.Now}
+	p.sts = &mtasts.Fetcher{LookupTXT: p.relayResolver.LookupTXT, HTTP: cfg.MTASTSClient, Now: cfg.Now,
+		CacheFile: filepath.Join(cfg.Dir, MTASTSCacheFile)}
 	p.inflight = connguard.NewBudget(cfg.Limits.InflightMemory)
 	return p, nil
 }
