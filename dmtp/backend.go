@@ -1,6 +1,7 @@
 package dmtp
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -19,6 +20,10 @@ type Backend interface {
 
 // ConnInfo describes a new connection.
 type ConnInfo struct {
+	// Context is the connection's: it ends when the connection does, or
+	// when Shutdown stops waiting for it. Session methods bound their work
+	// by it (the one context per connection).
+	Context    context.Context
 	RemoteAddr net.Addr
 	LocalAddr  net.Addr
 	TLS        tls.ConnectionState // the completed TLS 1.3 handshake

@@ -46,6 +46,10 @@ type conn struct {
 	log  *slog.Logger
 	sess Session
 	addr string // the client's address as limits count it (connguard.Addr)
+	// ctx is the connection's lifetime, handed to the session: it ends
+	// when the connection does, or when Shutdown gives up waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	state  state
 	errors int // protocol errors so far (spec §7)
@@ -56,15 +60,18 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	tc := tls.Server(nc, s.cfg.tls)
+	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
-		srv:  s,
-		cfg:  &s.cfg,
-		nc:   nc,
-		tc:   tc,
-		addr: connguard.Addr(nc),
-		r:    bufio.NewReaderSize(tc, bufferSize),
-		w:    bufio.NewWriterSize(tc, bufferSize),
-		log:  s.cfg.log.With("remote", nc.RemoteAddr().String()),
+		srv:    s,
+		cfg:    &s.cfg,
+		nc:     nc,
+		tc:     tc,
+		addr:   connguard.Addr(nc),
+		ctx:    ctx,
+		cancel: cancel,
+		r:      bufio.NewReaderSize(tc, bufferSize),
+		w:      bufio.NewWriterSize(tc, bufferSize),
+		log:    s.cfg.log.With("remote", nc.RemoteAddr().String()),
 	}
 }
 
@@ -102,18 +109,19 @@ func (c *conn) setBusy() {
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	defer c.cancel()
 	if !c.setIdle(c.cfg.handshakeTimeout) {
 		return
 	}
 	// The write half of the handshake gets the same bound.
 	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.handshakeTimeout))
-	err := c.tc.HandshakeContext(context.Background())
+	err := c.tc.HandshakeContext(c.ctx)
 	c.setBusy()
 	if err != nil {
 		c.log.Debug("dmtp: TLS handshake failed", "err", err)
 		return
 	}
-	sess, err := c.srv.Backend.NewSession(ConnInfo{RemoteAddr: c.nc.RemoteAddr(), LocalAddr: c.nc.LocalAddr(), TLS: c.tc.ConnectionState()})
+	sess, err := c.srv.Backend.NewSession(ConnInfo{Context: c.ctx, RemoteAddr: c.nc.RemoteAddr(), LocalAddr: c.nc.LocalAddr(), TLS: c.tc.ConnectionState()})
 	if err != nil {
 		e := c.backendError(err, "new session")
 		if e == errInternal {

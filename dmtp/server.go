@@ -278,6 +278,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
+			c.cancel()
 			c.nc.Close()
 		}
 		s.mu.Unlock()

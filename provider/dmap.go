@@ -90,7 +90,7 @@ func (b dmapBackend) Rotate(ctx context.Context, account string, req *signet.Use
 // DESIGN §6, signet look-up proxy).
 func (b dmapBackend) Signet(ctx context.Context, name string, fp signet.Fingerprint) ([]byte, error) {
 	if name == b.p.domain || signet.DomainOf(name) == b.p.domain {
-		return (&session{p: b.p}).Signet(name, fp)
+		return (&session{p: b.p, conn: ctx}).Signet(name, fp)
 	}
 	var raw []byte
 	err := b.remote(ctx, name, func(cl *dmtp.Client) (err error) {
@@ -102,7 +102,7 @@ func (b dmapBackend) Signet(ctx context.Context, name string, fp signet.Fingerpr
 
 func (b dmapBackend) History(ctx context.Context, address string, start, stop signet.Fingerprint) ([][]byte, error) {
 	if signet.DomainOf(address) == b.p.domain {
-		return (&session{p: b.p}).History(address, start, stop)
+		return (&session{p: b.p, conn: ctx}).History(address, start, stop)
 	}
 	var hist [][]byte
 	err := b.remote(ctx, address, func(cl *dmtp.Client) (err error) {

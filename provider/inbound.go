@@ -19,13 +19,14 @@ type backend struct{ p *Provider }
 
 func (b backend) NewSession(c dmtp.ConnInfo) (dmtp.Session, error) {
 	b.p.metrics.sessions.Inc()
-	return &session{p: b.p, remote: c.RemoteAddr.String()}, nil
+	return &session{p: b.p, conn: c.Context, remote: c.RemoteAddr.String()}, nil
 }
 
 // session is one DMTP connection. Its methods run on the connection's
 // goroutine, one at a time (dmtp.Session).
 type session struct {
 	p         *Provider
+	conn      context.Context // the connection's lifetime (dmtp.ConnInfo)
 	remote    string
 	origin    string
 	originOrg *remoteOrg
@@ -35,7 +36,7 @@ type session struct {
 const sessionTimeout = 2 * time.Minute
 
 func (s *session) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), sessionTimeout)
+	return context.WithTimeout(s.conn, sessionTimeout)
 }
 
 func (s *session) Hello(domain string) error { return nil }
