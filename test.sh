@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 # skips when it is absent, unless CI is set, where absence is a failure.
 # postfix, swaks and opendkim (with its tools) test the legacy MX and relay;
 # gnupg the OpenPGP code; bogofilter is the spam filter's yardstick.
-apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter)
+apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter libnss3-tools)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -81,7 +81,7 @@ func loadCA(ctx context.Context, store *mailstore.Store, log *slog.Logger) (*tls
 	v, err := store.GetState(ctx, stateCA)
 	switch {
 	case err == nil:
-		ca, err := tlscert.Load(v, v)
+		ca, err := tlscert.LoadBundle(v)
 		if err == nil && ca.Leaf.IsCA {
 			return ca, nil
 		}
@@ -93,7 +93,7 @@ func loadCA(ctx context.Context, store *mailstore.Store, log *slog.Logger) (*tls
 	if err != nil {
 		return nil, fmt.Errorf("bridge: make the CA: %w", err)
 	}
-	if err := store.SetState(ctx, stateCA, append(append([]byte(nil), ca.CertPEM...), ca.KeyPEM...)); err != nil {
+	if err := store.SetState(ctx, stateCA, ca.Bundle()); err != nil {
 		return nil, fmt.Errorf("bridge: keep the CA: %w", err)
 	}
 	log.Info("made the bridge's certificate authority; import it into mail clients with `umbra bridge cert export`")

@@ -47,14 +47,36 @@ func New(hosts []string, days int) (*Pair, error) {
 	return sign(tmpl, nil, nil)
 }
 
-// Load parses a PEM pair back into a Pair. certPEM and keyPEM may be the
-// same bytes holding both blocks.
+// Load parses a PEM pair back into a Pair.
 func Load(certPEM, keyPEM []byte) (*Pair, error) {
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("tlscert: %w", err)
 	}
 	return &Pair{CertPEM: certPEM, KeyPEM: keyPEM, Leaf: c.Leaf}, nil
+}
+
+// Bundle is the certificate and the key in one PEM text, for LoadBundle.
+func (p *Pair) Bundle() []byte {
+	return append(append([]byte(nil), p.CertPEM...), p.KeyPEM...)
+}
+
+// LoadBundle parses what Bundle made back into a Pair whose CertPEM holds
+// the certificate alone.
+func LoadBundle(bundle []byte) (*Pair, error) {
+	var certPEM, keyPEM []byte
+	for rest := bundle; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		if blk.Type == "CERTIFICATE" {
+			certPEM = append(certPEM, pem.EncodeToMemory(blk)...)
+		} else {
+			keyPEM = append(keyPEM, pem.EncodeToMemory(blk)...)
+		}
+	}
+	return Load(certPEM, keyPEM)
 }
 
 // Certificate is the pair as a tls.Certificate.
