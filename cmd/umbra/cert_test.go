@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"umbra/bridge"
+)
+
+// TestBridgeCATrustedByClients: the CA certificate `umbra bridge cert
+// export` writes is what real TLS stacks accept as the bridge's trust
+// anchor. NSS, the library of Thunderbird, imports it as a CA (the old
+// self-signed certificate was refused: "not a certificate authority
+// certificate") and validates the served certificate with it; Python's
+// ssl verifies STARTTLS and implicit-TLS connections with it alone. It
+// also shows the demo's bridge keeps its CA and password across a
+// restart on the same directory.
+func TestBridgeCATrustedByClients(t *testing.T) {
+	t.Parallel()
+	certutil := needProgram(t, "certutil")
+	python := needProgram(t, "python3")
+	d := startTestDemo(t)
+	bob := d.info.Accounts[1]
+	tmp := t.TempDir()
+	caFile := filepath.Join(tmp, "ca.pem")
+	mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir, caFile)
+	caPEM := mustRead(t, caFile)
+	if out := mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir); out != string(caPEM) {
+		t.Errorf("export to stdout and to a file differ:\n%s\n%s", out, caPEM)
+	}
+	blk, _ := pem.Decode(caPEM)
+	if blk == nil {
+		t.Fatalf("export wrote no PEM:\n%s", caPEM)
+	}
+	ca, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil || !ca.IsCA {
+		t.Fatalf("export wrote no CA certificate (%v)", err)
+	}
+
+	// Restart bob's bridge on the same directory, with implicit TLS too.
+	d.bridges[1].close()
+	pw, err := readSecretFile(filepath.Join(d.dir, "accounts", bob.Address+".password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rb, err := startBridgeConfig(context.Background(), bob.Dir, []byte(pw), d.net.Resolver(), bridge.Config{
+		IMAP: "127.0.0.1:0", SMTP: "127.0.0.1:0", IMAPS: "127.0.0.1:0", Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.bridges[1] = rb // the demo closes it
+	if again := mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir); again != string(caPEM) {
+		t.Error("the CA changed with the restart")
+	}
+	if rb.b.MailPassword() != bob.Password {
+		t.Error("the password changed with the restart")
+	}
+
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	c, err := tls.Dial("tcp", rb.b.IMAPSAddrs()[0], &tls.Config{RootCAs: roots, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := c.ConnectionState().PeerCertificates[0]
+	c.Close()
+	leafFile := filepath.Join(tmp, "leaf.pem")
+	if err := os.WriteFile(leafFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("NSS", func(t *testing.T) {
+		nss := func(db string, args ...string) (string, error) {
+			out, err := exec.Command(certutil, append(args, "-d", "sql:"+db)...).CombinedOutput()
+			return string(out), err
+		}
+		must := func(db string, args ...string) {
+			t.Helper()
+			if out, err := nss(db, args...); err != nil {
+				t.Fatalf("certutil %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		for _, db := range []string{filepath.Join(tmp, "nss"), filepath.Join(tmp, "nss-without-ca")} {
+			if err := os.Mkdir(db, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			must(db, "-N", "--empty-password")
+			must(db, "-A", "-n", "leaf", "-t", ",,", "-i", leafFile)
+		}
+		db := filepath.Join(tmp, "nss")
+		// Trusted to issue server certificates ("C"), as Thunderbird's
+		// "trust this CA to identify websites" does.
+		must(db, "-A", "-n", "umbra", "-t", "C,,", "-i", caFile)
+		if out, err := nss(db, "-V", "-u", "V", "-n", "leaf"); err != nil || !strings.Contains(out, "certificate is valid") {
+			t.Errorf("NSS does not validate the served certificate with the exported CA: %v\n%s", err, out)
+		}
+		if out, err := nss(db, "-L", "-n", "umbra"); err != nil || !strings.Contains(out, "Is a CA with a maximum path length of 0") || !strings.Contains(out, "Trusted CA") {
+			t.Errorf("NSS does not take the exported certificate for a CA: %v\n%s", err, out)
+		}
+		if out, err := nss(filepath.Join(tmp, "nss-without-ca"), "-V", "-u", "V", "-n", "leaf"); err == nil && strings.Contains(out, "certificate is valid") {
+			t.Errorf("NSS validates the served certificate without the CA:\n%s", out)
+		}
+	})
+
+	t.Run("Python", func(t *testing.T) {
+		settings := map[string]any{
+			"cafile": caFile, "username": rb.b.Username(), "password": rb.b.MailPassword(),
+			"imap": rb.b.IMAPAddrs(), "imaps": rb.b.IMAPSAddrs(), "smtp": rb.b.SMTPAddrs(),
+		}
+		sf := filepath.Join(tmp, "settings.json")
+		data, _ := json.Marshal(settings)
+		if err := os.WriteFile(sf, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(python, "testdata/tlsclients.py", sf)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil || !bytes.Equal(bytes.TrimSpace(out), []byte("ok")) {
+			t.Fatalf("tlsclients.py: %v\n%s", err, out)
+		}
+	})
+}
