@@ -67,6 +67,13 @@ func TestBridgeCATrustedByClients(t *testing.T) {
 	if rb.b.MailPassword() != bob.Password {
 		t.Error("the password changed with the restart")
 	}
+	var printed strings.Builder
+	printClientSettings(&printed, rb.b)
+	for _, want := range append(append(rb.b.IMAPAddrs(), rb.b.SMTPAddrs()...), rb.b.IMAPSAddrs()...) {
+		if !strings.Contains(printed.String(), want) {
+			t.Errorf("the printed settings lack %s:\n%s", want, printed.String())
+		}
+	}
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
