@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -48,19 +49,9 @@ func TestBridgeCATrustedByClients(t *testing.T) {
 	}
 
 	// Restart bob's bridge on the same directory, with implicit TLS too.
-	d.bridges[1].close()
-	pw, err := readSecretFile(filepath.Join(d.dir, "accounts", bob.Address+".password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rb, err := startBridgeConfig(context.Background(), bob.Dir, []byte(pw), d.net.Resolver(), bridge.Config{
-		IMAP: "127.0.0.1:0", SMTP: "127.0.0.1:0", IMAPS: "127.0.0.1:0", Logger: log,
+	rb := restartDemoBridge(t, d, 1, bridge.Config{
+		IMAPS: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.bridges[1] = rb // the demo closes it
 	if again := mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir); again != string(caPEM) {
 		t.Error("the CA changed with the restart")
 	}
@@ -122,20 +113,50 @@ func TestBridgeCATrustedByClients(t *testing.T) {
 	})
 
 	t.Run("Python", func(t *testing.T) {
-		settings := map[string]any{
+		runPythonOK(t, python, "tlsclients.py", map[string]any{
 			"cafile": caFile, "username": rb.b.Username(), "password": rb.b.MailPassword(),
 			"imap": rb.b.IMAPAddrs(), "imaps": rb.b.IMAPSAddrs(), "smtp": rb.b.SMTPAddrs(),
-		}
-		sf := filepath.Join(tmp, "settings.json")
-		data, _ := json.Marshal(settings)
-		if err := os.WriteFile(sf, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(python, "testdata/tlsclients.py", sf)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil || !bytes.Equal(bytes.TrimSpace(out), []byte("ok")) {
-			t.Fatalf("tlsclients.py: %v\n%s", err, out)
-		}
+		})
 	})
+}
+
+// restartDemoBridge closes the bridge of the demo's account i and starts
+// it again on the same directory with cfg, on ephemeral ports of
+// 127.0.0.1 (and ::1) where cfg names none. The demo closes it.
+func restartDemoBridge(t *testing.T, d *demo, i int, cfg bridge.Config) *runningBridge {
+	t.Helper()
+	acct := d.info.Accounts[i]
+	d.bridges[i].close()
+	pw, err := readSecretFile(filepath.Join(d.dir, "accounts", acct.Address+".password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.IMAP, cfg.SMTP = cmp.Or(cfg.IMAP, "127.0.0.1:0"), cmp.Or(cfg.SMTP, "127.0.0.1:0")
+	rb, err := startBridgeConfig(context.Background(), acct.Dir, []byte(pw), d.net.Resolver(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.bridges[i] = rb
+	return rb
+}
+
+// runPythonOK runs the script testdata/script with a file holding the
+// JSON of settings as its argument, and fails the test unless it prints
+// "ok".
+func runPythonOK(t *testing.T, python, script string, settings any) {
+	t.Helper()
+	sf := filepath.Join(t.TempDir(), "settings.json")
+	data, err := json.Marshal(settings)
+	if err == nil {
+		err = os.WriteFile(sf, data, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, filepath.Join("testdata", script), sf)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil || !bytes.Equal(bytes.TrimSpace(out), []byte("ok")) {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,20 +41,10 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 	mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir, caFile)
 
 	// Bob's bridge again, logging its logins for the test.
-	d.bridges[1].close()
-	pw, err := readSecretFile(filepath.Join(d.dir, "accounts", bob.Address+".password"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs syncBuffer
-	rb, err := startBridgeConfig(context.Background(), bob.Dir, []byte(pw), d.net.Resolver(), bridge.Config{
-		IMAP: "127.0.0.1:0", SMTP: "127.0.0.1:0",
+	rb := restartDemoBridge(t, d, 1, bridge.Config{
 		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(&logs, os.Stderr), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.bridges[1] = rb // the demo closes it
 	relay := startRelay(t, rb.b.IMAPAddr())
 
 	profile := filepath.Join(tmp, "profile")
@@ -65,17 +53,10 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 	}
 	_, port, _ := net.SplitHostPort(relay.addr)
 	p, _ := strconv.Atoi(port)
-	settings, _ := json.Marshal(map[string]any{
+	runPythonOK(t, python, "thunderbird_profile.py", map[string]any{
 		"profile": profile, "cafile": caFile, "port": p,
 		"username": rb.b.Username(), "password": rb.b.MailPassword(), "address": bob.Address,
 	})
-	sf := filepath.Join(tmp, "settings.json")
-	if err := os.WriteFile(sf, settings, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(python, "testdata/thunderbird_profile.py", sf).CombinedOutput(); err != nil {
-		t.Fatalf("thunderbird_profile.py: %v\n%s", err, out)
-	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -125,7 +106,7 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 	if strings.Contains(log, "tls:") || strings.Contains(log, "login failed") {
 		t.Errorf("the bridge logged a TLS or login failure:\n%s", log)
 	}
-	sent := relay.clientBytes()
+	sent := []byte(relay.sent.String())
 	starttls := bytes.Index(sent, []byte("STARTTLS\r\n"))
 	if starttls < 0 || bytes.Contains(sent, []byte(rb.b.MailPassword())) || bytes.Contains(bytes.ToUpper(sent[:starttls]), []byte("LOGIN")) {
 		t.Errorf("not STARTTLS first, or the password crossed in the clear:\n%q", sent[:min(len(sent), 400)])
@@ -135,20 +116,7 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 // relay forwards connections to a server and keeps what clients sent.
 type relay struct {
 	addr string
-	mu   sync.Mutex
-	sent bytes.Buffer
-}
-
-func (r *relay) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sent.Write(p)
-}
-
-func (r *relay) clientBytes() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return bytes.Clone(r.sent.Bytes())
+	sent syncBuffer
 }
 
 // startRelay listens on an ephemeral port of 127.0.0.1 and relays each
@@ -173,7 +141,7 @@ func startRelay(t *testing.T, server string) *relay {
 				continue
 			}
 			t.Cleanup(func() { c.Close(); s.Close() })
-			go func() { io.Copy(s, io.TeeReader(c, r)); s.Close() }()
+			go func() { io.Copy(s, io.TeeReader(c, &r.sent)); s.Close() }()
 			go func() { io.Copy(c, s); c.Close() }()
 		}
 	}()

@@ -40,6 +40,13 @@ class IMAP4Named(imaplib.IMAP4_SSL):
         return self.ssl_context.wrap_socket(sock, server_hostname=self.name)
 
 
+def login_select(m, user, password):
+    """Log in on m, open INBOX and log out."""
+    for typ, _ in (m.login(user, password), m.select("INBOX")):
+        assert typ == "OK", typ
+    m.logout()
+
+
 def imap_starttls(addr, name, ctx, user, password):
     m = imaplib.IMAP4(*hostport(addr), timeout=30)
     # starttls verifies the certificate for self.host, the address
@@ -47,20 +54,11 @@ def imap_starttls(addr, name, ctx, user, password):
     m.host = name
     typ, _ = m.starttls(ssl_context=ctx)
     assert typ == "OK", typ
-    typ, _ = m.login(user, password)
-    assert typ == "OK", typ
-    typ, _ = m.select("INBOX")
-    assert typ == "OK", typ
-    m.logout()
+    login_select(m, user, password)
 
 
 def imaps(addr, name, ctx, user, password):
-    m = IMAP4Named(addr, name, ctx)
-    typ, _ = m.login(user, password)
-    assert typ == "OK", typ
-    typ, _ = m.select("INBOX")
-    assert typ == "OK", typ
-    m.logout()
+    login_select(IMAP4Named(addr, name, ctx), user, password)
 
 
 def smtp_starttls(addr, name, ctx, user, password):
