@@ -30,11 +30,8 @@ func TestBridgeCATrustedByClients(t *testing.T) {
 	t.Parallel()
 	certutil := needProgram(t, "certutil")
 	python := needProgram(t, "python3")
-	d := startTestDemo(t)
-	bob := d.info.Accounts[1]
-	tmp := t.TempDir()
-	caFile := filepath.Join(tmp, "ca.pem")
-	mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir, caFile)
+	d, caFile := demoCA(t)
+	bob, tmp := d.info.Accounts[1], filepath.Dir(caFile)
 	caPEM := mustRead(t, caFile)
 	if out := mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir); out != string(caPEM) {
 		t.Errorf("export to stdout and to a file differ:\n%s\n%s", out, caPEM)
@@ -118,6 +115,17 @@ func TestBridgeCATrustedByClients(t *testing.T) {
 			"imap": rb.b.IMAPAddrs(), "imaps": rb.b.IMAPSAddrs(), "smtp": rb.b.SMTPAddrs(),
 		})
 	})
+}
+
+// demoCA starts the demo and exports the CA of bob's bridge (the demo's
+// second account) with `umbra bridge cert export` to a file in a
+// temporary directory.
+func demoCA(t *testing.T) (*demo, string) {
+	t.Helper()
+	d := startTestDemo(t)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	mustUmbra(t, "bridge", "cert", "export", "--dir", d.info.Accounts[1].Dir, caFile)
+	return d, caFile
 }
 
 // restartDemoBridge closes the bridge of the demo's account i and starts

@@ -34,11 +34,8 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 	thunderbird := needProgram(t, "thunderbird")
 	needProgram(t, "certutil")
 	python := needProgram(t, "python3")
-	d := startTestDemo(t)
-	bob := d.info.Accounts[1]
-	tmp := t.TempDir()
-	caFile := filepath.Join(tmp, "ca.pem")
-	mustUmbra(t, "bridge", "cert", "export", "--dir", bob.Dir, caFile)
+	d, caFile := demoCA(t)
+	bob, tmp := d.info.Accounts[1], filepath.Dir(caFile)
 
 	// Bob's bridge again, logging its logins for the test.
 	var logs syncBuffer
