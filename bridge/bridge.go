@@ -28,7 +28,8 @@ import (
 )
 
 // Files the bridge keeps in the account directory beside the vault. Only
-// the certificate is readable: everything else is inside the store.
+// the CA certificate is readable: everything else, the CA's key too, is
+// inside the store.
 const (
 	StoreFile  = "mail.db"
 	CertFile   = "bridge.crt" // the account's CA certificate (cert.go), for `umbra bridge cert export`

@@ -168,8 +168,12 @@ func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.R
 }
 
 // startBridgeConfig is startBridge with the listen addresses, the
-// dark-only setting and the logger of cfg; it fills in the rest.
+// dark-only setting and the logger (default: slog's) of cfg; it fills in
+// the rest.
 func startBridgeConfig(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, cfg bridge.Config) (*runningBridge, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	log := cfg.Logger
 	info, keys, err := openAccount(dir, password)
 	if err != nil {
