@@ -29,9 +29,10 @@ func (ls listeners) close() {
 	}
 }
 
-// otherLoopback is the loopback address of the other IP version than
-// host's, which the bridge listens on too ("" for a host not on loopback).
-// "localhost" is 127.0.0.1 first.
+// otherLoopback returns the address to listen on first for host
+// ("localhost" is 127.0.0.1) and the loopback address of the other IP
+// version, which the bridge listens on too ("" for a host not on
+// loopback).
 func otherLoopback(host string) (first, other string) {
 	switch host {
 	case "localhost", "127.0.0.1":

@@ -1,9 +1,13 @@
 package bridge
 
 import (
+	"bytes"
 	"log/slog"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +50,55 @@ func TestListenLoopbackSamePort(t *testing.T) {
 	defer one.close()
 	if len(one) != 1 {
 		t.Errorf("127.0.0.2: listening on %v", one.addrs())
+	}
+}
+
+// noIPv6Env marks the child of TestListenWithoutIPv6Loopback that runs in
+// a network namespace whose loopback has no ::1.
+const noIPv6Env = "UMBRA_TEST_NO_IPV6_LOOPBACK"
+
+// TestListenWithoutIPv6Loopback: on a machine without ::1 the bridge says
+// so at Info and serves on 127.0.0.1 alone, for an ephemeral port and a
+// chosen one. The machine is this test run again in a new network
+// namespace (unshare -n, as root) with IPv6 off on its loopback.
+func TestListenWithoutIPv6Loopback(t *testing.T) {
+	if os.Getenv(noIPv6Env) == "" {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root for a network namespace")
+		}
+		script := `ip link set lo up && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 && exec "$0" -test.run='^TestListenWithoutIPv6Loopback$' -test.count=1`
+		cmd := exec.Command("unshare", "-n", "sh", "-c", script, os.Args[0])
+		cmd.Env = append(os.Environ(), noIPv6Env+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "--- FAIL") {
+			t.Skipf("no network namespace without IPv6 here: %v\n%s", err, out)
+		}
+		if err != nil || !strings.Contains(string(out), "PASS") {
+			t.Fatalf("in a namespace without ::1: %v\n%s", err, out)
+		}
+		return
+	}
+	if haveIPv6Loopback() {
+		t.Fatal("the namespace has ::1")
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	for _, addr := range []string{"127.0.0.1:0", "localhost:1143"} {
+		ls, err := listenLoopback(addr, log)
+		if err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		if len(ls) != 1 || hostOf(t, ls.addrs()[0]) != "127.0.0.1" {
+			t.Errorf("%s: listening on %v", addr, ls.addrs())
+		}
+		ls.close()
+	}
+	if !strings.Contains(logs.String(), "level=INFO") || !strings.Contains(logs.String(), "unavailable=::1") {
+		t.Errorf("not said at Info:\n%s", logs.String())
+	}
+	b := startOffline(t, t.TempDir(), offlineKeys(t), true)
+	defer b.Close()
+	if len(b.IMAPAddrs()) != 1 || len(b.SMTPAddrs()) != 1 || len(b.IMAPSAddrs()) != 1 {
+		t.Errorf("the bridge listens on %v, %v, %v", b.IMAPAddrs(), b.SMTPAddrs(), b.IMAPSAddrs())
 	}
 }
