@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -309,16 +311,24 @@ func runBridgeCertExport(c *cmd) error {
 	if err != nil {
 		return err
 	}
-	pem, err := os.ReadFile(filepath.Join(d, bridge.CertFile))
+	data, err := os.ReadFile(filepath.Join(d, bridge.CertFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no CA certificate in %s yet: start the bridge once", d)
 	}
 	if err != nil {
 		return err
 	}
+	// A bridge from before the CA left its own certificate there, which
+	// mail clients cannot import as an authority; its next start
+	// replaces it.
+	if blk, _ := pem.Decode(data); blk != nil {
+		if cert, err := x509.ParseCertificate(blk.Bytes); err == nil && !cert.IsCA {
+			return fmt.Errorf("%s is the certificate of an older bridge, not its CA: start the bridge once to make the CA", filepath.Join(d, bridge.CertFile))
+		}
+	}
 	if len(args) == 0 {
-		_, err = c.stdout.Write(pem)
+		_, err = c.stdout.Write(data)
 		return err
 	}
-	return os.WriteFile(args[0], pem, 0o644)
+	return os.WriteFile(args[0], data, 0o644)
 }

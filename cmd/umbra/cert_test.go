@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"umbra/bridge"
+	"umbra/tlscert"
 )
 
 // TestBridgeCATrustedByClients: the CA certificate `umbra bridge cert
@@ -115,6 +116,21 @@ func TestBridgeCATrustedByClients(t *testing.T) {
 			"imap": rb.b.IMAPAddrs(), "imaps": rb.b.IMAPSAddrs(), "smtp": rb.b.SMTPAddrs(),
 		})
 	})
+}
+
+// TestCertExportRefusesOldCertificate: the certificate a bridge from
+// before the CA left is not exported as if it were one.
+func TestCertExportRefusesOldCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	old, err := tlscert.New([]string{"localhost", "127.0.0.1", "::1"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, bridge.CertFile), old.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failUmbra(t, "start the bridge once to make the CA", "bridge", "cert", "export", "--dir", dir)
 }
 
 // demoCA starts the demo and exports the CA of bob's bridge (the demo's
