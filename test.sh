@@ -10,8 +10,10 @@ cd "$(dirname "$0")"
 # Debian packages the tests use. Each test that needs an outside program
 # skips when it is absent, unless CI is set, where absence is a failure.
 # postfix, swaks and opendkim (with its tools) test the legacy MX and relay;
-# gnupg the OpenPGP code; bogofilter is the spam filter's yardstick.
-apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter)
+# gnupg the OpenPGP code; bogofilter is the spam filter's yardstick;
+# libnss3-tools (certutil) and thunderbird check that NSS and Thunderbird
+# trust the bridge's CA.
+apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter libnss3-tools thunderbird)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

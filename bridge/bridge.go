@@ -12,13 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"umbra/atomicfile"
 	"umbra/bridge/imapd"
 	"umbra/bridge/mailstore"
 	"umbra/bridge/syncdoc"
@@ -27,15 +25,15 @@ import (
 	"umbra/pgp"
 	"umbra/ratelimit"
 	"umbra/signet"
-	"umbra/tlscert"
 	"umbra/vault"
 )
 
 // Files the bridge keeps in the account directory beside the vault. Only
-// the certificate is readable: everything else is inside the store.
+// the CA certificate is readable: everything else, the CA's key too, is
+// inside the store.
 const (
 	StoreFile  = "mail.db"
-	CertFile   = "bridge.crt" // the STARTTLS certificate, for `umbra bridge cert export`
+	CertFile   = "bridge.crt" // the account's CA certificate (cert.go), for `umbra bridge cert export`
 	SocketFile = "bridge.sock"
 )
 
@@ -53,8 +51,12 @@ type Config struct {
 	Client   *dmap.Client // logged in with Keys.Device
 	Resolver *dnsrec.Resolver
 	// IMAP and SMTP are the listen addresses; a taken port moves to the
-	// next free one (up to 20 further). Empty: the defaults.
+	// next free one (up to 20 further). Empty: the defaults. An address
+	// on loopback is served on both 127.0.0.1 and ::1 (listen.go).
 	IMAP, SMTP string
+	// IMAPS, when not empty, is the listen address of IMAP over implicit
+	// TLS (RFC 8314 §3.2), the same way.
+	IMAPS string
 	// Wait is the long-poll wait of the change feed (default 30 s).
 	Wait time.Duration
 	// DarkOnly, when set, changes the account's dark-only setting (kept
@@ -74,11 +76,12 @@ type Bridge struct {
 	dir      *Directory
 	auditMu  sync.Mutex // one audit at a time (audit.go)
 	password string
-	cert     *tlscert.Pair
+	certs    *certs
 	imap     *imapd.Server
 	smtp     *submission
-	imapLn   net.Listener
-	smtpLn   net.Listener
+	imapLns  listeners
+	smtpLns  listeners
+	imapsLns listeners
 	statusLn net.Listener
 
 	pushWake, outboxWake chan struct{}
@@ -175,7 +178,7 @@ func (b *Bridge) prepare() error {
 	if b.password, err = Password(b.cfg.Keys); err != nil {
 		return err
 	}
-	if b.cert, err = b.loadCert(context.Background()); err != nil {
+	if b.certs, err = loadCerts(context.Background(), b.store, b.cfg.Dir, b.log); err != nil {
 		return err
 	}
 	if err := b.loadDarkOnly(context.Background()); err != nil {
@@ -204,46 +207,11 @@ func derive(storage []byte, info string, n int) ([]byte, error) {
 	return k, nil
 }
 
-// loadCert returns the STARTTLS certificate, made on first use for
-// 127.0.0.1, ::1 and localhost. Its key lives in the encrypted store; the
-// certificate is also written to the account directory for mail clients
-// to trust.
-func (b *Bridge) loadCert(ctx context.Context) (*tlscert.Pair, error) {
-	certPEM, err1 := b.store.GetState(ctx, "tls.crt")
-	keyPEM, err2 := b.store.GetState(ctx, "tls.key")
-	var pair *tlscert.Pair
-	var err error
-	if err1 == nil && err2 == nil {
-		pair, err = tlscert.Load(certPEM, keyPEM)
-		if err == nil && time.Until(pair.Leaf.NotAfter) < 30*24*time.Hour {
-			pair = nil // renew a month before it expires
-		}
-	}
-	if pair == nil {
-		if pair, err = tlscert.New([]string{"localhost", "127.0.0.1", "::1"}, 825); err != nil {
-			return nil, err
-		}
-		if err := b.store.SetState(ctx, "tls.key", pair.KeyPEM); err != nil {
-			return nil, err
-		}
-		if err := b.store.SetState(ctx, "tls.crt", pair.CertPEM); err != nil {
-			return nil, err
-		}
-	}
-	if err := atomicfile.Replace(filepath.Join(b.cfg.Dir, CertFile), pair.CertPEM); err != nil {
-		return nil, fmt.Errorf("bridge: write the certificate: %w", err)
-	}
-	return pair, nil
-}
-
 // Start listens and starts syncing. It returns once the listeners are
-// bound: IMAPAddr and SMTPAddr then say where.
+// bound: IMAPAddrs, SMTPAddrs and IMAPSAddrs then say where.
 func (b *Bridge) Start() error {
-	cert, err := b.cert.Certificate()
-	if err != nil {
-		return err
-	}
-	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConfig := &tls.Config{GetCertificate: b.certs.getCertificate, MinVersion: tls.VersionTLS12}
+	var err error
 	if b.imap, err = imapd.New(imapd.Options{
 		Store: b.store, Username: b.address, Password: b.password, TLSConfig: tlsConfig,
 		Stamp:  func(m []byte) []byte { return stamp(m, verdictAppended) },
@@ -252,16 +220,7 @@ func (b *Bridge) Start() error {
 		return err
 	}
 	b.smtp = newSubmission(b, tlsConfig)
-	if b.imapLn, err = listenNear(b.cfg.IMAP); err != nil {
-		return fmt.Errorf("bridge: IMAP: %w", err)
-	}
-	if b.smtpLn, err = listenNear(b.cfg.SMTP); err != nil {
-		b.imapLn.Close()
-		return fmt.Errorf("bridge: SMTP: %w", err)
-	}
-	if b.statusLn, err = listenStatus(filepath.Join(b.cfg.Dir, SocketFile)); err != nil {
-		b.imapLn.Close()
-		b.smtpLn.Close()
+	if err := b.listen(tlsConfig); err != nil {
 		return err
 	}
 	ctx := b.ctx
@@ -270,8 +229,15 @@ func (b *Bridge) Start() error {
 			wake(b.pushWake)
 		}
 	})
-	b.run(func() { b.serveErr("imap", b.imap.Serve(b.imapLn)) })
-	b.run(func() { b.serveErr("smtp", b.smtp.srv.Serve(b.smtpLn)) })
+	for _, ln := range b.imapLns {
+		b.run(func() { b.serveErr("imap", b.imap.Serve(ln)) })
+	}
+	for _, ln := range b.imapsLns {
+		b.run(func() { b.serveErr("imaps", b.imap.Serve(ln)) })
+	}
+	for _, ln := range b.smtpLns {
+		b.run(func() { b.serveErr("smtp", b.smtp.srv.Serve(ln)) })
+	}
 	b.run(func() { b.serveStatus(ctx) })
 	b.run(func() { b.pullLoop(ctx) })
 	b.run(func() { b.pushLoop(ctx) })
@@ -301,9 +267,46 @@ func wake(c chan struct{}) {
 	}
 }
 
-// IMAPAddr and SMTPAddr are the bound listen addresses.
-func (b *Bridge) IMAPAddr() string { return b.imapLn.Addr().String() }
-func (b *Bridge) SMTPAddr() string { return b.smtpLn.Addr().String() }
+// listen binds the IMAP, SMTP, implicit-TLS IMAP and status sockets, or
+// none.
+func (b *Bridge) listen(tlsConfig *tls.Config) (err error) {
+	defer func() {
+		if err != nil {
+			b.imapLns.close()
+			b.smtpLns.close()
+			b.imapsLns.close()
+		}
+	}()
+	if b.imapLns, err = listenLoopback(b.cfg.IMAP, b.log); err != nil {
+		return fmt.Errorf("bridge: IMAP: %w", err)
+	}
+	if b.smtpLns, err = listenLoopback(b.cfg.SMTP, b.log); err != nil {
+		return fmt.Errorf("bridge: SMTP: %w", err)
+	}
+	if b.cfg.IMAPS != "" {
+		if b.imapsLns, err = listenLoopback(b.cfg.IMAPS, b.log); err != nil {
+			return fmt.Errorf("bridge: IMAPS: %w", err)
+		}
+		// Implicit TLS: the handshake comes first, before the greeting
+		// (RFC 8314 §3.2).
+		for i, ln := range b.imapsLns {
+			b.imapsLns[i] = tls.NewListener(ln, tlsConfig)
+		}
+	}
+	b.statusLn, err = listenStatus(filepath.Join(b.cfg.Dir, SocketFile))
+	return err
+}
+
+// IMAPAddr and SMTPAddr are the main bound listen addresses (on
+// 127.0.0.1 by default).
+func (b *Bridge) IMAPAddr() string { return b.imapLns[0].Addr().String() }
+func (b *Bridge) SMTPAddr() string { return b.smtpLns[0].Addr().String() }
+
+// IMAPAddrs, SMTPAddrs and IMAPSAddrs are all the bound listen addresses
+// of each server (IMAPSAddrs none without Config.IMAPS).
+func (b *Bridge) IMAPAddrs() []string  { return b.imapLns.addrs() }
+func (b *Bridge) SMTPAddrs() []string  { return b.smtpLns.addrs() }
+func (b *Bridge) IMAPSAddrs() []string { return b.imapsLns.addrs() }
 
 // Username and Password are what a mail client logs in with.
 func (b *Bridge) Username() string     { return b.address }
@@ -323,8 +326,9 @@ func (b *Bridge) Close() error {
 		// up: a Close right after Start can come before that, and Serve
 		// would then accept for ever. Closing the listeners here ends
 		// Serve either way (a second Close of one is harmless).
-		b.imapLn.Close()
-		b.smtpLn.Close()
+		b.imapLns.close()
+		b.smtpLns.close()
+		b.imapsLns.close()
 		b.statusLn.Close()
 	}
 	b.wg.Wait()
@@ -332,30 +336,6 @@ func (b *Bridge) Close() error {
 		b.unsubscribe()
 	}
 	return b.store.Close()
-}
-
-// listenNear listens on addr, or on the next free port above it (DESIGN
-// §9). Port 0 takes any free port.
-func listenNear(addr string) (net.Listener, error) {
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("port %q: %w", portStr, err)
-	}
-	var first error
-	for i := 0; i <= 20; i++ {
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port+i)))
-		if err == nil || port == 0 {
-			return ln, err
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return nil, first
 }
 
 // ownSignet is this account's current signet, verified.

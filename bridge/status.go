@@ -13,16 +13,17 @@ import (
 
 // Status is what `umbra bridge status` shows.
 type Status struct {
-	Address    string `json:"address"`
-	IMAP       string `json:"imap"`
-	SMTP       string `json:"smtp"`
-	Online     bool   `json:"online"`
-	Cursor     int64  `json:"cursor"`
-	Head       int64  `json:"head"`        // where the feed ended at the last page: Cursor of Head is the progress
-	CatchingUp bool   `json:"catching_up"` // the last feed page was full: more to pull
-	Applied    int64  `json:"applied"`     // documents applied since start
-	Received   int64  `json:"received"`    // messages added from the feed since start
-	Downloaded int64  `json:"downloaded_bytes"`
+	Address    string   `json:"address"`
+	IMAP       []string `json:"imap"`
+	SMTP       []string `json:"smtp"`
+	IMAPS      []string `json:"imaps,omitempty"`
+	Online     bool     `json:"online"`
+	Cursor     int64    `json:"cursor"`
+	Head       int64    `json:"head"`        // where the feed ended at the last page: Cursor of Head is the progress
+	CatchingUp bool     `json:"catching_up"` // the last feed page was full: more to pull
+	Applied    int64    `json:"applied"`     // documents applied since start
+	Received   int64    `json:"received"`    // messages added from the feed since start
+	Downloaded int64    `json:"downloaded_bytes"`
 	// FetchedMessages counts message documents (delivered mail and
 	// content) downloaded since start: what a resumed sync fetches again.
 	FetchedMessages int64  `json:"fetched_messages"`
@@ -86,8 +87,8 @@ func (b *Bridge) Status() Status {
 	defer b.st.mu.Unlock()
 	s := b.st.s
 	s.Address = b.address
-	if b.imapLn != nil {
-		s.IMAP, s.SMTP = b.IMAPAddr(), b.SMTPAddr()
+	if b.imapLns != nil {
+		s.IMAP, s.SMTP, s.IMAPS = b.IMAPAddrs(), b.SMTPAddrs(), b.IMAPSAddrs()
 	}
 	return s
 }

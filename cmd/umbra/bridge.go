@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +25,7 @@ import (
 func init() {
 	register(verb{
 		words: "bridge",
-		help: `Run the bridge: IMAP and SMTP for your mail client on 127.0.0.1.
+		help: `Run the bridge: IMAP and SMTP for your mail client on 127.0.0.1 and ::1.
 
 Unlocks the account's vault (--password-file, $UMBRA_PASSWORD or a prompt),
 logs in to the provider, and serves IMAP and SMTP on loopback while it keeps
@@ -40,10 +43,17 @@ an Autocrypt header. --dark-only=true refuses plain mail to them: such a
 recipient is then accepted only when the bridge can encrypt to them. The
 setting is kept in the account's local store until changed.
 
+A loopback address given to --imap, --smtp or --imaps is served on both
+127.0.0.1 and ::1, on the same port (on 127.0.0.1 alone when the machine
+has no ::1).
+
 It prints the settings a mail client needs. The password it prints is the
 bridge's own (derived from your keys; the same on every start), not your
-vault password. STARTTLS is offered with a certificate for 127.0.0.1, ::1
-and localhost: see 'umbra bridge cert export'. Stop it with Ctrl-C.`,
+vault password. STARTTLS is offered, and with --imaps IMAP over TLS from
+the first byte (RFC 8314), with a certificate for 127.0.0.1, ::1 and
+localhost issued by the account's own certificate authority: import that
+into your mail client once (see 'umbra bridge cert export'). Stop it with
+Ctrl-C.`,
 		run: runBridge,
 	})
 	register(verb{
@@ -58,10 +68,16 @@ account directory; needs no password.`,
 	register(verb{
 		words:    "bridge cert export",
 		synopsis: "[FILE]",
-		help: `Write the bridge's STARTTLS certificate (PEM) to FILE or stdout.
+		help: `Write the bridge's CA certificate (PEM) to FILE or stdout.
 
-Import it into your mail client to trust the bridge's STARTTLS for
-127.0.0.1, ::1 and localhost. The bridge makes it on its first start.`,
+The bridge of each account has its own certificate authority, which
+issues the certificate the bridge serves (STARTTLS and --imaps) and can
+certify nothing but 127.0.0.1, ::1 and localhost. Import the CA
+certificate once into your mail client (Thunderbird: Settings, Privacy &
+Security, Manage Certificates, Authorities, Import, "trust this CA to
+identify websites") or the system's trust store. The bridge makes it on
+its first start and keeps it: the served certificate is renewed from it
+without a new import.`,
 		run: runBridgeCertExport,
 	})
 }
@@ -89,6 +105,7 @@ func runBridge(c *cmd) error {
 	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
 	imapAddr := c.flags.String("imap", bridge.DefaultIMAP, "IMAP listen `ADDRESS` (the next free port is taken if it is in use)")
 	smtpAddr := c.flags.String("smtp", bridge.DefaultSMTP, "SMTP submission listen `ADDRESS` (the next free port is taken if it is in use)")
+	imapsAddr := c.flags.String("imaps", "", "also serve IMAP over implicit TLS (RFC 8314) at `ADDRESS`, e.g. 127.0.0.1:1993 (default: off)")
 	dnsServer := dnsFlag(c.flags)
 	level := logLevelFlag(c.flags)
 	darkOnly := c.flags.Bool("dark-only", false, "send only end-to-end encrypted mail: refuse addresses outside Umbra unless the bridge has their OpenPGP key (kept until changed; without the flag the kept setting holds)")
@@ -120,7 +137,9 @@ func runBridge(c *cmd) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
-	rb, err := startBridge(ctx, d, pw, res, *imapAddr, *smtpAddr, setDarkOnly, log)
+	rb, err := startBridgeConfig(ctx, d, pw, res, bridge.Config{
+		IMAP: *imapAddr, SMTP: *smtpAddr, IMAPS: *imapsAddr, DarkOnly: setDarkOnly, Logger: log,
+	})
 	if err != nil {
 		return err
 	}
@@ -147,6 +166,17 @@ func (r *runningBridge) close() error {
 // Without the provider it still starts (offline), logging in later.
 // darkOnly, when not nil, changes the account's dark-only setting.
 func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, imapAddr, smtpAddr string, darkOnly *bool, log *slog.Logger) (*runningBridge, error) {
+	return startBridgeConfig(ctx, dir, password, res, bridge.Config{IMAP: imapAddr, SMTP: smtpAddr, DarkOnly: darkOnly, Logger: log})
+}
+
+// startBridgeConfig is startBridge with the listen addresses, the
+// dark-only setting and the logger (default: slog's) of cfg; it fills in
+// the rest.
+func startBridgeConfig(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, cfg bridge.Config) (*runningBridge, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
 	info, keys, err := openAccount(dir, password)
 	if err != nil {
 		return nil, err
@@ -161,10 +191,8 @@ func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.R
 		}
 		log.Warn("provider not reachable now: serving the local copy, trying again in the background", "err", err)
 	}
-	b, err := bridge.Open(bridge.Config{
-		Dir: dir, Keys: keys, DeviceID: info.DeviceID, Client: s.cl, Resolver: res,
-		IMAP: imapAddr, SMTP: smtpAddr, DarkOnly: darkOnly, Logger: log,
-	})
+	cfg.Dir, cfg.Keys, cfg.DeviceID, cfg.Client, cfg.Resolver = dir, keys, info.DeviceID, s.cl, res
+	b, err := bridge.Open(cfg)
 	if err != nil {
 		s.close()
 		return nil, err
@@ -211,8 +239,12 @@ func saveOpenPGPKey(ctx context.Context, s *session, password []byte, log *slog.
 
 func printClientSettings(w io.Writer, b *bridge.Bridge) {
 	fmt.Fprintf(w, "bridge for %s\n", b.Username())
-	fmt.Fprintf(w, "IMAP      %s (STARTTLS offered; plaintext allowed on loopback)\n", b.IMAPAddr())
-	fmt.Fprintf(w, "SMTP      %s (STARTTLS offered; plaintext allowed on loopback)\n", b.SMTPAddr())
+	fmt.Fprintf(w, "IMAP      %s (STARTTLS offered; plaintext allowed on loopback)\n", strings.Join(b.IMAPAddrs(), " and "))
+	if a := b.IMAPSAddrs(); len(a) > 0 {
+		fmt.Fprintf(w, "IMAPS     %s (implicit TLS)\n", strings.Join(a, " and "))
+	}
+	fmt.Fprintf(w, "SMTP      %s (STARTTLS offered; plaintext allowed on loopback)\n", strings.Join(b.SMTPAddrs(), " and "))
+	fmt.Fprintf(w, "TLS       trust the CA certificate of `umbra bridge cert export`\n")
 	fmt.Fprintf(w, "username  %s\n", b.Username())
 	fmt.Fprintf(w, "password  %s\n", b.MailPassword())
 }
@@ -243,7 +275,11 @@ func runBridgeStatus(c *cmd) error {
 	}
 	fmt.Fprintf(w, "account     %s\n", st.Address)
 	fmt.Fprintf(w, "state       %s, up since %s\n", state, st.Started.Format(time.DateTime))
-	fmt.Fprintf(w, "IMAP        %s\nSMTP        %s\n", st.IMAP, st.SMTP)
+	fmt.Fprintf(w, "IMAP        %s\n", strings.Join(st.IMAP, " and "))
+	if len(st.IMAPS) > 0 {
+		fmt.Fprintf(w, "IMAPS       %s\n", strings.Join(st.IMAPS, " and "))
+	}
+	fmt.Fprintf(w, "SMTP        %s\n", strings.Join(st.SMTP, " and "))
 	sync := fmt.Sprintf("up to date at position %d", st.Cursor)
 	if st.CatchingUp {
 		sync = fmt.Sprintf("catching up: position %d of %d", st.Cursor, st.Head)
@@ -281,16 +317,24 @@ func runBridgeCertExport(c *cmd) error {
 	if err != nil {
 		return err
 	}
-	pem, err := os.ReadFile(filepath.Join(d, bridge.CertFile))
+	data, err := os.ReadFile(filepath.Join(d, bridge.CertFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no certificate in %s yet: start the bridge once", d)
+		return fmt.Errorf("no CA certificate in %s yet: start the bridge once", d)
 	}
 	if err != nil {
 		return err
 	}
+	// A bridge from before the CA left its own certificate there, which
+	// mail clients cannot import as an authority; its next start
+	// replaces it.
+	if blk, _ := pem.Decode(data); blk != nil {
+		if cert, err := x509.ParseCertificate(blk.Bytes); err == nil && !cert.IsCA {
+			return fmt.Errorf("%s is the certificate of an older bridge, not its CA: start the bridge once to make the CA", filepath.Join(d, bridge.CertFile))
+		}
+	}
 	if len(args) == 0 {
-		_, err = c.stdout.Write(pem)
+		_, err = c.stdout.Write(data)
 		return err
 	}
-	return os.WriteFile(args[0], pem, 0o644)
+	return os.WriteFile(args[0], data, 0o644)
 }

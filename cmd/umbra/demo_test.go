@@ -126,11 +126,9 @@ func TestDemoWritesSettingsAndWelcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cert.VerifyHostname("127.0.0.1"); err != nil {
-		t.Error(err)
-	}
-	if err := cert.VerifyHostname("localhost"); err != nil {
-		t.Error(err)
+	// The bridge's CA (TestBridgeCATrustedByClients checks what it verifies).
+	if !cert.IsCA {
+		t.Error("cert export wrote no CA certificate")
 	}
 }
 
