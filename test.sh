@@ -12,6 +12,10 @@ cd "$(dirname "$0")"
 # postfix, swaks and opendkim (with its tools) test the legacy MX and relay;
 # gnupg the OpenPGP code.
 apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools)
+# postgresql: the PostgreSQL store's tests start a throw-away cluster with
+# its initdb and postgres, as the user "postgres" the package creates
+# (PostgreSQL refuses to run as root; see provider/store/postgres/pgtest).
+apt_packages+=(postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
