@@ -181,9 +181,12 @@ func Migrate(ctx context.Context, url string) (from, to int, err error) {
 
 // version returns the schema's version, 0 for an empty database.
 func version(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	var table bool
+	err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&table)
 	var v int
-	err := pool.QueryRow(ctx, `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
-		ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END`).Scan(&v)
+	if err == nil && table {
+		err = pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("postgres store: read schema version: %w", err)
 	}
