@@ -9,11 +9,11 @@ import (
 	"umbra/provider/store/storetest"
 )
 
-// cluster is this test binary's PostgreSQL; nil when it is not installed
-// (and CI is unset): the tests then skip.
-var cluster *pgtest.Cluster
+// cluster is this test binary's PostgreSQL, started by the first test
+// that needs it.
+var cluster = new(pgtest.Cluster)
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &cluster)) }
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, cluster)) }
 
 // openTest opens the store at url and closes it when t ends.
 func openTest(t testing.TB, url string) *Store {

@@ -3,8 +3,10 @@
 // directory, listening on 127.0.0.1 on a free port and on a Unix socket in
 // that directory, as an unprivileged user (PostgreSQL refuses to run as
 // root: under root the cluster belongs to the user "postgres" that
-// Debian's package creates, else to "nobody"). Each test gets a database
-// of its own (NewDatabase), so tests run in parallel.
+// Debian's package creates, else to "nobody"). It starts at the first
+// test that asks for a database, so a binary whose tests all skip or
+// need none pays nothing. Each test gets a database of its own
+// (NewDatabase), so tests run in parallel.
 //
 // Debian's server binaries live in /usr/lib/postgresql/VERSION/bin, which
 // is not on PATH; the newest there is used, else initdb from PATH. When
@@ -23,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -32,11 +35,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// ErrNotInstalled is Start's error when no PostgreSQL server is found.
+// ErrNotInstalled is the error when no PostgreSQL server is found.
 var ErrNotInstalled = errors.New("pgtest: PostgreSQL server binaries (initdb, postgres) not found; install Debian's postgresql package")
 
-// Cluster is a running throw-away PostgreSQL cluster.
+// Cluster is a throw-away PostgreSQL cluster, started at first use.
 type Cluster struct {
+	once     sync.Once
+	startErr error
+
 	dir  string // the temporary directory: data/ and the socket
 	port int
 	cmd  *exec.Cmd
@@ -44,26 +50,28 @@ type Cluster struct {
 	n    atomic.Int64
 }
 
-// Main starts a cluster into *c, runs the tests and stops the cluster;
-// it returns the exit code for os.Exit. Without PostgreSQL *c stays nil
-// (the tests skip, see NewDatabase), unless CI is set: then it fails.
-func Main(m *testing.M, c **Cluster) int {
-	cl, err := Start()
-	switch {
-	case errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "":
-		fmt.Fprintln(os.Stderr, err, "(tests that need it skip)")
-	case err != nil:
+// Main runs the tests with c, then stops c if a test started it; it
+// returns the exit code for os.Exit.
+func Main(m *testing.M, c *Cluster) int {
+	code := m.Run()
+	if err := c.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
-	default:
-		*c = cl
-		defer func() {
-			if err := cl.Stop(); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-			}
-		}()
 	}
-	return m.Run()
+	return code
+}
+
+// started starts the cluster at the first call. Without PostgreSQL the
+// test skips, unless the environment variable CI is set: then it fails.
+func (c *Cluster) started(t testing.TB) {
+	t.Helper()
+	c.once.Do(func() { c.startErr = c.start() })
+	switch {
+	case errors.Is(c.startErr, ErrNotInstalled) && os.Getenv("CI") == "":
+		t.Skip(c.startErr)
+	case c.startErr != nil:
+		t.Fatal(c.startErr)
+	}
 }
 
 // binDir finds the directory of initdb and postgres.
@@ -108,28 +116,19 @@ func owner() (*syscall.Credential, error) {
 	return nil, errors.New("pgtest: running as root and there is no user postgres or nobody to run PostgreSQL as")
 }
 
-// Start creates and starts a cluster.
-func Start() (*Cluster, error) {
+// start creates the cluster's directory and runs initdb and postgres.
+func (c *Cluster) start() error {
 	bin, err := binDir()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cred, err := owner()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	dir, err := os.MkdirTemp("", "umbra-pgtest-")
-	if err != nil {
-		return nil, fmt.Errorf("pgtest: %w", err)
+	if c.dir, err = os.MkdirTemp("", "umbra-pgtest-"); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
-	c := &Cluster{dir: dir}
-	if err := c.start(bin, cred); err != nil {
-		return nil, errors.Join(err, c.Stop())
-	}
-	return c, nil
-}
-
-func (c *Cluster) start(bin string, cred *syscall.Credential) error {
 	if cred != nil {
 		if err := os.Chown(c.dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return fmt.Errorf("pgtest: %w", err)
@@ -214,25 +213,17 @@ func (c *Cluster) url(name string) string {
 	return fmt.Sprintf("postgres://umbra@127.0.0.1:%d/%s?sslmode=disable", c.port, name)
 }
 
-// NewDatabase creates a new empty database and returns its URL. A nil
-// Cluster (PostgreSQL absent outside CI) skips the test.
+// NewDatabase creates a new empty database and returns its URL.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
-	c.skip(t)
 	return c.Database(t, fmt.Sprintf("test_%d", c.n.Add(1)))
-}
-
-func (c *Cluster) skip(t testing.TB) {
-	if c == nil {
-		t.Skip(ErrNotInstalled)
-	}
 }
 
 // Database returns the URL of the database called name, creating it empty
 // the first time.
 func (c *Cluster) Database(t testing.TB, name string) string {
 	t.Helper()
-	c.skip(t)
+	c.started(t)
 	conn, err := pgx.Connect(t.Context(), c.url("postgres"))
 	if err != nil {
 		t.Fatal(err)
@@ -247,8 +238,9 @@ func (c *Cluster) Database(t testing.TB, name string) string {
 }
 
 // Stop shuts the server down (fast: active sessions are ended) and
-// removes its directory.
+// removes its directory, if it was started.
 func (c *Cluster) Stop() error {
+	c.once.Do(func() {}) // no start after this
 	var err error
 	if c.cmd != nil {
 		c.cmd.Process.Signal(syscall.SIGINT)
@@ -258,6 +250,9 @@ func (c *Cluster) Stop() error {
 			c.cmd.Process.Kill()
 			<-c.exit
 		}
+	}
+	if c.dir == "" {
+		return nil
 	}
 	if rerr := os.RemoveAll(c.dir); rerr != nil {
 		err = fmt.Errorf("pgtest: %w", rerr)
