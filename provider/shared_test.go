@@ -171,4 +171,3 @@ func metric(t *testing.T, nd *testnet.Node, name string) int {
 	}
 	return 0
 }
-
