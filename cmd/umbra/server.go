@@ -56,6 +56,18 @@ configuration names (its db setting; empty: the embedded database in
 DIR/data). server run does the same at its start; this verb lets an
 operator upgrade a shared PostgreSQL database once, before restarting the
 nodes, and see the versions. Prints the schema version before and after.`})
+	register(verb{words: "server migrate-store", synopsis: "--from DIR --to URL", run: runServerMigrateStore,
+		help: `move an embedded provider's store to PostgreSQL
+
+Copies every account, signet, document, queue entry, device, session and
+log record of the embedded store in DIR/data into the PostgreSQL database
+at URL (its schema is created first), then compares the two message by
+message: each document's identity, revision, sequence number and SHA-256
+of its data, each queue entry and log record likewise, and every table's
+row count. Stop umbra server run on DIR first. An interrupted copy
+resumes where it stopped when run again (rows already copied are
+skipped). Afterwards set db = URL in DIR/umbra.conf; the embedded store
+is left as it was, as a backup.`})
 	register(verb{words: "server user add", synopsis: "ADDRESS --dir DIR", run: runUserAdd,
 		help: `invite a user: create the account and print its invitation code
 
