@@ -35,32 +35,49 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 	var docID string
 	var created bool
 	err := m.s.write(ctx, func(tx pgx.Tx) error {
-		created = false
-		// The sequence number first: its row lock makes a concurrent
-		// delivery of the same message (from another node too) wait, and
-		// then see this one's row below. A redelivery gives its number
-		// back by rolling back.
-		seq, err := nextSeq(ctx, tx, address)
-		if err != nil {
-			return err
-		}
-		err = tx.QueryRow(ctx, `SELECT doc_id FROM deliveries WHERE address = $1 AND message_id = $2`, address, id[:]).Scan(&docID)
-		if err == nil {
-			return errDelivered // delivered before: idempotent (docs/spec/store.md §4.2)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("postgres store: look up delivery %s to %s: %w", id, address, err)
-		}
-		docID = store.NewDocID()
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
-			VALUES ($1, $2, $3, 1, $4, false, $5)`, address, docID, store.KindMail, seq, notNull(data)); err != nil {
+		docID, created = store.NewDocID(), false
+		// One round trip, run in order by the server: the sequence
+		// number first, whose row lock makes a concurrent delivery of
+		// the same message (from another node too) wait; then the
+		// delivery record, which after that lock sees any earlier one;
+		// then the document, only if the record is this one.
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE accounts SET last_seq = last_seq + 1 WHERE address = $1 RETURNING last_seq`, address).
+			QueryRow(func(r pgx.Row) error {
+				if err := r.Scan(new(int64)); err != nil {
+					return noRows(err, "account %s", address)
+				}
+				return nil
+			})
+		b.Queue(`INSERT INTO deliveries (address, message_id, doc_id) VALUES ($1, $2, $3)
+			ON CONFLICT (address, message_id) DO NOTHING RETURNING true`, address, id[:], docID).
+			QueryRow(func(r pgx.Row) error {
+				err := r.Scan(&created)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil // delivered before
+				}
+				return err
+			})
+		b.Queue(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+			SELECT $1, $2, $3, 1, last_seq, false, $4 FROM accounts
+			WHERE address = $1 AND EXISTS (SELECT 1 FROM deliveries WHERE address = $1 AND message_id = $5 AND doc_id = $2)`,
+			address, docID, store.KindMail, notNull(data), id[:])
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			return fmt.Errorf("postgres store: deliver %s to %s: %w", id, address, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO deliveries (address, message_id, doc_id) VALUES ($1, $2, $3)`, address, id[:], docID); err != nil {
-			return fmt.Errorf("postgres store: record delivery %s to %s: %w", id, address, err)
+		if created {
+			return nil
 		}
-		created = true
-		return nil
+		// Delivered before: idempotent (docs/spec/store.md §4.2); the
+		// rollback gives the sequence number back.
+		err := tx.QueryRow(ctx, `SELECT doc_id FROM deliveries WHERE address = $1 AND message_id = $2`, address, id[:]).Scan(&docID)
+		if err != nil {
+			return fmt.Errorf("postgres store: look up delivery %s to %s: %w", id, address, err)
+		}
+		return errDelivered
 	})
 	if errors.Is(err, errDelivered) {
 		return docID, false, nil

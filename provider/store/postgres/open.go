@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,12 +43,7 @@ var (
 // IsURL reports whether db names a PostgreSQL database (a postgres:// or
 // postgresql:// URL) rather than a directory of the embedded store.
 func IsURL(db string) bool {
-	for _, p := range []string{"postgres://", "postgresql://"} {
-		if len(db) > len(p) && db[:len(p)] == p {
-			return true
-		}
-	}
-	return false
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
 // Open connects to the database at url (a postgres:// URL or a libpq
