@@ -45,9 +45,10 @@
 // A transaction that PostgreSQL aborts for a deadlock or a serialization
 // failure is run again, up to maxAttempts times.
 //
-// Change notification: every insert or update of a document NOTIFYs the
-// channel NotifyChannel with the account's address (a trigger, so it is
-// sent only when the transaction commits). WatchChanges LISTENs on it,
-// so a DMAP long-poll on one node wakes at once for mail delivered on
-// another (store.ChangeFeed).
+// Change notification: after a Deliver, Put or Delete commits, the
+// account's address is NOTIFYed on NotifyChannel (notify.go: by one
+// goroutine, outside the writing transaction, since PostgreSQL serialises
+// the commits of notifying transactions). WatchChanges LISTENs on it, so a
+// DMAP long-poll on one node wakes at once for mail delivered on another
+// (store.ChangeFeed).
 package postgres

@@ -85,6 +85,7 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 	if err != nil {
 		return "", false, err
 	}
+	m.s.notes.changed(address)
 	return docID, created, nil
 }
 
@@ -144,6 +145,7 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 	if err != nil {
 		return store.Change{}, err
 	}
+	m.s.notes.changed(address)
 	return c, nil
 }
 
@@ -179,6 +181,7 @@ func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevi
 	if err != nil {
 		return store.Change{}, err
 	}
+	m.s.notes.changed(address)
 	return c, nil
 }
 

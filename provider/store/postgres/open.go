@@ -30,6 +30,7 @@ const (
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
 	pool   *pgxpool.Pool
+	notes  *notifier
 	closed atomic.Bool
 
 	closeOnce sync.Once
@@ -62,7 +63,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, notes: newNotifier(pool)}, nil
 }
 
 // Checkpoint vacuums the tables that deletions empty (documents, queue,
@@ -88,6 +89,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.notes.close()
 		s.pool.Close()
 	})
 	return nil

@@ -132,18 +132,6 @@ CREATE TABLE keylog_hashes (
 	hash BYTEA NOT NULL
 );
 `,
-	// 4: change notification across nodes: a committed insert or update
-	// of a document NOTIFYs its account's address.
-	`
-CREATE FUNCTION umbra_document_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM pg_notify('` + NotifyChannel + `', NEW.address);
-	RETURN NULL;
-END
-$$;
-CREATE TRIGGER documents_changed AFTER INSERT OR UPDATE ON documents
-	FOR EACH ROW EXECUTE FUNCTION umbra_document_changed();
-`,
 }
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer
