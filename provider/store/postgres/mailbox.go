@@ -110,7 +110,7 @@ func currentRevision(ctx context.Context, tx pgx.Tx, address, docID string) (int
 
 func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
 	c := store.Change{DocID: docID, Kind: kind, Size: int64(len(data))}
-	if err := checkDocArgs(address, docID, expectedRevision); err != nil {
+	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
 		return c, err
 	}
 	if err := store.CheckKind(kind); err != nil {
@@ -151,7 +151,7 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 
 func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64) (store.Change, error) {
 	c := store.Change{DocID: docID, Deleted: true}
-	if err := checkDocArgs(address, docID, expectedRevision); err != nil {
+	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
 		return c, err
 	}
 	err := m.s.write(ctx, func(tx pgx.Tx) error {
@@ -183,19 +183,6 @@ func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevi
 	}
 	m.s.notes.changed(address)
 	return c, nil
-}
-
-func checkDocArgs(address, docID string, expectedRevision int64) error {
-	if err := store.CheckAddress(address); err != nil {
-		return err
-	}
-	if err := store.CheckDocID(docID); err != nil {
-		return err
-	}
-	if expectedRevision < 0 {
-		return fmt.Errorf("%w: expected revision %d is negative", store.ErrInvalid, expectedRevision)
-	}
-	return nil
 }
 
 func (m mailbox) Head(ctx context.Context, address string) (int64, error) {

@@ -16,29 +16,14 @@ import (
 type queue struct{ s *Store }
 
 func (q queue) Enqueue(ctx context.Context, m store.Outbound) (int64, bool, error) {
-	if err := store.CheckDomain(m.Domain); err != nil {
-		return 0, false, err
-	}
-	if len(m.Message) == 0 {
-		return 0, false, fmt.Errorf("%w: empty message", store.ErrInvalid)
-	}
-	if err := store.CheckSize("message", m.Message, store.MaxDataSize); err != nil {
-		return 0, false, err
-	}
-	if err := store.CheckSize("bounce-to", m.BounceTo, store.MaxBounceToSize); err != nil {
-		return 0, false, err
-	}
 	created := time.Now()
-	next := m.NotBefore
-	if next.IsZero() {
-		next = created
-	}
-	if err := store.CheckTime("not-before", next); err != nil {
+	next, err := store.CheckOutbound(m, created)
+	if err != nil {
 		return 0, false, err
 	}
 	var id int64
 	var isNew bool
-	err := q.s.write(ctx, func(tx pgx.Tx) error {
+	err = q.s.write(ctx, func(tx pgx.Tx) error {
 		// ON CONFLICT waits for a concurrent enqueue of the same message
 		// to end, then inserts nothing; the SELECT then sees that entry
 		// (READ COMMITTED: a new snapshot per statement).
@@ -102,21 +87,8 @@ func scanEntry(row scanner, withMessage bool) (store.QueueEntry, error) {
 // has expired (lease_until ≤ now: its holder died or is late) is due
 // again (docs/spec/store.md §5.2).
 func (q queue) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration, owner string) ([]store.QueueEntry, error) {
-	if err := store.CheckTime("now", now); err != nil {
-		return nil, err
-	}
-	limit, err := store.Limit(limit, store.MaxPage)
+	limit, until, err := store.CheckClaim(now, limit, lease, owner)
 	if err != nil {
-		return nil, err
-	}
-	if lease <= 0 {
-		return nil, fmt.Errorf("%w: lease %v, must be positive", store.ErrInvalid, lease)
-	}
-	if err := store.CheckOwner(owner); err != nil {
-		return nil, err
-	}
-	until := now.Add(lease)
-	if err := store.CheckTime("lease end", until); err != nil {
 		return nil, err
 	}
 	var list []store.QueueEntry

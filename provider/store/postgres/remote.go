@@ -13,23 +13,8 @@ import (
 type remotes struct{ s *Store }
 
 func (r remotes) Put(ctx context.Context, rs store.RemoteSignet) error {
-	if err := store.CheckDomain(rs.Domain); err != nil {
+	if err := store.CheckRemoteSignet(rs); err != nil {
 		return err
-	}
-	if len(rs.Signet) == 0 {
-		return fmt.Errorf("%w: empty signet", store.ErrInvalid)
-	}
-	if err := store.CheckSize("signet", rs.Signet, store.MaxSignetSize); err != nil {
-		return err
-	}
-	if err := store.CheckTime("fetched", rs.Fetched); err != nil {
-		return err
-	}
-	if err := store.CheckTime("expires", rs.Expires); err != nil {
-		return err
-	}
-	if !rs.Expires.After(rs.Fetched) {
-		return fmt.Errorf("%w: signet of %s expires (%v) before it was fetched (%v)", store.ErrInvalid, rs.Domain, rs.Expires, rs.Fetched)
 	}
 	return r.s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO remote_signets (domain, signet, fetched, expires) VALUES ($1, $2, $3, $4)

@@ -14,17 +14,8 @@ import (
 type signets struct{ s *Store }
 
 func (g signets) Append(ctx context.Context, address string, fp signet.Fingerprint, encoded []byte) (int64, error) {
-	if err := store.CheckAddress(address); err != nil {
+	if err := store.CheckSignetAppend(address, fp, encoded); err != nil {
 		return 0, err
-	}
-	if len(encoded) == 0 {
-		return 0, fmt.Errorf("%w: empty signet", store.ErrInvalid)
-	}
-	if err := store.CheckSize("signet", encoded, store.MaxSignetSize); err != nil {
-		return 0, err
-	}
-	if !signet.FingerprintOf(encoded).Equal(fp) {
-		return 0, fmt.Errorf("%w: fingerprint %s is not that of the signet", store.ErrInvalid, fp)
 	}
 	added := time.Now()
 	var seq int64
