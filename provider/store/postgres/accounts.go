@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type accounts struct{ s *Store }
@@ -20,7 +21,7 @@ func (a accounts) AddInvited(ctx context.Context, address string, codeHash [32]b
 	created := time.Now()
 	return a.s.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO accounts (address, state, code_hash, mode, created, last_seq)
-			VALUES ($1, 'invited', $2, '', $3, 0) ON CONFLICT (address) DO NOTHING`, address, codeHash[:], nanos(created))
+			VALUES ($1, 'invited', $2, '', $3, 0) ON CONFLICT (address) DO NOTHING`, address, codeHash[:], sqlrow.Nanos(created))
 		if err != nil {
 			return fmt.Errorf("postgres store: add account %s: %w", address, err)
 		}
@@ -113,7 +114,7 @@ func (a accounts) Get(ctx context.Context, address string) (store.Account, error
 	if err != nil {
 		return store.Account{}, noRows(err, "account %s", address)
 	}
-	acc.State, acc.Mode, acc.Created = store.State(state), store.Mode(mode), fromNanos(created)
+	acc.State, acc.Mode, acc.Created = store.State(state), store.Mode(mode), sqlrow.FromNanos(created)
 	return acc, nil
 }
 
@@ -132,7 +133,7 @@ func (a accounts) List(ctx context.Context) ([]store.Account, error) {
 			if err := rows.Scan(&acc.Address, &state, &mode, &created); err != nil {
 				return fmt.Errorf("postgres store: list accounts: %w", err)
 			}
-			acc.State, acc.Mode, acc.Created = store.State(state), store.Mode(mode), fromNanos(created)
+			acc.State, acc.Mode, acc.Created = store.State(state), store.Mode(mode), sqlrow.FromNanos(created)
 			list = append(list, acc)
 		}
 		return rows.Err()

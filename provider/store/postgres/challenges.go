@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type challenges struct{ s *Store }
@@ -23,7 +24,7 @@ func (v challenges) Put(ctx context.Context, c store.Challenge) error {
 	}
 	return v.s.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO challenges (value, purpose, address, key, expires) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (value) DO NOTHING`, c.Value[:], c.Purpose, c.Address, key, nanos(c.Expires))
+			ON CONFLICT (value) DO NOTHING`, c.Value[:], c.Purpose, c.Address, key, sqlrow.Nanos(c.Expires))
 		if err != nil {
 			return fmt.Errorf("postgres store: put challenge for %s: %w", c.Address, err)
 		}
@@ -51,7 +52,7 @@ func (v challenges) Take(ctx context.Context, value [32]byte) (store.Challenge, 
 		if key != nil {
 			c.Key = ed25519.PublicKey(key)
 		}
-		c.Expires = fromNanos(expires)
+		c.Expires = sqlrow.FromNanos(expires)
 		return nil
 	})
 	if err != nil {

@@ -9,24 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type devices struct{ s *Store }
-
-// deviceColumns are the columns scanDevice reads, in its order.
-const deviceColumns = `account, id, key, name, created, last_seen`
-
-func scanDevice(r scanner) (store.Device, error) {
-	var d store.Device
-	var key []byte
-	var created, seen int64
-	if err := r.Scan(&d.Account, &d.ID, &key, &d.Name, &created, &seen); err != nil {
-		return d, err
-	}
-	d.Key = ed25519.PublicKey(key)
-	d.Created, d.LastSeen = fromNanos(created), fromNanos(seen)
-	return d, nil
-}
 
 func (v devices) Add(ctx context.Context, d store.Device) error {
 	if err := store.CheckDevice(d); err != nil {
@@ -38,7 +24,7 @@ func (v devices) Add(ctx context.Context, d store.Device) error {
 		}
 		// Revoked rows count too: a revoked key stays out (§9.1).
 		_, err := tx.Exec(ctx, `INSERT INTO devices (account, id, key, name, created, last_seen, revoked)
-			VALUES ($1, $2, $3, $4, $5, 0, NULL)`, d.Account, d.ID, []byte(d.Key), d.Name, nanos(d.Created))
+			VALUES ($1, $2, $3, $4, $5, 0, NULL)`, d.Account, d.ID, []byte(d.Key), d.Name, sqlrow.Nanos(d.Created))
 		if isUnique(err) {
 			return fmt.Errorf("%w: device %s or its key, in account %s", store.ErrExists, d.ID, d.Account)
 		}
@@ -73,7 +59,7 @@ func (v devices) ByKey(ctx context.Context, account string, key ed25519.PublicKe
 	var d store.Device
 	err := v.s.read(ctx, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDevice(tx.QueryRow(ctx, `SELECT `+deviceColumns+` FROM devices
+		d, err = sqlrow.ScanDevice(tx.QueryRow(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices
 			WHERE account = $1 AND key = $2 AND revoked IS NULL
 			AND EXISTS (SELECT 1 FROM accounts WHERE address = $1 AND state = 'active')`, account, []byte(key)))
 		if err != nil {
@@ -93,14 +79,14 @@ func (v devices) List(ctx context.Context, account string) ([]store.Device, erro
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE address = $1`, account).Scan(new(int)); err != nil {
 			return noRows(err, "account %s", account)
 		}
-		rows, err := tx.Query(ctx, `SELECT `+deviceColumns+` FROM devices
+		rows, err := tx.Query(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices
 			WHERE account = $1 AND revoked IS NULL ORDER BY created, id`, account)
 		if err != nil {
 			return fmt.Errorf("postgres store: devices of %s: %w", account, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			d, err := scanDevice(rows)
+			d, err := sqlrow.ScanDevice(rows)
 			if err != nil {
 				return fmt.Errorf("postgres store: devices of %s: %w", account, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type queue struct{ s *Store }
@@ -31,7 +32,7 @@ func (q queue) Enqueue(ctx context.Context, m store.Outbound) (int64, bool, erro
 				next_attempt, last_error, lease_owner, lease_until)
 			VALUES ($1, $2, $3, $4, $5, 0, $6, '', '', 0)
 			ON CONFLICT (message_id) DO NOTHING RETURNING id`,
-			m.MessageID[:], m.Domain, m.Message, m.BounceTo, nanos(created), nanos(next)).Scan(&id)
+			m.MessageID[:], m.Domain, m.Message, m.BounceTo, sqlrow.Nanos(created), sqlrow.Nanos(next)).Scan(&id)
 		isNew = err == nil
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Queued already: idempotent (docs/spec/store.md §5). A
@@ -57,30 +58,6 @@ func (q queue) Enqueue(ctx context.Context, m store.Outbound) (int64, bool, erro
 // it again resolves (retryable treats it like a serialization failure).
 var errRaced = errors.New("postgres store: concurrent change; run again")
 
-const queueColumns = `id, message_id, domain, bounce_to, length(message), created, attempts,
-	next_attempt, last_error, lease_owner, lease_until`
-
-// scanEntry scans queueColumns, followed by the message when withMessage.
-func scanEntry(row scanner, withMessage bool) (store.QueueEntry, error) {
-	var e store.QueueEntry
-	var mid []byte
-	var created, next, until int64
-	dest := []any{&e.ID, &mid, &e.Domain, &e.BounceTo, &e.Size, &created, &e.Attempts,
-		&next, &e.LastError, &e.LeaseOwner, &until}
-	if withMessage {
-		dest = append(dest, &e.Message)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return e, err
-	}
-	if len(mid) != len(e.MessageID) {
-		return e, fmt.Errorf("corrupt message id of %d bytes in entry %d", len(mid), e.ID)
-	}
-	copy(e.MessageID[:], mid)
-	e.Created, e.NextAttempt, e.LeaseUntil = fromNanos(created), fromNanos(next), fromNanos(until)
-	return e, nil
-}
-
 // Claim is one UPDATE whose subquery selects the due entries FOR UPDATE
 // SKIP LOCKED: an entry another node is claiming at this moment is
 // skipped, not waited for, and never handed out twice; one whose lease
@@ -97,13 +74,13 @@ func (q queue) Claim(ctx context.Context, now time.Time, limit int, lease time.D
 		rows, err := tx.Query(ctx, `UPDATE queue SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM queue WHERE next_attempt <= $3 AND lease_until <= $3
 				ORDER BY next_attempt, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-			RETURNING `+queueColumns+`, message`, owner, nanos(until), nanos(now), limit)
+			RETURNING `+sqlrow.QueueColumns+`, message`, owner, sqlrow.Nanos(until), sqlrow.Nanos(now), limit)
 		if err != nil {
 			return fmt.Errorf("postgres store: claim: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			e, err := scanEntry(rows, true)
+			e, err := sqlrow.ScanEntry(rows, true)
 			if err != nil {
 				return fmt.Errorf("postgres store: claim: %w", err)
 			}
@@ -163,7 +140,7 @@ func (q queue) Reschedule(ctx context.Context, id int64, owner string, next time
 	lastError = store.TruncateError(lastError)
 	return q.s.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE queue SET next_attempt = $1, last_error = $2, lease_owner = '', lease_until = 0
-			WHERE id = $3 AND lease_owner = $4`, nanos(next), lastError, id, owner)
+			WHERE id = $3 AND lease_owner = $4`, sqlrow.Nanos(next), lastError, id, owner)
 		if err != nil {
 			return fmt.Errorf("postgres store: reschedule queue entry %d: %w", id, err)
 		}
@@ -178,7 +155,7 @@ func (q queue) Retry(ctx context.Context, id int64, now time.Time) error {
 	if err := store.CheckTime("now", now); err != nil {
 		return err
 	}
-	return q.exactlyOne(ctx, "retry", id, `UPDATE queue SET next_attempt = $2, lease_owner = '', lease_until = 0 WHERE id = $1`, nanos(now))
+	return q.exactlyOne(ctx, "retry", id, `UPDATE queue SET next_attempt = $2, lease_owner = '', lease_until = 0 WHERE id = $1`, sqlrow.Nanos(now))
 }
 
 func (q queue) Drop(ctx context.Context, id int64) error {
@@ -203,13 +180,13 @@ func (q queue) exactlyOne(ctx context.Context, what string, id int64, query stri
 func (q queue) List(ctx context.Context) ([]store.QueueEntry, error) {
 	var list []store.QueueEntry
 	err := q.s.read(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+queueColumns+` FROM queue ORDER BY id`)
+		rows, err := tx.Query(ctx, `SELECT `+sqlrow.QueueColumns+` FROM queue ORDER BY id`)
 		if err != nil {
 			return fmt.Errorf("postgres store: list queue: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			e, err := scanEntry(rows, false)
+			e, err := sqlrow.ScanEntry(rows, false)
 			if err != nil {
 				return fmt.Errorf("postgres store: list queue: %w", err)
 			}
@@ -224,7 +201,7 @@ func (q queue) Get(ctx context.Context, id int64) (store.QueueEntry, error) {
 	var e store.QueueEntry
 	err := q.s.read(ctx, func(tx pgx.Tx) error {
 		var err error
-		e, err = scanEntry(tx.QueryRow(ctx, `SELECT `+queueColumns+`, message FROM queue WHERE id = $1`, id), true)
+		e, err = sqlrow.ScanEntry(tx.QueryRow(ctx, `SELECT `+sqlrow.QueueColumns+`, message FROM queue WHERE id = $1`, id), true)
 		if err != nil {
 			return noRows(err, "queue entry %d", id)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type remotes struct{ s *Store }
@@ -19,7 +20,7 @@ func (r remotes) Put(ctx context.Context, rs store.RemoteSignet) error {
 	return r.s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO remote_signets (domain, signet, fetched, expires) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (domain) DO UPDATE SET signet = excluded.signet, fetched = excluded.fetched, expires = excluded.expires`,
-			rs.Domain, rs.Signet, nanos(rs.Fetched), nanos(rs.Expires))
+			rs.Domain, rs.Signet, sqlrow.Nanos(rs.Fetched), sqlrow.Nanos(rs.Expires))
 		if err != nil {
 			return fmt.Errorf("postgres store: cache signet of %s: %w", rs.Domain, err)
 		}
@@ -38,7 +39,7 @@ func (r remotes) Get(ctx context.Context, domain string) (store.RemoteSignet, er
 	if err != nil {
 		return store.RemoteSignet{}, noRows(err, "cached signet of %s", domain)
 	}
-	rs.Fetched, rs.Expires = fromNanos(fetched), fromNanos(expires)
+	rs.Fetched, rs.Expires = sqlrow.FromNanos(fetched), sqlrow.FromNanos(expires)
 	return rs, nil
 }
 
@@ -55,13 +56,13 @@ func (s *Store) purge(ctx context.Context, now time.Time, what, query string, mo
 	}
 	var n int64
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, query, nanos(now))
+		tag, err := tx.Exec(ctx, query, sqlrow.Nanos(now))
 		if err != nil {
 			return fmt.Errorf("postgres store: purge %s: %w", what, err)
 		}
 		n = tag.RowsAffected()
 		for _, q := range more {
-			if _, err := tx.Exec(ctx, q, nanos(now)); err != nil {
+			if _, err := tx.Exec(ctx, q, sqlrow.Nanos(now)); err != nil {
 				return fmt.Errorf("postgres store: purge %s: %w", what, err)
 			}
 		}

@@ -9,34 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type sessions struct{ s *Store }
-
-// liveSession selects a session only while its device is active and its
-// account is active (docs/spec/store.md §11.1). Every read of a session
-// goes through this join, so a revocation or a disabled account takes
-// effect at its commit.
-const liveSession = `SELECT s.account, s.device_id, s.issued, s.access_hash, s.access_expires, s.refresh_hash, s.refresh_expires
-	FROM sessions s
-	JOIN devices d ON d.account = s.account AND d.id = s.device_id
-	JOIN accounts a ON a.address = s.account
-	WHERE d.revoked IS NULL AND a.state = 'active' AND `
-
-func scanSession(r scanner) (store.Session, error) {
-	var s store.Session
-	var access, refresh []byte
-	var issued, accessExp, refreshExp int64
-	if err := r.Scan(&s.Account, &s.DeviceID, &issued, &access, &accessExp, &refresh, &refreshExp); err != nil {
-		return s, err
-	}
-	if len(access) != 32 || len(refresh) != 32 {
-		return s, fmt.Errorf("corrupt session of %s: token hashes of %d and %d bytes", s.Account, len(access), len(refresh))
-	}
-	s.AccessHash, s.RefreshHash = [32]byte(access), [32]byte(refresh)
-	s.Issued, s.AccessExpires, s.RefreshExpires = fromNanos(issued), fromNanos(accessExp), fromNanos(refreshExp)
-	return s, nil
-}
 
 // lockDevice share-locks account's row, then its active device id's, until
 // the transaction ends (the order every writer follows: account, device,
@@ -62,7 +38,7 @@ func insertSession(ctx context.Context, tx pgx.Tx, s store.Session) error {
 	tag, err := tx.Exec(ctx, `INSERT INTO sessions (access_hash, refresh_hash, account, device_id, issued, access_expires, refresh_expires)
 		SELECT $1, $2, $3, $4, $5, $6, $7
 		WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE access_hash IN ($1, $2) OR refresh_hash IN ($1, $2))`,
-		s.AccessHash[:], s.RefreshHash[:], s.Account, s.DeviceID, nanos(s.Issued), nanos(s.AccessExpires), nanos(s.RefreshExpires))
+		s.AccessHash[:], s.RefreshHash[:], s.Account, s.DeviceID, sqlrow.Nanos(s.Issued), sqlrow.Nanos(s.AccessExpires), sqlrow.Nanos(s.RefreshExpires))
 	if isUnique(err) || err == nil && tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: a session with this token hash", store.ErrExists)
 	}
@@ -92,7 +68,7 @@ func (v sessions) Create(ctx context.Context, s store.Session) error {
 func (v sessions) ByAccess(ctx context.Context, h [32]byte) (store.Session, error) {
 	var s store.Session
 	err := v.s.read(ctx, func(tx pgx.Tx) (err error) {
-		if s, err = scanSession(tx.QueryRow(ctx, liveSession+`s.access_hash = $1`, h[:])); err != nil {
+		if s, err = sqlrow.ScanSession(tx.QueryRow(ctx, sqlrow.LiveSession+`s.access_hash = $1`, h[:])); err != nil {
 			return noRows(err, "live session")
 		}
 		return nil
@@ -121,7 +97,7 @@ func (v sessions) Refresh(ctx context.Context, old [32]byte, next store.Session)
 		}
 		var prev store.Session
 		if err == nil {
-			prev, err = scanSession(tx.QueryRow(ctx, liveSession+`s.refresh_hash = $1 FOR UPDATE OF s`, old[:]))
+			prev, err = sqlrow.ScanSession(tx.QueryRow(ctx, sqlrow.LiveSession+`s.refresh_hash = $1 FOR UPDATE OF s`, old[:]))
 		}
 		if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrState) {
 			return endReused(ctx, tx, old, &reused)
@@ -137,7 +113,7 @@ func (v sessions) Refresh(ctx context.Context, old [32]byte, next store.Session)
 			return fmt.Errorf("postgres store: end session of device %s of %s: %w", prev.DeviceID, prev.Account, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO spent_refresh (refresh_hash, account, device_id, expires) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (refresh_hash) DO NOTHING`, old[:], prev.Account, prev.DeviceID, nanos(prev.RefreshExpires)); err != nil {
+			ON CONFLICT (refresh_hash) DO NOTHING`, old[:], prev.Account, prev.DeviceID, sqlrow.Nanos(prev.RefreshExpires)); err != nil {
 			return fmt.Errorf("postgres store: keep spent refresh token of device %s of %s: %w", prev.DeviceID, prev.Account, err)
 		}
 		out = next

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 	"umbra/signet"
 )
 
@@ -35,7 +36,7 @@ func (g signets) Append(ctx context.Context, address string, fp signet.Fingerpri
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO signets (address, seq, fingerprint, signet, added)
 			SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4 FROM signets WHERE address = $1
-			RETURNING seq`, address, fp[:], encoded, nanos(added)).Scan(&seq)
+			RETURNING seq`, address, fp[:], encoded, sqlrow.Nanos(added)).Scan(&seq)
 		if isUnique(err) { // appended to another chain meanwhile
 			return fmt.Errorf("%w: signet %s belongs to another account", store.ErrExists, fp)
 		}
@@ -67,33 +68,16 @@ func signetOwner(ctx context.Context, tx pgx.Tx, address string, fp signet.Finge
 	return false, fmt.Errorf("postgres store: look up signet %s: %w", fp, err)
 }
 
-const signetColumns = `address, seq, fingerprint, signet, added`
-
-func scanSignet(row scanner) (store.SignetRecord, error) {
-	var r store.SignetRecord
-	var fp []byte
-	var added int64
-	if err := row.Scan(&r.Address, &r.Seq, &fp, &r.Signet, &added); err != nil {
-		return r, err
-	}
-	if len(fp) != len(r.Fingerprint) {
-		return r, fmt.Errorf("corrupt fingerprint of %d bytes", len(fp))
-	}
-	copy(r.Fingerprint[:], fp)
-	r.Added = fromNanos(added)
-	return r, nil
-}
-
 func (g signets) Current(ctx context.Context, address string) (store.SignetRecord, error) {
 	if err := store.CheckAddress(address); err != nil {
 		return store.SignetRecord{}, err
 	}
-	return g.one(ctx, `SELECT `+signetColumns+` FROM signets WHERE address = $1 ORDER BY seq DESC LIMIT 1`,
+	return g.one(ctx, `SELECT `+sqlrow.SignetColumns+` FROM signets WHERE address = $1 ORDER BY seq DESC LIMIT 1`,
 		address, "signet of %s", address)
 }
 
 func (g signets) ByFingerprint(ctx context.Context, fp signet.Fingerprint) (store.SignetRecord, error) {
-	return g.one(ctx, `SELECT `+signetColumns+` FROM signets WHERE fingerprint = $1`, fp[:], "signet %s", fp)
+	return g.one(ctx, `SELECT `+sqlrow.SignetColumns+` FROM signets WHERE fingerprint = $1`, fp[:], "signet %s", fp)
 }
 
 // one reads the signet query returns for arg; what and whatArg name it in
@@ -102,7 +86,7 @@ func (g signets) one(ctx context.Context, query string, arg any, what string, wh
 	var r store.SignetRecord
 	err := g.s.read(ctx, func(tx pgx.Tx) error {
 		var err error
-		if r, err = scanSignet(tx.QueryRow(ctx, query, arg)); err != nil {
+		if r, err = sqlrow.ScanSignet(tx.QueryRow(ctx, query, arg)); err != nil {
 			return noRows(err, what, whatArg)
 		}
 		return nil
@@ -142,14 +126,14 @@ func (g signets) History(ctx context.Context, address string, start, stop signet
 		if from > to {
 			return fmt.Errorf("%w: history of %s: start (#%d) comes after stop (#%d)", store.ErrInvalid, address, from, to)
 		}
-		rows, err := tx.Query(ctx, `SELECT `+signetColumns+` FROM signets
+		rows, err := tx.Query(ctx, `SELECT `+sqlrow.SignetColumns+` FROM signets
 			WHERE address = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq LIMIT $4`, address, from, to, limit)
 		if err != nil {
 			return fmt.Errorf("postgres store: history of %s: %w", address, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			r, err := scanSignet(rows)
+			r, err := sqlrow.ScanSignet(rows)
 			if err != nil {
 				return fmt.Errorf("postgres store: history of %s: %w", address, err)
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type remotes struct{ s *Store }
@@ -18,7 +19,7 @@ func (r remotes) Put(ctx context.Context, rs store.RemoteSignet) error {
 	return r.s.w.do(ctx, func(tx *wtx) error {
 		_, err := tx.exec(`INSERT INTO remote_signets (domain, signet, fetched, expires) VALUES (?, ?, ?, ?)
 			ON CONFLICT (domain) DO UPDATE SET signet = excluded.signet, fetched = excluded.fetched, expires = excluded.expires`,
-			rs.Domain, rs.Signet, nanos(rs.Fetched), nanos(rs.Expires))
+			rs.Domain, rs.Signet, sqlrow.Nanos(rs.Fetched), sqlrow.Nanos(rs.Expires))
 		if err != nil {
 			return fmt.Errorf("sqlite store: cache signet of %s: %w", rs.Domain, err)
 		}
@@ -38,7 +39,7 @@ func (r remotes) Get(ctx context.Context, domain string) (store.RemoteSignet, er
 		if err != nil {
 			return noRows(err, "cached signet of %s", domain)
 		}
-		rs.Fetched, rs.Expires = fromNanos(fetched), fromNanos(expires)
+		rs.Fetched, rs.Expires = sqlrow.FromNanos(fetched), sqlrow.FromNanos(expires)
 		return nil
 	})
 	return rs, err
@@ -51,7 +52,7 @@ func (r remotes) Purge(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := r.s.w.do(ctx, func(tx *wtx) error {
 		var err error
-		n, err = tx.exec(`DELETE FROM remote_signets WHERE expires <= ?`, nanos(now))
+		n, err = tx.exec(`DELETE FROM remote_signets WHERE expires <= ?`, sqlrow.Nanos(now))
 		if err != nil {
 			return fmt.Errorf("sqlite store: purge signet cache: %w", err)
 		}
