@@ -175,18 +175,25 @@ func TestDeliverAcrossNodes(t *testing.T) {
 	}
 }
 
+// watch subscribes to s's change feed until t ends.
+func watch(t *testing.T, s *Store) <-chan string {
+	ctx, cancel := context.WithCancel(t.Context())
+	got := make(chan string, 16)
+	wait, err := s.WatchChanges(ctx, func(a string) { got <- a })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); wait() })
+	return got
+}
+
 // TestWatchAcrossNodes: a document written through one node wakes a
 // watcher of the other node within a second.
 func TestWatchAcrossNodes(t *testing.T) {
 	t.Parallel()
 	ns := nodes(t, 2)
-	ctx, cancel := context.WithCancel(t.Context())
-	got := make(chan string, 16)
-	wait, err := ns[0].WatchChanges(ctx, func(a string) { got <- a })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); wait() }()
+	ctx := t.Context()
+	got := watch(t, ns[0])
 	const addr = "bob@example.test"
 	code := sha256.Sum256([]byte("code"))
 	if err := ns[1].Accounts().AddInvited(ctx, addr, code); err != nil {
@@ -228,14 +235,9 @@ func TestWatchAcrossNodes(t *testing.T) {
 func TestWatchReconnects(t *testing.T) {
 	t.Parallel()
 	ns := nodes(t, 1)
-	ctx, cancel := context.WithCancel(t.Context())
-	got := make(chan string, 16)
-	wait, err := ns[0].WatchChanges(ctx, func(a string) { got <- a })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); wait() }()
-	_, err = ns[0].pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	ctx := t.Context()
+	got := watch(t, ns[0])
+	_, err := ns[0].pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND query LIKE 'LISTEN%'`)
 	if err != nil {
 		t.Fatal(err)
