@@ -109,8 +109,7 @@ func (a accounts) Get(ctx context.Context, address string) (store.Account, error
 	}
 	var state, mode string
 	var created int64
-	err := a.s.readRow(ctx, `SELECT address, state, mode, created, key_backup FROM accounts WHERE address = $1`,
-		[]any{address}, &acc.Address, &state, &mode, &created, &acc.KeyBackup)
+	err := a.s.row(ctx, `SELECT address, state, mode, created, key_backup FROM accounts WHERE address = $1`, address).Scan(&acc.Address, &state, &mode, &created, &acc.KeyBackup)
 	if err != nil {
 		return store.Account{}, noRows(err, "account %s", address)
 	}

@@ -56,18 +56,13 @@ func (v devices) ByKey(ctx context.Context, account string, key ed25519.PublicKe
 	if err := store.CheckDeviceKey(key); err != nil {
 		return store.Device{}, err
 	}
-	var d store.Device
-	err := v.s.read(ctx, func(tx pgx.Tx) error {
-		var err error
-		d, err = sqlrow.ScanDevice(tx.QueryRow(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices
-			WHERE account = $1 AND key = $2 AND revoked IS NULL
-			AND EXISTS (SELECT 1 FROM accounts WHERE address = $1 AND state = 'active')`, account, []byte(key)))
-		if err != nil {
-			return noRows(err, "device key of %s", account)
-		}
-		return nil
-	})
-	return d, err
+	d, err := sqlrow.ScanDevice(v.s.row(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices
+		WHERE account = $1 AND key = $2 AND revoked IS NULL
+		AND EXISTS (SELECT 1 FROM accounts WHERE address = $1 AND state = 'active')`, account, []byte(key)))
+	if err != nil {
+		return store.Device{}, noRows(err, "device key of %s", account)
+	}
+	return d, nil
 }
 
 func (v devices) List(ctx context.Context, account string) ([]store.Device, error) {
@@ -161,8 +156,7 @@ func (v devices) Touch(ctx context.Context, account, id string, at time.Time) er
 		return err
 	}
 	var seen int64
-	err := v.s.readRow(ctx, `SELECT last_seen FROM devices WHERE account = $1 AND id = $2 AND revoked IS NULL`,
-		[]any{account, id}, &seen)
+	err := v.s.row(ctx, `SELECT last_seen FROM devices WHERE account = $1 AND id = $2 AND revoked IS NULL`, account, id).Scan(&seen)
 	if err != nil {
 		return noRows(err, "active device %s of %s", id, account)
 	}

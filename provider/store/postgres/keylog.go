@@ -19,7 +19,7 @@ type keylog struct{ s *Store }
 
 func (k keylog) Size(ctx context.Context) (int64, error) {
 	var n int64
-	if err := k.s.readRow(ctx, `SELECT coalesce(max(n) + 1, 0) FROM keylog_records`, nil, &n); err != nil {
+	if err := k.s.row(ctx, `SELECT coalesce(max(n) + 1, 0) FROM keylog_records`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres store: keylog size: %w", err)
 	}
 	return n, nil
@@ -95,7 +95,7 @@ func (k keylog) Append(ctx context.Context, n int64, record []byte, hashes [][32
 
 func (k keylog) Record(ctx context.Context, n int64) ([]byte, error) {
 	var rec []byte
-	err := k.s.readRow(ctx, `SELECT record FROM keylog_records WHERE n = $1`, []any{n}, &rec)
+	err := k.s.row(ctx, `SELECT record FROM keylog_records WHERE n = $1`, n).Scan(&rec)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: keylog record %d", store.ErrNotFound, n)
 	}

@@ -190,7 +190,7 @@ func (m mailbox) Head(ctx context.Context, address string) (int64, error) {
 		return 0, err
 	}
 	var head int64
-	if err := m.s.readRow(ctx, `SELECT last_seq FROM accounts WHERE address = $1`, []any{address}, &head); err != nil {
+	if err := m.s.row(ctx, `SELECT last_seq FROM accounts WHERE address = $1`, address).Scan(&head); err != nil {
 		return 0, noRows(err, "account %s", address)
 	}
 	return head, nil
@@ -235,8 +235,7 @@ func (m mailbox) Get(ctx context.Context, address, docID string) (store.Document
 	if err := store.CheckDocID(docID); err != nil {
 		return d, err
 	}
-	err := m.s.readRow(ctx, `SELECT id, kind, revision, seq, deleted, data FROM documents WHERE address = $1 AND id = $2`,
-		[]any{address, docID}, &d.DocID, &d.Kind, &d.Revision, &d.Seq, &d.Deleted, &d.Data)
+	err := m.s.row(ctx, `SELECT id, kind, revision, seq, deleted, data FROM documents WHERE address = $1 AND id = $2`, address, docID).Scan(&d.DocID, &d.Kind, &d.Revision, &d.Seq, &d.Deleted, &d.Data)
 	if err != nil {
 		return store.Document{}, noRows(err, "document %q of %s", docID, address)
 	}

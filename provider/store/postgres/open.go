@@ -163,19 +163,33 @@ func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return fn(tx)
 }
 
-// readRow runs one query that returns a row, outside a transaction (one
-// statement reads one snapshot).
-func (s *Store) readRow(ctx context.Context, query string, args []any, dest ...any) error {
+// row runs one query that returns a row, outside a transaction: one
+// statement reads one snapshot, in one round trip (the reads of every
+// authenticated request and of every download are such).
+func (s *Store) row(ctx context.Context, query string, args ...any) pgx.Row {
 	if s.closed.Load() {
+		return closedRow{}
+	}
+	return checkedRow{s, s.pool.QueryRow(ctx, query, args...)}
+}
+
+// closedRow is the row of a closed store.
+type closedRow struct{}
+
+func (closedRow) Scan(...any) error { return store.ErrClosed }
+
+// checkedRow reports ErrClosed if Close ran while its query did.
+type checkedRow struct {
+	s *Store
+	r pgx.Row
+}
+
+func (c checkedRow) Scan(dest ...any) error {
+	err := c.r.Scan(dest...)
+	if err != nil && c.s.closed.Load() {
 		return store.ErrClosed
 	}
-	if err := s.pool.QueryRow(ctx, query, args...).Scan(dest...); err != nil {
-		if s.closed.Load() {
-			return store.ErrClosed
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
 // fail wraps err from the pool or a transaction's start or end: ErrClosed

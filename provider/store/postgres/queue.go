@@ -198,14 +198,9 @@ func (q queue) List(ctx context.Context) ([]store.QueueEntry, error) {
 }
 
 func (q queue) Get(ctx context.Context, id int64) (store.QueueEntry, error) {
-	var e store.QueueEntry
-	err := q.s.read(ctx, func(tx pgx.Tx) error {
-		var err error
-		e, err = sqlrow.ScanEntry(tx.QueryRow(ctx, `SELECT `+sqlrow.QueueColumns+`, message FROM queue WHERE id = $1`, id), true)
-		if err != nil {
-			return noRows(err, "queue entry %d", id)
-		}
-		return nil
-	})
-	return e, err
+	e, err := sqlrow.ScanEntry(q.s.row(ctx, `SELECT `+sqlrow.QueueColumns+`, message FROM queue WHERE id = $1`, id), true)
+	if err != nil {
+		return store.QueueEntry{}, noRows(err, "queue entry %d", id)
+	}
+	return e, nil
 }

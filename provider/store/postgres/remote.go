@@ -34,8 +34,7 @@ func (r remotes) Get(ctx context.Context, domain string) (store.RemoteSignet, er
 		return rs, err
 	}
 	var fetched, expires int64
-	err := r.s.readRow(ctx, `SELECT domain, signet, fetched, expires FROM remote_signets WHERE domain = $1`,
-		[]any{domain}, &rs.Domain, &rs.Signet, &fetched, &expires)
+	err := r.s.row(ctx, `SELECT domain, signet, fetched, expires FROM remote_signets WHERE domain = $1`, domain).Scan(&rs.Domain, &rs.Signet, &fetched, &expires)
 	if err != nil {
 		return store.RemoteSignet{}, noRows(err, "cached signet of %s", domain)
 	}

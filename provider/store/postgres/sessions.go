@@ -66,14 +66,11 @@ func (v sessions) Create(ctx context.Context, s store.Session) error {
 // ByAccess is one indexed look-up by the SHA-256 hash of a random token,
 // so its timing tells nothing about any token (dmap spec §4.3).
 func (v sessions) ByAccess(ctx context.Context, h [32]byte) (store.Session, error) {
-	var s store.Session
-	err := v.s.read(ctx, func(tx pgx.Tx) (err error) {
-		if s, err = sqlrow.ScanSession(tx.QueryRow(ctx, sqlrow.LiveSession+`s.access_hash = $1`, h[:])); err != nil {
-			return noRows(err, "live session")
-		}
-		return nil
-	})
-	return s, err
+	s, err := sqlrow.ScanSession(v.s.row(ctx, sqlrow.LiveSession+`s.access_hash = $1`, h[:]))
+	if err != nil {
+		return store.Session{}, noRows(err, "live session")
+	}
+	return s, nil
 }
 
 // Refresh finds the session, locks its account and device (in the order

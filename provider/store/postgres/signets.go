@@ -83,15 +83,11 @@ func (g signets) ByFingerprint(ctx context.Context, fp signet.Fingerprint) (stor
 // one reads the signet query returns for arg; what and whatArg name it in
 // errors.
 func (g signets) one(ctx context.Context, query string, arg any, what string, whatArg any) (store.SignetRecord, error) {
-	var r store.SignetRecord
-	err := g.s.read(ctx, func(tx pgx.Tx) error {
-		var err error
-		if r, err = sqlrow.ScanSignet(tx.QueryRow(ctx, query, arg)); err != nil {
-			return noRows(err, what, whatArg)
-		}
-		return nil
-	})
-	return r, err
+	r, err := sqlrow.ScanSignet(g.s.row(ctx, query, arg))
+	if err != nil {
+		return store.SignetRecord{}, noRows(err, what, whatArg)
+	}
+	return r, nil
 }
 
 func (g signets) History(ctx context.Context, address string, start, stop signet.Fingerprint, limit int) ([]store.SignetRecord, error) {
