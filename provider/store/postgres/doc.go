@@ -26,9 +26,11 @@
 //     row (it takes the next number of its change sequence), so an
 //     account's changes commit one at a time in sequence order, with no
 //     gap, and a reader never sees number n+1 before n;
-//   - Deliver locks the account before it looks for an earlier delivery
-//     of the same message, so a message delivered concurrently by two
-//     nodes becomes one document;
+//   - Deliver inserts the delivery record first (ON CONFLICT DO NOTHING
+//     waits for a concurrent delivery of the same message, on any node,
+//     and then inserts nothing), and takes a sequence number and stores
+//     the document only if the record is its own: one round trip, one
+//     document per message;
 //   - Claim selects due queue entries with FOR UPDATE SKIP LOCKED: two
 //     nodes claiming at once get disjoint entries, and an entry whose
 //     lease has expired (its node died) is claimable again;

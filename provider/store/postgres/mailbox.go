@@ -34,64 +34,50 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 	}
 	var docID string
 	var created bool
-	err := m.s.write(ctx, func(tx pgx.Tx) error {
+	// One round trip, one transaction, run in order by the server: the
+	// delivery record first, which waits for a concurrent delivery of the
+	// same message (from another node too) and then inserts nothing;
+	// then, only if the record is this one, the account's next sequence
+	// number, whose row lock is held just through the commit, and the
+	// document. A redelivery changes nothing.
+	err := m.s.batch(ctx, func() *pgx.Batch {
 		docID, created = store.NewDocID(), false
-		// One round trip, run in order by the server: the sequence
-		// number first, whose row lock makes a concurrent delivery of
-		// the same message (from another node too) wait; then the
-		// delivery record, which after that lock sees any earlier one;
-		// then the document, only if the record is this one.
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE accounts SET last_seq = last_seq + 1 WHERE address = $1 RETURNING last_seq`, address).
-			QueryRow(func(r pgx.Row) error {
-				if err := r.Scan(new(int64)); err != nil {
-					return noRows(err, "account %s", address)
-				}
-				return nil
-			})
 		b.Queue(`INSERT INTO deliveries (address, message_id, doc_id) VALUES ($1, $2, $3)
 			ON CONFLICT (address, message_id) DO NOTHING RETURNING true`, address, id[:], docID).
 			QueryRow(func(r pgx.Row) error {
 				err := r.Scan(&created)
-				if errors.Is(err, pgx.ErrNoRows) {
+				switch {
+				case errors.Is(err, pgx.ErrNoRows):
 					return nil // delivered before
+				case isForeignKey(err):
+					return fmt.Errorf("%w: account %s", store.ErrNotFound, address)
 				}
 				return err
 			})
+		const ours = `EXISTS (SELECT 1 FROM deliveries WHERE address = $1 AND message_id = $2 AND doc_id = $3)`
+		b.Queue(`UPDATE accounts SET last_seq = last_seq + 1 WHERE address = $1 AND `+ours, address, id[:], docID)
 		b.Queue(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
-			SELECT $1, $2, $3, 1, last_seq, false, $4 FROM accounts
-			WHERE address = $1 AND EXISTS (SELECT 1 FROM deliveries WHERE address = $1 AND message_id = $5 AND doc_id = $2)`,
-			address, docID, store.KindMail, notNull(data), id[:])
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			return fmt.Errorf("postgres store: deliver %s to %s: %w", id, address, err)
-		}
-		if created {
-			return nil
-		}
-		// Delivered before: idempotent (docs/spec/store.md §4.2); the
-		// rollback gives the sequence number back.
-		err := tx.QueryRow(ctx, `SELECT doc_id FROM deliveries WHERE address = $1 AND message_id = $2`, address, id[:]).Scan(&docID)
-		if err != nil {
-			return fmt.Errorf("postgres store: look up delivery %s to %s: %w", id, address, err)
-		}
-		return errDelivered
+			SELECT $1, $3, $4, 1, last_seq, false, $5 FROM accounts WHERE address = $1 AND `+ours,
+			address, id[:], docID, store.KindMail, notNull(data))
+		return b
 	})
-	if errors.Is(err, errDelivered) {
-		return docID, false, nil
-	}
 	if err != nil {
-		return "", false, err
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed) {
+			return "", false, err
+		}
+		return "", false, fmt.Errorf("postgres store: deliver %s to %s: %w", id, address, err)
+	}
+	if !created {
+		// Delivered before: idempotent (docs/spec/store.md §4.2).
+		if err := m.s.row(ctx, `SELECT doc_id FROM deliveries WHERE address = $1 AND message_id = $2`, address, id[:]).Scan(&docID); err != nil {
+			return "", false, noRows(err, "delivery %s to %s", id, address)
+		}
+		return docID, false, nil
 	}
 	m.s.notes.changed(address)
 	return docID, created, nil
 }
-
-// errDelivered rolls back a redelivery's transaction, which took a
-// sequence number it must not keep.
-var errDelivered = errors.New("postgres store: delivered before")
 
 // currentRevision returns a document's revision and deleted flag;
 // revision 0 if it does not exist.

@@ -109,6 +109,25 @@ func (s *Store) Keylog() store.Keylog               { return keylog{s} }
 // errors; it may run more than once (after a deadlock or serialization
 // failure), so it must set its results afresh each time.
 func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return s.retry(ctx, func(ctx context.Context) error { return s.writeOnce(ctx, fn) })
+}
+
+// batch sends the statements mk returns in one round trip, run by the
+// server in order as one implicit transaction, committed when batch
+// returns nil. Like write's fn, mk may be called more than once.
+func (s *Store) batch(ctx context.Context, mk func() *pgx.Batch) error {
+	return s.retry(ctx, func(ctx context.Context) error {
+		err := s.pool.SendBatch(ctx, mk()).Close()
+		if err != nil && s.closed.Load() {
+			return store.ErrClosed
+		}
+		return err
+	})
+}
+
+// retry runs a write, once started no longer cancelled by ctx, again
+// after a deadlock or serialization failure.
+func (s *Store) retry(ctx context.Context, run func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -118,7 +137,7 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
-		err := s.writeOnce(ctx, fn)
+		err := run(ctx)
 		if attempt < maxAttempts && retryable(err) {
 			continue
 		}
@@ -209,6 +228,12 @@ func retryable(err error) bool {
 		return true
 	}
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// isForeignKey reports whether err is a foreign key violation.
+func isForeignKey(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
 // isUnique reports whether err is a unique constraint violation.
