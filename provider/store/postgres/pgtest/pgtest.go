@@ -187,8 +187,11 @@ func (c *Cluster) run(bin, data string, port int, cred *syscall.Credential) erro
 	exit := make(chan error, 1)
 	go func() { exit <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
+	// Ready when this server answers on its own socket: a TCP connection
+	// could reach another test binary's cluster that took the port first.
+	socket := fmt.Sprintf("postgres://umbra@/postgres?host=%s&port=%d", c.dir, port)
 	for {
-		conn, err := pgx.Connect(context.Background(), c.url("postgres"))
+		conn, err := pgx.Connect(context.Background(), socket)
 		if err == nil {
 			conn.Close(context.Background())
 			c.cmd, c.exit = cmd, exit
