@@ -14,6 +14,10 @@ cd "$(dirname "$0")"
 # libnss3-tools (certutil) and thunderbird check that NSS and Thunderbird
 # trust the bridge's CA.
 apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter libnss3-tools thunderbird)
+# postgresql: the PostgreSQL store's tests start a throw-away cluster with
+# its initdb and postgres, as the user "postgres" the package creates
+# (PostgreSQL refuses to run as root; see provider/store/postgres/pgtest).
+apt_packages+=(postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -14,6 +14,8 @@
 // are opaque bytes.
 //
 // Concurrency: a Log is safe for concurrent use; appends are serialised
-// (one sequencer per log; several provider nodes must elect one). The
+// within the process, and Logs of several processes over one Storage
+// (provider nodes sharing a database) take turns through the Storage's
+// ErrConflict, computing their record's hashes again. The
 // verification functions keep no state.
 package keylog

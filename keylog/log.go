@@ -20,7 +20,9 @@ type Storage interface {
 	ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
 	// Append stores record number n (the current size) and the hashes
 	// tlog.StoredHashes computed for it, at indexes
-	// StoredHashCount(n), StoredHashCount(n)+1, …
+	// StoredHashCount(n), StoredHashCount(n)+1, …; an error matching
+	// ErrConflict if n is no longer the size (another process sharing
+	// the storage appended first), and then it stores nothing.
 	Append(ctx context.Context, n int64, record []byte, hashes []tlog.Hash) error
 	// Record returns record number n.
 	Record(ctx context.Context, n int64) ([]byte, error)
@@ -44,25 +46,44 @@ func New(domain string, st Storage, signer *Signer) *Log {
 	return &Log{st: st, signer: signer, origin: Origin(domain)}
 }
 
-// Append adds record and returns its index, once it is durable.
+// ErrConflict is Storage.Append's error when the record number it was
+// given was taken meanwhile by another process sharing the storage
+// (several provider nodes on one database).
+var ErrConflict = errors.New("keylog: record number taken by another appender")
+
+// maxConflicts bounds how often Append starts again after ErrConflict:
+// each conflict means another appender succeeded, so only a storm of
+// appends from other processes reaches it.
+const maxConflicts = 64
+
+// Append adds record and returns its index, once it is durable. When
+// another process sharing the storage appended first, it computes the
+// record's hashes again at the new size, up to maxConflicts times: the
+// storage is the sequencer, this Log only within its process.
 func (l *Log) Append(ctx context.Context, record []byte) (int64, error) {
 	if len(record) == 0 || len(record) > MaxRecord {
 		return 0, fmt.Errorf("keylog: record of %d bytes (want 1 to %d)", len(record), MaxRecord)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n, err := l.st.Size(ctx)
-	if err != nil {
-		return 0, err
+	for attempt := 1; ; attempt++ {
+		n, err := l.st.Size(ctx)
+		if err != nil {
+			return 0, err
+		}
+		hashes, err := tlog.StoredHashes(n, record, l.reader(ctx))
+		if err != nil {
+			return 0, fmt.Errorf("keylog: hashes of record %d: %w", n, err)
+		}
+		err = l.st.Append(ctx, n, record, hashes)
+		if errors.Is(err, ErrConflict) && attempt < maxConflicts {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("keylog: append record %d: %w", n, err)
+		}
+		return n, nil
 	}
-	hashes, err := tlog.StoredHashes(n, record, l.reader(ctx))
-	if err != nil {
-		return 0, fmt.Errorf("keylog: hashes of record %d: %w", n, err)
-	}
-	if err := l.st.Append(ctx, n, record, hashes); err != nil {
-		return 0, fmt.Errorf("keylog: append record %d: %w", n, err)
-	}
-	return n, nil
 }
 
 func (l *Log) reader(ctx context.Context) tlog.HashReader {
@@ -164,7 +185,7 @@ func (m *MemStorage) Append(_ context.Context, n int64, record []byte, hashes []
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if n != int64(len(m.records)) || int64(len(m.hashes)) != tlog.StoredHashCount(n) {
-		return fmt.Errorf("keylog: append of record %d to a log of %d", n, len(m.records))
+		return fmt.Errorf("%w: append of record %d to a log of %d", ErrConflict, n, len(m.records))
 	}
 	m.records = append(m.records, append([]byte(nil), record...))
 	m.hashes = append(m.hashes, hashes...)

@@ -186,3 +186,62 @@ func TestRanges(t *testing.T) {
 		t.Fatalf("a proof of 33 bytes: %v", err)
 	}
 }
+
+// TestAppendConflict: two Logs over one storage, as two provider nodes
+// over one database, append concurrently; each record gets its own
+// number and the tree is that of the records in their order.
+func TestAppendConflict(t *testing.T) {
+	t.Parallel()
+	st := &MemStorage{}
+	s, err := NewSigner("a.test", testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := []*Log{New("a.test", st, s), New("a.test", st, s)}
+	const each = 30
+	ctx := context.Background()
+	errs := make(chan error, 2*each)
+	done := make(chan struct{})
+	for w, l := range logs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range each {
+				if _, err := l.Append(ctx, record(w*each+i)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	<-done
+	<-done
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n, _ := st.Size(ctx)
+	if n != 2*each {
+		t.Fatalf("%d records, want %d", n, 2*each)
+	}
+	seen := map[string]bool{}
+	ref := newTestLog(t, "a.test", testKey()) // the same records appended by one Log
+	for i := range n {
+		r, err := st.Record(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[string(r)] {
+			t.Fatalf("record %q appended twice", r)
+		}
+		seen[string(r)] = true
+		if _, err := ref.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _, err := logs[0].Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _, _ := ref.Checkpoint(ctx); c.Hash != want.Hash {
+		t.Fatalf("tree hash %x, want %x", c.Hash, want.Hash)
+	}
+}

@@ -3,6 +3,7 @@ package provider
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"unicode"
 
 	"umbra/dnsrec"
+	"umbra/provider/store"
+	"umbra/provider/store/postgres"
 	"umbra/provider/store/sqlite"
 )
 
@@ -102,6 +105,14 @@ var configKeys = append([]configKey{
 			default:
 				return fmt.Errorf("want yes or no")
 			}
+			return nil
+		}},
+	{"db", "", "The store: empty for the embedded database in data/ under this directory; a postgres://user:password@host/database URL for a PostgreSQL database that several nodes of this domain share (each with its own copy of this directory and its own node name).",
+		func(c *Config, v string) error {
+			if v != "" && !postgres.IsURL(v) {
+				return fmt.Errorf("want empty or a postgres:// URL")
+			}
+			c.DB = v
 			return nil
 		}},
 	{"node", "", "Name of this node among several sharing one store (default: the host name).",
@@ -276,22 +287,27 @@ func setDuration(dst *time.Duration, v string) error {
 	return nil
 }
 
-// Open reads dir's configuration file, applies override (nil for none),
-// opens the SQLite store in dir/data and prepares the provider. Close
-// closes the store too.
-func Open(dir string, override func(*Config)) (*Provider, error) {
+// ReadConfig reads and parses dir's configuration file.
+func ReadConfig(dir string) (Config, error) {
 	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
-		return nil, fmt.Errorf("provider: %w", err)
+		return Config{}, fmt.Errorf("provider: %w", err)
 	}
-	cfg, err := ParseConfig(dir, data)
+	return ParseConfig(dir, data)
+}
+
+// Open reads dir's configuration file, applies override (nil for none),
+// opens the store (Config.DB: the SQLite store in dir/data, or
+// PostgreSQL) and prepares the provider. Close closes the store too.
+func Open(dir string, override func(*Config)) (*Provider, error) {
+	cfg, err := ReadConfig(dir)
 	if err != nil {
 		return nil, err
 	}
 	if override != nil {
 		override(&cfg)
 	}
-	st, err := sqlite.Open(filepath.Join(dir, DataDir))
+	st, err := OpenStore(dir, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -303,3 +319,18 @@ func Open(dir string, override func(*Config)) (*Provider, error) {
 	p.ownStore = true
 	return p, nil
 }
+
+// OpenStore opens the store db names (Config.DB): a postgres:// URL, or
+// with "" the SQLite store in dir/data.
+func OpenStore(dir, db string) (store.Store, error) {
+	if db == "" {
+		return sqlite.Open(filepath.Join(dir, DataDir))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+	defer cancel()
+	return postgres.Open(ctx, db)
+}
+
+// storeOpenTimeout bounds connecting to a database server and bringing
+// its schema up to date.
+const storeOpenTimeout = time.Minute

@@ -31,6 +31,7 @@ var configCases = map[string]struct {
 	"queue_workers":       {"16", func(c *Config) { c.QueueWorkers = 16 }},
 	"tunnel_private":      {"yes", func(c *Config) { c.TunnelPrivate = true }},
 	"node":                {"mx-2", func(c *Config) { c.Node = "mx-2" }},
+	"db":                  {"postgres://umbra@db.example/umbra", func(c *Config) { c.DB = "postgres://umbra@db.example/umbra" }},
 	"mx_listen":           {"127.0.0.1:2525", func(c *Config) { c.MXListen = "127.0.0.1:2525" }},
 	"mx_max_message_size": {"5MiB", func(c *Config) { c.MXMaxMessageSize = 5 << 20 }},
 	"relay_smarthost":     {"relay.example:587", func(c *Config) { c.SmartHost = "relay.example:587" }},
@@ -171,6 +172,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"queue_workers = 0", "from 1 to 256"},
 		{"queue_workers = 257", "from 1 to 256"},
 		{"queue_workers = four", "from 1 to 256"},
+		{"db = /var/lib/umbra", "postgres:// URL"},
 		// "#" starts a comment only at the start of a line.
 		{"queue_workers = 4 # four workers", "from 1 to 256"},
 		{"node = " + strings.Repeat("x", 200) + "\n" + "node = y", "node set twice"},

@@ -33,11 +33,11 @@ func startChild(t *testing.T, nd *testnet.Node) *child {
 }
 
 // startChildLogging starts a child whose log (warnings and errors) goes
-// to stderr.
-func startChildLogging(t *testing.T, nd *testnet.Node, stderr io.Writer) *child {
+// to stderr, with env added to its environment.
+func startChildLogging(t *testing.T, nd *testnet.Node, stderr io.Writer, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+nd.Dir)
+	cmd.Env = append(append(os.Environ(), childEnv+"="+nd.Dir), env...)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

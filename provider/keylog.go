@@ -82,7 +82,11 @@ func (s keylogStorage) Append(ctx context.Context, n int64, record []byte, hashe
 	for i, h := range hashes {
 		raw[i] = h
 	}
-	return s.k.Append(ctx, n, record, raw)
+	err := s.k.Append(ctx, n, record, raw)
+	if errors.Is(err, store.ErrConflict) { // another node appended first
+		return fmt.Errorf("%w: %w", keylog.ErrConflict, err)
+	}
+	return err
 }
 
 func (s keylogStorage) Record(ctx context.Context, n int64) ([]byte, error) {

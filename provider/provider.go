@@ -85,6 +85,14 @@ type Config struct {
 	RetryBase, RetryMax time.Duration
 	// QueueWorkers is the number of concurrent relay workers (default 4).
 	QueueWorkers int
+	// ClaimLease is how long a relay worker's claim on a queue entry
+	// lasts: the longest a node that died without releasing its claims
+	// keeps their mail waiting (default 2 minutes; tests shorten it).
+	ClaimLease time.Duration
+	// DB is the store Open opens: "" for the embedded SQLite database in
+	// Dir/data, or a postgres:// URL of a PostgreSQL database that several
+	// nodes of the domain may share.
+	DB string
 	// Node names this process among several sharing one store; queue
 	// claims carry it, and at start the provider releases the claims its
 	// earlier incarnation held (default: the host name).
@@ -122,6 +130,9 @@ func (c *Config) setDefaults() error {
 			return fmt.Errorf("provider: node name: %w", err)
 		}
 		c.Node = h
+	}
+	if c.ClaimLease <= 0 {
+		c.ClaimLease = defaultClaimLease
 	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = dmtp.DefaultMaxMessageSize
@@ -299,6 +310,10 @@ func (p *Provider) Start() error {
 				p.log.Error("metrics server stopped", "err", err)
 			}
 		})
+	}
+	if err := p.watchStore(ctx); err != nil {
+		p.Close()
+		return err
 	}
 	if err := p.startDMAP(ctx); err != nil {
 		p.Close()

@@ -15,10 +15,10 @@ import (
 // Relay tuning.
 const (
 	claimBatch = 16
-	// claimLease bounds how long a claimed entry is held by a worker that
-	// died without releasing it (another node takes it over after that;
-	// this node releases its own at restart).
-	claimLease = 2 * time.Minute
+	// defaultClaimLease bounds how long a claimed entry is held by a
+	// worker that died without releasing it (another node takes it over
+	// after that; this node releases its own at restart).
+	defaultClaimLease = 2 * time.Minute
 	// idlePoll is how often an idle worker looks for due entries when
 	// nothing woke it (retries come due by the clock).
 	idlePoll = time.Second
@@ -27,7 +27,7 @@ const (
 // relayWorker claims due queue entries and delivers them until ctx ends.
 func (p *Provider) relayWorker(ctx context.Context, owner string) {
 	for ctx.Err() == nil {
-		entries, err := p.st.Queue().Claim(ctx, p.cfg.Now(), claimBatch, claimLease, owner)
+		entries, err := p.st.Queue().Claim(ctx, p.cfg.Now(), claimBatch, p.cfg.ClaimLease, owner)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Error("queue claim", "err", err)

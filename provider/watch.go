@@ -1,11 +1,17 @@
 package provider
 
-import "sync"
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"umbra/provider/store"
+)
 
 // watchers tells DMAP long-polls and event streams that an account's
-// document feed changed. It is in-process: with several nodes sharing one
-// store, a client on another node learns of the change at its next poll
-// (the long-poll timeout bounds the delay).
+// document feed changed. The provider notifies it of its own writes; with
+// a store that several nodes share (store.ChangeFeed), watchStore feeds it
+// the other nodes' writes too.
 type watchers struct {
 	mu   sync.Mutex
 	subs map[string]map[chan struct{}]bool
@@ -39,10 +45,49 @@ func (w *watchers) watch(account string) (<-chan struct{}, func()) {
 func (w *watchers) notify(account string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for ch := range w.subs[account] {
+	wake(w.subs[account])
+}
+
+// wake sends on each channel without blocking.
+func wake(subs map[chan struct{}]bool) {
+	for ch := range subs {
 		select {
 		case ch <- struct{}{}:
 		default: // a wake-up is already pending
 		}
 	}
+}
+
+// notifyAll wakes every subscriber: changes may have been missed.
+func (w *watchers) notifyAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, subs := range w.subs {
+		wake(subs)
+	}
+}
+
+// changed is the store.ChangeFeed callback: "" means that any account
+// may have changed.
+func (w *watchers) changed(account string) {
+	if account == "" {
+		w.notifyAll()
+		return
+	}
+	w.notify(account)
+}
+
+// watchStore subscribes the watchers to the changes other nodes make, if
+// the store is shared (store.ChangeFeed), until ctx ends.
+func (p *Provider) watchStore(ctx context.Context) error {
+	feed, ok := p.st.(store.ChangeFeed)
+	if !ok {
+		return nil
+	}
+	wait, err := feed.WatchChanges(ctx, p.watch.changed)
+	if err != nil {
+		return fmt.Errorf("provider: change feed: %w", err)
+	}
+	p.wg.Go(wait)
+	return nil
 }

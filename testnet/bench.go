@@ -35,6 +35,9 @@ type BenchOptions struct {
 	// Progress receives a line per phase and a count every second while
 	// messages move; nil for silence.
 	Progress io.Writer
+	// DB is b.test's store: "" for the embedded one in the scratch
+	// directory, or the postgres:// URL of an empty database.
+	DB string
 }
 
 // Limits of BenchOptions: a sealed message must fit DMTP's default SIZE,
@@ -125,7 +128,7 @@ func BenchDMTP(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 func (res *BenchResult) runNetwork(ctx context.Context, dir string) error {
 	o := res.Options
 	say(o.Progress, "starting a.test and b.test in %s", dir)
-	d, err := NewDMTPBench(ctx, dir)
+	d, err := NewDMTPBench(ctx, dir, o.DB)
 	if err != nil {
 		return err
 	}

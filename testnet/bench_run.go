@@ -19,6 +19,7 @@ import (
 
 	"umbra/dmime"
 	"umbra/dmtp"
+	"umbra/provider"
 	"umbra/provider/store"
 	"umbra/signet"
 )
@@ -33,26 +34,27 @@ type DMTPBench struct {
 	aOrg, bOrg *signet.Org
 }
 
-// NewDMTPBench builds the network under dir, which must exist.
-func NewDMTPBench(ctx context.Context, dir string) (*DMTPBench, error) {
+// NewDMTPBench builds the network under dir, which must exist; b.test's
+// store is db (BenchOptions.DB).
+func NewDMTPBench(ctx context.Context, dir, db string) (*DMTPBench, error) {
 	n, err := New(dir)
 	if err != nil {
 		return nil, fmt.Errorf("testnet: bench: %w", err)
 	}
 	d := &DMTPBench{Net: n}
-	if err := d.start(ctx); err != nil {
+	if err := d.start(ctx, db); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("testnet: bench: %w", err)
 	}
 	return d, nil
 }
 
-func (d *DMTPBench) start(ctx context.Context) error {
+func (d *DMTPBench) start(ctx context.Context, db string) error {
 	var err error
-	if d.A, err = d.startNode("a.test"); err != nil {
+	if d.A, err = d.startNode("a.test", ""); err != nil {
 		return err
 	}
-	if d.B, err = d.startNode("b.test"); err != nil {
+	if d.B, err = d.startNode("b.test", db); err != nil {
 		return err
 	}
 	if d.Alice, err = d.A.NewUser(ctx, "alice@a.test"); err != nil {
@@ -69,13 +71,14 @@ func (d *DMTPBench) start(ctx context.Context) error {
 }
 
 // startNode adds the provider of domain with its default configuration
-// (as `umbra server init` writes it) and starts it in-process.
-func (d *DMTPBench) startNode(domain string) (*Node, error) {
+// (as `umbra server init` writes it), on the store db, and starts it
+// in-process.
+func (d *DMTPBench) startNode(domain, db string) (*Node, error) {
 	nd, err := d.Net.AddProvider(domain)
 	if err != nil {
 		return nil, err
 	}
-	return nd, nd.Start(nil)
+	return nd, nd.Start(func(c *provider.Config) { c.DB = db })
 }
 
 // Close stops the network.

@@ -23,7 +23,7 @@ import (
 // the facts of the machine it ran on, for docs/benchmarks.md.
 
 func init() {
-	register(verb{words: "bench dmtp", synopsis: "[--dir DIR] [--n N] [--size 4KiB|50KiB|both] [--senders N] [--e2e]", run: runBenchDMTP,
+	register(verb{words: "bench dmtp", synopsis: "[--dir DIR] [--n N] [--size 4KiB|50KiB|both] [--senders N] [--e2e] [--db URL]", run: runBenchDMTP,
 		help: `measure DMTP delivery against the disk's durable-write ceiling
 
 Starts a.test and b.test in this process on loopback (an embedded DNS
@@ -44,6 +44,9 @@ chunk) on every CPU with nothing else running. The table gives the DMTP
 rate as a fraction of each. With --e2e it also measures N messages submitted at a.test until
 stored at b.test, through a.test's queue and relay workers.
 
+With --db, b.test keeps its store in that PostgreSQL database (empty;
+one --size per run) instead; CPU/msg then leaves out PostgreSQL's own.
+
 Point --dir at the disk a provider would use: on tmpfs fsync costs
 nothing and the ceilings mean little. Progress goes to stderr.`})
 }
@@ -57,8 +60,15 @@ func runBenchDMTP(c *cmd) error {
 	size := c.flags.String("size", "both", "MIME body of each message: 4KiB, 50KiB or both")
 	senders := c.flags.Int("senders", 16, "concurrent DMTP connections, and writers in the group-commit ceiling")
 	e2e := c.flags.Bool("e2e", false, "also measure Submit at a.test until stored at b.test, through the queue")
+	db := c.flags.String("db", "", "b.test's store: a postgres:// `URL` of an empty database, for one --size (default: the embedded store in --dir)")
 	if _, err := c.parse(0, 0); err != nil {
 		return err
+	}
+	if err := checkDB(*db); err != nil {
+		return err
+	}
+	if *db != "" && *size == "both" {
+		return usageErrorf("--db takes one --size: each run needs an empty database")
 	}
 	sizes, ok := benchSizes[*size]
 	if !ok {
@@ -72,7 +82,7 @@ func runBenchDMTP(c *cmd) error {
 	started := time.Now().UTC()
 	var results []*testnet.BenchResult
 	for _, s := range sizes {
-		r, err := testnet.BenchDMTP(ctx, testnet.BenchOptions{Dir: *dir, Size: s, N: *n, Senders: *senders, EndToEnd: *e2e, Progress: c.stderr})
+		r, err := testnet.BenchDMTP(ctx, testnet.BenchOptions{Dir: *dir, Size: s, N: *n, Senders: *senders, EndToEnd: *e2e, Progress: c.stderr, DB: *db})
 		if err != nil {
 			return err
 		}

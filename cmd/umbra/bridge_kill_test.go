@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"umbra/bridge"
+	"umbra/provider/store/postgres/pgtest"
 	"umbra/testnet"
 )
 
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 	if a := os.Getenv(childArgsEnv); a != "" {
 		os.Exit(run(strings.Split(a, "\x1f"), os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m, pg))
 }
 
 // bridgeChild is `umbra bridge` in a child process.

@@ -45,7 +45,29 @@ Serves the provider in DIR (see umbra server init) until SIGINT or SIGTERM,
 then shuts down gracefully: it stops accepting connections and lets
 messages being received finish (up to 30 seconds); a second signal stops at
 once. Prints the listening addresses; logs go to stderr (log/slog text).
---dns overrides the configuration's dns setting.`})
+--dns overrides the configuration's dns setting, --db its db setting: a
+postgres:// URL serves the domain from a PostgreSQL database, which
+several nodes (each with a copy of DIR and its own node name) may share.`})
+	register(verb{words: "server migrate", synopsis: "--dir DIR | --db URL", run: runServerMigrate,
+		help: `bring the store's schema up to date, then exit
+
+The store is the one --db names (a postgres:// URL), else the one DIR's
+configuration names (its db setting; empty: the embedded database in
+DIR/data). server run does the same at its start; this verb lets an
+operator upgrade a shared PostgreSQL database once, before restarting the
+nodes, and see the versions. Prints the schema version before and after.`})
+	register(verb{words: "server migrate-store", synopsis: "--from DIR --to URL", run: runServerMigrateStore,
+		help: `move an embedded provider's store to PostgreSQL
+
+Copies every account, signet, document, queue entry, device, session and
+log record of the embedded store in DIR/data into the PostgreSQL database
+at URL (its schema is created first), then compares the two message by
+message: each document's identity, revision, sequence number and SHA-256
+of its data, each queue entry and log record likewise, and every table's
+row count. Stop umbra server run on DIR first. An interrupted copy
+resumes where it stopped when run again (rows already copied are
+skipped). Afterwards set db = URL in DIR/umbra.conf; the embedded store
+is left as it was, as a backup.`})
 	register(verb{words: "server user add", synopsis: "ADDRESS --dir DIR", run: runUserAdd,
 		help: `invite a user: create the account and print its invitation code
 

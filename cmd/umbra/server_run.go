@@ -16,11 +16,15 @@ func runServerRun(c *cmd) error {
 	dir := dirFlag(c.flags)
 	dnsServer := dnsFlag(c.flags)
 	level := logLevelFlag(c.flags)
+	db := dbFlag(c.flags)
 	if _, err := c.parse(0, 0); err != nil {
 		return err
 	}
 	lvl, err := logLevel(*level)
 	if err != nil {
+		return err
+	}
+	if err := checkDB(*db); err != nil {
 		return err
 	}
 	var res *dnsrec.Resolver
@@ -32,6 +36,9 @@ func runServerRun(c *cmd) error {
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
 	p, err := openProvider(*dir, func(cfg *provider.Config) {
 		cfg.Logger = log
+		if *db != "" {
+			cfg.DB = *db
+		}
 		if res != nil {
 			cfg.Resolver = res
 		}

@@ -164,3 +164,18 @@ type Keylog interface {
 	// Record returns record n; ErrNotFound if there is none.
 	Record(ctx context.Context, n int64) ([]byte, error)
 }
+
+// ChangeFeed is implemented by stores that several provider processes
+// share (PostgreSQL): it tells each process of the changes the others
+// make, so that a DMAP long-poll on one node wakes at once for mail
+// delivered on another. A store used by one process needs none: the
+// provider tells its own watchers of its own writes.
+type ChangeFeed interface {
+	// WatchChanges calls changed with the address of every account whose
+	// documents change, by any process sharing the store, and with ""
+	// when changes may have been missed (the feed's connection was lost
+	// and is back): every watcher should then look again. It returns once
+	// it is listening, goes on in the background until ctx ends, and the
+	// returned function waits for that end. changed must not block.
+	WatchChanges(ctx context.Context, changed func(address string)) (wait func(), err error)
+}

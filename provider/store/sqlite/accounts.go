@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type accounts struct{ s *Store }
@@ -26,7 +27,7 @@ func (a accounts) AddInvited(ctx context.Context, address string, codeHash [32]b
 			return fmt.Errorf("%w: account %s", store.ErrExists, address)
 		}
 		_, err = tx.exec(`INSERT INTO accounts (address, state, code_hash, mode, created, last_seq)
-			VALUES (?, 'invited', ?, '', ?, 0)`, address, codeHash[:], nanos(created))
+			VALUES (?, 'invited', ?, '', ?, 0)`, address, codeHash[:], sqlrow.Nanos(created))
 		if err != nil {
 			return fmt.Errorf("sqlite store: add account %s: %w", address, err)
 		}
@@ -120,7 +121,7 @@ func (a accounts) Get(ctx context.Context, address string) (store.Account, error
 		if err != nil {
 			return noRows(err, "account %s", address)
 		}
-		acc.Created = fromNanos(created)
+		acc.Created = sqlrow.FromNanos(created)
 		return nil
 	})
 	return acc, err
@@ -140,7 +141,7 @@ func (a accounts) List(ctx context.Context) ([]store.Account, error) {
 			if err := rows.Scan(&acc.Address, &acc.State, &acc.Mode, &created); err != nil {
 				return fmt.Errorf("sqlite store: list accounts: %w", err)
 			}
-			acc.Created = fromNanos(created)
+			acc.Created = sqlrow.FromNanos(created)
 			list = append(list, acc)
 		}
 		return rows.Err()

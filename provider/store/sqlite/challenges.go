@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type challenges struct{ s *Store }
@@ -28,7 +29,7 @@ func (v challenges) Put(ctx context.Context, c store.Challenge) error {
 			return fmt.Errorf("%w: challenge %x", store.ErrExists, c.Value[:8])
 		}
 		_, err = tx.exec(`INSERT INTO challenges (value, purpose, address, key, expires) VALUES (?, ?, ?, ?, ?)`,
-			c.Value[:], c.Purpose, c.Address, key, nanos(c.Expires))
+			c.Value[:], c.Purpose, c.Address, key, sqlrow.Nanos(c.Expires))
 		if err != nil {
 			return fmt.Errorf("sqlite store: put challenge for %s: %w", c.Address, err)
 		}
@@ -52,7 +53,7 @@ func (v challenges) Take(ctx context.Context, value [32]byte) (store.Challenge, 
 		if key != nil {
 			c.Key = ed25519.PublicKey(key)
 		}
-		c.Expires = fromNanos(expires)
+		c.Expires = sqlrow.FromNanos(expires)
 		return nil
 	})
 	if err != nil {
@@ -68,7 +69,7 @@ func (v challenges) Purge(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := v.s.w.do(ctx, func(tx *wtx) error {
 		var err error
-		n, err = tx.exec(`DELETE FROM challenges WHERE expires <= ?`, nanos(now))
+		n, err = tx.exec(`DELETE FROM challenges WHERE expires <= ?`, sqlrow.Nanos(now))
 		if err != nil {
 			return fmt.Errorf("sqlite store: purge challenges: %w", err)
 		}

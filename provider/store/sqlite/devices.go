@@ -8,26 +8,10 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type devices struct{ s *Store }
-
-// deviceColumns are the columns scanDevice reads, in its order.
-const deviceColumns = `account, id, key, name, created, last_seen`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanDevice(r scanner) (store.Device, error) {
-	var d store.Device
-	var key []byte
-	var created, seen int64
-	if err := r.Scan(&d.Account, &d.ID, &key, &d.Name, &created, &seen); err != nil {
-		return d, err
-	}
-	d.Key = ed25519.PublicKey(key)
-	d.Created, d.LastSeen = fromNanos(created), fromNanos(seen)
-	return d, nil
-}
 
 func (v devices) Add(ctx context.Context, d store.Device) error {
 	if err := store.CheckDevice(d); err != nil {
@@ -46,7 +30,7 @@ func (v devices) Add(ctx context.Context, d store.Device) error {
 			return fmt.Errorf("%w: device %s or its key, in account %s", store.ErrExists, d.ID, d.Account)
 		}
 		_, err = tx.exec(`INSERT INTO devices (account, id, key, name, created, last_seen, revoked)
-			VALUES (?, ?, ?, ?, ?, 0, NULL)`, d.Account, d.ID, []byte(d.Key), d.Name, nanos(d.Created))
+			VALUES (?, ?, ?, ?, ?, 0, NULL)`, d.Account, d.ID, []byte(d.Key), d.Name, sqlrow.Nanos(d.Created))
 		if err != nil {
 			return fmt.Errorf("sqlite store: add device %s to %s: %w", d.ID, d.Account, err)
 		}
@@ -77,7 +61,7 @@ func (v devices) ByKey(ctx context.Context, account string, key ed25519.PublicKe
 	var d store.Device
 	err := v.s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		d, err = scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices
+		d, err = sqlrow.ScanDevice(tx.QueryRowContext(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices
 			WHERE account = ? AND key = ? AND revoked IS NULL
 			AND EXISTS (SELECT 1 FROM accounts WHERE address = ? AND state = 'active')`, account, []byte(key), account))
 		if err != nil {
@@ -98,14 +82,14 @@ func (v devices) List(ctx context.Context, account string) ([]store.Device, erro
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE address = ?`, account).Scan(&one); err != nil {
 			return noRows(err, "account %s", account)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices
+		rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.DeviceColumns+` FROM devices
 			WHERE account = ? AND revoked IS NULL ORDER BY created, id`, account)
 		if err != nil {
 			return fmt.Errorf("sqlite store: devices of %s: %w", account, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			d, err := scanDevice(rows)
+			d, err := sqlrow.ScanDevice(rows)
 			if err != nil {
 				return fmt.Errorf("sqlite store: devices of %s: %w", account, err)
 			}

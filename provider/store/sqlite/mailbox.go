@@ -79,7 +79,7 @@ func currentRevision(tx *wtx, address, docID string) (int64, bool, error) {
 
 func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
 	c := store.Change{DocID: docID, Kind: kind, Size: int64(len(data))}
-	if err := checkDocArgs(address, docID, expectedRevision); err != nil {
+	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
 		return c, err
 	}
 	if err := store.CheckKind(kind); err != nil {
@@ -119,7 +119,7 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 
 func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64) (store.Change, error) {
 	c := store.Change{DocID: docID, Deleted: true}
-	if err := checkDocArgs(address, docID, expectedRevision); err != nil {
+	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
 		return c, err
 	}
 	err := m.s.w.do(ctx, func(tx *wtx) error {
@@ -150,19 +150,6 @@ func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevi
 		return store.Change{}, err
 	}
 	return c, nil
-}
-
-func checkDocArgs(address, docID string, expectedRevision int64) error {
-	if err := store.CheckAddress(address); err != nil {
-		return err
-	}
-	if err := store.CheckDocID(docID); err != nil {
-		return err
-	}
-	if expectedRevision < 0 {
-		return fmt.Errorf("%w: expected revision %d is negative", store.ErrInvalid, expectedRevision)
-	}
-	return nil
 }
 
 func (m mailbox) Head(ctx context.Context, address string) (int64, error) {

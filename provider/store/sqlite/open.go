@@ -15,6 +15,7 @@ import (
 	"github.com/ncruces/go-sqlite3/driver"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 	"umbra/sqlitex"
 )
 
@@ -178,7 +179,7 @@ func prepareHot(db *sql.DB) (hotStmts, error) {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&h.byAccess, liveSession + `s.access_hash = ?`},
+		{&h.byAccess, sqlrow.LiveSession + `s.access_hash = ?`},
 		{&h.lastSeen, `SELECT last_seen FROM devices WHERE account = ? AND id = ? AND revoked IS NULL`},
 		{&h.getDoc, `SELECT id, kind, revision, seq, deleted, data FROM documents WHERE address = ? AND id = ?`},
 	} {

@@ -10,34 +10,20 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type queue struct{ s *Store }
 
 func (q queue) Enqueue(ctx context.Context, m store.Outbound) (int64, bool, error) {
-	if err := store.CheckDomain(m.Domain); err != nil {
-		return 0, false, err
-	}
-	if len(m.Message) == 0 {
-		return 0, false, fmt.Errorf("%w: empty message", store.ErrInvalid)
-	}
-	if err := store.CheckSize("message", m.Message, store.MaxDataSize); err != nil {
-		return 0, false, err
-	}
-	if err := store.CheckSize("bounce-to", m.BounceTo, store.MaxBounceToSize); err != nil {
-		return 0, false, err
-	}
 	created := time.Now()
-	next := m.NotBefore
-	if next.IsZero() {
-		next = created
-	}
-	if err := store.CheckTime("not-before", next); err != nil {
+	next, err := store.CheckOutbound(m, created)
+	if err != nil {
 		return 0, false, err
 	}
 	var id int64
 	var isNew bool
-	err := q.s.w.do(ctx, func(tx *wtx) error {
+	err = q.s.w.do(ctx, func(tx *wtx) error {
 		err := tx.queryRow(`SELECT id FROM queue WHERE message_id = ?`, m.MessageID[:]).Scan(&id)
 		if err == nil {
 			return nil // queued already: idempotent (docs/spec/store.md §5)
@@ -48,7 +34,7 @@ func (q queue) Enqueue(ctx context.Context, m store.Outbound) (int64, bool, erro
 		err = tx.queryRow(`INSERT INTO queue (message_id, domain, message, bounce_to, created, attempts,
 				next_attempt, last_error, lease_owner, lease_until)
 			VALUES (?, ?, ?, ?, ?, 0, ?, '', '', 0) RETURNING id`,
-			m.MessageID[:], m.Domain, m.Message, nullBlob(m.BounceTo), nanos(created), nanos(next)).Scan(&id)
+			m.MessageID[:], m.Domain, m.Message, nullBlob(m.BounceTo), sqlrow.Nanos(created), sqlrow.Nanos(next)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("sqlite store: enqueue %s: %w", m.MessageID, err)
 		}
@@ -61,50 +47,13 @@ func (q queue) Enqueue(ctx context.Context, m store.Outbound) (int64, bool, erro
 	return id, isNew, nil
 }
 
-const queueColumns = `id, message_id, domain, bounce_to, length(message), created, attempts,
-	next_attempt, last_error, lease_owner, lease_until`
-
-// scanEntry scans queueColumns, followed by the message when withMessage.
-func scanEntry(row interface{ Scan(...any) error }, withMessage bool) (store.QueueEntry, error) {
-	var e store.QueueEntry
-	var mid []byte
-	var created, next, until int64
-	dest := []any{&e.ID, &mid, &e.Domain, &e.BounceTo, &e.Size, &created, &e.Attempts,
-		&next, &e.LastError, &e.LeaseOwner, &until}
-	if withMessage {
-		dest = append(dest, &e.Message)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return e, err
-	}
-	if len(mid) != len(e.MessageID) {
-		return e, fmt.Errorf("corrupt message id of %d bytes in entry %d", len(mid), e.ID)
-	}
-	copy(e.MessageID[:], mid)
-	e.Created, e.NextAttempt, e.LeaseUntil = fromNanos(created), fromNanos(next), fromNanos(until)
-	return e, nil
-}
-
 // Claim is one UPDATE … RETURNING in the write transaction: the writer is
 // the only one, so two claims can never select the same row. (PostgreSQL
 // gets the same guarantee from SELECT … FOR UPDATE SKIP LOCKED in the
 // subquery; docs/spec/store.md §5.2.)
 func (q queue) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration, owner string) ([]store.QueueEntry, error) {
-	if err := store.CheckTime("now", now); err != nil {
-		return nil, err
-	}
-	limit, err := store.Limit(limit, store.MaxPage)
+	limit, until, err := store.CheckClaim(now, limit, lease, owner)
 	if err != nil {
-		return nil, err
-	}
-	if lease <= 0 {
-		return nil, fmt.Errorf("%w: lease %v, must be positive", store.ErrInvalid, lease)
-	}
-	if err := store.CheckOwner(owner); err != nil {
-		return nil, err
-	}
-	until := now.Add(lease)
-	if err := store.CheckTime("lease end", until); err != nil {
 		return nil, err
 	}
 	var list []store.QueueEntry
@@ -112,9 +61,9 @@ func (q queue) Claim(ctx context.Context, now time.Time, limit int, lease time.D
 		err := tx.query(`UPDATE queue SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM queue WHERE next_attempt <= ?3 AND lease_until <= ?3
 				ORDER BY next_attempt, id LIMIT ?4)
-			RETURNING `+queueColumns+`, message`, []any{owner, nanos(until), nanos(now), limit},
+			RETURNING `+sqlrow.QueueColumns+`, message`, []any{owner, sqlrow.Nanos(until), sqlrow.Nanos(now), limit},
 			func(r row) error {
-				e, err := scanEntry(r, true)
+				e, err := sqlrow.ScanEntry(r, true)
 				list = append(list, e)
 				return err
 			})
@@ -172,7 +121,7 @@ func (q queue) Reschedule(ctx context.Context, id int64, owner string, next time
 	lastError = store.TruncateError(lastError)
 	return q.s.w.do(ctx, func(tx *wtx) error {
 		n, err := tx.exec(`UPDATE queue SET next_attempt = ?, last_error = ?, lease_owner = '', lease_until = 0
-			WHERE id = ? AND lease_owner = ?`, nanos(next), lastError, id, owner)
+			WHERE id = ? AND lease_owner = ?`, sqlrow.Nanos(next), lastError, id, owner)
 		if err != nil {
 			return fmt.Errorf("sqlite store: reschedule queue entry %d: %w", id, err)
 		}
@@ -188,7 +137,7 @@ func (q queue) Retry(ctx context.Context, id int64, now time.Time) error {
 		return err
 	}
 	return q.s.w.do(ctx, func(tx *wtx) error {
-		n, err := tx.exec(`UPDATE queue SET next_attempt = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, nanos(now), id)
+		n, err := tx.exec(`UPDATE queue SET next_attempt = ?, lease_owner = '', lease_until = 0 WHERE id = ?`, sqlrow.Nanos(now), id)
 		if err != nil {
 			return fmt.Errorf("sqlite store: retry queue entry %d: %w", id, err)
 		}
@@ -215,13 +164,13 @@ func (q queue) Drop(ctx context.Context, id int64) error {
 func (q queue) List(ctx context.Context) ([]store.QueueEntry, error) {
 	var list []store.QueueEntry
 	err := q.s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue ORDER BY id`)
+		rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.QueueColumns+` FROM queue ORDER BY id`)
 		if err != nil {
 			return fmt.Errorf("sqlite store: list queue: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			e, err := scanEntry(rows, false)
+			e, err := sqlrow.ScanEntry(rows, false)
 			if err != nil {
 				return fmt.Errorf("sqlite store: list queue: %w", err)
 			}
@@ -236,7 +185,7 @@ func (q queue) Get(ctx context.Context, id int64) (store.QueueEntry, error) {
 	var e store.QueueEntry
 	err := q.s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		e, err = scanEntry(tx.QueryRowContext(ctx, `SELECT `+queueColumns+`, message FROM queue WHERE id = ?`, id), true)
+		e, err = sqlrow.ScanEntry(tx.QueryRowContext(ctx, `SELECT `+sqlrow.QueueColumns+`, message FROM queue WHERE id = ?`, id), true)
 		if err != nil {
 			return noRows(err, "queue entry %d", id)
 		}

@@ -7,33 +7,19 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type remotes struct{ s *Store }
 
 func (r remotes) Put(ctx context.Context, rs store.RemoteSignet) error {
-	if err := store.CheckDomain(rs.Domain); err != nil {
+	if err := store.CheckRemoteSignet(rs); err != nil {
 		return err
-	}
-	if len(rs.Signet) == 0 {
-		return fmt.Errorf("%w: empty signet", store.ErrInvalid)
-	}
-	if err := store.CheckSize("signet", rs.Signet, store.MaxSignetSize); err != nil {
-		return err
-	}
-	if err := store.CheckTime("fetched", rs.Fetched); err != nil {
-		return err
-	}
-	if err := store.CheckTime("expires", rs.Expires); err != nil {
-		return err
-	}
-	if !rs.Expires.After(rs.Fetched) {
-		return fmt.Errorf("%w: signet of %s expires (%v) before it was fetched (%v)", store.ErrInvalid, rs.Domain, rs.Expires, rs.Fetched)
 	}
 	return r.s.w.do(ctx, func(tx *wtx) error {
 		_, err := tx.exec(`INSERT INTO remote_signets (domain, signet, fetched, expires) VALUES (?, ?, ?, ?)
 			ON CONFLICT (domain) DO UPDATE SET signet = excluded.signet, fetched = excluded.fetched, expires = excluded.expires`,
-			rs.Domain, rs.Signet, nanos(rs.Fetched), nanos(rs.Expires))
+			rs.Domain, rs.Signet, sqlrow.Nanos(rs.Fetched), sqlrow.Nanos(rs.Expires))
 		if err != nil {
 			return fmt.Errorf("sqlite store: cache signet of %s: %w", rs.Domain, err)
 		}
@@ -53,7 +39,7 @@ func (r remotes) Get(ctx context.Context, domain string) (store.RemoteSignet, er
 		if err != nil {
 			return noRows(err, "cached signet of %s", domain)
 		}
-		rs.Fetched, rs.Expires = fromNanos(fetched), fromNanos(expires)
+		rs.Fetched, rs.Expires = sqlrow.FromNanos(fetched), sqlrow.FromNanos(expires)
 		return nil
 	})
 	return rs, err
@@ -66,7 +52,7 @@ func (r remotes) Purge(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := r.s.w.do(ctx, func(tx *wtx) error {
 		var err error
-		n, err = tx.exec(`DELETE FROM remote_signets WHERE expires <= ?`, nanos(now))
+		n, err = tx.exec(`DELETE FROM remote_signets WHERE expires <= ?`, sqlrow.Nanos(now))
 		if err != nil {
 			return fmt.Errorf("sqlite store: purge signet cache: %w", err)
 		}

@@ -8,34 +8,10 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type sessions struct{ s *Store }
-
-// liveSession selects a session only while its device is active and its
-// account is active (docs/spec/store.md §11.1). Every read of a session
-// goes through this join, so a revocation or a disabled account takes
-// effect at its commit, whatever else is in flight.
-const liveSession = `SELECT s.account, s.device_id, s.issued, s.access_hash, s.access_expires, s.refresh_hash, s.refresh_expires
-	FROM sessions s
-	JOIN devices d ON d.account = s.account AND d.id = s.device_id
-	JOIN accounts a ON a.address = s.account
-	WHERE d.revoked IS NULL AND a.state = 'active' AND `
-
-func scanSession(r scanner) (store.Session, error) {
-	var s store.Session
-	var access, refresh []byte
-	var issued, accessExp, refreshExp int64
-	if err := r.Scan(&s.Account, &s.DeviceID, &issued, &access, &accessExp, &refresh, &refreshExp); err != nil {
-		return s, err
-	}
-	if len(access) != 32 || len(refresh) != 32 {
-		return s, fmt.Errorf("corrupt session of %s: token hashes of %d and %d bytes", s.Account, len(access), len(refresh))
-	}
-	s.AccessHash, s.RefreshHash = [32]byte(access), [32]byte(refresh)
-	s.Issued, s.AccessExpires, s.RefreshExpires = fromNanos(issued), fromNanos(accessExp), fromNanos(refreshExp)
-	return s, nil
-}
 
 // insertSession stores s after checking that neither hash is taken.
 func insertSession(tx *wtx, s store.Session) error {
@@ -49,7 +25,7 @@ func insertSession(tx *wtx, s store.Session) error {
 	}
 	_, err = tx.exec(`INSERT INTO sessions (access_hash, refresh_hash, account, device_id, issued, access_expires, refresh_expires)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.AccessHash[:], s.RefreshHash[:], s.Account, s.DeviceID,
-		nanos(s.Issued), nanos(s.AccessExpires), nanos(s.RefreshExpires))
+		sqlrow.Nanos(s.Issued), sqlrow.Nanos(s.AccessExpires), sqlrow.Nanos(s.RefreshExpires))
 	if err != nil {
 		return fmt.Errorf("sqlite store: store session of device %s of %s: %w", s.DeviceID, s.Account, err)
 	}
@@ -84,7 +60,7 @@ func (v sessions) Create(ctx context.Context, s store.Session) error {
 func (v sessions) ByAccess(ctx context.Context, h [32]byte) (store.Session, error) {
 	var s store.Session
 	err := v.s.readRow(ctx, v.s.hot.byAccess, func(r *sql.Row) (err error) {
-		if s, err = scanSession(r); err != nil {
+		if s, err = sqlrow.ScanSession(r); err != nil {
 			return noRows(err, "live session")
 		}
 		return nil
@@ -102,7 +78,7 @@ func (v sessions) Refresh(ctx context.Context, old [32]byte, next store.Session)
 	}
 	var reused error
 	err := v.s.w.do(ctx, func(tx *wtx) error {
-		prev, err := scanSession(tx.queryRow(liveSession+`s.refresh_hash = ?`, old[:]))
+		prev, err := sqlrow.ScanSession(tx.queryRow(sqlrow.LiveSession+`s.refresh_hash = ?`, old[:]))
 		if errors.Is(err, sql.ErrNoRows) {
 			return endReused(tx, old, &reused)
 		}
@@ -117,7 +93,7 @@ func (v sessions) Refresh(ctx context.Context, old [32]byte, next store.Session)
 			return fmt.Errorf("sqlite store: end session of device %s of %s: %w", prev.DeviceID, prev.Account, err)
 		}
 		if _, err := tx.exec(`INSERT INTO spent_refresh (refresh_hash, account, device_id, expires) VALUES (?, ?, ?, ?)`,
-			old[:], prev.Account, prev.DeviceID, nanos(prev.RefreshExpires)); err != nil {
+			old[:], prev.Account, prev.DeviceID, sqlrow.Nanos(prev.RefreshExpires)); err != nil {
 			return fmt.Errorf("sqlite store: keep spent refresh token of device %s of %s: %w", prev.DeviceID, prev.Account, err)
 		}
 		next.Account, next.DeviceID = prev.Account, prev.DeviceID
@@ -178,12 +154,12 @@ func (v sessions) Purge(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := v.s.w.do(ctx, func(tx *wtx) error {
 		var err error
-		n, err = tx.exec(`DELETE FROM sessions WHERE refresh_expires <= ?1 AND access_expires <= ?1`, nanos(now))
+		n, err = tx.exec(`DELETE FROM sessions WHERE refresh_expires <= ?1 AND access_expires <= ?1`, sqlrow.Nanos(now))
 		if err != nil {
 			return fmt.Errorf("sqlite store: purge sessions: %w", err)
 		}
 		// A spent token past its expiry could not refresh anyway.
-		if _, err := tx.exec(`DELETE FROM spent_refresh WHERE expires <= ?`, nanos(now)); err != nil {
+		if _, err := tx.exec(`DELETE FROM spent_refresh WHERE expires <= ?`, sqlrow.Nanos(now)); err != nil {
 			return fmt.Errorf("sqlite store: purge spent refresh tokens: %w", err)
 		}
 		return nil

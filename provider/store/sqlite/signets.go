@@ -8,23 +8,15 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 	"umbra/signet"
 )
 
 type signets struct{ s *Store }
 
 func (g signets) Append(ctx context.Context, address string, fp signet.Fingerprint, encoded []byte) (int64, error) {
-	if err := store.CheckAddress(address); err != nil {
+	if err := store.CheckSignetAppend(address, fp, encoded); err != nil {
 		return 0, err
-	}
-	if len(encoded) == 0 {
-		return 0, fmt.Errorf("%w: empty signet", store.ErrInvalid)
-	}
-	if err := store.CheckSize("signet", encoded, store.MaxSignetSize); err != nil {
-		return 0, err
-	}
-	if !signet.FingerprintOf(encoded).Equal(fp) {
-		return 0, fmt.Errorf("%w: fingerprint %s is not that of the signet", store.ErrInvalid, fp)
 	}
 	added := time.Now()
 	var seq int64
@@ -44,7 +36,7 @@ func (g signets) Append(ctx context.Context, address string, fp signet.Fingerpri
 		}
 		err = tx.queryRow(`INSERT INTO signets (address, seq, fingerprint, signet, added)
 			SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ? FROM signets WHERE address = ?
-			RETURNING seq`, address, fp[:], encoded, nanos(added), address).Scan(&seq)
+			RETURNING seq`, address, fp[:], encoded, sqlrow.Nanos(added), address).Scan(&seq)
 		if err != nil {
 			return fmt.Errorf("sqlite store: append signet of %s: %w", address, err)
 		}
@@ -56,23 +48,6 @@ func (g signets) Append(ctx context.Context, address string, fp signet.Fingerpri
 	return seq, nil
 }
 
-const signetColumns = `address, seq, fingerprint, signet, added`
-
-func scanSignet(row interface{ Scan(...any) error }) (store.SignetRecord, error) {
-	var r store.SignetRecord
-	var fp []byte
-	var added int64
-	if err := row.Scan(&r.Address, &r.Seq, &fp, &r.Signet, &added); err != nil {
-		return r, err
-	}
-	if len(fp) != len(r.Fingerprint) {
-		return r, fmt.Errorf("corrupt fingerprint of %d bytes", len(fp))
-	}
-	copy(r.Fingerprint[:], fp)
-	r.Added = fromNanos(added)
-	return r, nil
-}
-
 func (g signets) Current(ctx context.Context, address string) (store.SignetRecord, error) {
 	var r store.SignetRecord
 	if err := store.CheckAddress(address); err != nil {
@@ -80,7 +55,7 @@ func (g signets) Current(ctx context.Context, address string) (store.SignetRecor
 	}
 	err := g.s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		r, err = scanSignet(tx.QueryRowContext(ctx, `SELECT `+signetColumns+` FROM signets
+		r, err = sqlrow.ScanSignet(tx.QueryRowContext(ctx, `SELECT `+sqlrow.SignetColumns+` FROM signets
 			WHERE address = ? ORDER BY seq DESC LIMIT 1`, address))
 		if err != nil {
 			return noRows(err, "signet of %s", address)
@@ -94,7 +69,7 @@ func (g signets) ByFingerprint(ctx context.Context, fp signet.Fingerprint) (stor
 	var r store.SignetRecord
 	err := g.s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		r, err = scanSignet(tx.QueryRowContext(ctx, `SELECT `+signetColumns+` FROM signets WHERE fingerprint = ?`, fp[:]))
+		r, err = sqlrow.ScanSignet(tx.QueryRowContext(ctx, `SELECT `+sqlrow.SignetColumns+` FROM signets WHERE fingerprint = ?`, fp[:]))
 		if err != nil {
 			return noRows(err, "signet %s", fp)
 		}
@@ -135,14 +110,14 @@ func (g signets) History(ctx context.Context, address string, start, stop signet
 		if from > to {
 			return fmt.Errorf("%w: history of %s: start (#%d) comes after stop (#%d)", store.ErrInvalid, address, from, to)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+signetColumns+` FROM signets
+		rows, err := tx.QueryContext(ctx, `SELECT `+sqlrow.SignetColumns+` FROM signets
 			WHERE address = ? AND seq BETWEEN ? AND ? ORDER BY seq LIMIT ?`, address, from, to, limit)
 		if err != nil {
 			return fmt.Errorf("sqlite store: history of %s: %w", address, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			r, err := scanSignet(rows)
+			r, err := sqlrow.ScanSignet(rows)
 			if err != nil {
 				return fmt.Errorf("sqlite store: history of %s: %w", address, err)
 			}

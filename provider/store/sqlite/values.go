@@ -4,26 +4,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"umbra/provider/store"
 )
-
-// Times are stored as nanoseconds since the Unix epoch; 0 stands for the
-// zero time.Time ("none"). store.CheckTime keeps real times in range.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
 
 // nullBlob binds b as NULL when it is nil.
 func nullBlob(b []byte) any {

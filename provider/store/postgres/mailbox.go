@@ -1,0 +1,233 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"umbra/provider/store"
+)
+
+type mailbox struct{ s *Store }
+
+// nextSeq takes the next number of address's change sequence. The UPDATE
+// locks the account's row until the transaction ends, so the account's
+// changes commit one at a time, in sequence order; a transaction that
+// rolls back gives its number back: the sequence has no gaps.
+func nextSeq(ctx context.Context, tx pgx.Tx, address string) (int64, error) {
+	var seq int64
+	err := tx.QueryRow(ctx, `UPDATE accounts SET last_seq = last_seq + 1 WHERE address = $1 RETURNING last_seq`, address).Scan(&seq)
+	if err != nil {
+		return 0, noRows(err, "account %s", address)
+	}
+	return seq, nil
+}
+
+func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte) (string, bool, error) {
+	if err := store.CheckAddress(address); err != nil {
+		return "", false, err
+	}
+	if err := store.CheckSize("message", data, store.MaxDataSize); err != nil {
+		return "", false, err
+	}
+	var docID string
+	var created bool
+	// One round trip, one transaction, run in order by the server: the
+	// delivery record first, which waits for a concurrent delivery of the
+	// same message (from another node too) and then inserts nothing;
+	// then, only if the record is this one, the account's next sequence
+	// number, whose row lock is held just through the commit, and the
+	// document. A redelivery changes nothing.
+	err := m.s.batch(ctx, func() *pgx.Batch {
+		docID, created = store.NewDocID(), false
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO deliveries (address, message_id, doc_id) VALUES ($1, $2, $3)
+			ON CONFLICT (address, message_id) DO NOTHING RETURNING true`, address, id[:], docID).
+			QueryRow(func(r pgx.Row) error {
+				err := r.Scan(&created)
+				switch {
+				case errors.Is(err, pgx.ErrNoRows):
+					return nil // delivered before
+				case isForeignKey(err):
+					return fmt.Errorf("%w: account %s", store.ErrNotFound, address)
+				}
+				return err
+			})
+		const ours = `EXISTS (SELECT 1 FROM deliveries WHERE address = $1 AND message_id = $2 AND doc_id = $3)`
+		b.Queue(`UPDATE accounts SET last_seq = last_seq + 1 WHERE address = $1 AND `+ours, address, id[:], docID)
+		b.Queue(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+			SELECT $1, $3, $4, 1, last_seq, false, $5 FROM accounts WHERE address = $1 AND `+ours,
+			address, id[:], docID, store.KindMail, notNull(data))
+		return b
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed) {
+			return "", false, err
+		}
+		return "", false, fmt.Errorf("postgres store: deliver %s to %s: %w", id, address, err)
+	}
+	if !created {
+		// Delivered before: idempotent (docs/spec/store.md §4.2).
+		if err := m.s.row(ctx, `SELECT doc_id FROM deliveries WHERE address = $1 AND message_id = $2`, address, id[:]).Scan(&docID); err != nil {
+			return "", false, noRows(err, "delivery %s to %s", id, address)
+		}
+		return docID, false, nil
+	}
+	m.s.notes.changed(address)
+	return docID, created, nil
+}
+
+// currentRevision returns a document's revision and deleted flag;
+// revision 0 if it does not exist.
+func currentRevision(ctx context.Context, tx pgx.Tx, address, docID string) (int64, bool, error) {
+	var rev int64
+	var deleted bool
+	err := tx.QueryRow(ctx, `SELECT revision, deleted FROM documents WHERE address = $1 AND id = $2`, address, docID).Scan(&rev, &deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("postgres store: look up document %q of %s: %w", docID, address, err)
+	}
+	return rev, deleted, nil
+}
+
+func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
+	c := store.Change{DocID: docID, Kind: kind, Size: int64(len(data))}
+	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
+		return c, err
+	}
+	if err := store.CheckKind(kind); err != nil {
+		return c, err
+	}
+	if err := store.CheckSize("document", data, store.MaxDataSize); err != nil {
+		return c, err
+	}
+	err := m.s.write(ctx, func(tx pgx.Tx) error {
+		seq, err := nextSeq(ctx, tx, address)
+		if err != nil {
+			return err
+		}
+		rev, _, err := currentRevision(ctx, tx, address, docID)
+		if err != nil {
+			return err
+		}
+		if rev != expectedRevision {
+			return &store.ConflictError{DocID: docID, Current: rev}
+		}
+		c.Revision, c.Seq = rev+1, seq
+		_, err = tx.Exec(ctx, `INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+			VALUES ($1, $2, $3, $4, $5, false, $6)
+			ON CONFLICT (address, id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision,
+				seq = excluded.seq, deleted = false, data = excluded.data`,
+			address, docID, kind, c.Revision, c.Seq, notNull(data))
+		if err != nil {
+			return fmt.Errorf("postgres store: put document %q of %s: %w", docID, address, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Change{}, err
+	}
+	m.s.notes.changed(address)
+	return c, nil
+}
+
+func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64) (store.Change, error) {
+	c := store.Change{DocID: docID, Deleted: true}
+	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
+		return c, err
+	}
+	err := m.s.write(ctx, func(tx pgx.Tx) error {
+		seq, err := nextSeq(ctx, tx, address)
+		if err != nil {
+			return err
+		}
+		rev, deleted, err := currentRevision(ctx, tx, address, docID)
+		switch {
+		case err != nil:
+			return err
+		case rev == 0:
+			return fmt.Errorf("%w: document %q of %s", store.ErrNotFound, docID, address)
+		case rev != expectedRevision:
+			return &store.ConflictError{DocID: docID, Current: rev}
+		case deleted:
+			return fmt.Errorf("%w: document %q of %s is already deleted", store.ErrNotFound, docID, address)
+		}
+		c.Revision, c.Seq = rev+1, seq
+		err = tx.QueryRow(ctx, `UPDATE documents SET revision = $1, seq = $2, deleted = true, data = ''::bytea
+			WHERE address = $3 AND id = $4 RETURNING kind`, c.Revision, c.Seq, address, docID).Scan(&c.Kind)
+		if err != nil {
+			return fmt.Errorf("postgres store: delete document %q of %s: %w", docID, address, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Change{}, err
+	}
+	m.s.notes.changed(address)
+	return c, nil
+}
+
+func (m mailbox) Head(ctx context.Context, address string) (int64, error) {
+	if err := store.CheckAddress(address); err != nil {
+		return 0, err
+	}
+	var head int64
+	if err := m.s.row(ctx, `SELECT last_seq FROM accounts WHERE address = $1`, address).Scan(&head); err != nil {
+		return 0, noRows(err, "account %s", address)
+	}
+	return head, nil
+}
+
+func (m mailbox) Changes(ctx context.Context, address string, since int64, limit int) ([]store.Change, error) {
+	if err := store.CheckAddress(address); err != nil {
+		return nil, err
+	}
+	limit, err := store.Limit(limit, store.MaxPage)
+	if err != nil {
+		return nil, err
+	}
+	var list []store.Change
+	err = m.s.read(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE address = $1`, address).Scan(new(int)); err != nil {
+			return noRows(err, "account %s", address)
+		}
+		rows, err := tx.Query(ctx, `SELECT id, kind, revision, seq, deleted, length(data) FROM documents
+			WHERE address = $1 AND seq > $2 ORDER BY seq LIMIT $3`, address, since, limit)
+		if err != nil {
+			return fmt.Errorf("postgres store: changes of %s: %w", address, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c store.Change
+			if err := rows.Scan(&c.DocID, &c.Kind, &c.Revision, &c.Seq, &c.Deleted, &c.Size); err != nil {
+				return fmt.Errorf("postgres store: changes of %s: %w", address, err)
+			}
+			list = append(list, c)
+		}
+		return rows.Err()
+	})
+	return list, err
+}
+
+func (m mailbox) Get(ctx context.Context, address, docID string) (store.Document, error) {
+	var d store.Document
+	if err := store.CheckAddress(address); err != nil {
+		return d, err
+	}
+	if err := store.CheckDocID(docID); err != nil {
+		return d, err
+	}
+	err := m.s.row(ctx, `SELECT id, kind, revision, seq, deleted, data FROM documents WHERE address = $1 AND id = $2`, address, docID).Scan(&d.DocID, &d.Kind, &d.Revision, &d.Seq, &d.Deleted, &d.Data)
+	if err != nil {
+		return store.Document{}, noRows(err, "document %q of %s", docID, address)
+	}
+	d.Size = int64(len(d.Data))
+	if d.Deleted {
+		d.Data = nil
+	}
+	return d, nil
+}
