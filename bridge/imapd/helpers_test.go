@@ -11,12 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"umbra/tlscert"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"umbra/bridge/mailstore"
+	"umbra/tlscert"
 )
 
 const (

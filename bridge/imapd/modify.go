@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 

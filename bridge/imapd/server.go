@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 

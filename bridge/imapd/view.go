@@ -4,8 +4,8 @@ import (
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
