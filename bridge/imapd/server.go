@@ -93,7 +93,9 @@ func New(o Options) (*Server, error) {
 
 // capabilities lists what the server advertises beyond what imapserver
 // adds by itself (IDLE, UNSELECT, ENABLE, SASL-IR, LITERAL-, AUTH=PLAIN,
-// STARTTLS, APPENDLIMIT=n from SessionAppendLimit).
+// STARTTLS, APPENDLIMIT=n from SessionAppendLimit). LITERAL+ is not
+// advertised: LITERAL- comes with IMAP4rev1, and a server offers one of
+// the two (RFC 7888 §5).
 func capabilities() imap.CapSet {
 	return imap.CapSet{
 		imap.CapIMAP4rev1:    {},
@@ -109,7 +111,6 @@ func capabilities() imap.CapSet {
 		imap.CapBinary:       {},
 		imap.CapChildren:     {},
 		imap.CapSpecialUse:   {},
-		imap.CapLiteralPlus:  {},
 	}
 }
 

@@ -70,12 +70,16 @@ func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
 		appendLimit = int64(appendLimitSession.AppendLimit())
 	}
 
-	if lit.Size() > appendLimit {
-		return &imap.Error{
-			Type: imap.StatusResponseTypeNo,
-			Code: imap.ResponseCodeTooBig,
-			Text: fmt.Sprintf("Literals are limited to %v bytes for this command", appendLimit),
+	// umbra: before authentication no literal is read at all (upstream
+	// asked for up to APPENDLIMIT bytes, then discarded them).
+	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
+		if lit.Size() > maxBufferedLiteral || nonSync {
+			return c.refuseLiteral(lit.Size(), true, "APPEND needs authentication")
 		}
+		return err
+	}
+	if lit.Size() > appendLimit {
+		return c.refuseLiteral(lit.Size(), nonSync, fmt.Sprintf("Literals are limited to %v bytes for this command", appendLimit))
 	}
 	if err := c.acceptLiteral(lit.Size(), nonSync); err != nil {
 		return err

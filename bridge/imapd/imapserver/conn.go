@@ -47,6 +47,14 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	// umbra: readOnly is whether the selected mailbox was opened with
+	// EXAMINE (CLOSE then expunges nothing, RFC 3501 §6.4.2); bye, when
+	// set, ends the connection after the current command's answer (a
+	// non-synchronizing literal was refused, so its bytes cannot be told
+	// from commands).
+	readOnly bool
+	bye      string
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -321,7 +329,14 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 			Text: fmt.Sprintf("%v completed", name),
 		}
 	}
-	return c.writeStatusResp(tag, resp)
+	if err := c.writeStatusResp(tag, resp); err != nil {
+		return err
+	}
+	if c.bye != "" {
+		c.state = imap.ConnStateLogout
+		return c.Bye(c.bye)
+	}
+	return nil
 }
 
 func (c *Conn) handleNoop(dec *imapwire.Decoder) error {
@@ -389,24 +404,33 @@ func (c *Conn) handleUnsubscribe(dec *imapwire.Decoder) error {
 	return c.session.Unsubscribe(name)
 }
 
+// maxBufferedLiteral is the largest literal accepted outside APPEND, and
+// the largest non-synchronizing literal without LITERAL+ (RFC 7888 §5).
+const maxBufferedLiteral = 4096
+
 func (c *Conn) checkBufferedLiteral(size int64, nonSync bool) error {
-	if size > 4096 {
-		return &imap.Error{
-			Type: imap.StatusResponseTypeNo,
-			Code: imap.ResponseCodeTooBig,
-			Text: "Literals are limited to 4096 bytes for this command",
-		}
+	if size > maxBufferedLiteral {
+		return c.refuseLiteral(size, nonSync, fmt.Sprintf("Literal of %d bytes is too large (at most %d bytes outside APPEND)", size, maxBufferedLiteral))
 	}
 
 	return c.acceptLiteral(size, nonSync)
 }
 
+// refuseLiteral answers a literal that will not be read (umbra). A
+// synchronizing one was never sent: NO [TOOBIG] and the connection goes
+// on. A non-synchronizing one is on its way and cannot be told from
+// commands: BAD (RFC 7888 §4), then BYE.
+func (c *Conn) refuseLiteral(size int64, nonSync bool, text string) error {
+	if !nonSync {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: text}
+	}
+	c.bye = "Refused non-synchronizing literal"
+	return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeTooBig, Text: text}
+}
+
 func (c *Conn) acceptLiteral(size int64, nonSync bool) error {
-	if nonSync && size > 4096 && !c.server.options.caps().Has(imap.CapLiteralPlus) {
-		return &imap.Error{
-			Type: imap.StatusResponseTypeBad,
-			Text: "Non-synchronizing literals are limited to 4096 bytes",
-		}
+	if nonSync && size > maxBufferedLiteral && !c.server.options.caps().Has(imap.CapLiteralPlus) {
+		return c.refuseLiteral(size, nonSync, fmt.Sprintf("Non-synchronizing literals are limited to %d bytes (LITERAL-)", maxBufferedLiteral))
 	}
 
 	if nonSync {
@@ -600,6 +624,12 @@ func (w *UpdateWriter) WriteNumRecent(n uint32) error {
 		return nil
 	}
 	return w.conn.writeObsoleteRecent(n)
+}
+
+// WritePermanentFlags writes an OK [PERMANENTFLAGS] response (umbra: sent
+// with FLAGS when a new keyword appears in the selected mailbox).
+func (w *UpdateWriter) WritePermanentFlags(flags []imap.Flag) error {
+	return w.conn.writePermanentFlags(flags)
 }
 
 // WriteMailboxFlags writes a FLAGS response.

@@ -329,6 +329,13 @@ type FetchWriter struct {
 	options fetchWriterOptions
 }
 
+// Updates returns a writer of untagged updates other than EXPUNGE, for
+// what must precede the FETCH responses (umbra: FLAGS when STORE adds a
+// new keyword).
+func (w *FetchWriter) Updates() *UpdateWriter {
+	return &UpdateWriter{conn: w.conn}
+}
+
 // CreateMessage writes a FETCH response for a message.
 //
 // FetchResponseWriter.Close must be called.

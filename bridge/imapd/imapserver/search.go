@@ -332,7 +332,8 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 	default:
 		seqSet, err := imapwire.ParseSeqSet(key)
 		if err != nil {
-			return err
+			// umbra: upstream returned the bare error: NO [SERVERBUG].
+			return newClientBugError(fmt.Sprintf("Unknown search key %q", key))
 		}
 		criteria.SeqNum = append(criteria.SeqNum, seqSet)
 	}

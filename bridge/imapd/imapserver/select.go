@@ -71,6 +71,7 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	}
 
 	c.state = imap.ConnStateSelected
+	c.readOnly = readOnly
 	// TODO: forbid write commands in read-only mode
 
 	var (
@@ -100,7 +101,9 @@ func (c *Conn) handleUnselect(dec *imapwire.Decoder, expunge bool) error {
 		return err
 	}
 
-	if expunge {
+	// umbra: CLOSE of a mailbox opened with EXAMINE removes nothing and
+	// gives no error (RFC 3501 §6.4.2, RFC 9051 §6.4.1).
+	if expunge && !c.readOnly {
 		w := &ExpungeWriter{}
 		if err := c.session.Expunge(w, nil); err != nil {
 			return err

@@ -56,6 +56,11 @@ type Decoder struct {
 	// Literals are ignored.
 	MaxSize int64
 
+	// refused is set once CheckBufferedLiteralFunc refused a literal
+	// (umbra): the client sends nothing more of the command, so every
+	// later read fails instead of waiting for it.
+	refused bool
+
 	r         *bufio.Reader
 	side      ConnSide
 	err       error
@@ -93,6 +98,9 @@ func (dec *Decoder) returnErr(err error) bool {
 }
 
 func (dec *Decoder) readByte() (byte, bool) {
+	if dec.refused {
+		return 0, false // umbra: the rest of the command will not come
+	}
 	if dec.MaxSize > 0 && dec.readBytes > dec.MaxSize {
 		return 0, dec.returnErr(fmt.Errorf("imapwire: max size exceeded"))
 	}
@@ -577,8 +585,12 @@ func (dec *Decoder) Literal(ptr *string) bool {
 	}
 	if dec.CheckBufferedLiteralFunc != nil {
 		if err := dec.CheckBufferedLiteralFunc(lit.Size(), nonSync); err != nil {
+			// umbra: record the refusal; upstream returned false with no
+			// error, so ExpectAString went on to read an atom from the
+			// literal the client would never send, and hung.
 			lit.cancel()
-			return false
+			dec.refused = true
+			return dec.returnErr(err)
 		}
 	}
 	var sb strings.Builder
