@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-message/textproto"
@@ -41,11 +40,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		}
 		flagsChanged := false
 		if markSeen && !hasFlag(m.flags, string(imap.FlagSeen)) {
-			flags := append(slices.Clone(m.flags), string(imap.FlagSeen))
-			if err := s.setFlags(v, m.message, flags); err != nil {
-				if errors.Is(err, mailstore.ErrNotFound) {
-					continue
-				}
+			flags, err := s.updateFlags(v, m.message, []string{string(imap.FlagSeen)}, nil, nil)
+			if errors.Is(err, mailstore.ErrNotFound) {
+				continue
+			}
+			if err != nil {
 				return err
 			}
 			m.flags, flagsChanged = flags, true
@@ -132,7 +131,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.
 	resp := w.CreateMessage(m.seq)
 	resp.WriteUID(imap.UID(m.uid))
 	if options.Flags || flagsChanged {
-		resp.WriteFlags(imapFlags(m.flags))
+		resp.WriteFlags(s.view.messageFlags(m.message))
 	}
 	if options.InternalDate {
 		resp.WriteInternalDate(m.date)
@@ -248,20 +247,31 @@ func (src *source) header() ([]byte, error) {
 	return src.hdr, nil
 }
 
-// setFlags stores flags for m on behalf of this session; the store's event
-// then reaches the other sessions but not this one, which reports the
-// change in its own response (see mailbox.own).
-func (s *session) setFlags(v *view, m message, flags []string) error {
-	v.box.ownFlags(m.uid, v.tracker)
-	_, err := s.srv.store.SetFlags(s.srv.ctx, m.id, flags, mailstore.Local)
-	v.box.disownFlags(m.uid, v.tracker)
+// updateFlags changes the flags of m on behalf of this session and
+// returns them as stored: set replaces them (STORE FLAGS), otherwise add
+// and remove are applied as a delta inside the store's transaction, so
+// concurrent changes by other sessions are kept (STORE +FLAGS/-FLAGS, RFC
+// 9051 §6.4.6). The store's event reaches the other sessions but not this
+// one, which reports the change in its own response: the event carries
+// this session's tracker as its actor (mailbox.setFlagsLocked).
+func (s *session) updateFlags(v *view, m message, add, remove, set []string) ([]string, error) {
+	ctx := mailstore.WithActor(s.srv.ctx, v.tracker)
+	var (
+		out mailstore.Message
+		err error
+	)
+	if set != nil {
+		out, err = s.srv.store.SetFlags(ctx, m.id, set, mailstore.Local)
+	} else {
+		out, err = s.srv.store.UpdateFlags(ctx, m.id, add, remove, mailstore.Local)
+	}
 	if errors.Is(err, mailstore.ErrInvalid) {
-		return storeError("store", err) // e.g. an unknown system flag
+		return nil, storeError("store", err) // e.g. an unknown system flag
 	}
 	if err != nil {
-		return fmt.Errorf("imapd: set flags of uid %d: %w", m.uid, err)
+		return nil, fmt.Errorf("imapd: set flags of uid %d: %w", m.uid, err)
 	}
-	return nil
+	return out.Flags, nil
 }
 
 // completeHeader returns h ending with the blank line that closes a header

@@ -160,8 +160,13 @@ func (s *session) statusData(mb mailstore.Mailbox, options *imap.StatusOptions) 
 	data := &imap.StatusData{Mailbox: mb.Name, UIDNext: imap.UID(mb.UIDNext), UIDValidity: mb.UIDValidity}
 	messages, unseen, size := mb.Messages, mb.Unseen, mb.Size
 	data.NumMessages, data.NumUnseen, data.Size = &messages, &unseen, &size
-	recent := uint32(0) // \Recent is never set (removed in IMAP4rev2)
-	data.NumRecent = &recent
+	if options.NumRecent {
+		recent, err := s.srv.statusRecent(mb)
+		if err != nil {
+			return nil, fmt.Errorf("imapd: status %q: %w", mb.Name, err)
+		}
+		data.NumRecent = &recent
+	}
 	limit := uint32(appendLimit)
 	data.AppendLimit = &limit
 	if options.NumDeleted || options.DeletedStorage {

@@ -12,7 +12,9 @@ import (
 
 // Store answers STORE and UID STORE (RFC 9051 §6.4.6). Each changed
 // message is one store transaction with origin Local, so the sync engine
-// pushes it.
+// pushes it. +FLAGS and -FLAGS are applied as deltas in that transaction,
+// never computed from this session's copy, so two sessions storing at
+// once lose nothing.
 func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
 	v, err := s.writable()
 	if err != nil {
@@ -21,23 +23,36 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
 		return err
 	}
+	given := storeFlags(flags.Flags)
+	var add, remove, set []string
+	switch flags.Op {
+	case imap.StoreFlagsSet:
+		set = append([]string{}, given...) // non-nil: replace, even with nothing
+	case imap.StoreFlagsAdd:
+		add = given
+	default: // imap.StoreFlagsDel
+		remove = given
+	}
 	chosen := v.choose(numSet)
 	done := chosen[:0]
 	for _, m := range chosen {
 		if !m.loaded {
 			continue
 		}
-		next := applyStore(m.flags, flags)
-		if !sameFlags(next, m.flags) {
-			if err := s.setFlags(v, m.message, next); err != nil {
-				if errors.Is(err, mailstore.ErrNotFound) {
-					continue // expunged meanwhile; its EXPUNGE is queued
-				}
-				return err
-			}
-			m.flags = next
+		next, err := s.updateFlags(v, m.message, add, remove, set)
+		if errors.Is(err, mailstore.ErrNotFound) {
+			continue // expunged meanwhile; its EXPUNGE is queued
 		}
+		if err != nil {
+			return err
+		}
+		m.flags = next
 		done = append(done, m)
+	}
+	// A keyword new to the mailbox is announced before the FETCH
+	// responses that show it (RFC 9051 §7.3.5).
+	if err := v.announceFlags(w.Updates()); err != nil {
+		return err
 	}
 	if flags.Silent {
 		return nil
@@ -48,7 +63,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		resp := w.CreateMessage(m.seq)
 		resp.WriteUID(imap.UID(m.uid))
-		resp.WriteFlags(imapFlags(m.flags))
+		resp.WriteFlags(v.messageFlags(m.message))
 		if err := resp.Close(); err != nil {
 			return err
 		}

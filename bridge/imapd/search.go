@@ -118,12 +118,12 @@ func (sc *searcher) match(m selected, c *imap.SearchCriteria) (bool, error) {
 		return false, nil
 	}
 	for _, f := range c.Flag {
-		if !hasFlag(m.flags, string(f)) {
+		if !sc.hasFlag(m, f) {
 			return false, nil
 		}
 	}
 	for _, f := range c.NotFlag {
-		if hasFlag(m.flags, string(f)) {
+		if sc.hasFlag(m, f) {
 			return false, nil
 		}
 	}
@@ -264,4 +264,15 @@ func (sc *searcher) header(m selected) (textproto.Header, error) {
 	}
 	sc.headers[m.uid] = h
 	return h, nil
+}
+
+// hasFlag reports whether m has flag f for this session: \Recent is the
+// session's own (SEARCH RECENT, NEW, OLD; RFC 3501 §6.4.4).
+func (sc *searcher) hasFlag(m selected, f imap.Flag) bool {
+	if strings.EqualFold(string(f), flagRecent) {
+		sc.v.box.mu.Lock()
+		defer sc.v.box.mu.Unlock()
+		return sc.v.isRecentLocked(m.uid)
+	}
+	return hasFlag(m.flags, string(f))
 }

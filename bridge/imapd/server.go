@@ -144,7 +144,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	return &session{srv: s, remote: c.NetConn().RemoteAddr().String()}, nil, nil
+	return &session{srv: s, conn: c, remote: c.NetConn().RemoteAddr().String()}, nil, nil
 }
 
 // onEvent is the store's Subscribe callback. It runs synchronously inside

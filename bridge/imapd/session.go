@@ -24,6 +24,7 @@ const delim = '/'
 // a time (Idle excepted, see the package comment).
 type session struct {
 	srv    *Server
+	conn   *imapserver.Conn
 	remote string
 	view   *view // nil unless a mailbox is selected
 }
@@ -75,8 +76,13 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if err != nil {
 		return nil, err
 	}
-	v, data := newView(b, mb, options.ReadOnly)
+	v, data := newView(b, mb, options.ReadOnly, s.conn)
 	s.view = v
+	if !options.ReadOnly {
+		if err := s.srv.saveRecent(b); err != nil {
+			return nil, err
+		}
+	}
 	return data, nil
 }
 
@@ -91,6 +97,12 @@ func (s *session) unselect() {
 		return
 	}
 	s.view.close()
+	if !s.view.readOnly {
+		// Messages that arrived while selected may have been claimed.
+		if err := s.srv.saveRecent(s.view.box); err != nil {
+			s.srv.log.Warn("imapd: unselect", "err", err)
+		}
+	}
 	s.srv.closeMailbox(s.view.box)
 	s.view = nil
 }
@@ -100,7 +112,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.view == nil {
 		return nil
 	}
-	return s.view.tracker.Poll(w, allowExpunge)
+	return s.view.poll(w, allowExpunge)
 }
 
 // Idle writes updates as they happen (RFC 2177). Without a selected

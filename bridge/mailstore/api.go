@@ -100,6 +100,7 @@ type Event struct {
 	UID       uint32
 	Flags     []string
 	Origin    Origin
+	Actor     any // what the writer's context carried (WithActor), or nil
 }
 
 // Field selects what Search looks in.
@@ -157,6 +158,7 @@ type Outgoing struct {
 //	Open(path string, key []byte) (*Store, error)
 //	(*Store) Close() error
 //	(*Store) Subscribe(fn func(Event)) (cancel func())
+//	WithActor(ctx, actor) context.Context  -- tags the events of writes made with ctx
 //
 //	(*Store) Mailboxes(ctx) ([]Mailbox, error)
 //	(*Store) Mailbox(ctx, name) (Mailbox, error)
@@ -172,6 +174,7 @@ type Outgoing struct {
 //	(*Store) Content(ctx, contentID) ([]byte, error)
 //	(*Store) Header(ctx, contentID) ([]byte, error)
 //	(*Store) SetFlags(ctx, id, flags, origin) (Message, error)
+//	(*Store) UpdateFlags(ctx, id, add, remove, origin) (Message, error)
 //	(*Store) Move(ctx, id, dest, origin) (Message, error)
 //	(*Store) Copy(ctx, id, dest, newKey, origin) (Message, error)
 //	(*Store) Expunge(ctx, id, origin) error

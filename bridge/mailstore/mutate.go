@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // markPending gives the messages whose column (id or mailbox_id) is
@@ -28,9 +29,49 @@ func (s *Store) SetFlags(ctx context.Context, id int64, flags []string, origin O
 	if err != nil {
 		return Message{}, err
 	}
+	m, err := s.changeFlags(ctx, id, origin, func([]string) ([]string, error) { return flags, nil })
+	if err != nil {
+		return Message{}, fmt.Errorf("mailstore: set flags of message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// UpdateFlags adds the flags add and then removes the flags remove
+// (keywords compare case-insensitively) as one read-modify-write in the
+// write transaction, so changes made at the same time by others are kept:
+// what IMAP STORE +FLAGS and -FLAGS mean (RFC 9051 §6.4.6). Otherwise as
+// SetFlags.
+func (s *Store) UpdateFlags(ctx context.Context, id int64, add, remove []string, origin Origin) (Message, error) {
+	add, err := canonicalFlags(add)
+	if err != nil {
+		return Message{}, err
+	}
+	remove, err = canonicalFlags(remove)
+	if err != nil {
+		return Message{}, err
+	}
+	m, err := s.changeFlags(ctx, id, origin, func(old []string) ([]string, error) {
+		next := slices.DeleteFunc(append(slices.Clone(old), add...), func(f string) bool {
+			return slices.ContainsFunc(remove, func(r string) bool { return strings.EqualFold(r, f) })
+		})
+		return canonicalFlags(next)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("mailstore: update flags of message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// changeFlags sets the flags of message id to what change makes of its
+// current ones, inside one write transaction.
+func (s *Store) changeFlags(ctx context.Context, id int64, origin Origin, change func(old []string) ([]string, error)) (Message, error) {
 	var m Message
-	err = s.write(ctx, func(c *conn) ([]Event, error) {
+	err := s.write(ctx, func(c *conn) ([]Event, error) {
 		old, err := messageBy(c, `m.id = ?`, id)
+		if err != nil {
+			return nil, err
+		}
+		flags, err := change(old.Flags)
 		if err != nil {
 			return nil, err
 		}
@@ -54,10 +95,7 @@ func (s *Store) SetFlags(ctx context.Context, id int64, flags []string, origin O
 		}
 		return []Event{{Kind: FlagsChanged, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, Origin: origin}}, nil
 	})
-	if err != nil {
-		return Message{}, fmt.Errorf("mailstore: set flags of message %d: %w", id, err)
-	}
-	return m, nil
+	return m, err
 }
 
 // Move moves a message to the mailbox dest: it gets dest's UIDNEXT as its

@@ -603,6 +603,17 @@ func newClientBugError(text string) error {
 type UpdateWriter struct {
 	conn         *Conn
 	allowExpunge bool
+	// messageFlags, when set, gives the flags WriteMessageFlags writes
+	// (umbra: adds the session's own \Recent).
+	messageFlags func(uid imap.UID, flags []imap.Flag) []imap.Flag
+}
+
+// WithMessageFlags returns a copy of w whose WriteMessageFlags writes
+// f(uid, flags) in place of flags (umbra).
+func (w *UpdateWriter) WithMessageFlags(f func(uid imap.UID, flags []imap.Flag) []imap.Flag) *UpdateWriter {
+	c := *w
+	c.messageFlags = f
+	return &c
 }
 
 // WriteExpunge writes an EXPUNGE response.
@@ -639,6 +650,9 @@ func (w *UpdateWriter) WriteMailboxFlags(flags []imap.Flag) error {
 
 // WriteMessageFlags writes a FETCH response with FLAGS.
 func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []imap.Flag) error {
+	if w.messageFlags != nil {
+		flags = w.messageFlags(uid, flags)
+	}
 	fetchWriter := &FetchWriter{conn: w.conn}
 	respWriter := fetchWriter.CreateMessage(seqNum)
 	if uid != 0 {
