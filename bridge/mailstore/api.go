@@ -51,7 +51,7 @@ type Mailbox struct {
 	SpecialUse  string // "" or one of the special-use constants
 	UIDValidity uint32 // fixed for the life of the mailbox; a new mailbox of an old name gets a new one
 	UIDNext     uint32
-	Subscribed  bool
+	Subscribed  bool   // its name is subscribed (Subscriptions)
 	Messages    uint32 // count of messages in it
 	Unseen      uint32 // count without \Seen
 	Size        int64  // sum of message sizes
@@ -90,7 +90,7 @@ const (
 	MessageAdded     EventKind = iota + 1 // UID, Flags set
 	MessageExpunged                       // UID set (moved away, deleted or mailbox emptied)
 	FlagsChanged                          // UID, Flags set
-	MailboxesChanged                      // a mailbox was created, deleted, renamed or (un)subscribed
+	MailboxesChanged                      // a mailbox was created, deleted, renamed or (un)subscribed; MailboxID 0 for a name without a mailbox
 )
 
 // Event is one committed change, as Subscribe reports it.
@@ -166,6 +166,7 @@ type Outgoing struct {
 //	(*Store) DeleteMailbox(ctx, name, origin) error
 //	(*Store) RenameMailbox(ctx, oldName, newName, origin) error
 //	(*Store) SetSubscribed(ctx, name, on) error
+//	(*Store) Subscriptions(ctx) ([]string, error)
 //
 //	(*Store) Add(ctx, NewMessage, origin) (Message, bool, error)
 //	(*Store) List(ctx, mailboxID) ([]Message, error)

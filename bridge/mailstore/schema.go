@@ -11,11 +11,11 @@ import (
 // user_version; applicationID (PRAGMA application_id, "Umbr") marks the
 // file as a mailstore (https://sqlite.org/pragma.html#pragma_application_id).
 const (
-	schemaVersion = 1
+	schemaVersion = 2
 	applicationID = 0x556d6272
 )
 
-// schema is version 1. Notes:
+// schema is version 2 (migrateV2 makes it of version 1). Notes:
 //   - AUTOINCREMENT on mailbox, message and content: ids are never reused,
 //     so an IMAP session holding an old id can never reach another row.
 //   - A message with mailbox_id NULL is a tombstone: expunged locally and
@@ -28,10 +28,17 @@ const (
 //   - search indexes the header fields with the trigram tokenizer:
 //     substring matching, case folded
 //     (https://sqlite.org/fts5.html#the_trigram_tokenizer), as IMAP
-//     SEARCH wants (RFC 9051 §6.4.4). Bodies go to search_body, a word
-//     index (unicode61): a trigram index of 50 KB bodies cost most of the
-//     time of an initial sync (docs/benchmarks.md), while body search by
-//     words and word beginnings is what mail clients offer.
+//     SEARCH wants (RFC 9051 §6.4.4). sender and rcpt hold the decoded
+//     field and its addresses re-written as "Name <addr>", so an address
+//     with comments is found by its name and its bare address. The
+//     decoded body text goes to body_text, without an index: SEARCH BODY
+//     is a case-insensitive substring match (RFC 3501 §6.4.4), which a
+//     word index cannot answer, and a trigram index of 50 KB bodies cost
+//     most of the time of an initial sync (docs/benchmarks.md); a scan of
+//     one mailbox's decoded text answers it.
+//   - subscription is the list of subscribed names, apart from the
+//     mailboxes: a name may be subscribed without a mailbox, and CREATE,
+//     DELETE and RENAME leave it alone (RFC 3501 §6.3.6, RFC 9051 §6.3.7).
 const schema = `
 CREATE TABLE counter (
 	name  TEXT PRIMARY KEY,
@@ -43,9 +50,12 @@ CREATE TABLE mailbox (
 	name        TEXT NOT NULL UNIQUE,
 	special_use TEXT NOT NULL DEFAULT '',
 	uidvalidity INTEGER NOT NULL,
-	uidnext     INTEGER NOT NULL DEFAULT 1,
-	subscribed  INTEGER NOT NULL DEFAULT 1
+	uidnext     INTEGER NOT NULL DEFAULT 1
 );
+
+CREATE TABLE subscription (
+	name TEXT PRIMARY KEY
+) WITHOUT ROWID;
 
 CREATE TABLE mailbox_pending (
 	name    TEXT PRIMARY KEY,
@@ -79,7 +89,10 @@ CREATE INDEX message_content ON message(content_id) WHERE content_id IS NOT NULL
 CREATE INDEX message_pending ON message(change) WHERE change > pushed;
 
 CREATE VIRTUAL TABLE search USING fts5(subject, sender, rcpt, hdr, tokenize = 'trigram');
-CREATE VIRTUAL TABLE search_body USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE body_text (
+	id   INTEGER PRIMARY KEY, -- content.id
+	body TEXT NOT NULL
+);
 
 CREATE TABLE doc (
 	id       TEXT PRIMARY KEY,
@@ -139,6 +152,8 @@ func migrate(c *conn) error {
 			return errors.New("wrong key or not a mailstore")
 		case version == schemaVersion:
 			return nil
+		case version == 1:
+			return migrateV2(c)
 		default:
 			return fmt.Errorf("schema version %d unknown to this program (it knows %d)", version, schemaVersion)
 		}
@@ -158,6 +173,9 @@ func create(c *conn) error {
 	}
 	for _, m := range defaultMailboxes {
 		if _, err := insertMailbox(c, m.name, m.use); err != nil {
+			return err
+		}
+		if err := subscribe(c, m.name, true); err != nil {
 			return err
 		}
 	}

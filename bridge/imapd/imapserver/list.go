@@ -103,9 +103,19 @@ func (c *Conn) writeLSub(data *imap.ListData) error {
 	enc := newResponseEncoder(c)
 	defer enc.end()
 
+	// umbra: LSUB has the attributes of RFC 3501 (and CHILDREN, RFC
+	// 3348); \Subscribed, \NonExistent and special use are LIST's.
+	var attrs []imap.MailboxAttr
+	for _, a := range data.Attrs {
+		switch a {
+		case imap.MailboxAttrNoInferiors, imap.MailboxAttrNoSelect, imap.MailboxAttrMarked,
+			imap.MailboxAttrUnmarked, imap.MailboxAttrHasChildren, imap.MailboxAttrHasNoChildren:
+			attrs = append(attrs, a)
+		}
+	}
 	enc.Atom("*").SP().Atom("LSUB").SP()
-	enc.List(len(data.Attrs), func(i int) {
-		enc.MailboxAttr(data.Attrs[i])
+	enc.List(len(attrs), func(i int) {
+		enc.MailboxAttr(attrs[i])
 	})
 	enc.SP()
 	if data.Delim == 0 {
