@@ -101,7 +101,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.
 			}
 			clamped := *bs
 			clamped.Partial = clampPartial(bs.Partial)
-			sections[i] = imapserver.ExtractBodySection(bytes.NewReader(b), &clamped)
+			sections[i] = withoutNUL(imapserver.ExtractBodySection(bytes.NewReader(b), &clamped))
 		}
 		for i, bs := range options.BinarySection {
 			c, err := src.content()
@@ -287,4 +287,24 @@ func completeHeader(h []byte) []byte {
 	default:
 		return append(h[:len(h):len(h)], "\r\n\r\n"...)
 	}
+}
+
+// withoutNUL returns b with every NUL octet replaced by 0x80. A literal
+// cannot carry NUL (RFC 3501 §9 and RFC 9051 §9: CHAR8 is %x01-ff); only
+// a literal8 can (RFC 3516 §4.2, RFC 9051 §6.4.5), and literal8 is for
+// BINARY[] responses alone, which send the exact bytes. So BODY[] of a
+// message with NUL octets shows 0x80 in their place, as Dovecot does; the
+// length, RFC822.SIZE and partial offsets stay the same. b is copied only
+// if it holds a NUL.
+func withoutNUL(b []byte) []byte {
+	if bytes.IndexByte(b, 0) < 0 {
+		return b
+	}
+	out := bytes.Clone(b)
+	for i, c := range out {
+		if c == 0 {
+			out[i] = 0x80
+		}
+	}
+	return out
 }

@@ -28,9 +28,11 @@ type Options struct {
 	Password string // the bridge's generated password (compared in constant time)
 	// TLSConfig enables STARTTLS when non-nil.
 	TLSConfig *tls.Config
-	// Stamp is applied to APPENDed messages before they are stored (the
-	// bridge strips any client-supplied Umbra-Security header and adds its
-	// own); nil leaves messages as they are.
+	// Stamp removes from an APPENDed message what a client must not
+	// supply (the bridge: any Umbra-Security field) and prepends one
+	// header line of its own. Its output is stored only if it removed
+	// something; otherwise the client's bytes are stored unchanged
+	// (session.stamped). nil stores messages as they are.
 	Stamp func([]byte) []byte
 	// NewKey returns a fresh message key for APPEND and COPY; nil uses 128
 	// random bits.
