@@ -10,8 +10,10 @@ cd "$(dirname "$0")"
 # Debian packages the tests use. Each test that needs an outside program
 # skips when it is absent, unless CI is set, where absence is a failure.
 # postfix, swaks and opendkim (with its tools) test the legacy MX and relay;
-# gnupg the OpenPGP code.
-apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools)
+# gnupg the OpenPGP code; dovecot-imapd is the reference server of the
+# IMAP conformance suite (bridge/imapd TestConformance), run as a
+# throw-away instance of its own, never the system service.
+apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools dovecot-imapd)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

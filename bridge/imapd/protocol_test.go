@@ -59,7 +59,9 @@ func TestBadInputIsNotServerBug(t *testing.T) {
 	r := dialRaw(t, e.addr)
 	r.cmd("LOGIN " + testUser + ` "` + testPass + `"`)
 	r.cmd("SELECT INBOX")
-	for _, c := range []string{"SEARCH FOO", "SEARCH 1:x", "UID SEARCH BOGUS 1"} {
+	for _, c := range []string{"SEARCH FOO", "SEARCH 1:x", "UID SEARCH BOGUS 1", "FETCH x FLAGS", "FETCH 0 FLAGS",
+		"SEARCH SINCE yesterday", `APPEND INBOX "32-Foo-2024 00:00:00 +0000" {1+}` + "\r\nx", `CREATE "unterminated`,
+		"SELECT &Jjo"} {
 		l := r.cmd(c)
 		last := l[len(l)-1]
 		if !strings.Contains(last, " BAD ") || strings.Contains(last, "SERVERBUG") {

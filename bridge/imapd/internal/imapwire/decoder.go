@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -102,7 +103,8 @@ func (dec *Decoder) readByte() (byte, bool) {
 		return 0, false // umbra: the rest of the command will not come
 	}
 	if dec.MaxSize > 0 && dec.readBytes > dec.MaxSize {
-		return 0, dec.returnErr(fmt.Errorf("imapwire: max size exceeded"))
+		// umbra: the client's mistake, answered BAD (not SERVERBUG).
+		return 0, dec.returnErr(&DecoderExpectError{Message: "command line too long"})
 	}
 	dec.crlf = false
 	if dec.literal {
@@ -271,14 +273,42 @@ func (dec *Decoder) DiscardUntilByte(untilCh byte) {
 	}
 }
 
+// maxDiscardedLiteral bounds the non-synchronizing literal DiscardLine
+// skips (umbra): the largest one LITERAL- allows (RFC 7888 §5).
+const maxDiscardedLiteral = 4096
+
+// DiscardLine skips the rest of a command. umbra: a line ending with a
+// non-synchronizing literal is followed by the literal's bytes, which the
+// client sends whatever the server thinks of the command (RFC 7888 §4):
+// they are skipped with the lines after them, not read as commands.
 func (dec *Decoder) DiscardLine() {
 	if dec.crlf {
 		return
 	}
-	var text string
-	dec.Text(&text)
-	dec.CRLF()
+	for {
+		var text string
+		dec.Text(&text)
+		if !dec.CRLF() {
+			return
+		}
+		m := nonSyncLiteral.FindStringSubmatch(text)
+		if m == nil {
+			return
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > maxDiscardedLiteral {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, dec.r, n); err != nil {
+			dec.returnErr(err)
+			return
+		}
+	}
 }
+
+// nonSyncLiteral matches a line that ends with a non-synchronizing
+// literal's announcement.
+var nonSyncLiteral = regexp.MustCompile(`~?\{([0-9]{1,19})\+\}$`)
 
 func (dec *Decoder) DiscardValue() bool {
 	var s string
@@ -400,6 +430,12 @@ func (dec *Decoder) Quoted(ptr *string) bool {
 		if ch == '"' {
 			break
 		}
+		if ch == '\r' || ch == '\n' {
+			// umbra: a quoted string ends on its line (RFC 3501 §4.3);
+			// reading on waited for a quote that never came.
+			dec.mustUnreadByte()
+			return dec.returnErr(&DecoderExpectError{Message: "unterminated quoted string"})
+		}
 
 		if ch == '\\' {
 			ch, ok = dec.readByte()
@@ -479,7 +515,8 @@ func (dec *Decoder) List(f func() error) (isList bool, err error) {
 	}()
 
 	if dec.listDepth >= maxListDepth {
-		return false, fmt.Errorf("imapwire: exceeded max depth")
+		dec.returnErr(&DecoderExpectError{Message: "lists nested too deeply"}) // umbra: BAD, not SERVERBUG
+		return false, dec.err
 	}
 
 	for {
@@ -526,10 +563,12 @@ func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 		return true
 	}
 	name, err := utf7.Decode(name)
-	if err == nil {
-		*ptr = name
+	if err != nil {
+		// umbra: a bad name is the client's mistake (was SERVERBUG).
+		return dec.returnErr(&DecoderExpectError{Message: "mailbox name is not modified UTF-7 (RFC 3501 §5.1.3)"})
 	}
-	return dec.returnErr(err)
+	*ptr = name
+	return true
 }
 
 func (dec *Decoder) ExpectUID(ptr *imap.UID) bool {
@@ -553,7 +592,8 @@ func (dec *Decoder) ExpectNumSet(kind NumKind, ptr *imap.NumSet) bool {
 	}
 	numSet, err := imapnum.ParseSet(s)
 	if err != nil {
-		return dec.returnErr(err)
+		// umbra: e.g. "0" or "1:x", answered BAD (was SERVERBUG).
+		return dec.returnErr(&DecoderExpectError{Message: fmt.Sprintf("bad sequence set %q", s)})
 	}
 
 	switch kind {
