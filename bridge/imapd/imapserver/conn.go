@@ -305,8 +305,13 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		resp    *imap.StatusResponse
 		imapErr *imap.Error
 		decErr  *imapwire.DecoderExpectError
+		readErr *imapwire.ReadError
 	)
-	if errors.As(err, &imapErr) {
+	if errors.As(err, &readErr) {
+		// umbra: the input ended or timed out mid-command: nothing to
+		// answer (upstream sent NO [SERVERBUG]); the connection ends.
+		return err
+	} else if errors.As(err, &imapErr) {
 		resp = (*imap.StatusResponse)(imapErr)
 	} else if errors.As(err, &decErr) {
 		resp = &imap.StatusResponse{

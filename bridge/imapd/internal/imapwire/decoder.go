@@ -32,6 +32,13 @@ func isAStringChar(ch byte) bool {
 	return IsAtomChar(ch) || ch == ']'
 }
 
+// ReadError is a failure to read the client's input (umbra): the
+// connection is gone or timed out, so there is no one to answer.
+type ReadError struct{ Err error }
+
+func (err *ReadError) Error() string { return "imapwire: read: " + err.Err.Error() }
+func (err *ReadError) Unwrap() error { return err.Err }
+
 // DecoderExpectError is an error due to the Decoder.Expect family of methods.
 type DecoderExpectError struct {
 	Message string
@@ -115,7 +122,7 @@ func (dec *Decoder) readByte() (byte, bool) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return b, dec.returnErr(err)
+		return b, dec.returnErr(&ReadError{Err: err})
 	}
 	dec.readBytes++
 	return b, true
