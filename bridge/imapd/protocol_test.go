@@ -103,3 +103,28 @@ func TestOneLiteralCapability(t *testing.T) {
 		}
 	}
 }
+
+// TestID: ID (RFC 2971) in any state, with the client's list or NIL.
+func TestID(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	r := dialRaw(t, e.addr)
+	if l := r.cmd("CAPABILITY"); !strings.Contains(l[0], " ID") {
+		t.Errorf("ID not advertised: %q", l)
+	}
+	for _, c := range []string{`ID ("name" "test" "version" "1.0")`, "ID NIL", `ID ("os" NIL)`} {
+		l := r.cmd(c)
+		if len(l) != 2 || l[0] != `* ID ("name" "Umbra bridge" "vendor" "Umbra")` || !strings.Contains(l[1], " OK ") {
+			t.Errorf("%s: %q", c, l)
+		}
+	}
+	for _, c := range []string{"ID", "ID (", `ID ("name")`, "ID " + "(" + strings.Repeat(`"k" "v" `, 31) + ")"} {
+		if l := r.cmd(c); !strings.Contains(l[len(l)-1], " BAD ") {
+			t.Errorf("%s: %q", c, l)
+		}
+	}
+	r.cmd("LOGIN " + testUser + ` "` + testPass + `"`)
+	if l := r.cmd("ID NIL"); !strings.HasPrefix(l[0], "* ID (") {
+		t.Errorf("ID when logged in: %q", l)
+	}
+}

@@ -113,6 +113,7 @@ func capabilities() imap.CapSet {
 		imap.CapBinary:       {},
 		imap.CapChildren:     {},
 		imap.CapSpecialUse:   {},
+		imap.CapID:           {},
 	}
 }
 

@@ -32,6 +32,7 @@ type session struct {
 var _ interface {
 	imapserver.SessionIMAP4rev2
 	imapserver.SessionAppendLimit
+	imapserver.SessionID
 } = (*session)(nil)
 
 // Close releases the selected mailbox when the connection ends.
@@ -55,6 +56,15 @@ func (s *session) Login(username, password string) error {
 	case <-s.srv.ctx.Done():
 	}
 	return imapserver.ErrAuthFailed
+}
+
+// ID answers ID (RFC 2971) with the server's name; the client's is
+// logged, as RFC 2971 §3.1 intends it for debugging.
+func (s *session) ID(client *imap.IDData) *imap.IDData {
+	if client != nil {
+		s.srv.log.Debug("imapd: client id", "remote", s.remote, "name", client.Name, "version", client.Version)
+	}
+	return &imap.IDData{Name: "Umbra bridge", Vendor: "Umbra"}
 }
 
 // Namespace: one personal namespace, no prefix (RFC 2342).

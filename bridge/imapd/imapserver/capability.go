@@ -46,6 +46,10 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralMinus,
 		}...)
 	}
+	// umbra: ID works in every state (RFC 2971 §3.1).
+	if _, ok := c.session.(SessionID); ok && available.Has(imap.CapID) {
+		caps = append(caps, imap.CapID)
+	}
 	if c.canStartTLS() {
 		caps = append(caps, imap.CapStartTLS)
 	}

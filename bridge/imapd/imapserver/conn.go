@@ -242,6 +242,8 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		sendOK = false
 	case "ENABLE":
 		err = c.handleEnable(dec)
+	case "ID":
+		err = c.handleID(dec) // umbra
 	case "CREATE":
 		err = c.handleCreate(dec)
 	case "DELETE":

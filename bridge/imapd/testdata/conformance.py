@@ -174,6 +174,12 @@ def test_preauth(s):
             s.ok(c.cmd("NOOP"), "NOOP after the refused literal")
     except OSError as e:
         s.check(False, "LOGIN {4294967295}: no answer (%s)" % e)
+    # ID (RFC 2971), before login too.
+    s.check("ID" in cs, "ID advertised: %s" % cs)
+    r = c.cmd("ID", '("name" "conformance" "version" "1")')
+    s.ok(r, "ID")
+    s.has(r, r'^ID (\(("[^"]*" ("[^"]*"|NIL) ?)*\)|NIL)$', "ID response")
+    s.ok(c.cmd("ID", "NIL"), "ID NIL")
     # Literals for both arguments.
     r = c.cmd("LOGIN", Literal(s.a.user), Literal(s.a.password))
     s.ok(r, "LOGIN with synchronizing literals")
@@ -422,6 +428,8 @@ def test_append(s):
     r = c.cmd("FETCH", "*", "(BODY.PEEK[])")
     s.ok(r, "FETCH BODY[] of a message with NUL")
     s.check(all(b"\0" not in lit for lit in r.literals), "no NUL in a plain literal: %r" % r.literals)
+    # Both servers put 0x80 in place of each NUL, keeping the length.
+    s.check(nul.replace("\0", "\x80").encode("latin-1") in r.literals, "NUL shown as 0x80: %r" % r.literals)
     r = c.cmd("FETCH", "*", "(BINARY.PEEK[1])")
     s.ok(r, "FETCH BINARY[1] of a message with NUL")
     s.has(r, r"BINARY\[1\] ~\{", "BINARY[] with NUL is a literal8")
