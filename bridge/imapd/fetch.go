@@ -261,9 +261,9 @@ func (s *session) updateFlags(v *view, m message, add, remove, set []string) ([]
 		err error
 	)
 	if set != nil {
-		out, err = s.srv.store.SetFlags(ctx, m.id, set, mailstore.Local)
+		out, err = s.srv.store.ChangeFlags(ctx, m.id, mailstore.FlagChange{Replace: true, Add: set}, mailstore.Local)
 	} else {
-		out, err = s.srv.store.UpdateFlags(ctx, m.id, add, remove, mailstore.Local)
+		out, err = s.srv.store.ChangeFlags(ctx, m.id, mailstore.FlagChange{Add: add, Remove: remove}, mailstore.Local)
 	}
 	if errors.Is(err, mailstore.ErrInvalid) {
 		return nil, storeError("store", err) // e.g. an unknown system flag

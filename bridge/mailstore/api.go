@@ -16,6 +16,9 @@ var (
 	ErrExists = errors.New("mailstore: already exists")
 	// ErrInvalid: a name, flag or argument breaks a rule (the error text says which).
 	ErrInvalid = errors.New("mailstore: invalid")
+	// ErrModified: a conditional change found the message changed since
+	// the mod-sequence it was given (FlagChange.UnchangedSince).
+	ErrModified = errors.New("mailstore: modified since")
 )
 
 // Origin says where a mutation comes from, and so whether the sync engine
@@ -55,6 +58,9 @@ type Mailbox struct {
 	Messages    uint32 // count of messages in it
 	Unseen      uint32 // count without \Seen
 	Size        int64  // sum of message sizes
+	// HighestModSeq is the highest mod-sequence of a change in the
+	// mailbox, a message leaving it included (RFC 7162 CONDSTORE).
+	HighestModSeq uint64
 }
 
 // Message is one message in one mailbox, without its bytes.
@@ -66,8 +72,9 @@ type Message struct {
 	UID          uint32   // never changes while the message stays in the mailbox
 	Flags        []string // sorted, canonical case for system flags (\Seen, \Answered, \Flagged, \Deleted, \Draft); never \Recent
 	InternalDate time.Time
-	Size         int64 // bytes of MIME
-	ContentID    int64 // the stored content (several messages may share one, after COPY)
+	Size         int64  // bytes of MIME
+	ContentID    int64  // the stored content (several messages may share one, after COPY)
+	ModSeq       uint64 // mod-sequence of its last change (RFC 7162)
 	// SyncedFlags and SyncedMailbox are the state last agreed with the
 	// provider (the base of a three-way merge); nil/"" if never synced.
 	SyncedFlags   []string
@@ -99,6 +106,7 @@ type Event struct {
 	MailboxID int64
 	UID       uint32
 	Flags     []string
+	ModSeq    uint64 // MessageAdded, FlagsChanged: the message's new mod-sequence
 	Origin    Origin
 	Actor     any // what the writer's context carried (WithActor), or nil
 }
@@ -175,7 +183,7 @@ type Outgoing struct {
 //	(*Store) Content(ctx, contentID) ([]byte, error)
 //	(*Store) Header(ctx, contentID) ([]byte, error)
 //	(*Store) SetFlags(ctx, id, flags, origin) (Message, error)
-//	(*Store) UpdateFlags(ctx, id, add, remove, origin) (Message, error)
+//	(*Store) ChangeFlags(ctx, id, FlagChange, origin) (Message, error)
 //	(*Store) Move(ctx, id, dest, origin) (Message, error)
 //	(*Store) Copy(ctx, id, dest, newKey, origin) (Message, error)
 //	(*Store) Expunge(ctx, id, origin) error

@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// TestUpdateFlagsDelta: UpdateFlags is a read-modify-write inside the
+// TestChangeFlagsDelta: ChangeFlags is a read-modify-write inside the
 // write transaction, so writers changing different flags at once all
 // keep their changes; removal ignores case; events carry the actor.
-func TestUpdateFlagsDelta(t *testing.T) {
+func TestChangeFlagsDelta(t *testing.T) {
 	t.Parallel()
 	s, _ := openTest(t)
 	m := add(t, s, "k1", Inbox, Remote, `\Seen`, "Old")
@@ -30,14 +30,14 @@ func TestUpdateFlagsDelta(t *testing.T) {
 			defer wg.Done()
 			ctx := WithActor(context.Background(), w)
 			for r := range 4 {
-				if _, err := s.UpdateFlags(ctx, m.ID, []string{fmt.Sprintf("w%dr%d", w, r)}, nil, Local); err != nil {
+				if _, err := s.ChangeFlags(ctx, m.ID, FlagChange{Add: []string{fmt.Sprintf("w%dr%d", w, r)}}, Local); err != nil {
 					t.Error(err)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	got, err := s.UpdateFlags(t.Context(), m.ID, nil, []string{"old", `\SEEN`}, Local)
+	got, err := s.ChangeFlags(t.Context(), m.ID, FlagChange{Remove: []string{"old", `\SEEN`}}, Local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestUpdateFlagsDelta(t *testing.T) {
 	if len(actors) != 33 || actors[0] == nil || actors[32] != nil {
 		t.Errorf("event actors %v", actors)
 	}
-	if _, err := s.UpdateFlags(t.Context(), m.ID, []string{`\Bogus`}, nil, Local); err == nil {
+	if _, err := s.ChangeFlags(t.Context(), m.ID, FlagChange{Add: []string{`\Bogus`}}, Local); err == nil {
 		t.Error("unknown system flag accepted")
 	}
 }

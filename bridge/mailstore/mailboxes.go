@@ -15,19 +15,20 @@ const mailboxColumns = `b.id, b.name, b.special_use, b.uidvalidity, b.uidnext,
 	EXISTS (SELECT 1 FROM subscription s WHERE s.name = b.name),
 	(SELECT count(*) FROM message m WHERE m.mailbox_id = b.id),
 	(SELECT count(*) FROM message m WHERE m.mailbox_id = b.id AND instr(' ' || m.flags || ' ', ' \Seen ') = 0),
-	(SELECT total(m.size) FROM message m WHERE m.mailbox_id = b.id)`
+	(SELECT total(m.size) FROM message m WHERE m.mailbox_id = b.id), b.highest_modseq`
 
 func scanMailbox(s *sqlite3.Stmt) Mailbox {
 	return Mailbox{
-		ID:          s.ColumnInt64(0),
-		Name:        s.ColumnText(1),
-		SpecialUse:  s.ColumnText(2),
-		UIDValidity: uint32(s.ColumnInt64(3)),
-		UIDNext:     uint32(s.ColumnInt64(4)),
-		Subscribed:  s.ColumnBool(5),
-		Messages:    uint32(s.ColumnInt64(6)),
-		Unseen:      uint32(s.ColumnInt64(7)),
-		Size:        s.ColumnInt64(8),
+		ID:            s.ColumnInt64(0),
+		Name:          s.ColumnText(1),
+		SpecialUse:    s.ColumnText(2),
+		UIDValidity:   uint32(s.ColumnInt64(3)),
+		UIDNext:       uint32(s.ColumnInt64(4)),
+		Subscribed:    s.ColumnBool(5),
+		Messages:      uint32(s.ColumnInt64(6)),
+		Unseen:        uint32(s.ColumnInt64(7)),
+		Size:          s.ColumnInt64(8),
+		HighestModSeq: uint64(s.ColumnInt64(9)),
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 //   - body text moves from the word index search_body to body_text (body
 //     search is by substring now);
 //   - sender and rcpt are indexed again with their parsed addresses
-//     (addressText).
+//     (addressText);
+//   - mod-sequences start, every message and mailbox at 1.
 func migrateV2(c *conn) error {
 	err := c.c.Exec(`
 CREATE TABLE subscription (name TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -23,7 +24,10 @@ INSERT INTO subscription(name) SELECT name FROM mailbox WHERE subscribed;
 ALTER TABLE mailbox DROP COLUMN subscribed;
 CREATE TABLE body_text (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 INSERT INTO body_text(id, body) SELECT rowid, body FROM search_body;
-DROP TABLE search_body;`)
+DROP TABLE search_body;
+ALTER TABLE mailbox ADD COLUMN highest_modseq INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE message ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
+INSERT INTO counter(name, value) VALUES ('modseq', 1);`)
 	if err != nil {
 		return fmt.Errorf("migrate to version 2: %w", err)
 	}

@@ -32,6 +32,9 @@ CREATE VIRTUAL TABLE search_body USING fts5(body, tokenize = 'unicode61 remove_d
 INSERT INTO search_body(rowid, body) SELECT id, body FROM body_text;
 DROP TABLE body_text;
 UPDATE search SET sender = 'eve(work)@e.test';
+ALTER TABLE mailbox DROP COLUMN highest_modseq;
+ALTER TABLE message DROP COLUMN modseq;
+DELETE FROM counter WHERE name = 'modseq';
 PRAGMA user_version = 1;`)
 	s.wmu.Unlock()
 	if err != nil {

@@ -29,55 +29,76 @@ func (s *Store) SetFlags(ctx context.Context, id int64, flags []string, origin O
 	if err != nil {
 		return Message{}, err
 	}
-	m, err := s.changeFlags(ctx, id, origin, func([]string) ([]string, error) { return flags, nil })
+	m, err := s.changeFlags(ctx, id, origin, func(Message) ([]string, error) { return flags, nil })
 	if err != nil {
 		return Message{}, fmt.Errorf("mailstore: set flags of message %d: %w", id, err)
 	}
 	return m, nil
 }
 
-// UpdateFlags adds the flags add and then removes the flags remove
-// (keywords compare case-insensitively) as one read-modify-write in the
-// write transaction, so changes made at the same time by others are kept:
-// what IMAP STORE +FLAGS and -FLAGS mean (RFC 9051 §6.4.6). Otherwise as
-// SetFlags.
-func (s *Store) UpdateFlags(ctx context.Context, id int64, add, remove []string, origin Origin) (Message, error) {
-	add, err := canonicalFlags(add)
+// FlagChange is a change of a message's flags for ChangeFlags.
+type FlagChange struct {
+	// Replace sets the flags to Add; otherwise Add is added and then
+	// Remove removed (keywords compare case-insensitively).
+	Replace     bool
+	Add, Remove []string
+	// UnchangedSince, if nonzero, makes the change conditional: a message
+	// whose ModSeq is greater is left alone and ErrModified returned (RFC
+	// 7162 §3.2 UNCHANGEDSINCE).
+	UnchangedSince uint64
+}
+
+// ChangeFlags applies ch to the message's flags as one read-modify-write
+// in the write transaction, so changes made at the same time by others
+// are kept: what IMAP STORE +FLAGS and -FLAGS mean (RFC 9051 §6.4.6).
+// Otherwise as SetFlags.
+func (s *Store) ChangeFlags(ctx context.Context, id int64, ch FlagChange, origin Origin) (Message, error) {
+	add, err := canonicalFlags(ch.Add)
 	if err != nil {
 		return Message{}, err
 	}
-	remove, err = canonicalFlags(remove)
+	remove, err := canonicalFlags(ch.Remove)
 	if err != nil {
 		return Message{}, err
 	}
-	m, err := s.changeFlags(ctx, id, origin, func(old []string) ([]string, error) {
-		next := slices.DeleteFunc(append(slices.Clone(old), add...), func(f string) bool {
+	m, err := s.changeFlags(ctx, id, origin, func(old Message) ([]string, error) {
+		if ch.UnchangedSince != 0 && old.ModSeq > ch.UnchangedSince {
+			return nil, ErrModified
+		}
+		if ch.Replace {
+			return add, nil
+		}
+		next := slices.DeleteFunc(append(slices.Clone(old.Flags), add...), func(f string) bool {
 			return slices.ContainsFunc(remove, func(r string) bool { return strings.EqualFold(r, f) })
 		})
 		return canonicalFlags(next)
 	})
 	if err != nil {
-		return Message{}, fmt.Errorf("mailstore: update flags of message %d: %w", id, err)
+		return Message{}, fmt.Errorf("mailstore: change flags of message %d: %w", id, err)
 	}
 	return m, nil
 }
 
 // changeFlags sets the flags of message id to what change makes of its
 // current ones, inside one write transaction.
-func (s *Store) changeFlags(ctx context.Context, id int64, origin Origin, change func(old []string) ([]string, error)) (Message, error) {
+func (s *Store) changeFlags(ctx context.Context, id int64, origin Origin, change func(old Message) ([]string, error)) (Message, error) {
 	var m Message
 	err := s.write(ctx, func(c *conn) ([]Event, error) {
 		old, err := messageBy(c, `m.id = ?`, id)
 		if err != nil {
 			return nil, err
 		}
-		flags, err := change(old.Flags)
+		flags, err := change(old)
 		if err != nil {
 			return nil, err
 		}
 		changed := !slices.Equal(old.Flags, flags)
 		if changed {
-			if _, err := c.exec(`UPDATE message SET flags = ? WHERE id = ?`, joinFlags(flags), id); err != nil {
+			modseq, err := nextModSeq(c, old.MailboxID)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := c.exec(`UPDATE message SET flags = ?, modseq = ? WHERE id = ?`, joinFlags(flags), modseq, id); err != nil {
 				return nil, err
 			}
 		}
@@ -93,7 +114,7 @@ func (s *Store) changeFlags(ctx context.Context, id int64, origin Origin, change
 		if m, err = messageBy(c, `m.id = ?`, id); err != nil || !changed {
 			return nil, err
 		}
-		return []Event{{Kind: FlagsChanged, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, Origin: origin}}, nil
+		return []Event{{Kind: FlagsChanged, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq, Origin: origin}}, nil
 	})
 	return m, err
 }
@@ -121,7 +142,14 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		if err != nil {
 			return nil, err
 		}
-		if _, err := c.exec(`UPDATE message SET mailbox_id = ?, uid = ? WHERE id = ?`, box.ID, uid, id); err != nil {
+		if _, err := nextModSeq(c, old.MailboxID); err != nil {
+			return nil, err
+		}
+		modseq, err := nextModSeq(c, box.ID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.exec(`UPDATE message SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?`, box.ID, uid, modseq, id); err != nil {
 			return nil, err
 		}
 		if origin == Remote {
@@ -135,7 +163,7 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		m, err = messageBy(c, `m.id = ?`, id)
 		return []Event{
 			{Kind: MessageExpunged, MailboxID: old.MailboxID, UID: old.UID, Origin: origin},
-			{Kind: MessageAdded, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, Origin: origin},
+			{Kind: MessageAdded, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq, Origin: origin},
 		}, err
 	})
 	if err != nil {
@@ -207,6 +235,9 @@ func (s *Store) Expunge(ctx context.Context, id int64, origin Origin) error {
 func expunge(c *conn, id int64, origin Origin) (Event, error) {
 	m, err := messageBy(c, `m.id = ?`, id)
 	if err != nil {
+		return Event{}, err
+	}
+	if _, err := nextModSeq(c, m.MailboxID); err != nil {
 		return Event{}, err
 	}
 	if origin == Local {

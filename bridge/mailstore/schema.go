@@ -36,6 +36,12 @@ const (
 //     word index cannot answer, and a trigram index of 50 KB bodies cost
 //     most of the time of an initial sync (docs/benchmarks.md); a scan of
 //     one mailbox's decoded text answers it.
+//   - modseq is the message's mod-sequence and mailbox.highest_modseq its
+//     mailbox's HIGHESTMODSEQ (RFC 7162 CONDSTORE): both take the next
+//     value of the store-wide counter "modseq" at every change of a
+//     message (added, flags changed, moved in) and the mailbox's at every
+//     message leaving it, whoever made the change (an IMAP client or the
+//     sync engine), so they only grow and survive restarts.
 //   - subscription is the list of subscribed names, apart from the
 //     mailboxes: a name may be subscribed without a mailbox, and CREATE,
 //     DELETE and RENAME leave it alone (RFC 3501 §6.3.6, RFC 9051 §6.3.7).
@@ -50,7 +56,8 @@ CREATE TABLE mailbox (
 	name        TEXT NOT NULL UNIQUE,
 	special_use TEXT NOT NULL DEFAULT '',
 	uidvalidity INTEGER NOT NULL,
-	uidnext     INTEGER NOT NULL DEFAULT 1
+	uidnext     INTEGER NOT NULL DEFAULT 1,
+	highest_modseq INTEGER NOT NULL DEFAULT 1
 );
 
 CREATE TABLE subscription (
@@ -82,7 +89,8 @@ CREATE TABLE message (
 	synced_flags   TEXT,
 	synced_mailbox TEXT,
 	change         INTEGER NOT NULL DEFAULT 0,
-	pushed         INTEGER NOT NULL DEFAULT 0
+	pushed         INTEGER NOT NULL DEFAULT 0,
+	modseq         INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX message_uid ON message(mailbox_id, uid) WHERE mailbox_id IS NOT NULL;
 CREATE INDEX message_content ON message(content_id) WHERE content_id IS NOT NULL;
@@ -167,7 +175,7 @@ func create(c *conn) error {
 	// UIDVALIDITY values come from a counter seeded with the creation
 	// time, as RFC 9051 §2.3.1.1 suggests, so a mailbox deleted and
 	// created again never gets the value of its predecessor.
-	if _, err := c.exec(`INSERT INTO counter(name, value) VALUES ('uidvalidity', ?), ('change', 0), ('cursor', 0)`,
+	if _, err := c.exec(`INSERT INTO counter(name, value) VALUES ('uidvalidity', ?), ('change', 0), ('cursor', 0), ('modseq', 1)`,
 		max(time.Now().Unix()&0xffffffff, 1)); err != nil {
 		return err
 	}
