@@ -38,16 +38,19 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		if m.seq == 0 || !m.loaded {
 			continue // not announced to this session yet, or just expunged
 		}
+		if options.ChangedSince != 0 && m.modseq <= options.ChangedSince {
+			continue // RFC 7162 §3.1.4.1
+		}
 		flagsChanged := false
 		if markSeen && !hasFlag(m.flags, string(imap.FlagSeen)) {
-			flags, err := s.updateFlags(v, m.message, []string{string(imap.FlagSeen)}, nil, nil)
+			out, err := s.updateFlags(v, m.message, mailstore.FlagChange{Add: []string{string(imap.FlagSeen)}})
 			if errors.Is(err, mailstore.ErrNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			m.flags, flagsChanged = flags, true
+			m.flags, m.modseq, flagsChanged = out.Flags, out.ModSeq, true
 		}
 		if err := s.fetchOne(w, m, options, flagsChanged); err != nil {
 			return err
@@ -132,6 +135,11 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.
 	resp.WriteUID(imap.UID(m.uid))
 	if options.Flags || flagsChanged {
 		resp.WriteFlags(s.view.messageFlags(m.message))
+	}
+	// MODSEQ when asked, and with the FLAGS a FETCH changed once
+	// CONDSTORE is enabled (RFC 7162 §3.1.4.1, §3.2).
+	if options.ModSeq || (flagsChanged && s.conn.CondStoreEnabled()) {
+		resp.WriteModSeq(m.modseq)
 	}
 	if options.InternalDate {
 		resp.WriteInternalDate(m.date)
@@ -247,31 +255,25 @@ func (src *source) header() ([]byte, error) {
 	return src.hdr, nil
 }
 
-// updateFlags changes the flags of m on behalf of this session and
-// returns them as stored: set replaces them (STORE FLAGS), otherwise add
-// and remove are applied as a delta inside the store's transaction, so
-// concurrent changes by other sessions are kept (STORE +FLAGS/-FLAGS, RFC
-// 9051 §6.4.6). The store's event reaches the other sessions but not this
-// one, which reports the change in its own response: the event carries
-// this session's tracker as its actor (mailbox.setFlagsLocked).
-func (s *session) updateFlags(v *view, m message, add, remove, set []string) ([]string, error) {
+// updateFlags changes the flags of m on behalf of this session as ch
+// says, inside the store's transaction, so concurrent changes by other
+// sessions are kept (STORE +FLAGS/-FLAGS, RFC 9051 §6.4.6), and returns
+// the message as stored. The store's event reaches the other sessions
+// but not this one, which reports the change in its own response: the
+// event carries this session's tracker as its actor
+// (mailbox.setFlagsLocked).
+func (s *session) updateFlags(v *view, m message, ch mailstore.FlagChange) (mailstore.Message, error) {
 	ctx := mailstore.WithActor(s.srv.ctx, v.tracker)
-	var (
-		out mailstore.Message
-		err error
-	)
-	if set != nil {
-		out, err = s.srv.store.ChangeFlags(ctx, m.id, mailstore.FlagChange{Replace: true, Add: set}, mailstore.Local)
-	} else {
-		out, err = s.srv.store.ChangeFlags(ctx, m.id, mailstore.FlagChange{Add: add, Remove: remove}, mailstore.Local)
+	out, err := s.srv.store.ChangeFlags(ctx, m.id, ch, mailstore.Local)
+	switch {
+	case errors.Is(err, mailstore.ErrInvalid):
+		return out, storeError("store", err) // e.g. an unknown system flag
+	case errors.Is(err, mailstore.ErrNotFound), errors.Is(err, mailstore.ErrModified):
+		return out, err
+	case err != nil:
+		return out, fmt.Errorf("imapd: set flags of uid %d: %w", m.uid, err)
 	}
-	if errors.Is(err, mailstore.ErrInvalid) {
-		return nil, storeError("store", err) // e.g. an unknown system flag
-	}
-	if err != nil {
-		return nil, fmt.Errorf("imapd: set flags of uid %d: %w", m.uid, err)
-	}
-	return out.Flags, nil
+	return out, nil
 }
 
 // completeHeader returns h ending with the blank line that closes a header

@@ -39,6 +39,8 @@ func FuzzCommands(f *testing.F) {
 		"a FETCH 0:x (BODY[1.2.3.MIME]<4294967295.1>)\r\n",
 		"* BAD\r\n\r\n)(\r\n",
 		"a ENABLE IMAP4rev2 UTF8=ACCEPT\r\nb SELECT &Jjo-\r\n",
+		"a SELECT INBOX (CONDSTORE)\r\nb FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 1)\r\nc STORE 1 (UNCHANGEDSINCE 2) +FLAGS (x)\r\nd SEARCH MODSEQ \"/flags/x\" all 1\r\ne STATUS INBOX (HIGHESTMODSEQ)\r\n",
+		"a ID (\"name\" \"x\" \"version\" NIL)\r\nb ID NIL\r\n",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -192,6 +192,7 @@ func (s *session) statusData(mb mailstore.Mailbox, options *imap.StatusOptions) 
 	}
 	limit := uint32(appendLimit)
 	data.AppendLimit = &limit
+	data.HighestModSeq = mb.HighestModSeq
 	if options.NumDeleted || options.DeletedStorage {
 		// The store keeps no count of \Deleted messages; list them.
 		msgs, err := s.srv.store.List(s.srv.ctx, mb.ID)

@@ -46,13 +46,17 @@ type mailbox struct {
 	// firstRecent is the first UID no session has claimed as \Recent
 	// (recent.go).
 	firstRecent uint32
+	// highestModSeq is the highest mod-sequence the events carried
+	// (RFC 7162; condstore.go).
+	highestModSeq uint64
 }
 
 // message is one message of a mailbox. Sessions copy it under mailbox.mu;
 // flags is replaced, never modified in place, so copies stay valid.
 type message struct {
-	uid   uint32
-	flags []string
+	uid    uint32
+	flags  []string
+	modseq uint64 // RFC 7162
 	// The details below come from the store's listing. A message announced
 	// by an event has none until the next fill or ensureDetails.
 	loaded    bool
@@ -75,6 +79,7 @@ func messageOf(m mailstore.Message) *message {
 	return &message{
 		uid:       m.UID,
 		flags:     slices.Clone(m.Flags),
+		modseq:    m.ModSeq,
 		loaded:    true,
 		id:        m.ID,
 		contentID: m.ContentID,
@@ -103,6 +108,7 @@ func (b *mailbox) load(ctx context.Context, st *mailstore.Store) error {
 	for _, m := range list {
 		b.msgs = append(b.msgs, messageOf(m))
 		b.noteKeywordsLocked(m.Flags)
+		b.highestModSeq = max(b.highestModSeq, m.ModSeq)
 	}
 	for _, ev := range b.pending {
 		b.applyLocked(ev)
@@ -128,6 +134,7 @@ func (b *mailbox) apply(ev mailstore.Event) {
 }
 
 func (b *mailbox) applyLocked(ev mailstore.Event) {
+	b.highestModSeq = max(b.highestModSeq, ev.ModSeq)
 	i, found := b.find(ev.UID)
 	switch ev.Kind {
 	case mailstore.MessageAdded:
@@ -139,7 +146,7 @@ func (b *mailbox) applyLocked(ev mailstore.Event) {
 		// The store hands out UIDs in increasing order (RFC 9051 §2.3.1.1),
 		// so i is the end of the list: the new message gets the next
 		// sequence number.
-		b.msgs = slices.Insert(b.msgs, i, &message{uid: ev.UID, flags: slices.Clone(ev.Flags)})
+		b.msgs = slices.Insert(b.msgs, i, &message{uid: ev.UID, flags: slices.Clone(ev.Flags), modseq: ev.ModSeq})
 		b.incomplete++
 		b.arrivedLocked(ev.UID)
 		if b.tracker != nil {
@@ -171,6 +178,7 @@ func (b *mailbox) applyLocked(ev mailstore.Event) {
 // response, or not at all with .SILENT (RFC 9051 §6.4.6).
 func (b *mailbox) setFlagsLocked(i int, ev mailstore.Event) {
 	m := b.msgs[i]
+	m.modseq = max(m.modseq, ev.ModSeq)
 	if sameFlags(m.flags, ev.Flags) {
 		return
 	}

@@ -14,8 +14,9 @@ import (
 // message is one store transaction with origin Local, so the sync engine
 // pushes it. +FLAGS and -FLAGS are applied as deltas in that transaction,
 // never computed from this session's copy, so two sessions storing at
-// once lose nothing.
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+// once lose nothing. UNCHANGEDSINCE (RFC 7162 §3.1.3) is checked in the
+// same transaction; the messages it leaves alone are named by MODIFIED.
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
 	v, err := s.writable()
 	if err != nil {
 		return err
@@ -23,30 +24,39 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
 		return err
 	}
+	ch := mailstore.FlagChange{UnchangedSince: options.UnchangedSince}
 	given := storeFlags(flags.Flags)
-	var add, remove, set []string
 	switch flags.Op {
 	case imap.StoreFlagsSet:
-		set = append([]string{}, given...) // non-nil: replace, even with nothing
+		ch.Replace, ch.Add = true, given
 	case imap.StoreFlagsAdd:
-		add = given
+		ch.Add = given
 	default: // imap.StoreFlagsDel
-		remove = given
+		ch.Remove = given
 	}
+	_, isUID := numSet.(imap.UIDSet)
+	var modifiedSeqs imap.SeqSet
+	var modifiedUIDs imap.UIDSet
 	chosen := v.choose(numSet)
 	done := chosen[:0]
 	for _, m := range chosen {
 		if !m.loaded {
 			continue
 		}
-		next, err := s.updateFlags(v, m.message, add, remove, set)
-		if errors.Is(err, mailstore.ErrNotFound) {
+		out, err := s.updateFlags(v, m.message, ch)
+		switch {
+		case errors.Is(err, mailstore.ErrNotFound):
 			continue // expunged meanwhile; its EXPUNGE is queued
-		}
-		if err != nil {
+		case errors.Is(err, mailstore.ErrModified):
+			modifiedUIDs.AddNum(imap.UID(m.uid))
+			if m.seq != 0 {
+				modifiedSeqs.AddNum(m.seq)
+			}
+			continue
+		case err != nil:
 			return err
 		}
-		m.flags = next
+		m.flags, m.modseq = out.Flags, out.ModSeq
 		done = append(done, m)
 	}
 	// A keyword new to the mailbox is announced before the FETCH
@@ -54,19 +64,28 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err := v.announceFlags(w.Updates()); err != nil {
 		return err
 	}
-	if flags.Silent {
-		return nil
+	if !flags.Silent {
+		condStore := s.conn.CondStoreEnabled()
+		for _, m := range done {
+			if m.seq == 0 {
+				continue
+			}
+			resp := w.CreateMessage(m.seq)
+			resp.WriteUID(imap.UID(m.uid))
+			resp.WriteFlags(v.messageFlags(m.message))
+			if condStore {
+				resp.WriteModSeq(m.modseq) // RFC 7162 §3.2
+			}
+			if err := resp.Close(); err != nil {
+				return err
+			}
+		}
 	}
-	for _, m := range done {
-		if m.seq == 0 {
-			continue
-		}
-		resp := w.CreateMessage(m.seq)
-		resp.WriteUID(imap.UID(m.uid))
-		resp.WriteFlags(v.messageFlags(m.message))
-		if err := resp.Close(); err != nil {
-			return err
-		}
+	switch {
+	case isUID && len(modifiedUIDs) > 0:
+		return imapserver.ModifiedError(modifiedUIDs)
+	case !isUID && len(modifiedSeqs) > 0:
+		return imapserver.ModifiedError(modifiedSeqs)
 	}
 	return nil
 }

@@ -92,23 +92,29 @@ func (b *mailbox) goneLocked(uid uint32) {
 func (v *view) isRecentLocked(uid uint32) bool { return v.recent[uid] }
 
 // withRecent adds \Recent to the flags of a recent message, for the
-// FETCH responses the tracker writes.
-func (v *view) withRecent(uid imap.UID, flags []imap.Flag) []imap.Flag {
-	if v.conn != nil && v.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
-		return flags // RFC 9051 Appendix E: \Recent is gone
-	}
+// FETCH responses the tracker writes, and gives the message's current
+// mod-sequence, which they carry once CONDSTORE is enabled.
+func (v *view) withRecent(uid imap.UID, flags []imap.Flag) ([]imap.Flag, uint64) {
 	v.box.mu.Lock()
 	recent := v.isRecentLocked(uint32(uid))
-	v.box.mu.Unlock()
-	if recent {
-		return append(flags[:len(flags):len(flags)], imap.Flag(flagRecent))
+	var modseq uint64
+	if i, ok := v.box.find(uint32(uid)); ok {
+		modseq = v.box.msgs[i].modseq
 	}
-	return flags
+	v.box.mu.Unlock()
+	if v.conn != nil && v.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		recent = false // RFC 9051 Appendix E: \Recent is gone
+	}
+	if recent {
+		flags = append(flags[:len(flags):len(flags)], imap.Flag(flagRecent))
+	}
+	return flags, modseq
 }
 
 // messageFlags returns m's flags as this session sees them.
 func (v *view) messageFlags(m message) []imap.Flag {
-	return v.withRecent(imap.UID(m.uid), imapFlags(m.flags))
+	flags, _ := v.withRecent(imap.UID(m.uid), imapFlags(m.flags))
+	return flags
 }
 
 // statusRecent counts the messages of mb no session has claimed (STATUS

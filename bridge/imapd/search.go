@@ -63,6 +63,10 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		}
 		data.Max = max(data.Max, num)
 		data.Count++
+		if criteria.ModSeq != nil || hasModSeqKey(criteria) {
+			// RFC 7162 §3.1.5: the highest mod-sequence of the matches.
+			data.ModSeq = max(data.ModSeq, m.modseq)
+		}
 	}
 	if kind == imapserver.NumKindSeq {
 		data.All = seqs
@@ -126,6 +130,9 @@ func (sc *searcher) match(m selected, c *imap.SearchCriteria) (bool, error) {
 		if sc.hasFlag(m, f) {
 			return false, nil
 		}
+	}
+	if c.ModSeq != nil && m.modseq < c.ModSeq.ModSeq {
+		return false, nil // RFC 7162 §3.1.5: at least this mod-sequence
 	}
 	if c.Larger != 0 && m.size <= c.Larger {
 		return false, nil
@@ -275,4 +282,21 @@ func (sc *searcher) hasFlag(m selected, f imap.Flag) bool {
 		return sc.v.isRecentLocked(m.uid)
 	}
 	return hasFlag(m.flags, string(f))
+}
+
+// hasModSeqKey reports whether criteria use MODSEQ below the top level.
+func hasModSeqKey(c *imap.SearchCriteria) bool {
+	for i := range c.Not {
+		if c.Not[i].ModSeq != nil || hasModSeqKey(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		for j := range 2 {
+			if c.Or[i][j].ModSeq != nil || hasModSeqKey(&c.Or[i][j]) {
+				return true
+			}
+		}
+	}
+	return false
 }

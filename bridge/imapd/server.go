@@ -114,6 +114,7 @@ func capabilities() imap.CapSet {
 		imap.CapChildren:     {},
 		imap.CapSpecialUse:   {},
 		imap.CapID:           {},
+		imap.CapCondStore:    {},
 	}
 }
 

@@ -73,6 +73,7 @@ func newView(b *mailbox, mb mailstore.Mailbox, readOnly bool, conn *imapserver.C
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(uidNext),
 		UIDValidity:       mb.UIDValidity,
+		HighestModSeq:     max(mb.HighestModSeq, b.highestModSeq),
 	}
 }
 

@@ -106,7 +106,7 @@ type Event struct {
 	MailboxID int64
 	UID       uint32
 	Flags     []string
-	ModSeq    uint64 // MessageAdded, FlagsChanged: the message's new mod-sequence
+	ModSeq    uint64 // the change's mod-sequence (MessageAdded, FlagsChanged: the message's new one)
 	Origin    Origin
 	Actor     any // what the writer's context carried (WithActor), or nil
 }

@@ -142,7 +142,8 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		if err != nil {
 			return nil, err
 		}
-		if _, err := nextModSeq(c, old.MailboxID); err != nil {
+		left, err := nextModSeq(c, old.MailboxID)
+		if err != nil {
 			return nil, err
 		}
 		modseq, err := nextModSeq(c, box.ID)
@@ -162,7 +163,7 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		}
 		m, err = messageBy(c, `m.id = ?`, id)
 		return []Event{
-			{Kind: MessageExpunged, MailboxID: old.MailboxID, UID: old.UID, Origin: origin},
+			{Kind: MessageExpunged, MailboxID: old.MailboxID, UID: old.UID, ModSeq: uint64(left), Origin: origin},
 			{Kind: MessageAdded, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq, Origin: origin},
 		}, err
 	})
@@ -237,7 +238,8 @@ func expunge(c *conn, id int64, origin Origin) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	if _, err := nextModSeq(c, m.MailboxID); err != nil {
+	modseq, err := nextModSeq(c, m.MailboxID)
+	if err != nil {
 		return Event{}, err
 	}
 	if origin == Local {
@@ -251,7 +253,7 @@ func expunge(c *conn, id int64, origin Origin) (Event, error) {
 	if err == nil {
 		err = collectContent(c, m.ContentID)
 	}
-	return Event{Kind: MessageExpunged, MailboxID: m.MailboxID, UID: m.UID, Origin: origin}, err
+	return Event{Kind: MessageExpunged, MailboxID: m.MailboxID, UID: m.UID, ModSeq: uint64(modseq), Origin: origin}, err
 }
 
 // collectContent deletes a content row, and its index entry, once no

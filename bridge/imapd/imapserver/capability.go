@@ -96,6 +96,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 		addAvailableCaps(&caps, available, []imap.Cap{
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,
+			imap.CapCondStore, // umbra
 			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})

@@ -611,13 +611,15 @@ type UpdateWriter struct {
 	conn         *Conn
 	allowExpunge bool
 	// messageFlags, when set, gives the flags WriteMessageFlags writes
-	// (umbra: adds the session's own \Recent).
-	messageFlags func(uid imap.UID, flags []imap.Flag) []imap.Flag
+	// and the message's mod-sequence (umbra: adds the session's own
+	// \Recent, and MODSEQ once CONDSTORE is enabled, RFC 7162 §3.2).
+	messageFlags func(uid imap.UID, flags []imap.Flag) ([]imap.Flag, uint64)
 }
 
 // WithMessageFlags returns a copy of w whose WriteMessageFlags writes
-// f(uid, flags) in place of flags (umbra).
-func (w *UpdateWriter) WithMessageFlags(f func(uid imap.UID, flags []imap.Flag) []imap.Flag) *UpdateWriter {
+// the flags f returns in place of flags, and MODSEQ with the
+// mod-sequence f returns once CONDSTORE is enabled (umbra).
+func (w *UpdateWriter) WithMessageFlags(f func(uid imap.UID, flags []imap.Flag) ([]imap.Flag, uint64)) *UpdateWriter {
 	c := *w
 	c.messageFlags = f
 	return &c
@@ -657,8 +659,9 @@ func (w *UpdateWriter) WriteMailboxFlags(flags []imap.Flag) error {
 
 // WriteMessageFlags writes a FETCH response with FLAGS.
 func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []imap.Flag) error {
+	var modSeq uint64
 	if w.messageFlags != nil {
-		flags = w.messageFlags(uid, flags)
+		flags, modSeq = w.messageFlags(uid, flags)
 	}
 	fetchWriter := &FetchWriter{conn: w.conn}
 	respWriter := fetchWriter.CreateMessage(seqNum)
@@ -666,5 +669,8 @@ func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []im
 		respWriter.WriteUID(uid)
 	}
 	respWriter.WriteFlags(flags)
+	if modSeq != 0 && w.conn.CondStoreEnabled() {
+		respWriter.WriteModSeq(modSeq)
+	}
 	return respWriter.Close()
 }

@@ -29,6 +29,10 @@ func (c *Conn) handleEnable(dec *imapwire.Decoder) error {
 		switch req {
 		case imap.CapIMAP4rev2, imap.CapUTF8Accept:
 			enabled = append(enabled, req)
+		case imap.CapCondStore: // umbra: RFC 7162 §3.1
+			if c.server.options.caps().Has(req) {
+				enabled = append(enabled, req)
+			}
 		}
 	}
 

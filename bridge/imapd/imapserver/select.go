@@ -10,7 +10,14 @@ import (
 
 func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) error {
 	var mailbox string
-	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) || !dec.ExpectCRLF() {
+	options := imap.SelectOptions{ReadOnly: readOnly}
+	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) {
+		return dec.Err()
+	}
+	if err := c.readSelectParams(dec, &options); err != nil { // umbra
+		return err
+	}
+	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
 
@@ -33,7 +40,9 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 		}
 	}
 
-	options := imap.SelectOptions{ReadOnly: readOnly}
+	if options.CondStore {
+		c.enableCondStore() // RFC 7162 §3.1: a CONDSTORE-enabling command
+	}
 	data, err := c.session.Select(mailbox, &options)
 	if err != nil {
 		return err
@@ -63,6 +72,11 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	}
 	if err := c.writePermanentFlags(data.PermanentFlags); err != nil {
 		return err
+	}
+	if c.CondStoreEnabled() && data.HighestModSeq != 0 { // umbra
+		if err := c.writeHighestModSeq(data.HighestModSeq); err != nil {
+			return err
+		}
 	}
 	if data.List != nil {
 		if err := c.writeList(data.List); err != nil {

@@ -990,6 +990,56 @@ def test_concurrent_stores(s):
     c.close()
 
 
+def test_condstore(s):
+    """CONDSTORE (RFC 7162 §3), which both servers advertise."""
+    c = s.conn()
+    s.check("CONDSTORE" in caps(c.cmd("CAPABILITY")), "CONDSTORE advertised")
+    s.ok(c.cmd("CREATE", "cond"), "CREATE cond")
+    for i in range(3):
+        append(s, c, "cond", SIMPLE)
+    r = c.cmd("SELECT", "cond", "(CONDSTORE)")
+    s.ok(r, "SELECT (CONDSTORE)")
+    m = r.find(r"^OK \[HIGHESTMODSEQ (\d+)\]")
+    s.check(m is not None, "HIGHESTMODSEQ in SELECT: %r" % r)
+    highest = int(m.group(1)) if m else 0
+
+    def modseqs(r):
+        return {int(m.group(1)): int(m.group(2)) for m in r.all(r"^(\d+) FETCH \(.*MODSEQ \((\d+)\)")}
+
+    r = c.cmd("FETCH", "1:*", "(MODSEQ)")
+    ms = modseqs(r)
+    s.check(len(ms) == 3 and all(0 < v <= highest for v in ms.values()), "FETCH MODSEQ: %r (highest %d)" % (r, highest))
+    r = c.cmd("STORE", "1", "+FLAGS", "(\\Flagged)")
+    ms = modseqs(r)
+    s.check(ms.get(1, 0) > highest, "STORE answers a higher MODSEQ: %r" % r)
+    after = ms.get(1, 0)
+    r = c.cmd("FETCH", "1:*", "(FLAGS)", "(CHANGEDSINCE %d)" % highest)
+    s.ok(r, "FETCH CHANGEDSINCE")
+    s.check(list(modseqs(r)) == [1], "CHANGEDSINCE returns only the changed, with MODSEQ: %r" % r)
+    r = c.cmd("STORE", "1:2", "(UNCHANGEDSINCE %d)" % highest, "+FLAGS", "(\\Seen)")
+    s.ok(r, "STORE UNCHANGEDSINCE")
+    s.check(r.code() == "MODIFIED 1", "MODIFIED names the message changed since: %r" % r)
+    s.check(list(modseqs(r)) == [2], "only the unchanged message was stored: %r" % r)
+    r = c.cmd("SEARCH", "MODSEQ", str(after))
+    s.ok(r, "SEARCH MODSEQ")
+    m = r.find(r"^SEARCH 1 2 \(MODSEQ (\d+)\)$")
+    s.check(m is not None, "SEARCH MODSEQ answer: %r" % r)
+    r = c.cmd("STATUS", "cond", "(HIGHESTMODSEQ)")
+    s.ok(r, "STATUS HIGHESTMODSEQ")
+    s.check(m is not None and r.find(r"HIGHESTMODSEQ %s\)" % m.group(1)) is not None, "STATUS HIGHESTMODSEQ: %r" % r)
+    s.bad(c.cmd("FETCH", "1", "(FLAGS)", "(CHANGEDSINCE x)"), "CHANGEDSINCE without a number")
+    # Another session's change reaches this one with its MODSEQ.
+    d = s.conn()
+    d.cmd("SELECT", "cond")
+    d.cmd("STORE", "3", "+FLAGS.SILENT", "(\\Answered)")
+    r = c.cmd("NOOP")
+    s.check(3 in modseqs(r), "unsolicited FETCH carries MODSEQ once CONDSTORE is enabled: %r" % r)
+    d.cmd("LOGOUT")
+    d.close()
+    c.cmd("LOGOUT")
+    c.close()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--host", default="127.0.0.1")
@@ -1000,7 +1050,7 @@ def main():
     s = Suite(p.parse_args())
     for test in [test_preauth, test_mailboxes, test_subscriptions, test_append, test_select, test_fetch,
                  test_store, test_copy_move_expunge, test_search, test_idle, test_syntax, test_imaplib,
-                 test_concurrent_stores]:
+                 test_concurrent_stores, test_condstore]:
         before = len(s.failures)
         try:
             test(s)
