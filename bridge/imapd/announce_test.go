@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -115,5 +116,33 @@ func TestRecent(t *testing.T) {
 	}
 	if got := c.cmd("FETCH 3 FLAGS"); indexOf(got, `\Recent`) >= 0 {
 		t.Errorf("IMAP4rev2 FETCH: %q", got)
+	}
+}
+
+// TestRecentSurvivesRestart: what a session claimed stays claimed for a
+// new server over the same store (the bridge restarted), as in Dovecot.
+func TestRecentSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	e.add(t, "INBOX", "one", "body", mailstore.Remote)
+	a := dialRaw(t, e.addr)
+	a.cmd("LOGIN " + testUser + ` "` + testPass + `"`)
+	if got := a.cmd("SELECT INBOX"); indexOf(got, "* 1 RECENT") < 0 {
+		t.Fatalf("first SELECT: %q", got)
+	}
+	srv, err := New(Options{Store: e.store, Username: testUser, Password: testPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	b := dialRaw(t, ln.Addr().String())
+	b.cmd("LOGIN " + testUser + ` "` + testPass + `"`)
+	if got := b.cmd("SELECT INBOX"); indexOf(got, "* 0 RECENT") < 0 {
+		t.Errorf("SELECT after the restart: %q", got)
 	}
 }

@@ -46,6 +46,7 @@ type mailbox struct {
 	// firstRecent is the first UID no session has claimed as \Recent
 	// (recent.go).
 	firstRecent uint32
+	savedRecent uint32 // the firstRecent the store has
 	// highestModSeq is the highest mod-sequence the events carried
 	// (RFC 7162; condstore.go).
 	highestModSeq uint64
@@ -103,7 +104,7 @@ func (b *mailbox) load(ctx context.Context, st *mailstore.Store) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.firstRecent = first
+	b.firstRecent, b.savedRecent = first, first
 	b.msgs = make([]*message, 0, len(list))
 	for _, m := range list {
 		b.msgs = append(b.msgs, messageOf(m))

@@ -41,15 +41,22 @@ func loadFirstRecent(ctx context.Context, st *mailstore.Store, id int64) (uint32
 	return uint32(n), nil
 }
 
-// saveRecent records b's first unclaimed UID. It is called outside every
-// lock (it writes to the store).
+// saveRecent records b's first unclaimed UID if it moved since it was
+// loaded or last saved (a SELECT of a mailbox with nothing new costs no
+// write). It is called outside every lock (it writes to the store).
 func (s *Server) saveRecent(b *mailbox) error {
 	b.mu.Lock()
-	n := b.firstRecent
+	n, saved := b.firstRecent, b.savedRecent
 	b.mu.Unlock()
+	if n == saved {
+		return nil
+	}
 	if err := s.store.SetState(s.ctx, recentState(b.id), []byte(strconv.FormatUint(uint64(n), 10))); err != nil {
 		return fmt.Errorf("imapd: save recent of mailbox %d: %w", b.id, err)
 	}
+	b.mu.Lock()
+	b.savedRecent = max(b.savedRecent, n)
+	b.mu.Unlock()
 	return nil
 }
 
