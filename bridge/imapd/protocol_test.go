@@ -61,7 +61,7 @@ func TestBadInputIsNotServerBug(t *testing.T) {
 	r.cmd("SELECT INBOX")
 	for _, c := range []string{"SEARCH FOO", "SEARCH 1:x", "UID SEARCH BOGUS 1", "FETCH x FLAGS", "FETCH 0 FLAGS",
 		"SEARCH SINCE yesterday", `APPEND INBOX "32-Foo-2024 00:00:00 +0000" {1+}` + "\r\nx", `CREATE "unterminated`,
-		"SELECT &Jjo"} {
+		"SELECT &Jjo", `LSUB "" & `, `LIST "" &-&`} {
 		l := r.cmd(c)
 		last := l[len(l)-1]
 		if !strings.Contains(last, " BAD ") || strings.Contains(last, "SERVERBUG") {

@@ -217,7 +217,12 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 			return "", dec.Err()
 		}
 	}
-	return utf7.Decode(mailbox)
+	name, err := utf7.Decode(mailbox)
+	if err != nil {
+		// umbra: the client's mistake, BAD (was SERVERBUG).
+		return "", &imapwire.DecoderExpectError{Message: "list pattern is not modified UTF-7 (RFC 3501 §5.1.3)"}
+	}
+	return name, nil
 }
 
 func isListChar(ch byte) bool {
