@@ -20,6 +20,9 @@ import (
 // RFC822.SIZE read neither.
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	v := s.view
+	if err := v.checkSeqSet(numSet); err != nil {
+		return err
+	}
 	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
 		return err
 	}

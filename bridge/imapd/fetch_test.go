@@ -3,6 +3,7 @@ package imapd
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,8 +202,10 @@ func TestFetchSequenceEdges(t *testing.T) {
 	if lines := r.cmd("UID FETCH 10:* (FLAGS)"); !slices.Equal(lines[:1], []string{"* 3 FETCH (UID 3 FLAGS ())"}) {
 		t.Errorf("UID FETCH 10:* = %q", lines)
 	}
-	if got := uidsOf(imap.SeqSetNum(9)); len(got) != 0 {
-		t.Errorf("FETCH 9 = %v", got)
+	// A sequence number past EXISTS is a protocol error (RFC 3501
+	// §2.3.1.2), BAD as in Dovecot.
+	if l := r.cmd("FETCH 9 (UID)"); len(l) != 1 || !strings.Contains(l[0], " BAD ") {
+		t.Errorf("FETCH 9 = %q", l)
 	}
 }
 

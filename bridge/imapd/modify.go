@@ -21,6 +21,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err != nil {
 		return err
 	}
+	if err := v.checkSeqSet(numSet); err != nil {
+		return err
+	}
 	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
 		return err
 	}
@@ -146,6 +149,9 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 // returns the UID pairs; nil data when nothing was transferred.
 func (s *session) transfer(numSet imap.NumSet, dest, op string, do func(message) (mailstore.Message, error)) (*imap.CopyData, error) {
 	v := s.view
+	if err := v.checkSeqSet(numSet); err != nil {
+		return nil, err
+	}
 	mb, err := s.srv.store.Mailbox(s.srv.ctx, dest)
 	if err != nil {
 		return nil, tryCreate(op, err)

@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
@@ -191,6 +192,27 @@ func (v *view) choose(numSet imap.NumSet) []selected {
 		}
 	}
 	return out
+}
+
+// checkSeqSet refuses sequence numbers beyond what the session knows: a
+// sequence number lies between 1 and the last EXISTS (RFC 3501 §2.3.1.2),
+// and using another is a protocol error, so BAD, as Dovecot answers. "*"
+// and UID sets are always valid.
+func (v *view) checkSeqSet(numSet imap.NumSet) error {
+	set, ok := numSet.(imap.SeqSet)
+	if !ok {
+		return nil
+	}
+	v.box.mu.Lock()
+	n := v.maxSeqLocked()
+	v.box.mu.Unlock()
+	for _, r := range set {
+		if r.Start > n || r.Stop > n {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
+				Text: fmt.Sprintf("Invalid message sequence number: the mailbox has %d messages", n)}
+		}
+	}
+	return nil
 }
 
 // all returns every message of the mailbox with the bounds "*" stands for.
