@@ -63,6 +63,13 @@ func TestCondStore(t *testing.T) {
 	if l := r.cmd("UID STORE 1 (UNCHANGEDSINCE 1) -FLAGS (a)"); !strings.Contains(l[len(l)-1], "OK [MODIFIED 1]") {
 		t.Errorf("UID STORE UNCHANGEDSINCE: %q", l)
 	}
+	// .SILENT still reports a changed message's MODSEQ (RFC 7162 §3.1.3).
+	if l := r.cmd("STORE 2 +FLAGS.SILENT (a)"); len(l) != 2 || !strings.HasPrefix(l[0], "* 2 FETCH (UID 2 MODSEQ (") || strings.Contains(l[0], "FLAGS") {
+		t.Errorf("STORE .SILENT under CONDSTORE: %q", l)
+	}
+	if l := r.cmd("STORE 2 +FLAGS.SILENT (a)"); len(l) != 1 {
+		t.Errorf("STORE .SILENT that changes nothing: %q", l)
+	}
 	l = r.cmd("SEARCH MODSEQ " + strconv.FormatUint(stored, 10))
 	if len(l) != 2 || !strings.HasPrefix(l[0], "* SEARCH 1 2 (MODSEQ ") {
 		t.Errorf("SEARCH MODSEQ: %q", l)

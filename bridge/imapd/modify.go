@@ -42,6 +42,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	var modifiedUIDs imap.UIDSet
 	chosen := v.choose(numSet)
 	done := chosen[:0]
+	var changed []bool // by index in done: the store gave it a new mod-sequence
 	for _, m := range chosen {
 		if !m.loaded {
 			continue
@@ -59,6 +60,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		case err != nil:
 			return err
 		}
+		changed = append(changed, out.ModSeq != m.modseq)
 		m.flags, m.modseq = out.Flags, out.ModSeq
 		done = append(done, m)
 	}
@@ -67,21 +69,24 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err := v.announceFlags(w.Updates()); err != nil {
 		return err
 	}
-	if !flags.Silent {
-		condStore := s.conn.CondStoreEnabled()
-		for _, m := range done {
-			if m.seq == 0 {
-				continue
-			}
-			resp := w.CreateMessage(m.seq)
-			resp.WriteUID(imap.UID(m.uid))
+	condStore := s.conn.CondStoreEnabled()
+	for i, m := range done {
+		// .SILENT leaves the FETCH out, except that once CONDSTORE is
+		// enabled a changed message's new MODSEQ is still sent, with its
+		// UID and without FLAGS (RFC 7162 §3.1.3, example 3; Dovecot too).
+		if m.seq == 0 || (flags.Silent && !(condStore && changed[i])) {
+			continue
+		}
+		resp := w.CreateMessage(m.seq)
+		resp.WriteUID(imap.UID(m.uid))
+		if !flags.Silent {
 			resp.WriteFlags(v.messageFlags(m.message))
-			if condStore {
-				resp.WriteModSeq(m.modseq) // RFC 7162 §3.2
-			}
-			if err := resp.Close(); err != nil {
-				return err
-			}
+		}
+		if condStore {
+			resp.WriteModSeq(m.modseq)
+		}
+		if err := resp.Close(); err != nil {
+			return err
 		}
 	}
 	switch {

@@ -260,9 +260,16 @@ def test_condstore(s):
     s.ok(r, "STORE UNCHANGEDSINCE")
     s.check(r.code() == "MODIFIED 1", "MODIFIED names the message changed since: %r" % r)
     s.check(list(modseqs(r)) == [2], "only the unchanged message was stored: %r" % r)
+    # .SILENT still reports the new MODSEQ once CONDSTORE is enabled
+    # (RFC 7162 §3.1.3, example 3): FETCH with UID and MODSEQ, no FLAGS.
+    r = c.cmd("UID", "STORE", "3", "(UNCHANGEDSINCE 18446744073709551615)", "+FLAGS.SILENT", "(\\Draft)")
+    s.ok(r, "UID STORE UNCHANGEDSINCE .SILENT")
+    s.has(r, r"^3 FETCH \((?=.*UID 3)(?=.*MODSEQ \(\d+\))(?!.*FLAGS)", ".SILENT answers UID and MODSEQ: %r" % r)
+    r = c.cmd("STORE", "3", "-FLAGS.SILENT", "(\\Draft)")
+    s.has(r, r"^3 FETCH \((?=.*MODSEQ \(\d+\))(?!.*FLAGS)", ".SILENT without UNCHANGEDSINCE too: %r" % r)
     r = c.cmd("SEARCH", "MODSEQ", str(after))
     s.ok(r, "SEARCH MODSEQ")
-    m = r.find(r"^SEARCH 1 2 \(MODSEQ (\d+)\)$")
+    m = r.find(r"^SEARCH 1 2 3 \(MODSEQ (\d+)\)$")
     s.check(m is not None, "SEARCH MODSEQ answer: %r" % r)
     r = c.cmd("STATUS", "cond", "(HIGHESTMODSEQ)")
     s.ok(r, "STATUS HIGHESTMODSEQ")
