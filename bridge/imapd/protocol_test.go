@@ -128,3 +128,28 @@ func TestID(t *testing.T) {
 		t.Errorf("ID when logged in: %q", l)
 	}
 }
+
+// TestSequenceNumbersOfExpungedMessages: a message another session
+// expunged keeps its sequence number for this one until an EXPUNGE can
+// be reported (not during FETCH, RFC 3501 §7.4.1), so FETCH of it is no
+// protocol error; past that, a sequence number beyond EXISTS is BAD.
+func TestSequenceNumbersOfExpungedMessages(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	m := e.add(t, "INBOX", "one", "body", 0)
+	a := dialRaw(t, e.addr)
+	a.cmd("LOGIN " + testUser + ` "` + testPass + `"`)
+	a.cmd("SELECT INBOX")
+	if err := e.store.Expunge(t.Context(), m.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if l := a.cmd("FETCH 1 (UID)"); !strings.Contains(l[len(l)-1], " OK ") || indexOf(l, "EXPUNGE") >= 0 {
+		t.Errorf("FETCH of a message expunged elsewhere: %q", l)
+	}
+	if l := a.cmd("NOOP"); indexOf(l, "* 1 EXPUNGE") < 0 {
+		t.Errorf("NOOP: %q", l)
+	}
+	if l := a.cmd("FETCH 1 (UID)"); !strings.Contains(l[len(l)-1], " BAD ") {
+		t.Errorf("FETCH 1 of an empty mailbox: %q", l)
+	}
+}

@@ -203,9 +203,7 @@ func (v *view) checkSeqSet(numSet imap.NumSet) error {
 	if !ok {
 		return nil
 	}
-	v.box.mu.Lock()
-	n := v.maxSeqLocked()
-	v.box.mu.Unlock()
+	n := v.tracker.NumMessages()
 	for _, r := range set {
 		if r.Start > n || r.Stop > n {
 			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,

@@ -34,6 +34,7 @@ func (t *MailboxTracker) NewSession() *SessionTracker {
 	st := &SessionTracker{mailbox: t}
 	t.mutex.Lock()
 	t.sessions[st] = struct{}{}
+	st.known = t.numMessages
 	t.mutex.Unlock()
 	return st
 }
@@ -117,6 +118,17 @@ type SessionTracker struct {
 	mutex   sync.Mutex
 	queue   []trackerUpdate
 	updates chan<- struct{}
+	// known is the number of messages the client was told of (umbra):
+	// the count at SELECT, then each EXISTS and EXPUNGE polled out.
+	known uint32
+}
+
+// NumMessages returns the number of messages the client knows of: the
+// range its sequence numbers may take (umbra).
+func (t *SessionTracker) NumMessages() uint32 {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	return t.known
 }
 
 // Close unregisters the session.
@@ -164,6 +176,14 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 			t.queue = t.queue[stopIndex:]
 		} else {
 			t.queue = nil
+		}
+	}
+	for _, update := range updates {
+		switch {
+		case update.expunge != 0:
+			t.known--
+		case update.numMessages != 0:
+			t.known = update.numMessages
 		}
 	}
 	t.mutex.Unlock()

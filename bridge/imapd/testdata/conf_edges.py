@@ -69,3 +69,70 @@ def test_edges(s):
     s.ok(r, "APPEND with a small non-synchronizing literal (LITERAL+ and LITERAL- both allow it)")
     c.cmd("LOGOUT")
     c.close()
+
+
+def test_state(s):
+    """UIDVALIDITY and UIDNEXT over a mailbox's life, and what another
+    session's changes look like."""
+    c = s.conn()
+    s.ok(c.cmd("CREATE", "life"), "CREATE life")
+    r = c.cmd("STATUS", "life", "(UIDVALIDITY UIDNEXT)")
+    m = r.find(r"UIDVALIDITY (\d+)")
+    first = m.group(1) if m else None
+    s.has(r, r"UIDNEXT 1\b", "a new mailbox starts at UIDNEXT 1")
+    append(s, c, "life", SIMPLE)
+    append(s, c, "life", SIMPLE)
+    s.has(c.cmd("STATUS", "life", "(UIDNEXT MESSAGES)"), r"UIDNEXT 3\b", "UIDNEXT after two APPENDs")
+    s.ok(c.cmd("SELECT", "life"), "SELECT life")
+    c.cmd("STORE", "1:2", "+FLAGS.SILENT", "(\\Deleted)")
+    r = c.cmd("EXPUNGE")
+    # DIFF: the bridge reports "1 EXPUNGE" twice, Dovecot "2" then "1":
+    # both renumber correctly (RFC 3501 §7.4.1).
+    s.check(len(r.all(r"^\d EXPUNGE$")) == 2, "two expunges: %r" % r)
+    r = c.cmd("APPEND", "life", Literal(SIMPLE))
+    s.ok(r, "APPEND to the selected mailbox")
+    s.check(r.find(r"^1 EXISTS$") is not None or c.cmd("NOOP").find(r"^1 EXISTS$") is not None,
+            "own APPEND shows as EXISTS: %r" % r)
+    r = c.cmd("FETCH", "1", "UID")
+    s.has(r, r"UID 3\b", "UIDs are not reused after EXPUNGE (RFC 3501 §2.3.1.1)")
+    s.ok(c.cmd("UNSELECT"), "UNSELECT life")
+    # A mailbox deleted and created again gets a new UIDVALIDITY.
+    s.ok(c.cmd("DELETE", "life"), "DELETE life")
+    s.ok(c.cmd("CREATE", "life"), "CREATE life again")
+    r = c.cmd("STATUS", "life", "(UIDVALIDITY UIDNEXT)")
+    m = r.find(r"UIDVALIDITY (\d+)")
+    s.check(m is not None and first is not None and m.group(1) != first,
+            "a new mailbox of an old name has a new UIDVALIDITY: %s then %r" % (first, r))
+
+    # Another session's APPEND and flag change reach a selected session.
+    s.ok(c.cmd("SELECT", "life"), "SELECT the new life")
+    d = s.conn()
+    append(s, d, "life", SIMPLE, "(\\Seen)")
+    r = c.cmd("NOOP")
+    s.has(r, r"^1 EXISTS$", "another session's APPEND reaches NOOP")
+    s.has(r, r"^1 RECENT$", "and is \\Recent here")
+    d.cmd("SELECT", "life")
+    d.cmd("STORE", "1", "-FLAGS.SILENT", "(\\Seen)")
+    r = c.cmd("NOOP")
+    s.has(r, r"^1 FETCH \((?![^)]*\\Seen)", "another session's -FLAGS reaches NOOP")
+    d.cmd("STORE", "1", "+FLAGS.SILENT", "(\\Deleted)")
+    s.ok(d.cmd("COPY", "1", "Trash"), "COPY of a \\Deleted message")
+    s.ok(d.cmd("EXAMINE", "Trash"), "EXAMINE Trash")
+    r = d.cmd("FETCH", "*", "FLAGS")
+    s.has(r, r"\\Deleted", "COPY keeps \\Deleted")
+    s.ok(d.cmd("SELECT", "life"), "SELECT life in the other session")
+    r = d.cmd("UID", "EXPUNGE", "1:*")
+    s.has(r, r"^1 EXPUNGE$", "UID EXPUNGE 1:*")
+    # No EXPUNGE during FETCH (RFC 3501 §7.4.1): the message is still
+    # there for this session until a command that may report it.
+    r = c.cmd("FETCH", "1:*", "UID")
+    s.ok(r, "FETCH of a message another session expunged")
+    s.hasnt(r, "EXPUNGE", "no EXPUNGE during FETCH")
+    r = c.cmd("NOOP")
+    s.has(r, r"^1 EXPUNGE$", "the expunge reaches NOOP")
+    r = c.cmd("STATUS", "life", "(MESSAGES)")
+    s.has(r, r"MESSAGES 0", "nothing left")
+    d.cmd("LOGOUT")
+    d.close()
+    c.cmd("LOGOUT")
+    c.close()
