@@ -111,6 +111,12 @@ func (c *Conn) serve() {
 	}()
 
 	c.server.mutex.Lock()
+	if c.server.closed {
+		// umbra: accepted as the server closed; Close may have gone
+		// through the connections already, and waits for this one.
+		c.server.mutex.Unlock()
+		return
+	}
 	c.server.conns[c] = struct{}{}
 	c.server.mutex.Unlock()
 	defer func() {

@@ -577,8 +577,10 @@ func writeAddressList(enc *imapwire.Encoder, l []imap.Address) {
 		return
 	}
 
-	enc.List(len(l), func(i int) {
-		addr := l[i]
+	// umbra: "(" 1*address ")", the addresses side by side without
+	// spaces (RFC 3501 §9 env-to; upstream put spaces between them).
+	enc.Special('(')
+	for _, addr := range l {
 		enc.Special('(')
 		writeNString(enc, mime.QEncoding.Encode("utf-8", addr.Name))
 		enc.SP().NIL().SP()
@@ -586,7 +588,8 @@ func writeAddressList(enc *imapwire.Encoder, l []imap.Address) {
 		enc.SP()
 		writeNString(enc, addr.Host)
 		enc.Special(')')
-	})
+	}
+	enc.Special(')')
 }
 
 func writeNString(enc *imapwire.Encoder, s string) {

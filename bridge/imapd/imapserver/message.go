@@ -228,19 +228,84 @@ func ExtractEnvelope(h textproto.Header) *imap.Envelope {
 }
 
 func parseAddressList(mh mail.Header, k string) []imap.Address {
-	// TODO: handle groups
+	v := mh.Get(k)
+	if strings.ContainsAny(v, ":;") {
+		// umbra: groups (RFC 5322 §3.4) become a start marker, their
+		// members and an end marker (RFC 3501 §7.4.2); upstream dropped
+		// them, and the parser below cannot parse them.
+		return parseGroupedAddressList(v)
+	}
 	addrs, _ := mh.AddressList(k)
 	var l []imap.Address
 	for _, addr := range addrs {
-		mailbox, host, ok := strings.Cut(addr.Address, "@")
-		if !ok {
-			continue
+		if a, ok := imapAddress(addr); ok {
+			l = append(l, a)
 		}
-		l = append(l, imap.Address{
-			Name:    addr.Name,
-			Mailbox: mailbox,
-			Host:    host,
-		})
+	}
+	return l
+}
+
+func imapAddress(addr *mail.Address) (imap.Address, bool) {
+	mailbox, host, ok := strings.Cut(addr.Address, "@")
+	return imap.Address{Name: addr.Name, Mailbox: mailbox, Host: host}, ok
+}
+
+// parseGroupedAddressList parses an address list with groups, splitting
+// it at the commas, colons and semicolons outside quoted strings,
+// comments and angle brackets (umbra).
+func parseGroupedAddressList(v string) []imap.Address {
+	var (
+		l                     []imap.Address
+		start, depth          int
+		quoted, angle, inside bool
+	)
+	flush := func(end int) {
+		if s := strings.TrimSpace(v[start:end]); s != "" {
+			if addr, err := mail.ParseAddress(s); err == nil {
+				if a, ok := imapAddress(addr); ok {
+					l = append(l, a)
+				}
+			}
+		}
+		start = end + 1
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\\' && (quoted || depth > 0):
+			i++
+		case quoted:
+			quoted = c != '"'
+		case depth > 0:
+			if c == '(' {
+				depth++
+			} else if c == ')' {
+				depth--
+			}
+		case c == '"':
+			quoted = true
+		case c == '(':
+			depth++
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case angle:
+		case c == ':' && !inside:
+			name := strings.Trim(strings.TrimSpace(v[start:i]), `"`)
+			l = append(l, imap.Address{Mailbox: name})
+			inside, start = true, i+1
+		case c == ',':
+			flush(i)
+		case c == ';' && inside:
+			flush(i)
+			l = append(l, imap.Address{})
+			inside = false
+		}
+	}
+	flush(len(v))
+	if inside {
+		l = append(l, imap.Address{}) // an unterminated group ends here
 	}
 	return l
 }
@@ -278,6 +343,15 @@ func extractBodyStructure(rawHeader textproto.Header, r io.Reader) imap.BodyStru
 		}
 		return bs
 	} else {
+		if primaryType == "text" && typeParams["charset"] == "" {
+			// umbra: the default charset made explicit (RFC 2045 §5.2), as
+			// RFC 3501's examples and Dovecot show it.
+			params := map[string]string{"charset": "us-ascii"}
+			for k, v := range typeParams {
+				params[k] = v
+			}
+			typeParams = params
+		}
 		body, _ := io.ReadAll(r) // TODO: optimize
 		bs := &imap.BodyStructureSinglePart{
 			Type:        primaryType,

@@ -80,6 +80,7 @@ type Server struct {
 	options Options
 
 	listenerWaitGroup sync.WaitGroup
+	connWaitGroup     sync.WaitGroup // umbra: the connections being served
 
 	mutex     sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -150,7 +151,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 
 		delay = 0
-		go newConn(conn, s).serve()
+		s.connWaitGroup.Add(1)
+		go func() {
+			defer s.connWaitGroup.Done()
+			newConn(conn, s).serve()
+		}()
 	}
 }
 
@@ -218,6 +223,9 @@ func (s *Server) Close() error {
 		c.mutex.Unlock()
 	}
 	s.mutex.Unlock()
+	// umbra: wait for the connections' goroutines, sessions closed, so a
+	// caller may close what the sessions use (the bridge's store) next.
+	s.connWaitGroup.Wait()
 
 	return err
 }
