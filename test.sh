@@ -12,8 +12,10 @@ cd "$(dirname "$0")"
 # postfix, swaks and opendkim (with its tools) test the legacy MX and relay;
 # gnupg the OpenPGP code; bogofilter is the spam filter's yardstick;
 # libnss3-tools (certutil) and thunderbird check that NSS and Thunderbird
-# trust the bridge's CA.
-apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter libnss3-tools thunderbird)
+# trust the bridge's CA; dovecot-imapd is the reference server of the IMAP
+# conformance suite (bridge/imapd TestConformance), run as a throw-away
+# instance of its own, never the system service.
+apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter libnss3-tools thunderbird dovecot-imapd)
 # postgresql: the PostgreSQL store's tests start a throw-away cluster with
 # its initdb and postgres, as the user "postgres" the package creates
 # (PostgreSQL refuses to run as root; see provider/store/postgres/pgtest).

@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -11,7 +12,9 @@ import (
 
 // Append answers APPEND with APPENDUID (RFC 9051 §6.3.12, RFC 4315 §3).
 // The message is read whole (imapserver has already refused literals over
-// AppendLimit), passed through Options.Stamp and stored with a fresh key.
+// AppendLimit) and stored with a fresh key exactly as the client sent it,
+// so BODY[] and RFC822.SIZE are what it appended, unless it carries a
+// field Options.Stamp removes (see stamped).
 func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
 	mb, err := s.srv.store.Mailbox(s.srv.ctx, name)
 	if err != nil {
@@ -27,9 +30,7 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	if len(raw) == 0 {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeParse, Text: "Empty message"}
 	}
-	if s.srv.opts.Stamp != nil {
-		raw = s.srv.opts.Stamp(raw)
-	}
+	raw = s.stamped(raw)
 	m, _, err := s.srv.store.Add(s.srv.ctx, mailstore.NewMessage{
 		Key:          s.srv.opts.NewKey(),
 		Mailbox:      mb.Name,
@@ -42,4 +43,20 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	}
 	s.srv.noteMessage(m)
 	return &imap.AppendData{UID: imap.UID(m.UID), UIDValidity: mb.UIDValidity}, nil
+}
+
+// stamped returns what to store for an APPENDed message: Stamp's output
+// if Stamp removed something from the message (a client-supplied
+// security verdict, which must never be served as the bridge's), else
+// the client's bytes. Stamp adds its own field as the first line, so the
+// message was left alone when the rest of its output is the input.
+func (s *session) stamped(raw []byte) []byte {
+	if s.srv.opts.Stamp == nil {
+		return raw
+	}
+	out := s.srv.opts.Stamp(raw)
+	if i := bytes.IndexByte(out, '\n'); i >= 0 && bytes.Equal(out[i+1:], raw) {
+		return raw
+	}
+	return out
 }

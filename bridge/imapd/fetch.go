@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
@@ -21,6 +20,9 @@ import (
 // RFC822.SIZE read neither.
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	v := s.view
+	if err := v.checkSeqSet(numSet); err != nil {
+		return err
+	}
 	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
 		return err
 	}
@@ -39,16 +41,19 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		if m.seq == 0 || !m.loaded {
 			continue // not announced to this session yet, or just expunged
 		}
+		if options.ChangedSince != 0 && m.modseq <= options.ChangedSince {
+			continue // RFC 7162 §3.1.4.1
+		}
 		flagsChanged := false
 		if markSeen && !hasFlag(m.flags, string(imap.FlagSeen)) {
-			flags := append(slices.Clone(m.flags), string(imap.FlagSeen))
-			if err := s.setFlags(v, m.message, flags); err != nil {
-				if errors.Is(err, mailstore.ErrNotFound) {
-					continue
-				}
+			out, err := s.updateFlags(v, m.message, mailstore.FlagChange{Add: []string{string(imap.FlagSeen)}})
+			if errors.Is(err, mailstore.ErrNotFound) {
+				continue
+			}
+			if err != nil {
 				return err
 			}
-			m.flags, flagsChanged = flags, true
+			m.flags, m.modseq, flagsChanged = out.Flags, out.ModSeq, true
 		}
 		if err := s.fetchOne(w, m, options, flagsChanged); err != nil {
 			return err
@@ -102,7 +107,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.
 			}
 			clamped := *bs
 			clamped.Partial = clampPartial(bs.Partial)
-			sections[i] = imapserver.ExtractBodySection(bytes.NewReader(b), &clamped)
+			sections[i] = withoutNUL(imapserver.ExtractBodySection(bytes.NewReader(b), &clamped))
 		}
 		for i, bs := range options.BinarySection {
 			c, err := src.content()
@@ -132,7 +137,12 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m selected, options *imap.
 	resp := w.CreateMessage(m.seq)
 	resp.WriteUID(imap.UID(m.uid))
 	if options.Flags || flagsChanged {
-		resp.WriteFlags(imapFlags(m.flags))
+		resp.WriteFlags(s.view.messageFlags(m.message))
+	}
+	// MODSEQ when asked, and with the FLAGS a FETCH changed once
+	// CONDSTORE is enabled (RFC 7162 §3.1.4.1, §3.2).
+	if options.ModSeq || (flagsChanged && s.conn.CondStoreEnabled()) {
+		resp.WriteModSeq(m.modseq)
 	}
 	if options.InternalDate {
 		resp.WriteInternalDate(m.date)
@@ -248,20 +258,25 @@ func (src *source) header() ([]byte, error) {
 	return src.hdr, nil
 }
 
-// setFlags stores flags for m on behalf of this session; the store's event
-// then reaches the other sessions but not this one, which reports the
-// change in its own response (see mailbox.own).
-func (s *session) setFlags(v *view, m message, flags []string) error {
-	v.box.ownFlags(m.uid, v.tracker)
-	_, err := s.srv.store.SetFlags(s.srv.ctx, m.id, flags, mailstore.Local)
-	v.box.disownFlags(m.uid, v.tracker)
-	if errors.Is(err, mailstore.ErrInvalid) {
-		return storeError("store", err) // e.g. an unknown system flag
+// updateFlags changes the flags of m on behalf of this session as ch
+// says, inside the store's transaction, so concurrent changes by other
+// sessions are kept (STORE +FLAGS/-FLAGS, RFC 9051 §6.4.6), and returns
+// the message as stored. The store's event reaches the other sessions
+// but not this one, which reports the change in its own response: the
+// event carries this session's tracker as its actor
+// (mailbox.setFlagsLocked).
+func (s *session) updateFlags(v *view, m message, ch mailstore.FlagChange) (mailstore.Message, error) {
+	ctx := mailstore.WithActor(s.srv.ctx, v.tracker)
+	out, err := s.srv.store.ChangeFlags(ctx, m.id, ch, mailstore.Local)
+	switch {
+	case errors.Is(err, mailstore.ErrInvalid):
+		return out, storeError("store", err) // e.g. an unknown system flag
+	case errors.Is(err, mailstore.ErrNotFound), errors.Is(err, mailstore.ErrModified):
+		return out, err
+	case err != nil:
+		return out, fmt.Errorf("imapd: set flags of uid %d: %w", m.uid, err)
 	}
-	if err != nil {
-		return fmt.Errorf("imapd: set flags of uid %d: %w", m.uid, err)
-	}
-	return nil
+	return out, nil
 }
 
 // completeHeader returns h ending with the blank line that closes a header
@@ -277,4 +292,24 @@ func completeHeader(h []byte) []byte {
 	default:
 		return append(h[:len(h):len(h)], "\r\n\r\n"...)
 	}
+}
+
+// withoutNUL returns b with every NUL octet replaced by 0x80. A literal
+// cannot carry NUL (RFC 3501 §9 and RFC 9051 §9: CHAR8 is %x01-ff); only
+// a literal8 can (RFC 3516 §4.2, RFC 9051 §6.4.5), and literal8 is for
+// BINARY[] responses alone, which send the exact bytes. So BODY[] of a
+// message with NUL octets shows 0x80 in their place, as Dovecot does; the
+// length, RFC822.SIZE and partial offsets stay the same. b is copied only
+// if it holds a NUL.
+func withoutNUL(b []byte) []byte {
+	if bytes.IndexByte(b, 0) < 0 {
+		return b
+	}
+	out := bytes.Clone(b)
+	for i, c := range out {
+		if c == 0 {
+			out[i] = 0x80
+		}
+	}
+	return out
 }

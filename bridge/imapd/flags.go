@@ -47,27 +47,6 @@ func storeFlags(in []imap.Flag) []string {
 	return out
 }
 
-// applyStore returns the flags of a message after STORE op (RFC 9051
-// §6.4.6: FLAGS replaces, +FLAGS adds, -FLAGS removes).
-func applyStore(cur []string, op *imap.StoreFlags) []string {
-	given := storeFlags(op.Flags)
-	switch op.Op {
-	case imap.StoreFlagsSet:
-		return given
-	case imap.StoreFlagsAdd:
-		out := slices.Clone(cur)
-		for _, f := range given {
-			if !hasFlag(out, f) {
-				out = append(out, f)
-			}
-		}
-		slices.Sort(out)
-		return out
-	default: // imap.StoreFlagsDel
-		return slices.DeleteFunc(slices.Clone(cur), func(f string) bool { return hasFlag(given, f) })
-	}
-}
-
 // sameFlags reports whether a and b hold the same flags, in any order.
 func sameFlags(a, b []string) bool {
 	if len(a) != len(b) {

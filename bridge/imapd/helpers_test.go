@@ -8,15 +8,16 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-	"umbra/tlscert"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"umbra/bridge/mailstore"
+	"umbra/tlscert"
 )
 
 const (
@@ -173,4 +174,10 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// withoutRecent drops \Recent, which IMAP4rev1 sessions see on messages
+// new to them (recent.go), for tests about the stored flags.
+func withoutRecent(flags []imap.Flag) []imap.Flag {
+	return slices.DeleteFunc(slices.Clone(flags), func(f imap.Flag) bool { return f == `\Recent` })
 }

@@ -44,7 +44,7 @@ func newUpdates() (*updates, *imapclient.Options) {
 				return
 			}
 			u.mu.Lock()
-			u.flags[buf.SeqNum] = buf.Flags
+			u.flags[buf.SeqNum] = withoutRecent(buf.Flags)
 			u.mu.Unlock()
 		},
 	}}

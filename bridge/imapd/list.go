@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
@@ -25,21 +25,38 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if err != nil {
 		return fmt.Errorf("imapd: list: %w", err)
 	}
-	byName := make(map[string]*mailstore.Mailbox, len(all))
-	var names []string
-	for i := range all {
-		byName[all[i].Name] = &all[i]
-		names = append(names, all[i].Name)
+	subscribed, err := s.srv.store.Subscriptions(s.srv.ctx)
+	if err != nil {
+		return fmt.Errorf("imapd: list: %w", err)
 	}
-	// Names implied by the hierarchy, for \NonExistent entries.
-	for _, mb := range all {
-		for i := strings.IndexRune(mb.Name, delim); i > 0; i = next(mb.Name, i) {
-			parent := mb.Name[:i]
-			if byName[parent] == nil && !slices.Contains(names, parent) {
-				names = append(names, parent)
+	l := &listing{byName: make(map[string]*mailstore.Mailbox, len(all)), subscribed: map[string]bool{}}
+	for _, n := range subscribed {
+		l.subscribed[n] = true
+	}
+	for i := range all {
+		l.byName[all[i].Name] = &all[i]
+		l.names = append(l.names, all[i].Name)
+	}
+	// Subscriptions are names, not mailboxes (RFC 3501 §6.3.6): LSUB and
+	// LIST (SUBSCRIBED) list those without a mailbox too, \NonExistent
+	// (RFC 5258 §3.1).
+	if options.SelectSubscribed {
+		for _, n := range subscribed {
+			if l.byName[n] == nil {
+				l.names = append(l.names, n)
 			}
 		}
 	}
+	// Names implied by the hierarchy, for \NonExistent entries.
+	for _, name := range slices.Clone(l.names) {
+		for i := strings.IndexRune(name, delim); i > 0; i = next(name, i) {
+			parent := name[:i]
+			if l.byName[parent] == nil && !slices.Contains(l.names, parent) {
+				l.names = append(l.names, parent)
+			}
+		}
+	}
+	names := l.names
 	// INBOX first, then by name, as the store lists them.
 	slices.SortFunc(names, func(a, b string) int {
 		switch {
@@ -57,7 +74,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if !listMatch(name, ref, patterns) {
 			continue
 		}
-		data, err := s.listData(name, byName, names, options)
+		data, err := s.listData(name, l, options)
 		if err != nil {
 			return err
 		}
@@ -94,21 +111,27 @@ func listMatch(name, ref string, patterns []string) bool {
 	return false
 }
 
+// listing is what one LIST looks at: the mailboxes by name, the names to
+// consider, and the subscribed names.
+type listing struct {
+	byName     map[string]*mailstore.Mailbox
+	names      []string
+	subscribed map[string]bool
+}
+
 // listData returns the LIST response for name, or nil if the selection
 // options leave it out.
-func (s *session) listData(name string, byName map[string]*mailstore.Mailbox, names []string, options *imap.ListOptions) (*imap.ListData, error) {
-	mb := byName[name]
+func (s *session) listData(name string, l *listing, options *imap.ListOptions) (*imap.ListData, error) {
+	mb := l.byName[name]
 	prefix := name + string(delim)
 	hasChildren, subscribedChild := false, false
-	for _, n := range names {
+	for _, n := range l.names {
 		if strings.HasPrefix(n, prefix) {
-			hasChildren = true
-			if c := byName[n]; c != nil && c.Subscribed {
-				subscribedChild = true
-			}
+			hasChildren = hasChildren || l.byName[n] != nil
+			subscribedChild = subscribedChild || l.subscribed[n]
 		}
 	}
-	subscribed := mb != nil && mb.Subscribed
+	subscribed := l.subscribed[name]
 	data := &imap.ListData{Mailbox: name, Delim: delim}
 
 	if options.SelectSubscribed && !subscribed {
@@ -160,10 +183,16 @@ func (s *session) statusData(mb mailstore.Mailbox, options *imap.StatusOptions) 
 	data := &imap.StatusData{Mailbox: mb.Name, UIDNext: imap.UID(mb.UIDNext), UIDValidity: mb.UIDValidity}
 	messages, unseen, size := mb.Messages, mb.Unseen, mb.Size
 	data.NumMessages, data.NumUnseen, data.Size = &messages, &unseen, &size
-	recent := uint32(0) // \Recent is never set (removed in IMAP4rev2)
-	data.NumRecent = &recent
+	if options.NumRecent {
+		recent, err := s.srv.statusRecent(mb)
+		if err != nil {
+			return nil, fmt.Errorf("imapd: status %q: %w", mb.Name, err)
+		}
+		data.NumRecent = &recent
+	}
 	limit := uint32(appendLimit)
 	data.AppendLimit = &limit
+	data.HighestModSeq = mb.HighestModSeq
 	if options.NumDeleted || options.DeletedStorage {
 		// The store keeps no count of \Deleted messages; list them.
 		msgs, err := s.srv.store.List(s.srv.ctx, mb.ID)

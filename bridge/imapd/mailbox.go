@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
@@ -38,17 +39,25 @@ type mailbox struct {
 	incomplete int               // entries of msgs without details
 	tracker    *imapserver.MailboxTracker
 	views      map[*view]struct{}
-	// own names the session whose STORE is changing a message's flags, so
-	// the resulting event is not echoed back to it (RFC 9051 §6.4.6: the
-	// session gets its FETCH response, or none with .SILENT).
-	own map[uint32]*imapserver.SessionTracker
+	// keywords are the keywords seen on the mailbox's messages since it
+	// was loaded, sorted: what the FLAGS response lists besides the
+	// system flags. It only grows, as in Dovecot.
+	keywords []string
+	// firstRecent is the first UID no session has claimed as \Recent
+	// (recent.go).
+	firstRecent uint32
+	savedRecent uint32 // the firstRecent the store has
+	// highestModSeq is the highest mod-sequence the events carried
+	// (RFC 7162; condstore.go).
+	highestModSeq uint64
 }
 
 // message is one message of a mailbox. Sessions copy it under mailbox.mu;
 // flags is replaced, never modified in place, so copies stay valid.
 type message struct {
-	uid   uint32
-	flags []string
+	uid    uint32
+	flags  []string
+	modseq uint64 // RFC 7162
 	// The details below come from the store's listing. A message announced
 	// by an event has none until the next fill or ensureDetails.
 	loaded    bool
@@ -64,7 +73,6 @@ func newMailbox(id int64) *mailbox {
 		ready:   make(chan struct{}),
 		loading: true,
 		views:   make(map[*view]struct{}),
-		own:     make(map[uint32]*imapserver.SessionTracker),
 	}
 }
 
@@ -72,6 +80,7 @@ func messageOf(m mailstore.Message) *message {
 	return &message{
 		uid:       m.UID,
 		flags:     slices.Clone(m.Flags),
+		modseq:    m.ModSeq,
 		loaded:    true,
 		id:        m.ID,
 		contentID: m.ContentID,
@@ -85,15 +94,22 @@ func messageOf(m mailstore.Message) *message {
 // already listed only refreshes flags, an expunged UID not listed is
 // ignored, and later events come later in commit order.
 func (b *mailbox) load(ctx context.Context, st *mailstore.Store) error {
+	first, err := loadFirstRecent(ctx, st, b.id)
+	if err != nil {
+		return fmt.Errorf("imapd: recent of mailbox %d: %w", b.id, err)
+	}
 	list, err := st.List(ctx, b.id)
 	if err != nil {
 		return fmt.Errorf("imapd: list mailbox %d: %w", b.id, err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.firstRecent, b.savedRecent = first, first
 	b.msgs = make([]*message, 0, len(list))
 	for _, m := range list {
 		b.msgs = append(b.msgs, messageOf(m))
+		b.noteKeywordsLocked(m.Flags)
+		b.highestModSeq = max(b.highestModSeq, m.ModSeq)
 	}
 	for _, ev := range b.pending {
 		b.applyLocked(ev)
@@ -119,18 +135,21 @@ func (b *mailbox) apply(ev mailstore.Event) {
 }
 
 func (b *mailbox) applyLocked(ev mailstore.Event) {
+	b.highestModSeq = max(b.highestModSeq, ev.ModSeq)
 	i, found := b.find(ev.UID)
 	switch ev.Kind {
 	case mailstore.MessageAdded:
+		b.noteKeywordsLocked(ev.Flags)
 		if found {
-			b.setFlagsLocked(i, ev.Flags)
+			b.setFlagsLocked(i, ev)
 			return
 		}
 		// The store hands out UIDs in increasing order (RFC 9051 §2.3.1.1),
 		// so i is the end of the list: the new message gets the next
 		// sequence number.
-		b.msgs = slices.Insert(b.msgs, i, &message{uid: ev.UID, flags: slices.Clone(ev.Flags)})
+		b.msgs = slices.Insert(b.msgs, i, &message{uid: ev.UID, flags: slices.Clone(ev.Flags), modseq: ev.ModSeq})
 		b.incomplete++
+		b.arrivedLocked(ev.UID)
 		if b.tracker != nil {
 			b.tracker.QueueNumMessages(uint32(len(b.msgs)))
 		}
@@ -142,25 +161,30 @@ func (b *mailbox) applyLocked(ev mailstore.Event) {
 			b.incomplete--
 		}
 		b.msgs = slices.Delete(b.msgs, i, i+1)
-		delete(b.own, ev.UID)
+		b.goneLocked(ev.UID)
 		if b.tracker != nil {
 			b.tracker.QueueExpunge(uint32(i) + 1)
 		}
 	case mailstore.FlagsChanged:
+		b.noteKeywordsLocked(ev.Flags)
 		if found {
-			b.setFlagsLocked(i, ev.Flags)
+			b.setFlagsLocked(i, ev)
 		}
 	}
 }
 
-func (b *mailbox) setFlagsLocked(i int, flags []string) {
+// setFlagsLocked records the flags of event ev for msgs[i] and queues
+// them for every session but the one whose STORE made the change (its
+// tracker is the event's actor): that one reports them in its own
+// response, or not at all with .SILENT (RFC 9051 §6.4.6).
+func (b *mailbox) setFlagsLocked(i int, ev mailstore.Event) {
 	m := b.msgs[i]
-	if sameFlags(m.flags, flags) {
+	m.modseq = max(m.modseq, ev.ModSeq)
+	if sameFlags(m.flags, ev.Flags) {
 		return
 	}
-	m.flags = slices.Clone(flags)
-	source := b.own[m.uid]
-	delete(b.own, m.uid)
+	m.flags = slices.Clone(ev.Flags)
+	source, _ := ev.Actor.(*imapserver.SessionTracker)
 	if b.tracker != nil {
 		b.tracker.QueueMessageFlags(uint32(i)+1, imap.UID(m.uid), imapFlags(m.flags), source)
 	}
@@ -210,20 +234,14 @@ func (b *mailbox) ensureDetails(ctx context.Context, st *mailstore.Store) error 
 	return nil
 }
 
-// ownFlags marks uid's next flag change as made by session t.
-func (b *mailbox) ownFlags(uid uint32, t *imapserver.SessionTracker) {
-	b.mu.Lock()
-	b.own[uid] = t
-	b.mu.Unlock()
-}
-
-// disownFlags undoes ownFlags when the store reported no change.
-func (b *mailbox) disownFlags(uid uint32, t *imapserver.SessionTracker) {
-	b.mu.Lock()
-	if b.own[uid] == t {
-		delete(b.own, uid)
+// noteKeywordsLocked adds the keywords of flags not seen before.
+func (b *mailbox) noteKeywordsLocked(flags []string) {
+	for _, f := range flags {
+		if !strings.HasPrefix(f, `\`) && !hasFlag(b.keywords, f) {
+			b.keywords = append(b.keywords, f)
+			slices.Sort(b.keywords)
+		}
 	}
-	b.mu.Unlock()
 }
 
 // imapFlags converts store flags to imap flags.

@@ -42,7 +42,7 @@ func TestLoadReplaysEvents(t *testing.T) {
 		t.Errorf("after load: uids %v, flags of 2 %v, incomplete %d", uids, b.msgs[1].flags, b.incomplete)
 	}
 	// A session attached now counts three messages.
-	v, data := newView(b, mb, false)
+	v, data := newView(b, mb, false, nil)
 	defer v.close()
 	if data.NumMessages != 3 || data.UIDNext != 5 || data.FirstUnseenSeqNum != 1 {
 		t.Errorf("SELECT data %+v", data)
@@ -80,27 +80,5 @@ func TestNumberSets(t *testing.T) {
 	}
 	if !slices.Equal(got, []uint32{1, 2, 5, 6, 7}) {
 		t.Errorf("1:2,5:* of 7 = %v", got)
-	}
-}
-
-func TestApplyStore(t *testing.T) {
-	t.Parallel()
-	cur := []string{"$Work", `\Seen`}
-	for _, tc := range []struct {
-		op    imap.StoreFlagsOp
-		flags []imap.Flag
-		want  []string
-	}{
-		{imap.StoreFlagsAdd, []imap.Flag{`\flagged`, "$work", `\Recent`}, []string{"$Work", `\Flagged`, `\Seen`}},
-		{imap.StoreFlagsDel, []imap.Flag{`\SEEN`, "$WORK"}, nil},
-		{imap.StoreFlagsSet, []imap.Flag{`\answered`, `\Answered`, `\Recent`}, []string{`\Answered`}},
-	} {
-		got := applyStore(cur, &imap.StoreFlags{Op: tc.op, Flags: tc.flags})
-		if !sameFlags(got, tc.want) {
-			t.Errorf("op %v %v: got %v, want %v", tc.op, tc.flags, got, tc.want)
-		}
-	}
-	if !slices.Equal(cur, []string{"$Work", `\Seen`}) {
-		t.Errorf("applyStore changed its input: %v", cur)
 	}
 }

@@ -5,53 +5,95 @@ import (
 	"fmt"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
 // Store answers STORE and UID STORE (RFC 9051 §6.4.6). Each changed
 // message is one store transaction with origin Local, so the sync engine
-// pushes it.
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+// pushes it. +FLAGS and -FLAGS are applied as deltas in that transaction,
+// never computed from this session's copy, so two sessions storing at
+// once lose nothing. UNCHANGEDSINCE (RFC 7162 §3.1.3) is checked in the
+// same transaction; the messages it leaves alone are named by MODIFIED.
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
 	v, err := s.writable()
 	if err != nil {
+		return err
+	}
+	if err := v.checkSeqSet(numSet); err != nil {
 		return err
 	}
 	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
 		return err
 	}
+	ch := mailstore.FlagChange{UnchangedSince: options.UnchangedSince}
+	given := storeFlags(flags.Flags)
+	switch flags.Op {
+	case imap.StoreFlagsSet:
+		ch.Replace, ch.Add = true, given
+	case imap.StoreFlagsAdd:
+		ch.Add = given
+	default: // imap.StoreFlagsDel
+		ch.Remove = given
+	}
+	_, isUID := numSet.(imap.UIDSet)
+	var modifiedSeqs imap.SeqSet
+	var modifiedUIDs imap.UIDSet
 	chosen := v.choose(numSet)
 	done := chosen[:0]
+	var changed []bool // by index in done: the store gave it a new mod-sequence
 	for _, m := range chosen {
 		if !m.loaded {
 			continue
 		}
-		next := applyStore(m.flags, flags)
-		if !sameFlags(next, m.flags) {
-			if err := s.setFlags(v, m.message, next); err != nil {
-				if errors.Is(err, mailstore.ErrNotFound) {
-					continue // expunged meanwhile; its EXPUNGE is queued
-				}
-				return err
+		out, err := s.updateFlags(v, m.message, ch)
+		switch {
+		case errors.Is(err, mailstore.ErrNotFound):
+			continue // expunged meanwhile; its EXPUNGE is queued
+		case errors.Is(err, mailstore.ErrModified):
+			modifiedUIDs.AddNum(imap.UID(m.uid))
+			if m.seq != 0 {
+				modifiedSeqs.AddNum(m.seq)
 			}
-			m.flags = next
+			continue
+		case err != nil:
+			return err
 		}
+		changed = append(changed, out.ModSeq != m.modseq)
+		m.flags, m.modseq = out.Flags, out.ModSeq
 		done = append(done, m)
 	}
-	if flags.Silent {
-		return nil
+	// A keyword new to the mailbox is announced before the FETCH
+	// responses that show it (RFC 9051 §7.3.5).
+	if err := v.announceFlags(w.Updates()); err != nil {
+		return err
 	}
-	for _, m := range done {
-		if m.seq == 0 {
+	condStore := s.conn.CondStoreEnabled()
+	for i, m := range done {
+		// .SILENT leaves the FETCH out, except that once CONDSTORE is
+		// enabled a changed message's new MODSEQ is still sent, with its
+		// UID and without FLAGS (RFC 7162 §3.1.3, example 3; Dovecot too).
+		if m.seq == 0 || (flags.Silent && !(condStore && changed[i])) {
 			continue
 		}
 		resp := w.CreateMessage(m.seq)
 		resp.WriteUID(imap.UID(m.uid))
-		resp.WriteFlags(imapFlags(m.flags))
+		if !flags.Silent {
+			resp.WriteFlags(v.messageFlags(m.message))
+		}
+		if condStore {
+			resp.WriteModSeq(m.modseq)
+		}
 		if err := resp.Close(); err != nil {
 			return err
 		}
+	}
+	switch {
+	case isUID && len(modifiedUIDs) > 0:
+		return imapserver.ModifiedError(modifiedUIDs)
+	case !isUID && len(modifiedSeqs) > 0:
+		return imapserver.ModifiedError(modifiedSeqs)
 	}
 	return nil
 }
@@ -112,6 +154,9 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 // returns the UID pairs; nil data when nothing was transferred.
 func (s *session) transfer(numSet imap.NumSet, dest, op string, do func(message) (mailstore.Message, error)) (*imap.CopyData, error) {
 	v := s.view
+	if err := v.checkSeqSet(numSet); err != nil {
+		return nil, err
+	}
 	mb, err := s.srv.store.Mailbox(s.srv.ctx, dest)
 	if err != nil {
 		return nil, tryCreate(op, err)

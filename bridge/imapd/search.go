@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
@@ -63,6 +63,10 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		}
 		data.Max = max(data.Max, num)
 		data.Count++
+		if criteria.ModSeq != nil || hasModSeqKey(criteria) {
+			// RFC 7162 §3.1.5: the highest mod-sequence of the matches.
+			data.ModSeq = max(data.ModSeq, m.modseq)
+		}
 	}
 	if kind == imapserver.NumKindSeq {
 		data.All = seqs
@@ -118,14 +122,17 @@ func (sc *searcher) match(m selected, c *imap.SearchCriteria) (bool, error) {
 		return false, nil
 	}
 	for _, f := range c.Flag {
-		if !hasFlag(m.flags, string(f)) {
+		if !sc.hasFlag(m, f) {
 			return false, nil
 		}
 	}
 	for _, f := range c.NotFlag {
-		if hasFlag(m.flags, string(f)) {
+		if sc.hasFlag(m, f) {
 			return false, nil
 		}
+	}
+	if c.ModSeq != nil && m.modseq < c.ModSeq.ModSeq {
+		return false, nil // RFC 7162 §3.1.5: at least this mod-sequence
 	}
 	if c.Larger != 0 && m.size <= c.Larger {
 		return false, nil
@@ -264,4 +271,32 @@ func (sc *searcher) header(m selected) (textproto.Header, error) {
 	}
 	sc.headers[m.uid] = h
 	return h, nil
+}
+
+// hasFlag reports whether m has flag f for this session: \Recent is the
+// session's own (SEARCH RECENT, NEW, OLD; RFC 3501 §6.4.4).
+func (sc *searcher) hasFlag(m selected, f imap.Flag) bool {
+	if strings.EqualFold(string(f), flagRecent) {
+		sc.v.box.mu.Lock()
+		defer sc.v.box.mu.Unlock()
+		return sc.v.isRecentLocked(m.uid)
+	}
+	return hasFlag(m.flags, string(f))
+}
+
+// hasModSeqKey reports whether criteria use MODSEQ below the top level.
+func hasModSeqKey(c *imap.SearchCriteria) bool {
+	for i := range c.Not {
+		if c.Not[i].ModSeq != nil || hasModSeqKey(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		for j := range 2 {
+			if c.Or[i][j].ModSeq != nil || hasModSeqKey(&c.Or[i][j]) {
+				return true
+			}
+		}
+	}
+	return false
 }

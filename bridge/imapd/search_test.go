@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"crypto/rand"
 	"slices"
 	"testing"
 	"time"
@@ -104,6 +105,39 @@ func TestSearchToAndCc(t *testing.T) {
 		}
 		if got := data.AllUIDs(); !slices.Equal(got, tc.want) {
 			t.Errorf("SEARCH %s %q: got %v, want %v", tc.key, tc.value, got, tc.want)
+		}
+	}
+}
+
+// TestSearchSubstrings: BODY and TEXT match substrings, ignoring case
+// (RFC 3501 §6.4.4), not words or word beginnings; FROM finds an address
+// written with comments by its bare address and by its name.
+func TestSearchSubstrings(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	for _, m := range []string{
+		"From: bob@b.test (Bob Builder)\r\nSubject: one\r\n\r\nHello World, it is a greeting\r\n",
+		"From: \"Eve E.\" <eve(work)@e.test>\r\nSubject: two\r\n\r\nnothing here\r\n",
+	} {
+		if _, _, err := e.store.Add(t.Context(), mailstore.NewMessage{Key: rand.Text(), Mailbox: "INBOX", MIME: []byte(m)}, mailstore.Remote); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := dialRaw(t, e.addr)
+	r.cmd("LOGIN " + testUser + ` "` + testPass + `"`)
+	r.cmd("SELECT INBOX")
+	for c, want := range map[string]string{
+		`SEARCH BODY "ELL"`:         "* SEARCH 1",
+		`SEARCH BODY "lo wor"`:      "* SEARCH 1",
+		`SEARCH TEXT "reeting"`:     "* SEARCH 1",
+		`SEARCH TEXT "othing"`:      "* SEARCH 2",
+		`SEARCH FROM "eve@e.test"`:  "* SEARCH 2",
+		`SEARCH FROM "Bob Builder"`: "* SEARCH 1",
+		`SEARCH FROM "bob@b.test"`:  "* SEARCH 1",
+		`SEARCH BODY "absent"`:      "* SEARCH",
+	} {
+		if got := r.cmd(c); got[0] != want {
+			t.Errorf("%s: %q, want %q", c, got, want)
 		}
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
@@ -28,9 +28,11 @@ type Options struct {
 	Password string // the bridge's generated password (compared in constant time)
 	// TLSConfig enables STARTTLS when non-nil.
 	TLSConfig *tls.Config
-	// Stamp is applied to APPENDed messages before they are stored (the
-	// bridge strips any client-supplied Umbra-Security header and adds its
-	// own); nil leaves messages as they are.
+	// Stamp removes from an APPENDed message what a client must not
+	// supply (the bridge: any Umbra-Security field) and prepends one
+	// header line of its own. Its output is stored only if it removed
+	// something; otherwise the client's bytes are stored unchanged
+	// (session.stamped). nil stores messages as they are.
 	Stamp func([]byte) []byte
 	// NewKey returns a fresh message key for APPEND and COPY; nil uses 128
 	// random bits.
@@ -93,7 +95,9 @@ func New(o Options) (*Server, error) {
 
 // capabilities lists what the server advertises beyond what imapserver
 // adds by itself (IDLE, UNSELECT, ENABLE, SASL-IR, LITERAL-, AUTH=PLAIN,
-// STARTTLS, APPENDLIMIT=n from SessionAppendLimit).
+// STARTTLS, APPENDLIMIT=n from SessionAppendLimit). LITERAL+ is not
+// advertised: LITERAL- comes with IMAP4rev1, and a server offers one of
+// the two (RFC 7888 §5).
 func capabilities() imap.CapSet {
 	return imap.CapSet{
 		imap.CapIMAP4rev1:    {},
@@ -109,7 +113,8 @@ func capabilities() imap.CapSet {
 		imap.CapBinary:       {},
 		imap.CapChildren:     {},
 		imap.CapSpecialUse:   {},
-		imap.CapLiteralPlus:  {},
+		imap.CapID:           {},
+		imap.CapCondStore:    {},
 	}
 }
 
@@ -143,7 +148,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	return &session{srv: s, remote: c.NetConn().RemoteAddr().String()}, nil, nil
+	return &session{srv: s, conn: c, remote: c.NetConn().RemoteAddr().String()}, nil, nil
 }
 
 // onEvent is the store's Subscribe callback. It runs synchronously inside

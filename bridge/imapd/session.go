@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
@@ -24,6 +24,7 @@ const delim = '/'
 // a time (Idle excepted, see the package comment).
 type session struct {
 	srv    *Server
+	conn   *imapserver.Conn
 	remote string
 	view   *view // nil unless a mailbox is selected
 }
@@ -31,6 +32,7 @@ type session struct {
 var _ interface {
 	imapserver.SessionIMAP4rev2
 	imapserver.SessionAppendLimit
+	imapserver.SessionID
 } = (*session)(nil)
 
 // Close releases the selected mailbox when the connection ends.
@@ -56,6 +58,15 @@ func (s *session) Login(username, password string) error {
 	return imapserver.ErrAuthFailed
 }
 
+// ID answers ID (RFC 2971) with the server's name; the client's is
+// logged, as RFC 2971 §3.1 intends it for debugging.
+func (s *session) ID(client *imap.IDData) *imap.IDData {
+	if client != nil {
+		s.srv.log.Debug("imapd: client id", "remote", s.remote, "name", client.Name, "version", client.Version)
+	}
+	return &imap.IDData{Name: "Umbra bridge", Vendor: "Umbra"}
+}
+
 // Namespace: one personal namespace, no prefix (RFC 2342).
 func (s *session) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Delim: delim}}}, nil
@@ -75,8 +86,17 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if err != nil {
 		return nil, err
 	}
-	v, data := newView(b, mb, options.ReadOnly)
+	v, data := newView(b, mb, options.ReadOnly, s.conn)
 	s.view = v
+	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		// RFC 9051 §6.3.2: the mailbox's name as the server spells it.
+		data.List = &imap.ListData{Mailbox: mb.Name, Delim: delim}
+	}
+	if !options.ReadOnly {
+		if err := s.srv.saveRecent(b); err != nil {
+			return nil, err
+		}
+	}
 	return data, nil
 }
 
@@ -91,6 +111,12 @@ func (s *session) unselect() {
 		return
 	}
 	s.view.close()
+	if !s.view.readOnly {
+		// Messages that arrived while selected may have been claimed.
+		if err := s.srv.saveRecent(s.view.box); err != nil {
+			s.srv.log.Warn("imapd: unselect", "err", err)
+		}
+	}
 	s.srv.closeMailbox(s.view.box)
 	s.view = nil
 }
@@ -100,7 +126,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.view == nil {
 		return nil
 	}
-	return s.view.tracker.Poll(w, allowExpunge)
+	return s.view.poll(w, allowExpunge)
 }
 
 // Idle writes updates as they happen (RFC 2177). Without a selected

@@ -34,7 +34,7 @@ func TestLogin(t *testing.T) {
 	caps := c.Caps()
 	for _, want := range []imap.Cap{imap.CapIMAP4rev1, imap.CapIMAP4rev2, imap.CapIdle, imap.CapUIDPlus,
 		imap.CapMove, imap.CapSpecialUse, imap.CapNamespace, imap.CapUnselect, imap.CapEnable,
-		imap.CapLiteralPlus, imap.CapStatusSize, imap.CapListStatus, imap.CapESearch} {
+		imap.CapLiteralMinus, imap.CapStatusSize, imap.CapListStatus, imap.CapESearch} {
 		if !caps.Has(want) {
 			t.Errorf("capability %s missing from %v", want, caps)
 		}

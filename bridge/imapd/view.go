@@ -1,11 +1,12 @@
 package imapd
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 )
 
@@ -15,6 +16,7 @@ import (
 // opened with EXAMINE.
 type view struct {
 	box         *mailbox
+	conn        *imapserver.Conn // to know whether IMAP4rev2 is enabled
 	tracker     *imapserver.SessionTracker
 	name        string
 	uidValidity uint32
@@ -23,6 +25,14 @@ type view struct {
 	// notify wakes Idle; one buffered slot is enough, as Idle polls the
 	// whole queue each time it wakes.
 	notify chan struct{}
+
+	// Guarded by box.mu:
+	// keywords are the keywords the last FLAGS response listed.
+	keywords []string
+	// recent holds the UIDs that are \Recent for this session (RFC 3501
+	// §2.3.2; recent.go); recentSent is the count last reported.
+	recent     map[uint32]bool
+	recentSent int
 }
 
 // selected is a message chosen by a command, with the sequence number the
@@ -35,16 +45,17 @@ type selected struct {
 // newView attaches a session to b and returns the SELECT data. The
 // tracker is created under b.mu so the count it starts from is the one
 // the SELECT response reports.
-func newView(b *mailbox, mb mailstore.Mailbox, readOnly bool) (*view, *imap.SelectData) {
-	v := &view{box: b, name: mb.Name, uidValidity: mb.UIDValidity, readOnly: readOnly, notify: make(chan struct{}, 1)}
+func newView(b *mailbox, mb mailstore.Mailbox, readOnly bool, conn *imapserver.Conn) (*view, *imap.SelectData) {
+	v := &view{box: b, conn: conn, name: mb.Name, uidValidity: mb.UIDValidity, readOnly: readOnly, notify: make(chan struct{}, 1)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	v.tracker = b.tracker.NewSession()
 	b.views[v] = struct{}{}
+	v.recent = b.claimRecentLocked(!readOnly)
+	v.recentSent = len(v.recent)
 
 	uidNext := mb.UIDNext
 	var firstUnseen uint32
-	keywords := map[string]bool{}
 	for i, m := range b.msgs {
 		if m.uid >= uidNext {
 			uidNext = m.uid + 1
@@ -52,29 +63,74 @@ func newView(b *mailbox, mb mailstore.Mailbox, readOnly bool) (*view, *imap.Sele
 		if firstUnseen == 0 && !hasFlag(m.flags, string(imap.FlagSeen)) {
 			firstUnseen = uint32(i) + 1
 		}
-		for _, f := range m.flags {
-			keywords[f] = true
-		}
 	}
-	flags := []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
-	for f := range keywords {
-		if !slices.Contains(flags, imap.Flag(f)) {
-			flags = append(flags, imap.Flag(f))
-		}
-	}
-	slices.Sort(flags[5:])
-	perm := append(slices.Clone(flags), imap.FlagWildcard)
-	if readOnly {
-		perm = nil // RFC 9051 §6.3.2: no permanent flags when read-only
-	}
+	v.keywords = slices.Clone(b.keywords)
+	flags, perm := v.flagListsLocked()
 	return v, &imap.SelectData{
 		Flags:             flags,
 		PermanentFlags:    perm,
 		NumMessages:       uint32(len(b.msgs)),
+		NumRecent:         uint32(len(v.recent)),
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(uidNext),
 		UIDValidity:       mb.UIDValidity,
+		HighestModSeq:     max(mb.HighestModSeq, b.highestModSeq),
 	}
+}
+
+// flagListsLocked returns what FLAGS and PERMANENTFLAGS list for the
+// keywords the session was told of (RFC 9051 §7.3.5, §7.1).
+func (v *view) flagListsLocked() (flags, perm []imap.Flag) {
+	flags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+	for _, k := range v.keywords {
+		flags = append(flags, imap.Flag(k))
+	}
+	if v.readOnly {
+		return flags, nil // RFC 9051 §6.3.2: no permanent flags when read-only
+	}
+	return flags, append(slices.Clone(flags), imap.FlagWildcard)
+}
+
+// announceFlags writes FLAGS and PERMANENTFLAGS if a keyword appeared in
+// the mailbox since the session was last told (RFC 9051 §7.3.5: FLAGS is
+// sent whenever the mailbox's list of flags changes), as Dovecot does.
+func (v *view) announceFlags(w *imapserver.UpdateWriter) error {
+	v.box.mu.Lock()
+	if len(v.keywords) == len(v.box.keywords) {
+		v.box.mu.Unlock()
+		return nil
+	}
+	v.keywords = slices.Clone(v.box.keywords)
+	flags, perm := v.flagListsLocked()
+	v.box.mu.Unlock()
+	if err := w.WriteMailboxFlags(flags); err != nil {
+		return err
+	}
+	if perm == nil {
+		return nil
+	}
+	return w.WritePermanentFlags(perm)
+}
+
+// poll writes the session's pending updates: FLAGS first, so no FETCH
+// shows a keyword the session was not told of, then the tracker's queue
+// with \Recent added where it belongs, then RECENT if its count changed.
+func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if err := v.announceFlags(w); err != nil {
+		return err
+	}
+	if err := v.tracker.Poll(w.WithMessageFlags(v.withRecent), allowExpunge); err != nil {
+		return err
+	}
+	v.box.mu.Lock()
+	n := len(v.recent)
+	changed := n != v.recentSent
+	v.recentSent = n
+	v.box.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	return w.WriteNumRecent(uint32(n))
 }
 
 // close detaches the session; the caller then releases the mailbox.
@@ -97,7 +153,7 @@ func (v *view) wake() {
 // waking, no update can slip between a poll and the wait.
 func (v *view) idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	for {
-		if err := v.tracker.Poll(w, true); err != nil {
+		if err := v.poll(w, true); err != nil {
 			return err
 		}
 		select {
@@ -136,6 +192,25 @@ func (v *view) choose(numSet imap.NumSet) []selected {
 		}
 	}
 	return out
+}
+
+// checkSeqSet refuses sequence numbers beyond what the session knows: a
+// sequence number lies between 1 and the last EXISTS (RFC 3501 §2.3.1.2),
+// and using another is a protocol error, so BAD, as Dovecot answers. "*"
+// and UID sets are always valid.
+func (v *view) checkSeqSet(numSet imap.NumSet) error {
+	set, ok := numSet.(imap.SeqSet)
+	if !ok {
+		return nil
+	}
+	n := v.tracker.NumMessages()
+	for _, r := range set {
+		if r.Start > n || r.Stop > n {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
+				Text: fmt.Sprintf("Invalid message sequence number: the mailbox has %d messages", n)}
+		}
+	}
+	return nil
 }
 
 // all returns every message of the mailbox with the bounds "*" stands for.

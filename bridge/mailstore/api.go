@@ -16,6 +16,9 @@ var (
 	ErrExists = errors.New("mailstore: already exists")
 	// ErrInvalid: a name, flag or argument breaks a rule (the error text says which).
 	ErrInvalid = errors.New("mailstore: invalid")
+	// ErrModified: a conditional change found the message changed since
+	// the mod-sequence it was given (FlagChange.UnchangedSince).
+	ErrModified = errors.New("mailstore: modified since")
 )
 
 // Origin says where a mutation comes from, and so whether the sync engine
@@ -51,10 +54,13 @@ type Mailbox struct {
 	SpecialUse  string // "" or one of the special-use constants
 	UIDValidity uint32 // fixed for the life of the mailbox; a new mailbox of an old name gets a new one
 	UIDNext     uint32
-	Subscribed  bool
+	Subscribed  bool   // its name is subscribed (Subscriptions)
 	Messages    uint32 // count of messages in it
 	Unseen      uint32 // count without \Seen
 	Size        int64  // sum of message sizes
+	// HighestModSeq is the highest mod-sequence of a change in the
+	// mailbox, a message leaving it included (RFC 7162 CONDSTORE).
+	HighestModSeq uint64
 }
 
 // Message is one message in one mailbox, without its bytes.
@@ -66,8 +72,9 @@ type Message struct {
 	UID          uint32   // never changes while the message stays in the mailbox
 	Flags        []string // sorted, canonical case for system flags (\Seen, \Answered, \Flagged, \Deleted, \Draft); never \Recent
 	InternalDate time.Time
-	Size         int64 // bytes of MIME
-	ContentID    int64 // the stored content (several messages may share one, after COPY)
+	Size         int64  // bytes of MIME
+	ContentID    int64  // the stored content (several messages may share one, after COPY)
+	ModSeq       uint64 // mod-sequence of its last change (RFC 7162)
 	// SyncedFlags and SyncedMailbox are the state last agreed with the
 	// provider (the base of a three-way merge); nil/"" if never synced.
 	SyncedFlags   []string
@@ -90,7 +97,7 @@ const (
 	MessageAdded     EventKind = iota + 1 // UID, Flags set
 	MessageExpunged                       // UID set (moved away, deleted or mailbox emptied)
 	FlagsChanged                          // UID, Flags set
-	MailboxesChanged                      // a mailbox was created, deleted, renamed or (un)subscribed
+	MailboxesChanged                      // a mailbox was created, deleted, renamed or (un)subscribed; MailboxID 0 for a name without a mailbox
 )
 
 // Event is one committed change, as Subscribe reports it.
@@ -99,7 +106,9 @@ type Event struct {
 	MailboxID int64
 	UID       uint32
 	Flags     []string
+	ModSeq    uint64 // the change's mod-sequence (MessageAdded, FlagsChanged: the message's new one)
 	Origin    Origin
+	Actor     any // what the writer's context carried (WithActor), or nil
 }
 
 // Field selects what Search looks in.
@@ -157,6 +166,7 @@ type Outgoing struct {
 //	Open(path string, key []byte) (*Store, error)
 //	(*Store) Close() error
 //	(*Store) Subscribe(fn func(Event)) (cancel func())
+//	WithActor(ctx, actor) context.Context  -- tags the events of writes made with ctx
 //
 //	(*Store) Mailboxes(ctx) ([]Mailbox, error)
 //	(*Store) Mailbox(ctx, name) (Mailbox, error)
@@ -164,6 +174,7 @@ type Outgoing struct {
 //	(*Store) DeleteMailbox(ctx, name, origin) error
 //	(*Store) RenameMailbox(ctx, oldName, newName, origin) error
 //	(*Store) SetSubscribed(ctx, name, on) error
+//	(*Store) Subscriptions(ctx) ([]string, error)
 //
 //	(*Store) Add(ctx, NewMessage, origin) (Message, bool, error)
 //	(*Store) List(ctx, mailboxID) ([]Message, error)
@@ -172,6 +183,7 @@ type Outgoing struct {
 //	(*Store) Content(ctx, contentID) ([]byte, error)
 //	(*Store) Header(ctx, contentID) ([]byte, error)
 //	(*Store) SetFlags(ctx, id, flags, origin) (Message, error)
+//	(*Store) ChangeFlags(ctx, id, FlagChange, origin) (Message, error)
 //	(*Store) Move(ctx, id, dest, origin) (Message, error)
 //	(*Store) Copy(ctx, id, dest, newKey, origin) (Message, error)
 //	(*Store) Expunge(ctx, id, origin) error

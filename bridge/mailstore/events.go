@@ -1,5 +1,20 @@
 package mailstore
 
+import "context"
+
+type actorKey struct{}
+
+// WithActor returns a context whose writes report actor in their events
+// (Event.Actor), so a subscriber can tell its own changes from others'.
+func WithActor(ctx context.Context, actor any) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// actorOf is the actor WithActor put in ctx, or nil.
+func actorOf(ctx context.Context) any {
+	return ctx.Value(actorKey{})
+}
+
 type subscriber struct {
 	id int
 	fn func(Event)

@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"mime"
+	"net/mail"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -46,8 +47,7 @@ func extractText(raw []byte) indexText {
 	_ = err // an unknown charset or encoding: e is still readable
 	var t indexText
 	t.subject = clean(fieldText(e.Header, "Subject"), maxIndexedField)
-	t.from = clean(fieldText(e.Header, "From"), maxIndexedField)
-	t.to = clean(fieldText(e.Header, "To")+"\n"+fieldText(e.Header, "Cc"), 2*maxIndexedField)
+	t.from, t.to = addressText(e.Header)
 	var hdr strings.Builder
 	for f := e.Header.Fields(); f.Next() && hdr.Len() < maxIndexedHeader; {
 		v, _ := f.Text() // on error, the raw value
@@ -82,6 +82,52 @@ func extractText(raw []byte) indexText {
 	}) // Walk's error is a broken multipart structure: the parts before it are indexed
 	t.body = clean(body.String(), maxIndexedBody)
 	return t
+}
+
+// addressText is what the sender and rcpt columns index: From, and To
+// with Cc, each as decoded and again as its parsed addresses written
+// "Name <addr>" (RFC 5322 §3.4), which drops comments and folding and
+// takes an old-style "addr (Name)" comment as the name, as Dovecot does.
+func addressText(h message.Header) (from, to string) {
+	field := func(key string) string {
+		s := fieldText(h, key)
+		if list, err := mail.ParseAddressList(stripComments(s)); err == nil {
+			for _, a := range list {
+				s += "\n" + a.Name + " <" + a.Address + ">"
+			}
+		}
+		return s
+	}
+	return clean(field("From"), maxIndexedField), clean(field("To")+"\n"+field("Cc"), 2*maxIndexedField)
+}
+
+// stripComments removes the comments of a structured field (RFC 5322
+// §3.2.2: parenthesised, nestable, with quoted-pairs), outside quoted
+// strings, which net/mail cannot parse inside an address.
+func stripComments(s string) string {
+	var b strings.Builder
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && (quoted || depth > 0) && i+1 < len(s):
+			if depth == 0 {
+				b.WriteByte(c)
+				b.WriteByte(s[i+1])
+			}
+			i++
+		case c == '"' && depth == 0:
+			quoted = !quoted
+			b.WriteByte(c)
+		case c == '(' && !quoted:
+			depth++
+		case c == ')' && !quoted && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // fieldText decodes a header field's encoded words; if they do not
@@ -143,7 +189,7 @@ func flushIndex(c *conn) error {
 	}
 	for _, q := range []string{
 		`INSERT INTO search(rowid, subject, sender, rcpt, hdr) SELECT id, subject, sender, rcpt, hdr FROM temp.index_queue`,
-		`INSERT INTO search_body(rowid, body) SELECT id, body FROM temp.index_queue`,
+		`INSERT INTO body_text(id, body) SELECT id, body FROM temp.index_queue`,
 		`DELETE FROM temp.index_queue`,
 	} {
 		if _, err := c.exec(q); err != nil {

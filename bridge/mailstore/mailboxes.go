@@ -11,22 +11,24 @@ import (
 
 // mailboxColumns and scanMailbox read a Mailbox with its counts, which
 // are computed rather than stored so they can never drift.
-const mailboxColumns = `b.id, b.name, b.special_use, b.uidvalidity, b.uidnext, b.subscribed,
+const mailboxColumns = `b.id, b.name, b.special_use, b.uidvalidity, b.uidnext,
+	EXISTS (SELECT 1 FROM subscription s WHERE s.name = b.name),
 	(SELECT count(*) FROM message m WHERE m.mailbox_id = b.id),
 	(SELECT count(*) FROM message m WHERE m.mailbox_id = b.id AND instr(' ' || m.flags || ' ', ' \Seen ') = 0),
-	(SELECT total(m.size) FROM message m WHERE m.mailbox_id = b.id)`
+	(SELECT total(m.size) FROM message m WHERE m.mailbox_id = b.id), b.highest_modseq`
 
 func scanMailbox(s *sqlite3.Stmt) Mailbox {
 	return Mailbox{
-		ID:          s.ColumnInt64(0),
-		Name:        s.ColumnText(1),
-		SpecialUse:  s.ColumnText(2),
-		UIDValidity: uint32(s.ColumnInt64(3)),
-		UIDNext:     uint32(s.ColumnInt64(4)),
-		Subscribed:  s.ColumnBool(5),
-		Messages:    uint32(s.ColumnInt64(6)),
-		Unseen:      uint32(s.ColumnInt64(7)),
-		Size:        s.ColumnInt64(8),
+		ID:            s.ColumnInt64(0),
+		Name:          s.ColumnText(1),
+		SpecialUse:    s.ColumnText(2),
+		UIDValidity:   uint32(s.ColumnInt64(3)),
+		UIDNext:       uint32(s.ColumnInt64(4)),
+		Subscribed:    s.ColumnBool(5),
+		Messages:      uint32(s.ColumnInt64(6)),
+		Unseen:        uint32(s.ColumnInt64(7)),
+		Size:          s.ColumnInt64(8),
+		HighestModSeq: uint64(s.ColumnInt64(9)),
 	}
 }
 
@@ -126,6 +128,11 @@ func createMissing(c *conn, names []string, origin Origin) ([]Event, error) {
 			if err := markMailboxPending(c, n, false); err != nil {
 				return nil, err
 			}
+		} else if err := subscribe(c, n, true); err != nil {
+			// Another device's new folder shows in this device's mail
+			// clients, most of which list subscribed folders only. A
+			// client's own CREATE subscribes nothing (RFC 3501 §6.3.3).
+			return nil, err
 		}
 		events = append(events, Event{Kind: MailboxesChanged, MailboxID: id, Origin: origin})
 	}
@@ -279,6 +286,10 @@ func (s *Store) RenameMailbox(ctx context.Context, oldName, newName string, orig
 				}
 			} else if _, err := c.exec(`UPDATE message SET synced_mailbox = ? WHERE mailbox_id = ? AND synced_mailbox = ?`, r.to, r.id, r.from); err != nil {
 				return nil, err
+			} else if _, err := c.exec(`UPDATE OR IGNORE subscription SET name = ? WHERE name = ?`, r.to, r.from); err != nil {
+				// Renamed on another device: this device's subscription
+				// follows, as the client here did not choose the new name.
+				return nil, err
 			}
 			events = append(events, Event{Kind: MailboxesChanged, MailboxID: r.id, Origin: origin})
 		}
@@ -290,22 +301,52 @@ func (s *Store) RenameMailbox(ctx context.Context, oldName, newName string, orig
 	return nil
 }
 
-// SetSubscribed sets the mailbox's subscription (RFC 9051 §6.3.7). It is
-// this device's preference only: never pending.
+// SetSubscribed subscribes or unsubscribes name (RFC 9051 §6.3.7,
+// §6.3.8). Subscriptions are apart from mailboxes: a name needs no
+// mailbox, and creating, deleting or renaming a mailbox from this device
+// leaves them as they are (RFC 3501 §6.3.6). It is this device's
+// preference only: never pending.
 func (s *Store) SetSubscribed(ctx context.Context, name string, on bool) error {
 	name, err := canonicalName(name)
 	if err != nil {
 		return err
 	}
 	err = s.write(ctx, func(c *conn) ([]Event, error) {
-		id, err := c.int64Row(`UPDATE mailbox SET subscribed = ? WHERE name = ? RETURNING id`, on, name)
-		if err != nil {
+		if err := subscribe(c, name, on); err != nil {
 			return nil, err
 		}
-		return []Event{{Kind: MailboxesChanged, MailboxID: id, Origin: Local}}, nil
+		id, err := c.int64Row(`SELECT id FROM mailbox WHERE name = ?`, name)
+		if errors.Is(err, ErrNotFound) {
+			id, err = 0, nil
+		}
+		return []Event{{Kind: MailboxesChanged, MailboxID: id, Origin: Local}}, err
 	})
 	if err != nil {
 		return fmt.Errorf("mailstore: subscribe %q: %w", name, err)
 	}
 	return nil
+}
+
+func subscribe(c *conn, name string, on bool) error {
+	q := `INSERT OR IGNORE INTO subscription(name) VALUES (?)`
+	if !on {
+		q = `DELETE FROM subscription WHERE name = ?`
+	}
+	_, err := c.exec(q, name)
+	return err
+}
+
+// Subscriptions lists the subscribed names, mailboxes or not, sorted.
+func (s *Store) Subscriptions(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.read(ctx, func(c *conn) error {
+		return c.query(`SELECT name FROM subscription ORDER BY name`, func(st *sqlite3.Stmt) error {
+			out = append(out, st.ColumnText(0))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: subscriptions: %w", err)
+	}
+	return out, nil
 }

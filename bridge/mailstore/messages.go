@@ -22,7 +22,7 @@ const maxKeyLen = 1024
 // messageColumns and scanMessage read a Message; the query joins the
 // message (m) to its mailbox (b).
 const messageColumns = `m.id, m.key, m.mailbox_id, b.name, m.uid, m.flags, m.internal_date, m.size,
-	m.content_id, m.synced_flags, m.synced_mailbox`
+	m.content_id, m.synced_flags, m.synced_mailbox, m.modseq`
 
 func scanMessage(s *sqlite3.Stmt) Message {
 	m := Message{
@@ -36,6 +36,7 @@ func scanMessage(s *sqlite3.Stmt) Message {
 		Size:          s.ColumnInt64(7),
 		ContentID:     s.ColumnInt64(8),
 		SyncedMailbox: s.ColumnText(10),
+		ModSeq:        uint64(s.ColumnInt64(11)),
 	}
 	if s.ColumnType(9) != sqlite3.NULL {
 		// Synced, possibly with no flags: empty but not nil.
@@ -213,13 +214,17 @@ func insertMessage(c *conn, r newRow, origin Origin) (Event, int64, error) {
 	} else {
 		syncedFlags, syncedMailbox = joinFlags(r.flags), r.mailbox.Name
 	}
-	id, err := c.int64Row(`INSERT INTO message(key, mailbox_id, uid, content_id, flags, internal_date, size,
-			synced_flags, synced_mailbox, change) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		r.key, r.mailbox.ID, uid, r.contentID, joinFlags(r.flags), r.date, r.size, syncedFlags, syncedMailbox, change)
+	modseq, err := nextModSeq(c, r.mailbox.ID)
 	if err != nil {
 		return Event{}, 0, err
 	}
-	return Event{Kind: MessageAdded, MailboxID: r.mailbox.ID, UID: uid, Flags: r.flags, Origin: origin}, id, nil
+	id, err := c.int64Row(`INSERT INTO message(key, mailbox_id, uid, content_id, flags, internal_date, size,
+			synced_flags, synced_mailbox, change, modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		r.key, r.mailbox.ID, uid, r.contentID, joinFlags(r.flags), r.date, r.size, syncedFlags, syncedMailbox, change, modseq)
+	if err != nil {
+		return Event{}, 0, err
+	}
+	return Event{Kind: MessageAdded, MailboxID: r.mailbox.ID, UID: uid, Flags: r.flags, ModSeq: uint64(modseq), Origin: origin}, id, nil
 }
 
 // takeUID returns the mailbox's UIDNEXT and advances it: UIDs are never
@@ -322,4 +327,15 @@ func (s *Store) Header(ctx context.Context, contentID int64) ([]byte, error) {
 		return nil, fmt.Errorf("mailstore: header %d: %w", contentID, err)
 	}
 	return out, nil
+}
+
+// nextModSeq takes the next mod-sequence for a change in mailbox
+// mailboxID and makes it the mailbox's HIGHESTMODSEQ (RFC 7162 §3.1).
+func nextModSeq(c *conn, mailboxID int64) (int64, error) {
+	v, err := next(c, "modseq")
+	if err != nil {
+		return 0, err
+	}
+	_, err = c.exec(`UPDATE mailbox SET highest_modseq = ? WHERE id = ?`, v, mailboxID)
+	return v, err
 }

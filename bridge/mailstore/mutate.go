@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // markPending gives the messages whose column (id or mailbox_id) is
@@ -28,15 +29,76 @@ func (s *Store) SetFlags(ctx context.Context, id int64, flags []string, origin O
 	if err != nil {
 		return Message{}, err
 	}
+	m, err := s.changeFlags(ctx, id, origin, func(Message) ([]string, error) { return flags, nil })
+	if err != nil {
+		return Message{}, fmt.Errorf("mailstore: set flags of message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// FlagChange is a change of a message's flags for ChangeFlags.
+type FlagChange struct {
+	// Replace sets the flags to Add; otherwise Add is added and then
+	// Remove removed (keywords compare case-insensitively).
+	Replace     bool
+	Add, Remove []string
+	// UnchangedSince, if nonzero, makes the change conditional: a message
+	// whose ModSeq is greater is left alone and ErrModified returned (RFC
+	// 7162 §3.2 UNCHANGEDSINCE).
+	UnchangedSince uint64
+}
+
+// ChangeFlags applies ch to the message's flags as one read-modify-write
+// in the write transaction, so changes made at the same time by others
+// are kept: what IMAP STORE +FLAGS and -FLAGS mean (RFC 9051 §6.4.6).
+// Otherwise as SetFlags.
+func (s *Store) ChangeFlags(ctx context.Context, id int64, ch FlagChange, origin Origin) (Message, error) {
+	add, err := canonicalFlags(ch.Add)
+	if err != nil {
+		return Message{}, err
+	}
+	remove, err := canonicalFlags(ch.Remove)
+	if err != nil {
+		return Message{}, err
+	}
+	m, err := s.changeFlags(ctx, id, origin, func(old Message) ([]string, error) {
+		if ch.UnchangedSince != 0 && old.ModSeq > ch.UnchangedSince {
+			return nil, ErrModified
+		}
+		if ch.Replace {
+			return add, nil
+		}
+		next := slices.DeleteFunc(append(slices.Clone(old.Flags), add...), func(f string) bool {
+			return slices.ContainsFunc(remove, func(r string) bool { return strings.EqualFold(r, f) })
+		})
+		return canonicalFlags(next)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("mailstore: change flags of message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// changeFlags sets the flags of message id to what change makes of its
+// current ones, inside one write transaction.
+func (s *Store) changeFlags(ctx context.Context, id int64, origin Origin, change func(old Message) ([]string, error)) (Message, error) {
 	var m Message
-	err = s.write(ctx, func(c *conn) ([]Event, error) {
+	err := s.write(ctx, func(c *conn) ([]Event, error) {
 		old, err := messageBy(c, `m.id = ?`, id)
+		if err != nil {
+			return nil, err
+		}
+		flags, err := change(old)
 		if err != nil {
 			return nil, err
 		}
 		changed := !slices.Equal(old.Flags, flags)
 		if changed {
-			if _, err := c.exec(`UPDATE message SET flags = ? WHERE id = ?`, joinFlags(flags), id); err != nil {
+			modseq, err := nextModSeq(c, old.MailboxID)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := c.exec(`UPDATE message SET flags = ?, modseq = ? WHERE id = ?`, joinFlags(flags), modseq, id); err != nil {
 				return nil, err
 			}
 		}
@@ -52,12 +114,9 @@ func (s *Store) SetFlags(ctx context.Context, id int64, flags []string, origin O
 		if m, err = messageBy(c, `m.id = ?`, id); err != nil || !changed {
 			return nil, err
 		}
-		return []Event{{Kind: FlagsChanged, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, Origin: origin}}, nil
+		return []Event{{Kind: FlagsChanged, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq, Origin: origin}}, nil
 	})
-	if err != nil {
-		return Message{}, fmt.Errorf("mailstore: set flags of message %d: %w", id, err)
-	}
-	return m, nil
+	return m, err
 }
 
 // Move moves a message to the mailbox dest: it gets dest's UIDNEXT as its
@@ -83,7 +142,15 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		if err != nil {
 			return nil, err
 		}
-		if _, err := c.exec(`UPDATE message SET mailbox_id = ?, uid = ? WHERE id = ?`, box.ID, uid, id); err != nil {
+		left, err := nextModSeq(c, old.MailboxID)
+		if err != nil {
+			return nil, err
+		}
+		modseq, err := nextModSeq(c, box.ID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.exec(`UPDATE message SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?`, box.ID, uid, modseq, id); err != nil {
 			return nil, err
 		}
 		if origin == Remote {
@@ -96,8 +163,8 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		}
 		m, err = messageBy(c, `m.id = ?`, id)
 		return []Event{
-			{Kind: MessageExpunged, MailboxID: old.MailboxID, UID: old.UID, Origin: origin},
-			{Kind: MessageAdded, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, Origin: origin},
+			{Kind: MessageExpunged, MailboxID: old.MailboxID, UID: old.UID, ModSeq: uint64(left), Origin: origin},
+			{Kind: MessageAdded, MailboxID: m.MailboxID, UID: m.UID, Flags: m.Flags, ModSeq: m.ModSeq, Origin: origin},
 		}, err
 	})
 	if err != nil {
@@ -171,6 +238,10 @@ func expunge(c *conn, id int64, origin Origin) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
+	modseq, err := nextModSeq(c, m.MailboxID)
+	if err != nil {
+		return Event{}, err
+	}
 	if origin == Local {
 		_, err = c.exec(`UPDATE message SET mailbox_id = NULL, uid = NULL, content_id = NULL WHERE id = ?`, id)
 		if err == nil {
@@ -182,7 +253,7 @@ func expunge(c *conn, id int64, origin Origin) (Event, error) {
 	if err == nil {
 		err = collectContent(c, m.ContentID)
 	}
-	return Event{Kind: MessageExpunged, MailboxID: m.MailboxID, UID: m.UID, Origin: origin}, err
+	return Event{Kind: MessageExpunged, MailboxID: m.MailboxID, UID: m.UID, ModSeq: uint64(modseq), Origin: origin}, err
 }
 
 // collectContent deletes a content row, and its index entry, once no
@@ -192,7 +263,7 @@ func collectContent(c *conn, contentID int64) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	for _, q := range []string{`DELETE FROM search WHERE rowid = ?`, `DELETE FROM search_body WHERE rowid = ?`, `DELETE FROM temp.index_queue WHERE id = ?`} {
+	for _, q := range []string{`DELETE FROM search WHERE rowid = ?`, `DELETE FROM body_text WHERE id = ?`, `DELETE FROM temp.index_queue WHERE id = ?`} {
 		if _, err := c.exec(q, contentID); err != nil {
 			return err
 		}

@@ -245,6 +245,11 @@ func (s *Store) write(ctx context.Context, fn func(c *conn) ([]Event, error)) er
 	if err != nil {
 		return err
 	}
+	if actor := actorOf(ctx); actor != nil {
+		for i := range events {
+			events[i].Actor = actor
+		}
+	}
 	s.deliver(events)
 	return nil
 }

@@ -11,11 +11,11 @@ import (
 // user_version; applicationID (PRAGMA application_id, "Umbr") marks the
 // file as a mailstore (https://sqlite.org/pragma.html#pragma_application_id).
 const (
-	schemaVersion = 1
+	schemaVersion = 2
 	applicationID = 0x556d6272
 )
 
-// schema is version 1. Notes:
+// schema is version 2 (migrateV2 makes it of version 1). Notes:
 //   - AUTOINCREMENT on mailbox, message and content: ids are never reused,
 //     so an IMAP session holding an old id can never reach another row.
 //   - A message with mailbox_id NULL is a tombstone: expunged locally and
@@ -28,10 +28,23 @@ const (
 //   - search indexes the header fields with the trigram tokenizer:
 //     substring matching, case folded
 //     (https://sqlite.org/fts5.html#the_trigram_tokenizer), as IMAP
-//     SEARCH wants (RFC 9051 §6.4.4). Bodies go to search_body, a word
-//     index (unicode61): a trigram index of 50 KB bodies cost most of the
-//     time of an initial sync (docs/benchmarks.md), while body search by
-//     words and word beginnings is what mail clients offer.
+//     SEARCH wants (RFC 9051 §6.4.4). sender and rcpt hold the decoded
+//     field and its addresses re-written as "Name <addr>", so an address
+//     with comments is found by its name and its bare address. The
+//     decoded body text goes to body_text, without an index: SEARCH BODY
+//     is a case-insensitive substring match (RFC 3501 §6.4.4), which a
+//     word index cannot answer, and a trigram index of 50 KB bodies cost
+//     most of the time of an initial sync (docs/benchmarks.md); a scan of
+//     one mailbox's decoded text answers it.
+//   - modseq is the message's mod-sequence and mailbox.highest_modseq its
+//     mailbox's HIGHESTMODSEQ (RFC 7162 CONDSTORE): both take the next
+//     value of the store-wide counter "modseq" at every change of a
+//     message (added, flags changed, moved in) and the mailbox's at every
+//     message leaving it, whoever made the change (an IMAP client or the
+//     sync engine), so they only grow and survive restarts.
+//   - subscription is the list of subscribed names, apart from the
+//     mailboxes: a name may be subscribed without a mailbox, and CREATE,
+//     DELETE and RENAME leave it alone (RFC 3501 §6.3.6, RFC 9051 §6.3.7).
 const schema = `
 CREATE TABLE counter (
 	name  TEXT PRIMARY KEY,
@@ -44,8 +57,12 @@ CREATE TABLE mailbox (
 	special_use TEXT NOT NULL DEFAULT '',
 	uidvalidity INTEGER NOT NULL,
 	uidnext     INTEGER NOT NULL DEFAULT 1,
-	subscribed  INTEGER NOT NULL DEFAULT 1
+	highest_modseq INTEGER NOT NULL DEFAULT 1
 );
+
+CREATE TABLE subscription (
+	name TEXT PRIMARY KEY
+) WITHOUT ROWID;
 
 CREATE TABLE mailbox_pending (
 	name    TEXT PRIMARY KEY,
@@ -72,14 +89,18 @@ CREATE TABLE message (
 	synced_flags   TEXT,
 	synced_mailbox TEXT,
 	change         INTEGER NOT NULL DEFAULT 0,
-	pushed         INTEGER NOT NULL DEFAULT 0
+	pushed         INTEGER NOT NULL DEFAULT 0,
+	modseq         INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX message_uid ON message(mailbox_id, uid) WHERE mailbox_id IS NOT NULL;
 CREATE INDEX message_content ON message(content_id) WHERE content_id IS NOT NULL;
 CREATE INDEX message_pending ON message(change) WHERE change > pushed;
 
 CREATE VIRTUAL TABLE search USING fts5(subject, sender, rcpt, hdr, tokenize = 'trigram');
-CREATE VIRTUAL TABLE search_body USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE body_text (
+	id   INTEGER PRIMARY KEY, -- content.id
+	body TEXT NOT NULL
+);
 
 CREATE TABLE doc (
 	id       TEXT PRIMARY KEY,
@@ -139,6 +160,8 @@ func migrate(c *conn) error {
 			return errors.New("wrong key or not a mailstore")
 		case version == schemaVersion:
 			return nil
+		case version == 1:
+			return migrateV2(c)
 		default:
 			return fmt.Errorf("schema version %d unknown to this program (it knows %d)", version, schemaVersion)
 		}
@@ -152,12 +175,15 @@ func create(c *conn) error {
 	// UIDVALIDITY values come from a counter seeded with the creation
 	// time, as RFC 9051 §2.3.1.1 suggests, so a mailbox deleted and
 	// created again never gets the value of its predecessor.
-	if _, err := c.exec(`INSERT INTO counter(name, value) VALUES ('uidvalidity', ?), ('change', 0), ('cursor', 0)`,
+	if _, err := c.exec(`INSERT INTO counter(name, value) VALUES ('uidvalidity', ?), ('change', 0), ('cursor', 0), ('modseq', 1)`,
 		max(time.Now().Unix()&0xffffffff, 1)); err != nil {
 		return err
 	}
 	for _, m := range defaultMailboxes {
 		if _, err := insertMailbox(c, m.name, m.use); err != nil {
+			return err
+		}
+		if err := subscribe(c, m.name, true); err != nil {
 			return err
 		}
 	}

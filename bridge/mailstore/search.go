@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/ncruces/go-sqlite3"
@@ -17,7 +16,7 @@ const maxSearchLen = 1024
 const containsFunc = "mailstore_contains"
 
 // headerColumns are the trigram index columns each Field looks in; a
-// Field with body also looks in the body word index.
+// Field with body also looks in the body text.
 var headerColumns = map[Field][]string{
 	FieldText:    {"hdr"},
 	FieldSubject: {"subject"},
@@ -29,13 +28,12 @@ var headerColumns = map[Field][]string{
 func withBody(f Field) bool { return f == FieldText || f == FieldBody }
 
 // Search returns, in ascending order, the UIDs of the messages in the
-// mailbox whose field contains text, case-insensitively. In header fields
-// it is substring matching, as IMAP SEARCH says (RFC 9051 §6.4.4): text of
-// three characters or more is looked up in the trigram index, shorter text
-// is matched by scanning the mailbox's indexed headers. In bodies it
-// matches the words of text as a phrase, the last word as a beginning
-// ("umbr" finds "Umbra"), through the word index. An empty text matches
-// every message.
+// mailbox whose field contains text, case-insensitively: substring
+// matching, as IMAP SEARCH says (RFC 3501 §6.4.4, RFC 9051 §6.4.4). In
+// header fields, text of three characters or more is looked up in the
+// trigram index, shorter text is matched by scanning the mailbox's
+// indexed headers; bodies are matched by scanning the mailbox's decoded
+// body text (schema notes). An empty text matches every message.
 func (s *Store) Search(ctx context.Context, mailboxID int64, field Field, text string) ([]uint32, error) {
 	cols, ok := headerColumns[field]
 	if !ok {
@@ -48,7 +46,7 @@ func (s *Store) Search(ctx context.Context, mailboxID int64, field Field, text s
 		return s.searchQuery(ctx, `SELECT m.uid FROM message m WHERE m.mailbox_id = ?1 ORDER BY m.uid`, mailboxID)
 	}
 	var conds []string
-	args := []any{mailboxID}
+	args := []any{mailboxID, strings.ToLower(text)}
 	if len(cols) > 0 {
 		if utf8.RuneCountInString(text) >= 3 {
 			// An FTS5 phrase: double quotes doubled inside
@@ -57,34 +55,18 @@ func (s *Store) Search(ctx context.Context, mailboxID int64, field Field, text s
 			args = append(args, "{"+strings.Join(cols, " ")+`} : "`+strings.ReplaceAll(text, `"`, `""`)+`"`)
 			conds = append(conds, fmt.Sprintf(`m.content_id IN (SELECT rowid FROM search WHERE search MATCH ?%d)`, len(args)))
 		} else {
-			args = append(args, strings.ToLower(text))
 			var or []string
 			for _, c := range cols {
-				or = append(or, fmt.Sprintf("%s(search.%s, ?%d)", containsFunc, c, len(args)))
+				or = append(or, fmt.Sprintf("%s(search.%s, ?2)", containsFunc, c))
 			}
 			conds = append(conds, `m.content_id IN (SELECT rowid FROM search WHERE `+strings.Join(or, " OR ")+`)`)
 		}
 	}
 	if withBody(field) {
-		if q := bodyQuery(text); q != "" {
-			args = append(args, q)
-			conds = append(conds, fmt.Sprintf(`m.content_id IN (SELECT rowid FROM search_body WHERE search_body MATCH ?%d)`, len(args)))
-		}
-	}
-	if len(conds) == 0 {
-		return nil, nil // only punctuation, which the body index does not hold
+		conds = append(conds, `m.content_id IN (SELECT b.id FROM body_text b WHERE b.id IN
+			(SELECT content_id FROM message WHERE mailbox_id = ?1) AND `+containsFunc+`(b.body, ?2))`)
 	}
 	return s.searchQuery(ctx, `SELECT m.uid FROM message m WHERE m.mailbox_id = ?1 AND (`+strings.Join(conds, " OR ")+`) ORDER BY m.uid`, args...)
-}
-
-// bodyQuery is the FTS5 query for text in the body word index: its words
-// as one phrase, the last one a prefix; "" if text has no word.
-func bodyQuery(text string) string {
-	words := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-	if len(words) == 0 {
-		return ""
-	}
-	return `"` + strings.Join(words, " ") + `" *`
 }
 
 func (s *Store) searchQuery(ctx context.Context, q string, args ...any) ([]uint32, error) {

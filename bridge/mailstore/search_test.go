@@ -25,6 +25,10 @@ func TestSearch(t *testing.T) {
 			"Content-Transfer-Encoding: base64\r\n\r\nc2VjcmV0YmxvYg==\r\n--XX--\r\n",
 		// UID 3: not MIME at all.
 		"\x00\xff garbage without header but with a needle-xyz inside",
+		// UID 4: an address with a comment as the name (RFC 5322 §3.4 obs).
+		"From: bob@b.test (Bob Builder)\r\nTo: \"Doe, Jane\" <jane@d.test>\r\nSubject: x\r\n\r\nplain\r\n",
+		// UID 5: a display name and a comment inside the address.
+		"From: \"Eve E.\" <eve(work)@e.test>\r\nSubject: y\r\n\r\nplain\r\n",
 	}
 	for i, m := range msgs {
 		if _, _, err := s.Add(ctx, NewMessage{Key: string(rune('a' + i)), Mailbox: Inbox, MIME: []byte(m)}, Remote); err != nil {
@@ -49,10 +53,18 @@ func TestSearch(t *testing.T) {
 		{FieldBody, "hello world &", []uint32{2}},
 		{FieldBody, "<p>", nil}, // markup is not text
 		{FieldBody, "frie", []uint32{2}},
-		{FieldBody, "riends", nil}, // bodies match words and word beginnings
+		{FieldBody, "riends", []uint32{2}}, // substrings, not words (RFC 3501 §6.4.4)
+		{FieldBody, "LO WOR", []uint32{2}},
+		{FieldBody, "ö", []uint32{1}},
+		{FieldText, "etter is", []uint32{1}},
 		{FieldBody, "secretblob", nil},
 		{FieldFrom, "jürgen", []uint32{1}},
 		{FieldFrom, "alice@", []uint32{2}},
+		{FieldFrom, "bob builder", []uint32{4}},
+		{FieldFrom, "bob@b.test", []uint32{4}},
+		{FieldFrom, "eve@e.test", []uint32{5}},
+		{FieldFrom, "Eve E.", []uint32{5}},
+		{FieldTo, "doe, jane", []uint32{4}},
 		{FieldTo, "carol", []uint32{1}},
 		{FieldTo, "dave", []uint32{2}},
 		{FieldText, "quarterly", []uint32{2}},
@@ -65,7 +77,7 @@ func TestSearch(t *testing.T) {
 		{FieldSubject, "ÜSS", nil},
 		{FieldFrom, "Ü", []uint32{1}},
 		{FieldSubject, "zq", nil},
-		{FieldSubject, "", []uint32{1, 2, 3}},
+		{FieldSubject, "", []uint32{1, 2, 3, 4, 5}},
 	} {
 		got, err := s.Search(ctx, inbox, tc.field, tc.text)
 		if err != nil || !slices.Equal(got, tc.want) {

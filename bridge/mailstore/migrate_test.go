@@ -1,0 +1,120 @@
+package mailstore
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// TestMigrateV2: a version 1 store (subscriptions a column of mailbox,
+// bodies in a word index, addresses indexed as written) opens as version
+// 2 with its subscriptions, body search and address search working.
+func TestMigrateV2(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openTest(t)
+	add := func(key, mime string) {
+		if _, _, err := s.Add(ctx, NewMessage{Key: key, Mailbox: Inbox, MIME: []byte(mime)}, Remote); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a", "From: eve(work)@e.test\r\nSubject: s\r\n\r\nHello World\r\n")
+	if _, err := s.CreateMailbox(ctx, "Unsubscribed", Local); err != nil {
+		t.Fatal(err)
+	}
+	// Turn it into version 1, as far as the migration can tell.
+	s.wmu.Lock()
+	err := s.w.c.Exec(`
+ALTER TABLE mailbox ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;
+UPDATE mailbox SET subscribed = (name IN (SELECT name FROM subscription));
+DROP TABLE subscription;
+CREATE VIRTUAL TABLE search_body USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO search_body(rowid, body) SELECT id, body FROM body_text;
+DROP TABLE body_text;
+UPDATE search SET sender = 'eve(work)@e.test';
+ALTER TABLE mailbox DROP COLUMN highest_modseq;
+ALTER TABLE message DROP COLUMN modseq;
+DELETE FROM counter WHERE name = 'modseq';
+PRAGMA user_version = 1;`)
+	s.wmu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, path)
+	subs, err := s.Subscriptions(ctx)
+	if err != nil || !slices.Equal(subs, []string{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}) {
+		t.Errorf("subscriptions after migration: %v, %v", subs, err)
+	}
+	inbox := mailbox(t, s, Inbox).ID
+	for _, tc := range []struct {
+		field Field
+		text  string
+	}{{FieldBody, "LO WO"}, {FieldFrom, "eve@e.test"}} {
+		if got, err := s.Search(ctx, inbox, tc.field, tc.text); err != nil || !slices.Equal(got, []uint32{1}) {
+			t.Errorf("Search(%d, %q) after migration = %v, %v", tc.field, tc.text, got, err)
+		}
+	}
+	add("b", "Subject: new\r\n\r\nafter the migration\r\n")
+	if got, err := s.Search(ctx, inbox, FieldText, "THE MIGR"); err != nil || !slices.Equal(got, []uint32{2}) {
+		t.Errorf("Search of a message added after migration = %v, %v", got, err)
+	}
+}
+
+// TestSubscriptionsIndependent: subscriptions are names, apart from
+// mailboxes (RFC 3501 §6.3.6, §6.3.9): CREATE does not subscribe, DELETE
+// does not unsubscribe, a name without a mailbox can be (un)subscribed.
+// Another device's new folder is subscribed here, so clients show it.
+func TestSubscriptionsIndependent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTest(t)
+	if _, err := s.CreateMailbox(ctx, "Mine", Local); err != nil {
+		t.Fatal(err)
+	}
+	if mailbox(t, s, "Mine").Subscribed {
+		t.Error("CREATE subscribed")
+	}
+	if err := s.SetSubscribed(ctx, "Mine", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMailbox(ctx, "Mine", Local); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSubscribed(ctx, "Ghost", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateMailbox(ctx, "Theirs", Remote); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := s.Subscriptions(ctx)
+	want := []string{"Archive", "Drafts", "Ghost", "INBOX", "Junk", "Mine", "Sent", "Theirs", "Trash"}
+	if err != nil || !slices.Equal(subs, want) {
+		t.Errorf("subscriptions %v, %v; want %v", subs, err, want)
+	}
+	if err := s.SetSubscribed(ctx, "Ghost", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSubscribed(ctx, "Ghost", false); err != nil {
+		t.Errorf("unsubscribing twice: %v", err)
+	}
+	if err := s.RenameMailbox(ctx, "Theirs", "Renamed", Remote); err != nil {
+		t.Fatal(err)
+	}
+	if !mailbox(t, s, "Renamed").Subscribed {
+		t.Error("another device's rename lost the subscription")
+	}
+}
+
+// reopen opens the store at path again, closing it when the test ends.
+func reopen(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
