@@ -215,7 +215,7 @@ func (b *Bridge) Start() error {
 	if b.imap, err = imapd.New(imapd.Options{
 		Store: b.store, Username: b.address, Password: b.password, TLSConfig: tlsConfig,
 		Stamp:  func(m []byte) []byte { return stamp(m, verdictAppended) },
-		NewKey: syncdoc.NewKey, Logger: b.log.With("server", "imap"),
+		NewKey: syncdoc.NewKey, Logger: b.log.With("server", "imap"), Guard: b.guard,
 	}); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
+	"umbra/ratelimit"
 )
 
 // appendLimit is the largest message APPEND accepts (RFC 7889
@@ -38,6 +39,10 @@ type Options struct {
 	// random bits.
 	NewKey func() string
 	Logger *slog.Logger // nil: discard
+	// Guard slows and caps password guessing (shared with the bridge's
+	// SMTP: every client is on loopback); nil: a guard of its own with
+	// ratelimit.DefaultGuardLimit.
+	Guard *ratelimit.Guard
 }
 
 // Server is the IMAP server of one account.
@@ -47,6 +52,8 @@ type Server struct {
 	log    *slog.Logger
 	imap   *imapserver.Server
 	cancel func() // ends the store subscription
+
+	guard *ratelimit.Guard
 
 	// ctx is cancelled by Close, ending store calls of open sessions.
 	ctx       context.Context
@@ -72,8 +79,12 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Guard == nil {
+		o.Guard = ratelimit.NewGuard(ratelimit.DefaultGuardLimit, nil)
+	}
 	s := &Server{
 		opts:  o,
+		guard: o.Guard,
 		store: o.Store,
 		log:   o.Logger,
 		boxes: make(map[int64]*mailbox),

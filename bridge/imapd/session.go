@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
+	"umbra/ratelimit"
 )
-
-// authFailDelay slows down password guessing: each failed login costs the
-// client this long before it may try again on the same connection.
-const authFailDelay = 500 * time.Millisecond
 
 // delim is the hierarchy delimiter, the store's.
 const delim = '/'
@@ -43,19 +39,25 @@ func (s *session) Close() error {
 
 // Login checks the account address (case-insensitively) and the bridge
 // password (in constant time). AUTHENTICATE PLAIN ends here too.
+// Failures are slowed and capped by Options.Guard (issue 11).
 func (s *session) Login(username, password string) error {
-	userOK := strings.EqualFold(username, s.srv.opts.Username)
-	passOK := subtle.ConstantTimeCompare([]byte(password), []byte(s.srv.opts.Password)) == 1
-	if userOK && passOK {
+	err := s.srv.guard.Check(s.srv.ctx, func() error {
+		userOK := strings.EqualFold(username, s.srv.opts.Username)
+		passOK := subtle.ConstantTimeCompare([]byte(password), []byte(s.srv.opts.Password)) == 1
+		if userOK && passOK {
+			return nil
+		}
+		s.srv.log.Info("imapd: login failed", "remote", s.remote, "user", username)
+		return imapserver.ErrAuthFailed
+	})
+	if errors.Is(err, ratelimit.ErrTooManyFailures) {
+		s.srv.log.Info("imapd: login refused: too many failed logins", "remote", s.remote)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins: " + err.Error()}
+	}
+	if err == nil {
 		s.srv.log.Info("imapd: login", "remote", s.remote)
-		return nil
 	}
-	s.srv.log.Warn("imapd: login failed", "remote", s.remote, "user", username)
-	select {
-	case <-time.After(authFailDelay):
-	case <-s.srv.ctx.Done():
-	}
-	return imapserver.ErrAuthFailed
+	return err
 }
 
 // ID answers ID (RFC 2971) with the server's name; the client's is

@@ -5,10 +5,13 @@ import (
 	"crypto/x509"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"umbra/ratelimit"
 )
 
 func TestNewNeedsStoreAndCredentials(t *testing.T) {
@@ -121,5 +124,21 @@ func TestCloseEndsSessions(t *testing.T) {
 	<-c.Closed()
 	if err := e.srv.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestLoginGuessingCapped: failed LOGINs are answered ever more slowly,
+// and past the guard's burst every LOGIN — the right password too — is
+// refused with NO [UNAVAILABLE] before the password is checked (issue 11).
+func TestLoginGuessingCapped(t *testing.T) {
+	t.Parallel()
+	g := ratelimit.NewGuard(ratelimit.Limit{Burst: 3, Every: time.Hour}, nil)
+	g.MinDelay, g.MaxDelay = time.Millisecond, 4*time.Millisecond
+	e := start(t, func(o *Options) { o.Guard = g })
+	for range 3 {
+		wantCode(t, e.dial(t, nil).Login(testUser, "guess").Wait(), imap.ResponseCodeAuthenticationFailed)
+	}
+	for _, pw := range []string{"guess", testPass} {
+		wantCode(t, e.dial(t, nil).Login(testUser, pw).Wait(), imap.ResponseCodeUnavailable)
 	}
 }
