@@ -2,8 +2,8 @@ package ratelimit
 
 import (
 	"strconv"
-	"testing"
 	"sync"
+	"testing"
 	"time"
 )
 
