@@ -41,7 +41,10 @@ func mailboxState(t *testing.T, c *imapclient.Client, mailbox string) map[string
 		t.Fatal(err)
 	}
 	for _, m := range msgs {
-		f := slices.Clone(m.Flags)
+		// \Recent is this session's news, not the message's state
+		// (RFC 3501 §2.3.2): a message another device moved here is
+		// recent on this one.
+		f := slices.DeleteFunc(slices.Clone(m.Flags), func(f imap.Flag) bool { return f == `\Recent` })
 		slices.Sort(f)
 		out[m.Envelope.Subject] = f
 	}
