@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"syscall"
 	"time"
 
@@ -51,15 +52,28 @@ func (b dmapBackend) Tunnel(ctx context.Context, account, domain string) (net.Co
 	return conn, nil
 }
 
-// publicOnly refuses to connect to an address that is not global unicast
-// or is private (RFC 1918, RFC 4193), loopback or link-local.
+// specialPrefixes are global-unicast-looking ranges that are not the
+// public internet: shared address space (RFC 6598), IETF protocol
+// assignments (RFC 6890), benchmarking (RFC 2544), and IPv6 site-local
+// (deprecated, RFC 3879) and NAT64 (RFC 6052), which reaches IPv4 behind it.
+var specialPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+}
+
+// publicOnly refuses to connect to an address that is not global unicast,
+// or is private (RFC 1918, RFC 4193), loopback, link-local or special.
 func publicOnly(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("tunnel: %w", err)
 	}
 	a := ap.Addr().Unmap()
-	if !a.IsGlobalUnicast() || a.IsPrivate() {
+	if !a.IsGlobalUnicast() || a.IsPrivate() || slices.ContainsFunc(specialPrefixes, func(p netip.Prefix) bool { return p.Contains(a) }) {
 		return fmt.Errorf("tunnel: %s is not a public address", a)
 	}
 	return nil
