@@ -101,7 +101,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	ln     *connguard.Listener
-	active sync.WaitGroup // messages between DATA and their reply
+	active sync.WaitGroup // messages between DATA and their reply (session.pending)
 	closed bool
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -42,6 +43,11 @@ type session struct {
 	from    string
 	rcpts   []string
 	refused int
+	// pending is a message counted in Server.active from DATA until its
+	// reply is written: go-smtp calls Reset after it writes the reply
+	// (and Logout when the connection ends), so Shutdown never closes a
+	// connection between a durable store and its 250.
+	pending atomic.Bool
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
@@ -54,9 +60,20 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 
 func (ss *session) Reset() {
 	ss.from, ss.rcpts = "", nil
+	ss.replied()
 }
 
-func (ss *session) Logout() error { return nil }
+func (ss *session) Logout() error {
+	ss.replied()
+	return nil
+}
+
+// replied ends the count of the message in flight, if any.
+func (ss *session) replied() {
+	if ss.pending.Swap(false) {
+		ss.s.active.Done()
+	}
+}
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	ss.from = from
@@ -99,8 +116,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // only once the backend says every copy is durable.
 func (ss *session) Data(r io.Reader) error {
 	s := ss.s
-	s.active.Add(1)
-	defer s.active.Done()
+	if !ss.pending.Swap(true) {
+		s.active.Add(1)
+	}
 	nc := ss.conn.Conn()
 	// The whole message within DataTimeout, whatever the per-line
 	// deadline go-smtp set when it read the DATA command.
