@@ -64,6 +64,11 @@ func ParseQuery(s string) (Query, error) {
 	if len(s) > maxQueryLen {
 		return Query{}, fmt.Errorf("%w: longer than %d bytes", ErrQuery, maxQueryLen)
 	}
+	// Printable ASCII and spaces only: Go's base64 decoder skips CR and
+	// LF, which would give one hash several spellings.
+	if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r > '~' }) {
+		return Query{}, fmt.Errorf("%w: a byte that is not printable ASCII", ErrQuery)
+	}
 	f := strings.Split(s, " ")
 	q := Query{Op: f[0]}
 	want := map[string]int{OpCheckpoint: 1, OpInclusion: 3, OpConsistency: 3, OpRecords: 3, OpFind: 2}[q.Op]

@@ -99,6 +99,7 @@ func TestBadQueries(t *testing.T) {
 		"INCLUSION -1 2", "INCLUSION +1 2", "INCLUSION 1  2", "INCLUSION 1 9999999999999999999",
 		"RECORDS 0 0", "RECORDS 0 65", "FIND", "FIND AAAA", "FIND " + strings.Repeat("A", 44),
 		"FIND " + strings.Repeat("A", 42) + "=", "LOOKUP x", strings.Repeat("CHECKPOINT", 20),
+		"FIND AAAAA\r" + strings.Repeat("A", 38), "CHECKPOINT\n",
 	} {
 		if q, err := ParseQuery(s); !errors.Is(err, ErrQuery) {
 			t.Errorf("%q parsed as %+v, %v", s, q, err)
