@@ -52,7 +52,10 @@ func (p *parser) skipSpace() {
 	}
 }
 
-// atOR reports whether the bare word OR is next.
+// atOR reports whether the bare word OR is next: OR followed by the end, a
+// space, "(", ")" or a quote. (OR right before ")" is the operator with
+// nothing after it, an error; were it a word, it would print as an OR
+// that no longer parses.)
 func (p *parser) atOR() bool {
 	rest := p.s[p.pos:]
 	if !strings.HasPrefix(rest, "OR") {
@@ -62,7 +65,7 @@ func (p *parser) atOR() bool {
 		return true
 	}
 	r, _ := utf8.DecodeRuneInString(rest[2:])
-	return unicode.IsSpace(r) || r == '(' || r == '"'
+	return unicode.IsSpace(r) || r == '(' || r == ')' || r == '"'
 }
 
 // or := and ("OR" and)*
