@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -252,6 +253,49 @@ func TestShutdownWaitsForDelivery(t *testing.T) {
 	}
 	if len(m.be.deliveries()) != 1 {
 		t.Fatal("not delivered")
+	}
+}
+
+// TestNoNewDeliveryDuringShutdown: a connection accepted before Shutdown
+// that sends DATA while Shutdown waits for a delivery under way gets 421
+// and nothing of its message is kept (under -race, the count of
+// deliveries going up while Shutdown waits on it was a data race).
+func TestNoNewDeliveryDuringShutdown(t *testing.T) {
+	t.Parallel()
+	m := startMX(t, nil)
+	m.be.hold, m.be.held = make(chan struct{}), make(chan struct{})
+	first, second := m.dial(t, false), m.dial(t, false)
+	if err := second.Mail("y@sender.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Rcpt("bob@b.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- send(first, "x@sender.test", []string{"bob@b.test"}, "Subject: x\r\n\r\nhi\r\n") }()
+	<-m.be.held
+	shut := make(chan error, 1)
+	go func() { shut <- m.srv.Shutdown(t.Context()) }()
+	for !m.srv.isClosed() {
+		time.Sleep(time.Millisecond)
+	}
+	w, err := second.Data()
+	if err == nil {
+		_, _ = io.WriteString(w, "Subject: y\r\n\r\nlate\r\n")
+		err = w.Close()
+	}
+	if code(err) != 421 || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("DATA during Shutdown: %v, want 421 shutting down", err)
+	}
+	close(m.be.hold)
+	if err := <-sent; err != nil {
+		t.Fatalf("the delivery under way: %v", err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.be.deliveries()); n != 1 {
+		t.Fatalf("%d deliveries, want the one under way", n)
 	}
 }
 

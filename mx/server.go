@@ -187,6 +187,20 @@ func refuse(c net.Conn, why connguard.Refusal) {
 	fmt.Fprintf(c, "421 4.7.0 %s, try again later\r\n", why)
 }
 
+// begin counts a message in active unless Shutdown has begun. Add and
+// Shutdown's Wait are ordered by mu: a WaitGroup must not go up from zero
+// while Wait runs (sync.WaitGroup's contract), and a connection accepted
+// before Shutdown may still send DATA after it.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.active.Add(1)
+	return true
+}
+
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

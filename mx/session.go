@@ -32,6 +32,8 @@ var (
 		Message: "the message took too long to arrive; closing"}
 	errNoHeader = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 		Message: "the message has no header section"}
+	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+		Message: "the server is shutting down; nothing was kept; try again later"}
 )
 
 // session is one connection's SMTP transaction state. go-smtp calls its
@@ -116,8 +118,11 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // only once the backend says every copy is durable.
 func (ss *session) Data(r io.Reader) error {
 	s := ss.s
-	if !ss.pending.Swap(true) {
-		s.active.Add(1)
+	if !ss.pending.Load() {
+		if !s.begin() {
+			return errShuttingDown
+		}
+		ss.pending.Store(true)
 	}
 	nc := ss.conn.Conn()
 	// The whole message within DataTimeout, whatever the per-line
