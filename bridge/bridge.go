@@ -26,6 +26,7 @@ import (
 	"umbra/ratelimit"
 	"umbra/signet"
 	"umbra/vault"
+	"umbra/wkd"
 )
 
 // Files the bridge keeps in the account directory beside the vault. Only
@@ -63,7 +64,10 @@ type Config struct {
 	// in the store): refuse to send anything not end-to-end encrypted.
 	// Nil keeps the stored setting (off for a new account).
 	DarkOnly *bool
-	Logger   *slog.Logger
+	// WKD looks up the OpenPGP keys of legacy correspondents (wkd.go);
+	// nil: over HTTPS, host names resolved by Resolver.
+	WKD    *wkd.Client
+	Logger *slog.Logger
 }
 
 // Bridge is one running bridge.
@@ -96,6 +100,8 @@ type Bridge struct {
 	pgpKey   *pgp.Key
 	pgpMade  bool
 	darkOnly atomic.Bool
+	wkd      *wkd.Client
+	peerMu   sync.Mutex // correspondents' OpenPGP state (updatePeer)
 
 	decOnce     sync.Once
 	decKeys     []hpke.PrivateKey
@@ -141,6 +147,12 @@ func Open(cfg Config) (*Bridge, error) {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.guard = ratelimit.NewGuard(ratelimit.DefaultGuardLimit, nil)
 	b.dir.onDowngrade = b.downgradeNotice
+	if b.wkd = cfg.WKD; b.wkd == nil {
+		if b.wkd, err = newWKDClient(cfg.Resolver); err != nil {
+			b.store.Close()
+			return nil, err
+		}
+	}
 	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, time.Now()); err != nil {
 		b.store.Close()
 		return nil, err

@@ -66,14 +66,23 @@ type peerRecord struct {
 	AutocryptKey       []byte    `json:"autocrypt_key,omitempty"`
 	PreferMutual       bool      `json:"prefer_mutual,omitempty"`
 	Imported           []byte    `json:"imported_key,omitempty"`
+	// Published is the key the address's domain publishes in its Web
+	// Key Directory, if any; WKDNext is when to look it up again (§7.2).
+	Published []byte    `json:"wkd_key,omitempty"`
+	WKDNext   time.Time `json:"wkd_next,omitzero"`
 }
 
 // peer is a correspondent's state in use: keys no longer usable at the
 // time it was loaded (expired, revoked) are left out.
 type peer struct {
-	auto     autocrypt.Peer
-	imported *pgp.PublicKey
+	auto      autocrypt.Peer
+	imported  *pgp.PublicKey
+	published *pgp.PublicKey // from WKD (wkd.go)
+	wkdNext   time.Time
 }
+
+// canEncrypt reports whether k is a key to encrypt to now.
+func canEncrypt(k *pgp.PublicKey, now time.Time) bool { return k != nil && k.CanEncrypt(now) }
 
 // loadPeer reads address's state; a correspondent never seen is the zero
 // peer.
@@ -101,6 +110,10 @@ func (b *Bridge) loadPeer(ctx context.Context, address string, now time.Time) (p
 	if r.Imported != nil {
 		p.imported, _ = pgp.ParsePublicKey(r.Imported, now)
 	}
+	if r.Published != nil {
+		p.published, _ = pgp.ParsePublicKey(r.Published, now)
+	}
+	p.wkdNext = r.WKDNext
 	return p, nil
 }
 
@@ -114,11 +127,32 @@ func (b *Bridge) savePeer(ctx context.Context, address string, p peer) error {
 	if p.imported != nil {
 		r.Imported = p.imported.Bytes()
 	}
+	if p.published != nil {
+		r.Published = p.published.Bytes()
+	}
+	r.WKDNext = p.wkdNext
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("OpenPGP state of %s: %w", address, err)
 	}
 	return b.store.SetState(ctx, peerState(address), raw)
+}
+
+// updatePeer changes address's stored state with change, which reports
+// whether it changed anything. peerMu makes the read, change and write one
+// step against the bridge's other writers (received Autocrypt headers,
+// WKD answers arriving during submissions).
+func (b *Bridge) updatePeer(ctx context.Context, address string, now time.Time, change func(*peer) bool) error {
+	b.peerMu.Lock()
+	defer b.peerMu.Unlock()
+	p, err := b.loadPeer(ctx, address, now)
+	if err != nil {
+		return err
+	}
+	if !change(&p) {
+		return nil
+	}
+	return b.savePeer(ctx, address, p)
 }
 
 // ImportContactKey stores key in the local store of the account in dir
@@ -146,12 +180,7 @@ func (b *Bridge) importKey(ctx context.Context, key *pgp.PublicKey) ([]string, e
 			continue // a revoked user ID
 		}
 		a = strings.ToLower(a)
-		p, err := b.loadPeer(ctx, a, now)
-		if err != nil {
-			return done, err
-		}
-		p.imported = key
-		if err := b.savePeer(ctx, a, p); err != nil {
+		if err := b.updatePeer(ctx, a, now, func(p *peer) bool { p.imported = key; return true }); err != nil {
 			return done, err
 		}
 		done = append(done, a)
@@ -168,14 +197,19 @@ func (b *Bridge) importKey(ctx context.Context, key *pgp.PublicKey) ([]string, e
 // recommendation decides (Level 1 §2.4: we prefer mutual, so a peer that
 // prefers mutual too gets encrypted mail, and so does a reply to an
 // encrypted message); dark only uses any usable key, since the alternative
-// is not sending at all.
+// is not sending at all. Failing those, a key the address's domain
+// publishes in its Web Key Directory is used: publishing one there is
+// asking for encrypted mail (§7.2).
 func encryptionKey(p peer, darkOnly, replyToEncrypted bool, now time.Time) *pgp.PublicKey {
-	if p.imported != nil && p.imported.CanEncrypt(now) {
+	if canEncrypt(p.imported, now) {
 		return p.imported
 	}
 	rec := autocrypt.Recommend(autocrypt.Mutual, []autocrypt.Peer{p.auto}, replyToEncrypted, now)
 	if rec == autocrypt.Encrypt || darkOnly && rec != autocrypt.Disable {
 		return p.auto.Key
+	}
+	if canEncrypt(p.published, now) {
+		return p.published
 	}
 	return nil
 }
@@ -185,6 +219,9 @@ func (b *Bridge) legacyKey(ctx context.Context, address string, replyToEncrypted
 	now := time.Now()
 	p, err := b.loadPeer(ctx, address, now)
 	if err != nil {
+		return nil, err
+	}
+	if p, err = b.discover(ctx, address, p, now); err != nil {
 		return nil, err
 	}
 	return encryptionKey(p, b.DarkOnly(), replyToEncrypted, now), nil
@@ -283,7 +320,7 @@ func (b *Bridge) openLegacy(ctx context.Context, msg []byte, domain string) []by
 			b.log.Warn("legacy mail: remember that it came encrypted", "err", err)
 		}
 	}
-	b.pickUpAutocrypt(ctx, h, from, p, tr, now)
+	b.pickUpAutocrypt(ctx, h, from, tr, now)
 	return stamp(opened, legacyVerdict(tr, verdict))
 }
 
@@ -295,7 +332,7 @@ func (b *Bridge) openLegacy(ctx context.Context, msg []byte, domain string) []by
 // the original stays, with the verdict saying why.
 func (b *Bridge) openPGP(msg []byte, from string, p peer, now time.Time) ([]byte, string) {
 	lookup := func(id uint64) *pgp.PublicKey {
-		for _, k := range []*pgp.PublicKey{p.imported, p.auto.Key} {
+		for _, k := range []*pgp.PublicKey{p.imported, p.auto.Key, p.published} {
 			if k != nil && k.HasKeyID(id) {
 				return k
 			}
@@ -356,7 +393,7 @@ func pgpVerdict(res *pgp.Result, from string, now time.Time) string {
 // pickUpAutocrypt updates the sender's Autocrypt state from a message
 // (Level 1 §2.3) with the header findAutocrypt takes. A header it does not
 // take is logged at INFO and ignored, exactly as if it were absent.
-func (b *Bridge) pickUpAutocrypt(ctx context.Context, h textproto.Header, from string, p peer, tr trace, now time.Time) {
+func (b *Bridge) pickUpAutocrypt(ctx context.Context, h textproto.Header, from string, tr trace, now time.Time) {
 	if from == "" {
 		return
 	}
@@ -368,12 +405,13 @@ func (b *Bridge) pickUpAutocrypt(ctx context.Context, h textproto.Header, from s
 		b.log.Info("legacy mail: Autocrypt header ignored", "err", err)
 	}
 	date, _ := mail.ParseDate(h.Get("Date"))
-	next := p
-	next.auto = autocrypt.Update(p.auto, found, date, now)
-	if next.auto == p.auto {
-		return
-	}
-	if err := b.savePeer(ctx, from, next); err != nil {
+	err = b.updatePeer(ctx, from, now, func(q *peer) bool {
+		next := autocrypt.Update(q.auto, found, date, now)
+		changed := next != q.auto
+		q.auto = next
+		return changed
+	})
+	if err != nil {
 		b.log.Warn("legacy mail: save the sender's Autocrypt state", "err", err)
 	}
 }
