@@ -6,13 +6,11 @@ import (
 	"crypto/hpke"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,8 +76,8 @@ type Bridge struct {
 	store    *mailstore.Store
 	sealer   *syncdoc.Sealer
 	dir      *Directory
-	auditMu  sync.Mutex // one audit at a time (audit.go)
-	password string
+	auditMu  sync.Mutex             // one audit at a time (audit.go)
+	password atomic.Pointer[string] // the bridge password (password.go)
 	certs    *certs
 	imap     *imapd.Server
 	smtp     *submission
@@ -187,7 +185,7 @@ func (b *Bridge) prepare() error {
 	if b.sealer, err = syncdoc.NewSealer(b.cfg.Keys.Storage); err != nil {
 		return fmt.Errorf("bridge: %w", err)
 	}
-	if b.password, err = Password(b.cfg.Keys); err != nil {
+	if _, err := b.loadPassword(context.Background()); err != nil {
 		return err
 	}
 	if b.certs, err = loadCerts(context.Background(), b.store, b.cfg.Dir, b.log); err != nil {
@@ -197,17 +195,6 @@ func (b *Bridge) prepare() error {
 		return err
 	}
 	return b.loadDoomed(context.Background())
-}
-
-// Password is the password mail clients give the bridge of keys's account:
-// derived from the storage key, so it is the same on every start and never
-// written anywhere.
-func Password(keys *vault.Keys) (string, error) {
-	raw, err := derive(keys.Storage, "umbra bridge password v1", 15)
-	if err != nil {
-		return "", err
-	}
-	return strings.ToLower(base32.StdEncoding.EncodeToString(raw)), nil
 }
 
 // derive is HKDF-SHA256 (RFC 5869) of the storage key for one purpose.
@@ -225,7 +212,7 @@ func (b *Bridge) Start() error {
 	tlsConfig := &tls.Config{GetCertificate: b.certs.getCertificate, MinVersion: tls.VersionTLS12}
 	var err error
 	if b.imap, err = imapd.New(imapd.Options{
-		Store: b.store, Username: b.address, Password: b.password, TLSConfig: tlsConfig,
+		Store: b.store, Username: b.address, Password: b.MailPassword(), TLSConfig: tlsConfig,
 		Stamp:  func(m []byte) []byte { return stamp(m, verdictAppended) },
 		NewKey: syncdoc.NewKey, Logger: b.log.With("server", "imap"), Guard: b.guard,
 	}); err != nil {
@@ -254,6 +241,7 @@ func (b *Bridge) Start() error {
 	b.run(func() { b.pullLoop(ctx) })
 	b.run(func() { b.pushLoop(ctx) })
 	b.run(func() { b.outboxLoop(ctx) })
+	b.run(func() { b.watchPassword(ctx) })
 	return nil
 }
 
@@ -322,7 +310,7 @@ func (b *Bridge) IMAPSAddrs() []string { return b.imapsLns.addrs() }
 
 // Username and Password are what a mail client logs in with.
 func (b *Bridge) Username() string     { return b.address }
-func (b *Bridge) MailPassword() string { return b.password }
+func (b *Bridge) MailPassword() string { return *b.password.Load() }
 
 // Store is the local store (tests and benchmarks look into it).
 func (b *Bridge) Store() *mailstore.Store { return b.store }

@@ -294,7 +294,7 @@ func TestOldDirectoryGetsCA(t *testing.T) {
 	if bytes.Equal(leaf, old.Leaf.Raw) {
 		t.Error("the old self-signed certificate is still served")
 	}
-	if pw, _ := Password(keys); b.MailPassword() != pw {
+	if pw, _ := Password(keys, 0); b.MailPassword() != pw {
 		t.Error("the password changed")
 	}
 }

@@ -24,8 +24,10 @@ func TestSubmissionGuessingCapped(t *testing.T) {
 	defer cancel()
 	g := ratelimit.NewGuard(ratelimit.Limit{Burst: 5, Every: time.Hour}, nil)
 	g.MinDelay, g.MaxDelay = time.Millisecond, 8*time.Millisecond
-	b := &Bridge{address: "alice@a.test", password: "right-password", guard: g, ctx: ctx,
+	b := &Bridge{address: "alice@a.test", guard: g, ctx: ctx,
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	pw := "right-password"
+	b.password.Store(&pw)
 	s := newSubmission(b, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -79,7 +79,7 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 		// every client comes from loopback.
 		err := b.guard.Check(b.ctx, func() error {
 			okUser := subtle.ConstantTimeCompare([]byte(strings.ToLower(username)), []byte(b.address))
-			okPass := subtle.ConstantTimeCompare([]byte(password), []byte(b.password))
+			okPass := subtle.ConstantTimeCompare([]byte(password), []byte(b.MailPassword()))
 			if okUser&okPass != 1 {
 				return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Wrong username or bridge password"}
 			}

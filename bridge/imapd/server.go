@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -61,8 +62,11 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	mu    sync.Mutex
-	boxes map[int64]*mailbox // mailboxes selected by at least one session, by store id
+	mu     sync.Mutex
+	boxes  map[int64]*mailbox    // mailboxes selected by at least one session, by store id
+	authed map[*session]struct{} // sessions logged in, ended by SetPassword
+
+	password atomic.Pointer[string] // the one LOGIN accepts (SetPassword)
 }
 
 // New returns a server for o; it serves nothing until Serve.
@@ -83,12 +87,14 @@ func New(o Options) (*Server, error) {
 		o.Guard = ratelimit.NewGuard(ratelimit.DefaultGuardLimit, nil)
 	}
 	s := &Server{
-		opts:  o,
-		guard: o.Guard,
-		store: o.Store,
-		log:   o.Logger,
-		boxes: make(map[int64]*mailbox),
+		opts:   o,
+		guard:  o.Guard,
+		store:  o.Store,
+		log:    o.Logger,
+		boxes:  make(map[int64]*mailbox),
+		authed: make(map[*session]struct{}),
 	}
+	s.password.Store(&o.Password)
 	s.ctx, s.ctxCancel = context.WithCancel(context.Background())
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
@@ -160,6 +166,22 @@ func (s *Server) Close() error {
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	return &session{srv: s, conn: c, remote: c.NetConn().RemoteAddr().String()}, nil, nil
+}
+
+// SetPassword makes p the password LOGIN accepts, and ends every session
+// logged in with the one before: after a rotation (`umbra bridge password
+// rotate`) a client holding the old password keeps nothing. The clients
+// reconnect and are asked for the new one.
+func (s *Server) SetPassword(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.password.Store(&p)
+	for ss := range s.authed {
+		// Closing the socket ends the session's goroutine; a BYE written
+		// from here would race with its own writes.
+		_ = ss.conn.NetConn().Close()
+		delete(s.authed, ss)
+	}
 }
 
 // onEvent is the store's Subscribe callback. It runs synchronously inside

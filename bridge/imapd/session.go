@@ -34,6 +34,9 @@ var _ interface {
 // Close releases the selected mailbox when the connection ends.
 func (s *session) Close() error {
 	s.unselect()
+	s.srv.mu.Lock()
+	delete(s.srv.authed, s)
+	s.srv.mu.Unlock()
 	return nil
 }
 
@@ -41,9 +44,10 @@ func (s *session) Close() error {
 // password (in constant time). AUTHENTICATE PLAIN ends here too.
 // Failures are slowed and capped by Options.Guard (issue 11).
 func (s *session) Login(username, password string) error {
+	pw := s.srv.password.Load()
 	err := s.srv.guard.Check(s.srv.ctx, func() error {
 		userOK := strings.EqualFold(username, s.srv.opts.Username)
-		passOK := subtle.ConstantTimeCompare([]byte(password), []byte(s.srv.opts.Password)) == 1
+		passOK := subtle.ConstantTimeCompare([]byte(password), []byte(*pw)) == 1
 		if userOK && passOK {
 			return nil
 		}
@@ -54,10 +58,17 @@ func (s *session) Login(username, password string) error {
 		s.srv.log.Info("imapd: login refused: too many failed logins", "remote", s.remote)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins: " + err.Error()}
 	}
-	if err == nil {
-		s.srv.log.Info("imapd: login", "remote", s.remote)
+	if err != nil {
+		return err
 	}
-	return err
+	s.srv.mu.Lock()
+	defer s.srv.mu.Unlock()
+	if s.srv.password.Load() != pw {
+		return imapserver.ErrAuthFailed // rotated during the check
+	}
+	s.srv.authed[s] = struct{}{}
+	s.srv.log.Info("imapd: login", "remote", s.remote)
+	return nil
 }
 
 // ID answers ID (RFC 2971) with the server's name; the client's is
@@ -105,6 +116,9 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 // Unselect leaves the selected state (UNSELECT, CLOSE, a new SELECT).
 func (s *session) Unselect() error {
 	s.unselect()
+	s.srv.mu.Lock()
+	delete(s.srv.authed, s)
+	s.srv.mu.Unlock()
 	return nil
 }
 

@@ -48,8 +48,8 @@ A loopback address given to --imap, --smtp or --imaps is served on both
 has no ::1).
 
 It prints the settings a mail client needs. The password it prints is the
-bridge's own (derived from your keys; the same on every start), not your
-vault password. STARTTLS is offered, and with --imaps IMAP over TLS from
+bridge's own (derived from your keys; the same on every start until you
+replace it with 'umbra bridge password rotate'), not your vault password. STARTTLS is offered, and with --imaps IMAP over TLS from
 the first byte (RFC 8314), with a certificate for 127.0.0.1, ::1 and
 localhost issued by the account's own certificate authority: import that
 into your mail client once (see 'umbra bridge cert export'). Stop it with
