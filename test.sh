@@ -38,4 +38,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 go build ./...
-go test -race -count=1 "$@" ./...
+# The race detector writes its reports to files (report.PID), shown again
+# at the very end: in a long run's output the report of a rare race is
+# otherwise far from the summary a reader sees first.
+race_dir=$(mktemp -d)
+status=0
+GORACE="log_path=$race_dir/report" go test -race -count=1 "$@" ./... || status=$?
+for f in "$race_dir"/report.*; do
+	[ -e "$f" ] || continue
+	echo "=== race report $f"
+	cat "$f"
+done
+rm -rf "$race_dir"
+exit $status
