@@ -57,8 +57,12 @@ func newSubmission(b *Bridge, tlsConfig *tls.Config) *submission {
 
 type slogAdapter struct{ b *Bridge }
 
-func (a slogAdapter) Printf(format string, v ...any) { a.b.log.Info(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Println(v ...any)               { a.b.log.Info(fmt.Sprint(v...)) }
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.b.log.Info("smtp: connection error", "detail", fmt.Sprintf(format, v...), ratelimit.ClientFault)
+}
+func (a slogAdapter) Println(v ...any) {
+	a.b.log.Info("smtp: connection error", "detail", fmt.Sprint(v...), ratelimit.ClientFault)
+}
 
 // smtpSession is one client connection.
 type smtpSession struct {
@@ -86,7 +90,7 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 			return nil
 		})
 		if errors.Is(err, ratelimit.ErrTooManyFailures) {
-			b.log.Info("smtp: login refused: too many failed logins", "err", err)
+			b.log.Info("smtp: login refused: too many failed logins", "err", err, ratelimit.ClientFault)
 			return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins: " + err.Error()}
 		}
 		if err != nil {

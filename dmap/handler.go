@@ -298,17 +298,17 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType str
 	case errors.As(err, &mbe), errors.Is(err, connguard.ErrTooLong):
 		err = ErrTooLarge.With("over the %d-byte limit", limit)
 	case errors.Is(err, connguard.ErrTooSlow):
-		h.o.Logger.Debug("dmap: request body too slow", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err)
+		h.o.Logger.Debug("dmap: request body too slow", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err, ratelimit.ClientFault)
 		err = ErrTooSlow.With("the body must come within %v, at %v", h.o.BodyTimeout, h.o.BodyRate)
 	case errors.Is(err, connguard.ErrBudget):
-		h.o.Logger.Info("dmap: request body refused: body memory budget used up", "path", r.URL.Path, "size", size)
+		h.o.Logger.Info("dmap: request body refused: body memory budget used up", "path", r.URL.Path, "size", size, ratelimit.ClientFault)
 		e := ErrUnavailable.With("the server is receiving too much at once; retry shortly")
 		e.RetryAfter = time.Second
 		err = e
 	default:
 		// The client went away or broke the connection: its fault or the
 		// network's, never the server's (issue 11: no ERROR for it).
-		h.o.Logger.Debug("dmap: request body cut short", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err)
+		h.o.Logger.Debug("dmap: request body cut short", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err, ratelimit.ClientFault)
 		err = ErrBadField.With("the body ended before its end: %v", err)
 	}
 	if r.ProtoMajor == 1 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"umbra/connguard"
+	"umbra/ratelimit"
 )
 
 // Sequence errors (spec §3): 503, counted as protocol errors.
@@ -63,7 +64,7 @@ func (c *conn) handle(line string) error {
 	}
 	// Look-ups (spec §7): bounded per client address.
 	if c.cfg.lookups.Wait(c.addr) > 0 || c.cfg.misses.Wait(c.addr) > 0 {
-		c.log.Debug("dmtp: look-up refused: over the limit for the address", "client", c.addr)
+		c.log.Debug("dmtp: look-up refused: over the limit for the address", "client", c.addr, ratelimit.ClientFault)
 		return c.sendError(errTooManyLookups)
 	}
 	c.cfg.lookups.Take(c.addr)
@@ -190,7 +191,7 @@ func (c *conn) data(cmd command) error {
 		}
 		if errors.Is(body.err, connguard.ErrTooSlow) {
 			// A client's fault, so DEBUG; it is told why before the close.
-			c.log.Debug("dmtp: DATA too slow", "err", body.err)
+			c.log.Debug("dmtp: DATA too slow", "err", body.err, ratelimit.ClientFault)
 			return c.sendError(&Error{Code: 421, Enhanced: "4.4.2", Message: c.tooSlow()})
 		}
 		// Nothing more can be read in step: the connection is lost.

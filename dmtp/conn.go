@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
 	"umbra/connguard"
+	"umbra/ratelimit"
 )
 
 // state is where a connection is in the command sequence (spec §3).
@@ -118,7 +120,7 @@ func (c *conn) serve() {
 	err := c.tc.HandshakeContext(c.ctx)
 	c.setBusy()
 	if err != nil {
-		c.log.Debug("dmtp: TLS handshake failed", "err", err)
+		c.log.Debug("dmtp: TLS handshake failed", "err", err, ratelimit.ClientFault)
 		return
 	}
 	sess, err := c.srv.Backend.NewSession(ConnInfo{Context: c.ctx, RemoteAddr: c.nc.RemoteAddr(), LocalAddr: c.nc.LocalAddr(), TLS: c.tc.ConnectionState()})
@@ -151,7 +153,7 @@ func (c *conn) run() {
 		err = c.handle(line)
 	}
 	if !errors.Is(err, errClosing) {
-		c.log.Debug("dmtp: connection ended", "err", err)
+		c.log.Debug("dmtp: connection ended", "err", err, ratelimit.ClientFault)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"umbra/connguard"
+	"umbra/ratelimit"
 )
 
 // Defaults of Config (docs/spec/legacy.md §2.3).
@@ -252,5 +253,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // failed handshake: the client's doing) to slog at DEBUG.
 type slogLogger struct{ l *slog.Logger }
 
-func (l slogLogger) Printf(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
-func (l slogLogger) Println(v ...any)               { l.l.Debug(fmt.Sprint(v...)) }
+func (l slogLogger) Printf(format string, v ...any) {
+	l.l.Debug("smtp: connection error", "detail", fmt.Sprintf(format, v...), ratelimit.ClientFault)
+}
+func (l slogLogger) Println(v ...any) {
+	l.l.Debug("smtp: connection error", "detail", fmt.Sprint(v...), ratelimit.ClientFault)
+}

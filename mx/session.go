@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"umbra/connguard"
+	"umbra/ratelimit"
 )
 
 // Replies of the MX (docs/spec/legacy.md §2.4).
@@ -103,7 +104,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	if se.Code >= 500 {
 		if ss.refused++; ss.refused >= maxRefusedRcpts {
-			ss.s.log.Info("closing a connection that tried too many unknown recipients", "remote", ss.remote)
+			ss.s.log.Info("closing a connection that tried too many unknown recipients", "remote", ss.remote, ratelimit.ClientFault)
 			// The reply is written when Rcpt returns; the connection
 			// closes just after.
 			time.AfterFunc(100*time.Millisecond, func() { _ = ss.conn.Close() })

@@ -10,6 +10,7 @@ import (
 	"umbra/dmime"
 	"umbra/dmtp"
 	"umbra/provider/store"
+	"umbra/ratelimit"
 	"umbra/signet"
 )
 
@@ -36,7 +37,7 @@ func (p *Provider) accept(ctx context.Context, msg []byte, origin string, origin
 	case errors.Is(err, dmime.ErrOriginSignature), errors.Is(err, dmime.ErrNoOriginSignature):
 		return "", false, reason(errOriginSig, "origin-signature")
 	case err != nil:
-		p.log.Info("refused malformed message", "origin", origin, "err", err)
+		p.log.Info("refused malformed message", "origin", origin, "err", err, ratelimit.ClientFault)
 		return "", false, reason(errMalformed, "malformed")
 	}
 	dest, err := opened.Destination()

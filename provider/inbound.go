@@ -11,6 +11,7 @@ import (
 	"umbra/dmime"
 	"umbra/dmtp"
 	"umbra/provider/store"
+	"umbra/ratelimit"
 	"umbra/signet"
 )
 
@@ -60,7 +61,7 @@ func (s *session) Mail(origin string, fp signet.Fingerprint) error {
 	defer cancel()
 	r, err := s.p.remotes.get(ctx, origin)
 	if err != nil {
-		s.p.log.Info("origin not validated", "origin", origin, "remote", s.remote, "err", err)
+		s.p.log.Info("origin not validated", "origin", origin, "remote", s.remote, "err", err, ratelimit.ClientFault)
 		var pe *permanentError
 		if errors.As(err, &pe) {
 			return reason(errOriginBad, "origin-invalid")
@@ -119,7 +120,7 @@ func (p *Provider) readMessage(r io.Reader, size int64) (msg []byte, held int64,
 	switch {
 	case errors.Is(err, connguard.ErrBudget):
 		now, _ := p.inflight.Used()
-		p.log.Info("message refused: in-flight memory budget exhausted", "size", size, "in_flight", now, "budget", p.inflight.Max())
+		p.log.Info("message refused: in-flight memory budget exhausted", "size", size, "in_flight", now, "budget", p.inflight.Max(), ratelimit.ClientFault)
 		err := reason(errBusy, "memory-budget")
 		p.countDelivery(err, false)
 		return nil, held, err

@@ -11,6 +11,7 @@ import (
 	"umbra/connguard"
 	"umbra/dmime"
 	"umbra/dmtp"
+	"umbra/ratelimit"
 )
 
 // Limits bound what clients can hold of a provider before and while they
@@ -146,7 +147,7 @@ func (p *Provider) SetMemoryLimit() {
 func (p *Provider) guardDMTP(ln net.Listener) *connguard.Listener {
 	l := p.cfg.Limits
 	return connguard.Wrap(ln, connguard.Limits{MaxConns: l.DMTPMaxConns, MaxPerAddr: l.DMTPMaxPerAddr}, func(c net.Conn, why connguard.Refusal) {
-		p.log.Debug("DMTP connection refused", "remote", connguard.Addr(c), "why", why.String())
+		p.log.Debug("DMTP connection refused", "remote", connguard.Addr(c), "why", why.String(), ratelimit.ClientFault)
 		_, _ = fmt.Fprintf(c, "421 4.7.0 %s %s, try again later\r\n", p.domain, why)
 	})
 }

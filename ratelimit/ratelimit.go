@@ -2,7 +2,8 @@
 // device key, an account): Burst events at once, then one more every
 // Every. Only counted events take tokens; Wait says how long a key must
 // wait before its next attempt is even considered. The memory of one
-// Limiter is bounded (maxBuckets).
+// Limiter is bounded (maxBuckets). LogHandler applies such limits to log
+// records, Guard to password guessing.
 //
 // Concurrency: a Limiter is safe for concurrent use.
 package ratelimit

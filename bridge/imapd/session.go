@@ -51,11 +51,11 @@ func (s *session) Login(username, password string) error {
 		if userOK && passOK {
 			return nil
 		}
-		s.srv.log.Info("imapd: login failed", "remote", s.remote, "user", username)
+		s.srv.log.Info("imapd: login failed", "remote", s.remote, "user", username, ratelimit.ClientFault)
 		return imapserver.ErrAuthFailed
 	})
 	if errors.Is(err, ratelimit.ErrTooManyFailures) {
-		s.srv.log.Info("imapd: login refused: too many failed logins", "remote", s.remote)
+		s.srv.log.Info("imapd: login refused: too many failed logins", "remote", s.remote, ratelimit.ClientFault)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins: " + err.Error()}
 	}
 	if err != nil {

@@ -136,7 +136,7 @@ func runBridge(c *cmd) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
+	log := newLogger(c.stderr, lvl)
 	rb, err := startBridgeConfig(ctx, d, pw, res, bridge.Config{
 		IMAP: *imapAddr, SMTP: *smtpAddr, IMAPS: *imapsAddr, DarkOnly: setDarkOnly, Logger: log,
 	})

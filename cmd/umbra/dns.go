@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"umbra/dnsrec"
+	"umbra/ratelimit"
 )
 
 func init() {
@@ -63,6 +64,13 @@ func logLevel(s string) (slog.Level, error) {
 		return 0, usageErrorf("--log-level %q: want debug, info, warn or error", s)
 	}
 	return lvl, nil
+}
+
+// newLogger is the logger of a verb that runs a server: text on w from
+// lvl up, with the records of client faults rate-limited per message
+// (ratelimit.LogHandler), since strangers can cause them.
+func newLogger(w io.Writer, lvl slog.Level) *slog.Logger {
+	return slog.New(ratelimit.NewLogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}), ratelimit.Limit{}, nil))
 }
 
 // dnsResolver builds the resolver a --dns value names; a host without a

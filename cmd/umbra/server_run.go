@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os/signal"
 	"syscall"
 
@@ -33,7 +32,7 @@ func runServerRun(c *cmd) error {
 			return err
 		}
 	}
-	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
+	log := newLogger(c.stderr, lvl)
 	p, err := openProvider(*dir, func(cfg *provider.Config) {
 		cfg.Logger = log
 		if *db != "" {

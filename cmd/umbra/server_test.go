@@ -9,7 +9,9 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +28,7 @@ import (
 	"umbra/keyfile"
 	"umbra/provider"
 	"umbra/provider/store"
+	"umbra/ratelimit"
 	"umbra/signet"
 )
 
@@ -455,7 +458,7 @@ func TestServerRunProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServerRunProcess$", "-test.count=1")
-	child.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{"server", "run", "--dir", dir, "--dns", "127.0.0.1:1"}, "\n"))
+	child.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{"server", "run", "--dir", dir, "--dns", "127.0.0.1:1", "--log-level", "debug"}, "\n"))
 	var stderr bytes.Buffer
 	child.Stderr = &stderr
 	stdout, err := child.StdoutPipe()
@@ -532,12 +535,34 @@ func TestServerRunProcess(t *testing.T) {
 		t.Errorf("metrics (%v):\n%s", err, body)
 	}
 
+	// A stranger's garbage, 300 times: each is a client fault logged (at
+	// DEBUG), and the log keeps a few lines of it, then one every 3 s
+	// saying how many it left out (ratelimit.LogHandler).
+	garbage := func() {
+		c, err := net.Dial("tcp", addrs["dmtp"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+		io.Copy(io.Discard, c)
+		c.Close()
+	}
+	for range 300 {
+		garbage()
+	}
+	time.Sleep(ratelimit.DefaultLogLimit.Every)
+	garbage()
+
 	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	<-drained // Wait closes the pipe: read it to the end first
 	if err := child.Wait(); err != nil {
 		t.Fatalf("server run after SIGTERM: %v\nstderr:\n%s", err, stderr.String())
+	}
+	faults := regexp.MustCompile(`(?m)^.*msg="dmtp: TLS handshake failed".*$`).FindAllString(stderr.String(), -1)
+	if len(faults) < 2 || len(faults) > ratelimit.DefaultLogLimit.Burst+2 || !strings.Contains(faults[len(faults)-1], "suppressed=") {
+		t.Errorf("301 client faults logged in %d lines, want the burst and one with the count suppressed:\n%s", len(faults), strings.Join(faults, "\n"))
 	}
 	for _, want := range []string{`level=INFO msg="provider started" domain=example.test`, `msg="shutting down`, `msg=stopped`} {
 		if !strings.Contains(stderr.String(), want) {
