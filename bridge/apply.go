@@ -86,6 +86,13 @@ func (b *Bridge) apply(ctx context.Context, q *batcher, ch dmap.Change, r fetche
 		if err := b.applyFolders(ctx, r.folders); err != nil {
 			return err
 		}
+	case syncdoc.KindContact:
+		if err := b.applyContact(ctx, ch.ID, r.contact); err != nil {
+			if isPermanent(err) {
+				return b.rejected(ctx, ch, err)
+			}
+			return err
+		}
 	}
 	return b.recordDoc(ctx, ch, "")
 }

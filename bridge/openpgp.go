@@ -58,53 +58,79 @@ func (b *Bridge) MadeOpenPGPKey() bool { return b.pgpMade }
 func peerState(address string) string { return "openpgp:" + strings.ToLower(address) }
 
 // peerRecord is a correspondent's OpenPGP state as stored: the Autocrypt
-// peer state (Level 1 §2.3) and a key the user imported. Keys are binary
-// transferable public keys.
+// peer state (Level 1 §2.3), a key the user imported and the key of the
+// address's Web Key Directory, each with the time it was learnt (which
+// decides merges with the user's other devices: contactsync.go). Keys are
+// binary transferable public keys.
 type peerRecord struct {
 	LastSeen           time.Time `json:"last_seen,omitzero"`
 	AutocryptTimestamp time.Time `json:"autocrypt_timestamp,omitzero"`
 	AutocryptKey       []byte    `json:"autocrypt_key,omitempty"`
 	PreferMutual       bool      `json:"prefer_mutual,omitempty"`
 	Imported           []byte    `json:"imported_key,omitempty"`
+	ImportedAt         time.Time `json:"imported_at,omitzero"`
 	// Published is the key the address's domain publishes in its Web
-	// Key Directory, if any; WKDNext is when to look it up again (§7.2).
+	// Key Directory, if any, as looked up at WKDAt; WKDNext is when to
+	// look it up again (§7.2).
 	Published []byte    `json:"wkd_key,omitempty"`
+	WKDAt     time.Time `json:"wkd_at,omitzero"`
 	WKDNext   time.Time `json:"wkd_next,omitzero"`
 }
 
 // peer is a correspondent's state in use: keys no longer usable at the
 // time it was loaded (expired, revoked) are left out.
 type peer struct {
-	auto      autocrypt.Peer
-	imported  *pgp.PublicKey
-	published *pgp.PublicKey // from WKD (wkd.go)
-	wkdNext   time.Time
+	auto        autocrypt.Peer
+	imported    *pgp.PublicKey
+	importedAt  time.Time
+	published   *pgp.PublicKey // from WKD (wkd.go)
+	publishedAt time.Time
+	wkdNext     time.Time
 }
 
 // canEncrypt reports whether k is a key to encrypt to now.
 func canEncrypt(k *pgp.PublicKey, now time.Time) bool { return k != nil && k.CanEncrypt(now) }
 
-// loadPeer reads address's state; a correspondent never seen is the zero
-// peer.
-func (b *Bridge) loadPeer(ctx context.Context, address string, now time.Time) (peer, error) {
+// loadRecord reads address's stored state; a correspondent never seen is
+// the zero record.
+func (b *Bridge) loadRecord(ctx context.Context, address string) (peerRecord, error) {
+	var r peerRecord
 	raw, err := b.store.GetState(ctx, peerState(address))
 	if errors.Is(err, mailstore.ErrNotFound) {
-		return peer{}, nil
+		return r, nil
 	}
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("OpenPGP state of %s: %w", address, err)
+	}
+	return r, nil
+}
+
+// saveRecord stores address's state.
+func (b *Bridge) saveRecord(ctx context.Context, address string, r peerRecord) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("OpenPGP state of %s: %w", address, err)
+	}
+	return b.store.SetState(ctx, peerState(address), raw)
+}
+
+// loadPeer reads address's state in use.
+func (b *Bridge) loadPeer(ctx context.Context, address string, now time.Time) (peer, error) {
+	r, err := b.loadRecord(ctx, address)
 	if err != nil {
 		return peer{}, err
 	}
-	var r peerRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return peer{}, fmt.Errorf("OpenPGP state of %s: %w", address, err)
-	}
-	p := peer{auto: autocrypt.Peer{LastSeen: r.LastSeen, AutocryptTimestamp: r.AutocryptTimestamp}}
+	p := peer{auto: autocrypt.Peer{LastSeen: r.LastSeen, AutocryptTimestamp: r.AutocryptTimestamp},
+		importedAt: r.ImportedAt, publishedAt: r.WKDAt, wkdNext: r.WKDNext}
 	if r.PreferMutual {
 		p.auto.PreferEncrypt = autocrypt.Mutual
 	}
+	// A key that no longer parses (expired since) is as good as none for
+	// sending; §2.4 then says disable.
 	if r.AutocryptKey != nil {
-		// A key that no longer parses (expired since) is as good as none
-		// for sending; §2.4 then says disable.
 		p.auto.Key, _ = pgp.ParsePublicKey(r.AutocryptKey, now)
 	}
 	if r.Imported != nil {
@@ -113,14 +139,14 @@ func (b *Bridge) loadPeer(ctx context.Context, address string, now time.Time) (p
 	if r.Published != nil {
 		p.published, _ = pgp.ParsePublicKey(r.Published, now)
 	}
-	p.wkdNext = r.WKDNext
 	return p, nil
 }
 
-// savePeer stores address's state.
-func (b *Bridge) savePeer(ctx context.Context, address string, p peer) error {
+// record is p as stored.
+func (p peer) record() peerRecord {
 	r := peerRecord{LastSeen: p.auto.LastSeen, AutocryptTimestamp: p.auto.AutocryptTimestamp,
-		PreferMutual: p.auto.PreferEncrypt == autocrypt.Mutual}
+		PreferMutual: p.auto.PreferEncrypt == autocrypt.Mutual,
+		ImportedAt:   p.importedAt, WKDAt: p.publishedAt, WKDNext: p.wkdNext}
 	if p.auto.Key != nil {
 		r.AutocryptKey = p.auto.Key.Bytes()
 	}
@@ -130,12 +156,7 @@ func (b *Bridge) savePeer(ctx context.Context, address string, p peer) error {
 	if p.published != nil {
 		r.Published = p.published.Bytes()
 	}
-	r.WKDNext = p.wkdNext
-	raw, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("OpenPGP state of %s: %w", address, err)
-	}
-	return b.store.SetState(ctx, peerState(address), raw)
+	return r
 }
 
 // updatePeer changes address's stored state with change, which reports
@@ -152,7 +173,10 @@ func (b *Bridge) updatePeer(ctx context.Context, address string, now time.Time, 
 	if !change(&p) {
 		return nil
 	}
-	return b.savePeer(ctx, address, p)
+	if err := b.saveRecord(ctx, address, p.record()); err != nil {
+		return err
+	}
+	return b.contactChanged(ctx, address)
 }
 
 // ImportContactKey stores key in the local store of the account in dir
@@ -180,7 +204,7 @@ func (b *Bridge) importKey(ctx context.Context, key *pgp.PublicKey) ([]string, e
 			continue // a revoked user ID
 		}
 		a = strings.ToLower(a)
-		if err := b.updatePeer(ctx, a, now, func(p *peer) bool { p.imported = key; return true }); err != nil {
+		if err := b.updatePeer(ctx, a, now, func(p *peer) bool { p.imported, p.importedAt = key, now; return true }); err != nil {
 			return done, err
 		}
 		done = append(done, a)

@@ -122,8 +122,8 @@ func TestSubmitLegacyOpenPGP(t *testing.T) {
 	b.dir.legacy["legacy.test"] = time.Now()
 	b.dir.legacy["old.test"] = time.Now()
 	now := time.Now()
-	if err := b.savePeer(ctx, "carol@legacy.test", peer{auto: autocrypt.Peer{LastSeen: now, AutocryptTimestamp: now,
-		Key: carolKey.Public(), PreferEncrypt: autocrypt.Mutual}}); err != nil {
+	if err := b.saveRecord(ctx, "carol@legacy.test", peer{auto: autocrypt.Peer{LastSeen: now, AutocryptTimestamp: now,
+		Key: carolKey.Public(), PreferEncrypt: autocrypt.Mutual}}.record()); err != nil {
 		t.Fatal(err)
 	}
 	msg := "From: alice@a.test\r\nTo: carol@legacy.test, dave@old.test\r\nSubject: the secret plan\r\n\r\nMeet at noon.\r\n"
@@ -329,7 +329,7 @@ func TestReplyToEncrypted(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	b.dir.legacy["legacy.test"] = now
-	if err := b.savePeer(ctx, "carol@legacy.test", peer{auto: autocrypt.Peer{LastSeen: now, AutocryptTimestamp: now, Key: carolKey.Public()}}); err != nil {
+	if err := b.saveRecord(ctx, "carol@legacy.test", peer{auto: autocrypt.Peer{LastSeen: now, AutocryptTimestamp: now, Key: carolKey.Public()}}.record()); err != nil {
 		t.Fatal(err)
 	}
 	enc, err := pgp.Encrypt(strings.NewReader("From: carol@legacy.test\r\nTo: alice@a.test\r\nMessage-ID: <q-1@legacy.test>\r\nSubject: q\r\n\r\nsecret question\r\n"),

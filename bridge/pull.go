@@ -34,6 +34,7 @@ type fetched struct {
 	content *syncdoc.Content // KindContent
 	meta    *syncdoc.Meta    // KindMeta
 	folders *syncdoc.Folders // KindFolders
+	contact *syncdoc.Contact // KindContact
 	skip    bool             // nothing to do (already applied)
 	err     error
 }
@@ -325,7 +326,7 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 		}
 	}
 	switch ch.Kind {
-	case kindMail, syncdoc.KindContent, syncdoc.KindMeta, syncdoc.KindFolders:
+	case kindMail, syncdoc.KindContent, syncdoc.KindMeta, syncdoc.KindFolders, syncdoc.KindContact:
 	default:
 		return fetched{skip: true} // a kind of a later version: not ours to read
 	}
@@ -353,6 +354,8 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 		r.meta, err = syncdoc.ParseMeta(plain)
 	case syncdoc.KindFolders:
 		r.folders, err = syncdoc.ParseFolders(plain)
+	case syncdoc.KindContact:
+		r.contact, err = syncdoc.ParseContact(plain)
 	}
 	if err != nil {
 		return fetched{err: &permanentError{err}}

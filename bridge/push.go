@@ -73,6 +73,9 @@ func (b *Bridge) Push(ctx context.Context) error {
 	if err := b.pushFolders(ctx); err != nil {
 		return fmt.Errorf("push folders: %w", err)
 	}
+	if err := b.pushContacts(ctx); err != nil {
+		return err
+	}
 	for {
 		pending, err := b.store.Pending(ctx, pushBatch)
 		if err != nil {

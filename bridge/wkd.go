@@ -70,7 +70,7 @@ func (b *Bridge) discover(ctx context.Context, address string, p peer, now time.
 	}
 	var out peer
 	err = b.updatePeer(ctx, address, now, func(q *peer) bool {
-		q.published, q.wkdNext = key, next
+		q.published, q.publishedAt, q.wkdNext = key, now, next
 		out = *q
 		return true
 	})

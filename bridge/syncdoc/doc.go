@@ -3,18 +3,19 @@
 // the provider sees only opaque bytes (DESIGN §2, §7): never flags,
 // folders, message content or any other client metadata.
 //
-// Three kinds of document exist (docs/spec/sync.md §2):
+// Four kinds of document exist (docs/spec/sync.md §2):
 //
 //   - msg (id "c-KEY"): a message's content, written once: Content.
 //   - meta (id "m-KEY"): a message's mutable state: Meta.
 //   - folders (id "folders"): the account's user-made folders: Folders.
+//   - contact (id Sealer.ContactID): a correspondent's OpenPGP state: Contact.
 //
 // Each plaintext has a canonical, versioned binary encoding (Marshal and
 // the Parse functions; spec §5). A Sealer pads it to a Padmé bucket and
 // encrypts it with AES-256-GCM under a key derived by HKDF-SHA256 from the
 // account storage key and the document id, binding the kind and the
-// revision in the associated data (spec §3–§4). MergeFlags, MergeMeta and
-// MergeFolders resolve concurrent edits from several devices (spec §6).
+// revision in the associated data (spec §3–§4). MergeFlags, MergeMeta,
+// MergeFolders and MergeContact resolve concurrent edits from several devices (spec §6).
 //
 // Concurrency: a Sealer is immutable after NewSealer and safe for
 // concurrent use. The document types are plain values; the functions keep

@@ -32,7 +32,10 @@ the outbox's next try. Works while the bridge runs.`,
 Prints the fingerprint the bridge pinned for ADDRESS (the first key it saw,
 or the newest that descends from it, or one you trusted with umbra keys
 trust). Compare it with the one your correspondent sees with umbra keys
-fingerprint. Exit status 1 if the bridge knows no key for ADDRESS.`,
+fingerprint. For an address outside Umbra it prints the OpenPGP keys your
+devices know, and where each came from: imported (umbra keys import),
+autocrypt (a header of their mail) or wkd (their domain's Web Key
+Directory). Exit status 1 if the bridge knows no key for ADDRESS.`,
 		run: runKeysShow,
 	})
 	register(verb{
@@ -89,10 +92,23 @@ func runKeysShow(c *cmd) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
+		pgpKeys, err := bridge.OpenPGPKeys(ctx, dir, keys, address)
+		if err != nil {
+			return err
+		}
+		if !ok && len(pgpKeys) == 0 {
 			return fmt.Errorf("this device knows no key for %s yet (it learns one with the first message either way)", address)
 		}
-		fmt.Fprintf(c.stdout, "%s  %s\n", address, fp)
+		if ok {
+			fmt.Fprintf(c.stdout, "%s  %s\n", address, fp)
+		}
+		for _, k := range pgpKeys {
+			if !k.Usable {
+				fmt.Fprintf(c.stdout, "%s  openpgp key from %s, no longer usable (expired or revoked)\n", address, k.Source)
+				continue
+			}
+			fmt.Fprintf(c.stdout, "%s  openpgp %s from %s\n", address, k.Fingerprint, k.Source)
+		}
 		return nil
 	})
 }

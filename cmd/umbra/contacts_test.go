@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"umbra/pgp"
+)
+
+// TestContactsSync: OpenPGP keys of correspondents outside Umbra reach
+// the user's other devices. A key imported on alice's first device is
+// known on her laptop after a sync; keys imported for one address on both
+// devices at once converge to the same one on both; and alice's provider
+// stores neither the address nor a fingerprint.
+func TestContactsSync(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	alice := d.info.Accounts[0]
+	pwFile := filepath.Join(d.dir, "accounts", alice.Address+".password")
+	laptop := secondDevice(t, d, alice.Address, "laptop")
+	laptopDir := filepath.Join(d.dir, "accounts", alice.Address+"-laptop")
+	desk := d.bridges[0]
+
+	importKey := func(dir, address string) *pgp.Key {
+		t.Helper()
+		k, err := pgp.GenerateKey(address, time.Now().Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "key.asc")
+		if err := os.WriteFile(file, k.Public().Armored(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mustUmbra(t, "keys", "import", file, "--dir", dir, "--password-file", pwFile)
+		return k
+	}
+	show := func(dir, address string) string {
+		code, out, _ := umbraStdin(t, "", "keys", "show", address, "--dir", dir, "--password-file", pwFile)
+		if code != 0 {
+			return ""
+		}
+		return out
+	}
+	// `umbra keys import` runs beside the bridge, which pushes the change
+	// on its next round; the test does not wait a minute for it.
+	push := func(rb *runningBridge) {
+		t.Helper()
+		if err := rb.b.Push(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	carol := importKey(alice.Dir, "carol@legacy.test")
+	push(desk)
+	want := "carol@legacy.test  openpgp " + carol.Fingerprint() + " from imported"
+	eventually(t, "the laptop knows carol's key", func() bool { return strings.Contains(show(laptopDir, "carol@legacy.test"), want) })
+
+	// Both devices import a key for erin at once: both end with the same.
+	var wg sync.WaitGroup
+	var keys [2]*pgp.Key
+	for i, dir := range []string{alice.Dir, laptopDir} {
+		wg.Go(func() { keys[i] = importKey(dir, "erin@legacy.test") })
+	}
+	wg.Wait()
+	push(desk)
+	push(laptop)
+	eventually(t, "both devices agree on erin's key", func() bool {
+		a, b := show(alice.Dir, "erin@legacy.test"), show(laptopDir, "erin@legacy.test")
+		return a != "" && a == b && strings.Count(a, "\n") == 1
+	})
+	got := show(alice.Dir, "erin@legacy.test")
+	if !strings.Contains(got, keys[0].Fingerprint()) && !strings.Contains(got, keys[1].Fingerprint()) {
+		t.Errorf("erin's key: %q, want one of the two imported", got)
+	}
+
+	secrets := []string{"carol@legacy.test", "erin@legacy.test"}
+	for _, k := range []*pgp.Key{carol, keys[0], keys[1]} {
+		fp := k.Fingerprint()
+		raw, _ := hex.DecodeString(fp)
+		secrets = append(secrets, fp, strings.ToLower(fp), string(raw))
+	}
+	scanFor(t, d.info.Providers[0].DataDir, "a.test", secrets...)
+}
