@@ -98,17 +98,6 @@ func (b *Bridge) heldForChange(ctx context.Context, u *signet.User) error {
 	return fmt.Errorf("held: %w: %s now has key %s; check it with them, then umbra keys trust %s %s", ErrKeyChanged, u.Address, fp, u.Address, fp)
 }
 
-// PinnedKey returns the fingerprint the account's store at dir pinned for
-// address, if any (`umbra keys show`). Works while the bridge runs.
-func PinnedKey(ctx context.Context, dir string, keys *vault.Keys, address string) (signet.Fingerprint, bool, error) {
-	st, err := openStore(dir, keys)
-	if err != nil {
-		return signet.Fingerprint{}, false, err
-	}
-	defer st.Close()
-	return pinned(ctx, st, address)
-}
-
 // pinned returns the fingerprint pinned for address, if any.
 func pinned(ctx context.Context, st *mailstore.Store, address string) (signet.Fingerprint, bool, error) {
 	var fp signet.Fingerprint

@@ -13,7 +13,6 @@ import (
 	"umbra/bridge/syncdoc"
 	"umbra/dmap"
 	"umbra/pgp"
-	"umbra/vault"
 )
 
 // Correspondents' OpenPGP state — Autocrypt keys picked up, keys imported,
@@ -247,16 +246,8 @@ type KnownKey struct {
 	Usable      bool
 }
 
-// OpenPGPKeys returns the keys the store of the account in dir knows for
-// address (`umbra keys show`), whichever device learnt them. Works while
-// the bridge runs.
-func OpenPGPKeys(ctx context.Context, dir string, keys *vault.Keys, address string) ([]KnownKey, error) {
-	st, err := openStore(dir, keys)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	b := &Bridge{store: st}
+// knownKeys returns the OpenPGP keys the store knows for address.
+func (b *Bridge) knownKeys(ctx context.Context, address string) ([]KnownKey, error) {
 	r, err := b.loadRecord(ctx, strings.ToLower(address))
 	if err != nil {
 		return nil, err

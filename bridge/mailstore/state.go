@@ -42,3 +42,20 @@ func (s *Store) SetState(ctx context.Context, name string, value []byte) error {
 	}
 	return nil
 }
+
+// StateNames returns, in byte order, the names of the states that begin
+// with prefix.
+func (s *Store) StateNames(ctx context.Context, prefix string) ([]string, error) {
+	var names []string
+	err := s.read(ctx, func(c *conn) error {
+		names = names[:0]
+		return c.query(`SELECT name FROM state WHERE substr(name, 1, ?) = ? ORDER BY name`, func(st *sqlite3.Stmt) error {
+			names = append(names, st.ColumnText(0))
+			return nil
+		}, len(prefix), prefix)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: states %q: %w", prefix, err)
+	}
+	return names, nil
+}

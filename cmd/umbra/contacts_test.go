@@ -87,3 +87,43 @@ func TestContactsSync(t *testing.T) {
 	}
 	scanFor(t, d.info.Providers[0].DataDir, "a.test", secrets...)
 }
+
+// TestKeysListVerify: bob's device pinned alice's key with the welcome
+// message; `keys verify` with that fingerprint marks it verified in `keys
+// show` and `keys list`, which also lists an imported OpenPGP key; a
+// fingerprint that is not the pinned one is refused and nothing recorded.
+func TestKeysListVerify(t *testing.T) {
+	t.Parallel()
+	d := startTestDemo(t)
+	bob := d.info.Accounts[1]
+	waitMailbox(t, d.bridges[1].b.Store(), "INBOX", welcomeSubject)
+	pwFile := filepath.Join(d.dir, "accounts", bob.Address+".password")
+	args := func(a ...string) []string { return append(a, "--dir", bob.Dir, "--password-file", pwFile) }
+
+	shown := strings.Fields(mustUmbra(t, args("keys", "show", "alice@a.test")...))
+	if len(shown) != 2 || shown[0] != "alice@a.test" {
+		t.Fatalf("keys show: %q", shown)
+	}
+	fp := shown[1]
+	wrong := []byte(fp)
+	wrong[len(wrong)-1] ^= 1 // still a fingerprint's characters, another key
+	failUmbra(t, "does not match", args("keys", "verify", "alice@a.test", string(wrong))...)
+	if out := mustUmbra(t, args("keys", "list")...); strings.Contains(out, "verified") {
+		t.Errorf("a refused verification was recorded:\n%s", out)
+	}
+	mustUmbra(t, args("keys", "verify", "alice@a.test", fp)...)
+
+	k, err := pgp.GenerateKey("carol@legacy.test", time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "carol.asc")
+	if err := os.WriteFile(file, k.Public().Armored(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustUmbra(t, args("keys", "import", file)...)
+	want := "alice@a.test  " + fp + "  (verified by you)\ncarol@legacy.test  openpgp " + k.Fingerprint() + " from imported\n"
+	if out := mustUmbra(t, args("keys", "list")...); out != want {
+		t.Errorf("keys list:\n%s\nwant:\n%s", out, want)
+	}
+}

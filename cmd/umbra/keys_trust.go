@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"umbra/bridge"
 	"umbra/signet"
@@ -37,6 +38,29 @@ devices know, and where each came from: imported (umbra keys import),
 autocrypt (a header of their mail) or wkd (their domain's Web Key
 Directory). Exit status 1 if the bridge knows no key for ADDRESS.`,
 		run: runKeysShow,
+	})
+	register(verb{
+		words: "keys list",
+		help: `list the keys this device knows for your correspondents
+
+One line per key: for someone on Umbra, the fingerprint of the key the
+bridge pinned, marked "verified by you" once you checked it with them
+(umbra keys verify); for someone outside Umbra, each OpenPGP key your
+devices know and where it came from. Works while the bridge runs.`,
+		run: runKeysList,
+	})
+	register(verb{
+		words:    "keys verify",
+		synopsis: "ADDRESS FINGERPRINT",
+		help: `record that you checked a correspondent's key with them
+
+Ask your correspondent for the fingerprint umbra keys fingerprint prints
+for them, by phone or in person, not by mail, and give it here. If it is
+the key this device uses for them, umbra keys show and list mark it
+"verified by you"; if not, nothing is recorded and the exit status is 1:
+talk to them before you trust mail from that key. Works while the bridge
+runs.`,
+		run: runKeysVerify,
 	})
 	register(verb{
 		words: "keys fingerprint",
@@ -88,29 +112,76 @@ func runKeysTrust(c *cmd) error {
 
 func runKeysShow(c *cmd) error {
 	return contactVerb(c, 1, func(ctx context.Context, dir string, keys *vault.Keys, address string, _ []string) error {
-		fp, ok, err := bridge.PinnedKey(ctx, dir, keys, address)
+		list, err := bridge.Contacts(ctx, dir, keys, address)
 		if err != nil {
 			return err
 		}
-		pgpKeys, err := bridge.OpenPGPKeys(ctx, dir, keys, address)
-		if err != nil {
-			return err
-		}
-		if !ok && len(pgpKeys) == 0 {
+		if len(list) == 0 {
 			return fmt.Errorf("this device knows no key for %s yet (it learns one with the first message either way)", address)
 		}
-		if ok {
-			fmt.Fprintf(c.stdout, "%s  %s\n", address, fp)
-		}
-		for _, k := range pgpKeys {
-			if !k.Usable {
-				fmt.Fprintf(c.stdout, "%s  openpgp key from %s, no longer usable (expired or revoked)\n", address, k.Source)
-				continue
-			}
-			fmt.Fprintf(c.stdout, "%s  openpgp %s from %s\n", address, k.Fingerprint, k.Source)
-		}
+		printContacts(c.stdout, list)
 		return nil
 	})
+}
+
+func runKeysList(c *cmd) error {
+	dir, account := bridgeDir(c)
+	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
+	if _, err := c.parse(0, 0); err != nil {
+		return err
+	}
+	d, _, keys, err := openBridgeAccount(c, dir, account, password)
+	if err != nil {
+		return err
+	}
+	defer keys.Zero()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	list, err := bridge.Contacts(ctx, d, keys, "")
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(c.stdout, "this device knows no correspondent's key yet")
+	}
+	printContacts(c.stdout, list)
+	return nil
+}
+
+func runKeysVerify(c *cmd) error {
+	return contactVerb(c, 2, func(ctx context.Context, dir string, keys *vault.Keys, address string, args []string) error {
+		fp, err := signet.ParseFingerprint(args[0])
+		if err != nil {
+			return usageErrorf("FINGERPRINT: %v", err)
+		}
+		if err := bridge.VerifyKey(ctx, dir, keys, address, fp); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s: key %s verified\n", address, fp)
+		return nil
+	})
+}
+
+// printContacts writes one line per key: an Umbra correspondent's signet
+// fingerprint, and the OpenPGP keys of one outside Umbra with their
+// source.
+func printContacts(w io.Writer, list []bridge.ContactKeys) {
+	for _, ck := range list {
+		if !ck.Pinned.IsZero() {
+			v := ""
+			if ck.Verified {
+				v = "  (verified by you)"
+			}
+			fmt.Fprintf(w, "%s  %s%s\n", ck.Address, ck.Pinned, v)
+		}
+		for _, k := range ck.OpenPGP {
+			if !k.Usable {
+				fmt.Fprintf(w, "%s  openpgp key from %s, no longer usable (expired or revoked)\n", ck.Address, k.Source)
+				continue
+			}
+			fmt.Fprintf(w, "%s  openpgp %s from %s\n", ck.Address, k.Fingerprint, k.Source)
+		}
+	}
 }
 
 func runKeysFingerprint(c *cmd) error {
