@@ -16,7 +16,7 @@ import (
 // are known to be outside Umbra.
 func wkdBridge(t *testing.T, dir *wkdtest.Server) (*Bridge, *bytes.Buffer) {
 	b, log := pgpBridge(t)
-	b.wkd = &wkd.Client{HTTP: dir.HTTPClient(false), Timeout: 500 * time.Millisecond}
+	b.wkd = &wkd.Client{HTTP: dir.HTTPClient(false), Timeout: 10 * time.Second}
 	b.dir.legacy["legacy.test"] = time.Now()
 	b.dir.legacy["old.test"] = time.Now()
 	return b, log
@@ -90,6 +90,7 @@ func TestWKDUnreachable(t *testing.T) {
 	dir := wkdtest.New(t)
 	dir.Stall()
 	b, log := wkdBridge(t, dir)
+	b.wkd.Timeout = 500 * time.Millisecond
 	msg := "From: alice@a.test\r\nTo: dave@old.test\r\nSubject: hello\r\n\r\nhi\r\n"
 	for range 2 {
 		if isPGPEncrypted(outboxByRcpt(t, b, []string{"dave@old.test"}, msg)["dave@old.test"]) {
