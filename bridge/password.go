@@ -60,22 +60,19 @@ func passwordGeneration(ctx context.Context, st *mailstore.Store) (uint64, error
 // CurrentPassword returns the bridge password of the account in dir
 // (`umbra bridge password show`). Works while the bridge runs.
 func CurrentPassword(ctx context.Context, dir string, keys *vault.Keys) (string, error) {
-	st, err := openStore(dir, keys)
-	if err != nil {
-		return "", err
-	}
-	defer st.Close()
-	gen, err := passwordGeneration(ctx, st)
-	if err != nil {
-		return "", err
-	}
-	return Password(keys, gen)
+	return passwordOf(ctx, dir, keys, 0)
 }
 
 // RotatePassword moves the account in dir to a new bridge password and
 // returns it. A running bridge takes it within passwordPoll and ends the
 // IMAP sessions logged in with the old one.
 func RotatePassword(ctx context.Context, dir string, keys *vault.Keys) (string, error) {
+	return passwordOf(ctx, dir, keys, 1)
+}
+
+// passwordOf moves the generation of the account in dir on by step and
+// returns the password of the result.
+func passwordOf(ctx context.Context, dir string, keys *vault.Keys, step uint64) (string, error) {
 	st, err := openStore(dir, keys)
 	if err != nil {
 		return "", err
@@ -85,9 +82,11 @@ func RotatePassword(ctx context.Context, dir string, keys *vault.Keys) (string, 
 	if err != nil {
 		return "", err
 	}
-	gen++
-	if err := st.SetState(ctx, passwordState, []byte(strconv.FormatUint(gen, 10))); err != nil {
-		return "", fmt.Errorf("bridge: rotate the password: %w", err)
+	if step > 0 {
+		gen += step
+		if err := st.SetState(ctx, passwordState, []byte(strconv.FormatUint(gen, 10))); err != nil {
+			return "", fmt.Errorf("bridge: rotate the password: %w", err)
+		}
 	}
 	return Password(keys, gen)
 }

@@ -44,22 +44,12 @@ func runBridgePasswordRotate(c *cmd) error {
 // bridgePasswordVerb unlocks the account and prints what fn returns,
 // after intro.
 func bridgePasswordVerb(c *cmd, fn func(context.Context, string, *vault.Keys) (string, error), intro string) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	if _, err := c.parse(0, 0); err != nil {
-		return err
-	}
-	d, _, keys, err := openBridgeAccount(c, dir, account, password)
-	if err != nil {
-		return err
-	}
-	defer keys.Zero()
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	pw, err := fn(ctx, d, keys)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "%s%s\n", intro, pw)
-	return nil
+	return accountVerb(c, 0, nil, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
+		pw, err := fn(ctx, dir, keys)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s%s\n", intro, pw)
+		return nil
+	})
 }

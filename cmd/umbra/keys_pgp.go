@@ -62,38 +62,31 @@ func openBridgeAccount(c *cmd, dir, account *string, password *secretSource) (st
 }
 
 func runKeysImport(c *cmd) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(1, 1)
-	if err != nil {
-		return err
+	var key *pgp.PublicKey
+	pre := func(args []string) error {
+		var data []byte
+		var err error
+		if args[0] == "-" {
+			data, err = io.ReadAll(io.LimitReader(c.stdin, pgp.MaxKeySize+1))
+		} else {
+			data, err = os.ReadFile(args[0])
+		}
+		if err != nil {
+			return fmt.Errorf("read the key: %w", err)
+		}
+		if key, err = pgp.ParsePublicKey(data, time.Now()); err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
+		return nil
 	}
-	var data []byte
-	if args[0] == "-" {
-		data, err = io.ReadAll(io.LimitReader(c.stdin, pgp.MaxKeySize+1))
-	} else {
-		data, err = os.ReadFile(args[0])
-	}
-	if err != nil {
-		return fmt.Errorf("read the key: %w", err)
-	}
-	key, err := pgp.ParsePublicKey(data, time.Now())
-	if err != nil {
-		return fmt.Errorf("%s: %w", args[0], err)
-	}
-	d, _, keys, err := openBridgeAccount(c, dir, account, password)
-	if err != nil {
-		return err
-	}
-	defer keys.Zero()
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	addrs, err := bridge.ImportContactKey(ctx, d, keys, key)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "imported OpenPGP key %s for %s\n", key.Fingerprint(), strings.Join(addrs, ", "))
-	return nil
+	return accountVerb(c, 1, pre, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
+		addrs, err := bridge.ImportContactKey(ctx, dir, keys, key)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "imported OpenPGP key %s for %s\n", key.Fingerprint(), strings.Join(addrs, ", "))
+		return nil
+	})
 }
 
 func runKeysPGPExport(c *cmd) error {

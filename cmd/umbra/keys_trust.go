@@ -76,15 +76,33 @@ it against what their bridge shows (umbra keys show).`,
 // contactVerb runs fn for a verb of the form "keys X ADDRESS [ARG]" on the
 // account's store, with the vault opened as the bridge does.
 func contactVerb(c *cmd, nargs int, fn func(ctx context.Context, dir string, keys *vault.Keys, address string, args []string) error) error {
+	var address string
+	pre := func(args []string) (err error) {
+		if address, err = canonicalAddress(args[0]); err != nil {
+			return usageErrorf("%v", err)
+		}
+		return nil
+	}
+	return accountVerb(c, nargs, pre, func(ctx context.Context, dir string, keys *vault.Keys, args []string) error {
+		return fn(ctx, dir, keys, address, args[1:])
+	})
+}
+
+// accountVerb runs a verb on the account's unlocked keys: --dir or
+// --account choose the account, --password-file (or $UMBRA_PASSWORD, or a
+// prompt) unlocks it; the verb takes nargs arguments, which pre (if not
+// nil) checks before the vault is unlocked.
+func accountVerb(c *cmd, nargs int, pre func(args []string) error, fn func(ctx context.Context, dir string, keys *vault.Keys, args []string) error) error {
 	dir, account := bridgeDir(c)
 	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
 	args, err := c.parse(nargs, nargs)
 	if err != nil {
 		return err
 	}
-	address, err := canonicalAddress(args[0])
-	if err != nil {
-		return usageErrorf("%v", err)
+	if pre != nil {
+		if err := pre(args); err != nil {
+			return err
+		}
 	}
 	d, _, keys, err := openBridgeAccount(c, dir, account, password)
 	if err != nil {
@@ -93,7 +111,7 @@ func contactVerb(c *cmd, nargs int, fn func(ctx context.Context, dir string, key
 	defer keys.Zero()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	return fn(ctx, d, keys, address, args[1:])
+	return fn(ctx, d, keys, args)
 }
 
 func runKeysTrust(c *cmd) error {
@@ -125,27 +143,17 @@ func runKeysShow(c *cmd) error {
 }
 
 func runKeysList(c *cmd) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	if _, err := c.parse(0, 0); err != nil {
-		return err
-	}
-	d, _, keys, err := openBridgeAccount(c, dir, account, password)
-	if err != nil {
-		return err
-	}
-	defer keys.Zero()
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	list, err := bridge.Contacts(ctx, d, keys, "")
-	if err != nil {
-		return err
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(c.stdout, "this device knows no correspondent's key yet")
-	}
-	printContacts(c.stdout, list)
-	return nil
+	return accountVerb(c, 0, nil, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
+		list, err := bridge.Contacts(ctx, dir, keys, "")
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(c.stdout, "this device knows no correspondent's key yet")
+		}
+		printContacts(c.stdout, list)
+		return nil
+	})
 }
 
 func runKeysVerify(c *cmd) error {
