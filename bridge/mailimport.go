@@ -173,7 +173,7 @@ func malformed(raw []byte) string {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return "empty message"
 	}
-	line, _, _ := bytes.Cut(raw, []byte("\n"))
+	line, _, _ := bytes.Cut(raw, []byte("\r\n"))
 	name, _, ok := bytes.Cut(line, []byte(":"))
 	if !ok || len(name) == 0 || bytes.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return fmt.Sprintf("does not begin with a header field (first line %.40q)", line)

@@ -259,9 +259,6 @@ func runImportChild(ctx context.Context, log io.Writer, args []string, kill bool
 	run.wall = time.Since(start)
 	close(stopWatch)
 	run.peakRSS = <-peak
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		run.peakRSS = max(run.peakRSS, ru.Maxrss<<10) // Linux: kB
-	}
 	run.stdout = stdout.String()
 	if err != nil && !run.killed {
 		return run, fmt.Errorf("umbra import: %w", err)
