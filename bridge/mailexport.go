@@ -35,6 +35,15 @@ type ExportProgress struct {
 	Bytes           int64
 }
 
+// add counts a message of size bytes written and reports it.
+func (p *ExportProgress) add(size int, progress func(ExportProgress)) {
+	p.Messages++
+	p.Bytes += int64(size)
+	if progress != nil {
+		progress(*p)
+	}
+}
+
 // RunExport runs exp on the store of the account in dir. It works while
 // the bridge runs; what is added meanwhile may or may not be exported.
 func RunExport(ctx context.Context, dir string, keys *vault.Keys, exp Export) (ExportProgress, error) {
@@ -107,11 +116,7 @@ func exportMbox(ctx context.Context, store *mailstore.Store, mb mailstore.Mailbo
 		if err := w.Write(envelopeSender(mime), m.InternalDate, mime); err != nil {
 			return err
 		}
-		p.Messages++
-		p.Bytes += int64(len(mime))
-		if progress != nil {
-			progress(*p)
-		}
+		p.add(len(mime), progress)
 		return nil
 	})
 	if err == nil {
@@ -182,11 +187,7 @@ func exportMaildir(ctx context.Context, store *mailstore.Store, mb mailstore.Mai
 		if err := os.Chtimes(path, m.InternalDate, m.InternalDate); err != nil {
 			return err
 		}
-		p.Messages++
-		p.Bytes += int64(len(mime))
-		if progress != nil {
-			progress(*p)
-		}
+		p.add(len(mime), progress)
 		return nil
 	})
 }

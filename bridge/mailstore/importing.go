@@ -18,12 +18,10 @@ import (
 // nil, is called during the commit. Content is what the digest covers, so
 // two messages with the same bytes have the same Message-ID too.
 func (b *Batch) AddUnique(nm NewMessage, origin Origin, dup func()) error {
-	p, err := prepareAdd(nm)
+	p, err := b.prepare(nm)
 	if err != nil {
-		return fmt.Errorf("mailstore: add %q: %w", nm.Key, err)
+		return err
 	}
-	b.size += len(nm.MIME)
-	b.adds++
 	b.ops = append(b.ops, func(c *conn) ([]Event, error) {
 		held, err := c.int64Row(`SELECT count(*) FROM content t JOIN message m ON m.content_id = t.id
 			JOIN mailbox x ON x.id = m.mailbox_id WHERE t.sha256 = ? AND x.name = ?`, p.sum[:], p.mailbox)
@@ -36,11 +34,7 @@ func (b *Batch) AddUnique(nm NewMessage, origin Origin, dup func()) error {
 			}
 			return nil, nil
 		}
-		_, _, ev, err := p.apply(c, origin)
-		if err != nil {
-			err = fmt.Errorf("add %q: %w", nm.Key, err)
-		}
-		return ev, err
+		return p.applyIn(c, origin)
 	})
 	return nil
 }

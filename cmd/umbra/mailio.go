@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"umbra/bridge"
+	"umbra/vault"
 )
 
 func init() {
@@ -48,96 +49,74 @@ place when complete. 'umbra import' of an export gives back the same
 messages, byte for byte.`})
 }
 
-// mailioFlags are the flags import and export share.
-type mailioFlags struct {
-	dir, account *string
-	password     *secretSource
-	folder       *string
-	every        *time.Duration
-}
-
-func newMailioFlags(c *cmd) *mailioFlags {
+// mailioVerb parses the arguments of import or export, opens the
+// account and runs fn with them and a progress line on stderr.
+func mailioVerb(c *cmd, fn func(ctx context.Context, dir string, keys *vault.Keys, format, path, folder string, pl *progressLine) error) error {
 	dir, account := bridgeDir(c)
-	return &mailioFlags{
-		dir: dir, account: account,
-		password: passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password"),
-		folder:   c.flags.String("folder", "", "the `FOLDER` (default: INBOX for import, every folder for export)"),
-		every:    c.flags.Duration("progress", 2*time.Second, "how often a progress line is written when stderr is not a terminal"),
+	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
+	folder := c.flags.String("folder", "", "the `FOLDER` (default: INBOX for import, every folder for export)")
+	every := c.flags.Duration("progress", 2*time.Second, "how often a progress line is written when stderr is not a terminal")
+	args, err := c.parse(2, 2)
+	if err != nil {
+		return err
 	}
+	if args[0] != "mbox" && args[0] != "maildir" {
+		return usageErrorf("the format is mbox or maildir, not %q", args[0])
+	}
+	d, _, keys, err := openBridgeAccount(c, dir, account, password)
+	if err != nil {
+		return err
+	}
+	defer keys.Zero()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	pl := newProgressLine(c.stderr, *every)
+	err = fn(ctx, d, keys, args[0], args[1], *folder, pl)
+	pl.done()
+	return err
 }
 
 func runImport(c *cmd) error {
-	f := newMailioFlags(c)
-	args, err := c.parse(2, 2)
-	if err != nil {
-		return err
-	}
-	if args[0] != "mbox" && args[0] != "maildir" {
-		return usageErrorf("the format is mbox or maildir, not %q", args[0])
-	}
-	if _, err := os.Stat(args[1]); err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	d, _, keys, err := openBridgeAccount(c, f.dir, f.account, f.password)
-	if err != nil {
-		return err
-	}
-	defer keys.Zero()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	pl := newProgressLine(c.stderr, *f.every)
-	var base *bridge.ImportProgress
-	p, err := bridge.RunImport(ctx, d, keys, bridge.Import{
-		Format: args[0], Path: args[1], Folder: *f.folder,
-		Progress: func(p bridge.ImportProgress) {
-			if base == nil {
-				base = &p
-				if p.Resumed {
-					pl.say("import: resuming after %d messages (%d imported, %d duplicates, %d malformed)",
-						p.Imported+p.Duplicates+p.Malformed, p.Imported, p.Duplicates, p.Malformed)
+	return mailioVerb(c, func(ctx context.Context, dir string, keys *vault.Keys, format, path, folder string, pl *progressLine) error {
+		var base *bridge.ImportProgress
+		p, err := bridge.RunImport(ctx, dir, keys, bridge.Import{
+			Format: format, Path: path, Folder: folder,
+			Progress: func(p bridge.ImportProgress) {
+				if base == nil {
+					base = &p
+					if p.Resumed {
+						pl.say("import: resuming after %d messages (%d imported, %d duplicates, %d malformed)",
+							p.Imported+p.Duplicates+p.Malformed, p.Imported, p.Duplicates, p.Malformed)
+					}
 				}
-			}
-			pl.show("import", p.Imported+p.Duplicates+p.Malformed, p.Bytes-base.Bytes, p.Done-base.Done, p.Total-base.Done)
-		},
-		Skip: func(where, reason string) { pl.say("import: skipped %s: %s", where, reason) },
+				pl.show("import", p.Imported+p.Duplicates+p.Malformed, p.Bytes-base.Bytes, p.Done-base.Done, p.Total-base.Done)
+			},
+			Skip: func(where, reason string) { pl.say("import: skipped %s: %s", where, reason) },
+		})
+		if err != nil {
+			return err
+		}
+		pl.done()
+		fmt.Fprintf(c.stdout, "imported %d messages; skipped %d duplicates and %d malformed\n", p.Imported, p.Duplicates, p.Malformed)
+		return nil
 	})
-	pl.done()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "imported %d messages; skipped %d duplicates and %d malformed\n", p.Imported, p.Duplicates, p.Malformed)
-	return nil
 }
 
 func runExport(c *cmd) error {
-	f := newMailioFlags(c)
-	args, err := c.parse(2, 2)
-	if err != nil {
-		return err
-	}
-	if args[0] != "mbox" && args[0] != "maildir" {
-		return usageErrorf("the format is mbox or maildir, not %q", args[0])
-	}
-	d, _, keys, err := openBridgeAccount(c, f.dir, f.account, f.password)
-	if err != nil {
-		return err
-	}
-	defer keys.Zero()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	pl := newProgressLine(c.stderr, *f.every)
-	p, err := bridge.RunExport(ctx, d, keys, bridge.Export{
-		Format: args[0], Dir: args[1], Folder: *f.folder,
-		Progress: func(p bridge.ExportProgress) {
-			pl.show("export", p.Messages, p.Bytes, int64(p.Messages), int64(p.Total))
-		},
+	return mailioVerb(c, func(ctx context.Context, dir string, keys *vault.Keys, format, path, folder string, pl *progressLine) error {
+		p, err := bridge.RunExport(ctx, dir, keys, bridge.Export{
+			Format: format, Dir: path, Folder: folder,
+			Progress: func(p bridge.ExportProgress) {
+				pl.show("export", p.Messages, p.Bytes, int64(p.Messages), int64(p.Total))
+			},
+		})
+		if err != nil {
+			return err
+		}
+		pl.done()
+		fmt.Fprintf(c.stdout, "exported %d messages (%.1f MB) to %s\n", p.Messages, float64(p.Bytes)/1e6, path)
+		return nil
 	})
-	pl.done()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "exported %d messages (%.1f MB) to %s\n", p.Messages, float64(p.Bytes)/1e6, args[1])
-	return nil
 }
 
 // progressLine writes a progress report to w: on a terminal one line,
