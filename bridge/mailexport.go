@@ -102,7 +102,11 @@ func RunExport(ctx context.Context, dir string, keys *vault.Keys, exp Export) (E
 }
 
 func exportMbox(ctx context.Context, store *mailstore.Store, mb mailstore.Mailbox, tmp string, progress func(ExportProgress), p *ExportProgress) error {
-	path := filepath.Join(tmp, filepath.FromSlash(mb.Name)+".mbox")
+	rel := filepath.FromSlash(mb.Name) + ".mbox"
+	if !filepath.IsLocal(rel) {
+		return fmt.Errorf("the folder's name %q cannot be a file's", mb.Name)
+	}
+	path := filepath.Join(tmp, rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

@@ -368,12 +368,6 @@ func (im *importer) maildir(ctx context.Context) error {
 	lists := make([][]mboxio.MaildirEntry, len(folders))
 	var total int64
 	for i, f := range folders {
-		// A folder without cur or new lists as empty.
-		for _, sub := range []string{"cur", "new", "tmp"} {
-			if err := os.MkdirAll(filepath.Join(f.dir, sub), 0o700); err != nil {
-				return fmt.Errorf("import: %w", err)
-			}
-		}
 		if lists[i], err = mboxio.ReadMaildir(f.dir); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
