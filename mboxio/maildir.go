@@ -2,11 +2,11 @@ package mboxio
 
 import (
 	"crypto/rand"
-	"errors"
-	"io/fs"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
