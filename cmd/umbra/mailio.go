@@ -89,7 +89,7 @@ func runImport(c *cmd) error {
 							p.Imported+p.Duplicates+p.Malformed, p.Imported, p.Duplicates, p.Malformed)
 					}
 				}
-				pl.show("import", p.Imported+p.Duplicates+p.Malformed, p.Bytes-base.Bytes, p.Done-base.Done, p.Total-base.Done)
+				pl.show("import", p.Imported+p.Duplicates+p.Malformed, p.Bytes-base.Bytes, p.Done, p.Total, base.Done)
 			},
 			Skip: func(where, reason string) { pl.say("import: skipped %s: %s", where, reason) },
 		})
@@ -107,7 +107,7 @@ func runExport(c *cmd) error {
 		p, err := bridge.RunExport(ctx, dir, keys, bridge.Export{
 			Format: format, Dir: path, Folder: folder,
 			Progress: func(p bridge.ExportProgress) {
-				pl.show("export", p.Messages, p.Bytes, int64(p.Messages), int64(p.Total))
+				pl.show("export", p.Messages, p.Bytes, int64(p.Messages), int64(p.Total), 0)
 			},
 		})
 		if err != nil {
@@ -141,13 +141,14 @@ func newProgressLine(w io.Writer, every time.Duration) *progressLine {
 	return p
 }
 
-// show reports count messages and bytes handled in this run, done of
-// total units of the work (the ETA's base).
-func (p *progressLine) show(what string, count int, bytes, done, total int64) {
+// show reports count messages handled and bytes read in this run, done
+// of total units of the work, of which this run began at from (the ETA
+// is at this run's pace).
+func (p *progressLine) show(what string, count int, bytes, done, total, from int64) {
 	elapsed := time.Since(p.start)
 	line := fmt.Sprintf("%s: %d messages, %.1f MB, %.1f MB/s", what, count, float64(bytes)/1e6, float64(bytes)/1e6/max(elapsed.Seconds(), 1e-3))
-	if total > 0 && done > 0 {
-		eta := time.Duration(float64(elapsed) * float64(total-done) / float64(done)).Round(time.Second)
+	if total > 0 && done > from {
+		eta := time.Duration(float64(elapsed) * float64(total-done) / float64(done-from)).Round(time.Second)
 		line += fmt.Sprintf(", %d%%, ETA %s", 100*done/total, eta)
 	}
 	p.pending = line
