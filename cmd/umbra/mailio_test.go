@@ -342,3 +342,21 @@ func TestExportImportRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Not on a terminal, the progress line is written at most once per
+// interval, and the last report when done; messages go between.
+func TestProgressLine(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	pl := newProgressLine(&buf, time.Hour)
+	pl.show("import", 10, 1e6, 50, 200, 0)
+	pl.show("import", 20, 2e6, 100, 200, 0)
+	pl.say("import: skipped %s: %s", "x", "why")
+	pl.show("import", 30, 3e6, 150, 200, 50)
+	pl.done()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "import: 10 messages, 1.0 MB, ") || !strings.Contains(lines[0], ", 25%, ETA ") ||
+		lines[1] != "import: skipped x: why" || !strings.HasPrefix(lines[2], "import: 30 messages, 3.0 MB, ") || !strings.Contains(lines[2], ", 75%, ETA ") {
+		t.Errorf("progress output:\n%s", buf.String())
+	}
+}
