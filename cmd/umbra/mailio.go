@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,6 +94,9 @@ func runImport(c *cmd) error {
 			},
 			Skip: func(where, reason string) { pl.say("import: skipped %s: %s", where, reason) },
 		})
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted; %d messages imported so far: the same command goes on from there", p.Imported)
+		}
 		if err != nil {
 			return err
 		}
