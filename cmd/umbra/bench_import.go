@@ -103,7 +103,7 @@ func (r *benchImportResult) print(w io.Writer) {
 		if run.killed {
 			how = "SIGKILLed at half"
 		}
-		fmt.Fprintf(w, "run %d     %s after %.1f s, peak RSS %.1f MB\n", i+1, how, run.wall.Seconds(), float64(run.peakRSS)/(1<<20))
+		fmt.Fprintf(w, "run %d     %s after %.1f s, peak RSS %.1f MiB\n", i+1, how, run.wall.Seconds(), float64(run.peakRSS)/(1<<20))
 	}
 	fmt.Fprintf(w, "store     %.1f MB on disk (database and WAL), %.2f of the mail's size\n", float64(r.storeBytes)/1e6, float64(r.storeBytes)/float64(r.bytes))
 	fmt.Fprintf(w, "checked   INBOX holds exactly the %d messages, each byte for byte (SHA-256)\n", r.n)
