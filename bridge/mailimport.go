@@ -228,12 +228,20 @@ func (im *importer) mbox(ctx context.Context) error {
 		return fmt.Errorf("import: %w", err)
 	}
 	im.st.Counts.Total = fi.Size()
+	// A resumed run checks that a message still begins where the last
+	// one stopped; else the file changed, and the import starts over
+	// (the messages done already then count as duplicates).
+	if head := make([]byte, 5); im.st.Offset > 0 && im.st.Offset != fi.Size() {
+		if _, err := f.ReadAt(head, im.st.Offset); err != nil || !bytes.Equal(head, []byte("From ")) {
+			im.st = importState{Counts: ImportProgress{Resumed: true, Total: fi.Size()}}
+		}
+	}
 	if _, err := f.Seek(im.st.Offset, io.SeekStart); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	base := im.st.Offset
 	r := mboxio.NewMboxReader(f, mboxio.MboxRD, MaxMessage)
-	for n := 1; ; n++ {
+	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

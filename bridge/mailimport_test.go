@@ -96,3 +96,27 @@ func TestImportMaildirChangedWhileInterrupted(t *testing.T) {
 		t.Fatalf("import after the change: %+v, %v; want the first commit's 200 as duplicates", p, err)
 	}
 }
+
+// An mbox that changed under an interrupted import (no message begins
+// where the last run stopped) is imported again from the start.
+func TestImportMboxChangedWhileInterrupted(t *testing.T) {
+	t.Parallel()
+	dir, keys := t.TempDir(), offlineKeys(t)
+	src := filepath.Join(t.TempDir(), "in.mbox")
+	var mbox []byte
+	for i := range 250 {
+		mbox = fmt.Appendf(mbox, "From a@b Mon Dec  7 11:00:00 2026\nSubject: %d\n\nbody\n\n", i)
+	}
+	if err := os.WriteFile(src, mbox, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	imp := Import{Format: "mbox", Path: src}
+	interruptedImport(t, dir, keys, imp)
+	if err := os.WriteFile(src, append([]byte("From x@y Mon Dec  7 10:00:00 2026\nSubject: new\n\n\n"), mbox...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := RunImport(context.Background(), dir, keys, imp)
+	if err != nil || !p.Resumed || p.Imported != 51 || p.Duplicates != 200 {
+		t.Fatalf("import after the change: %+v, %v; want the first commit's 200 as duplicates", p, err)
+	}
+}
