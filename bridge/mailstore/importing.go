@@ -124,14 +124,19 @@ func (s *Store) NewWatch() (*Watch, error) {
 // MessageAdded event (Origin Local when the message waits to be pushed,
 // else Remote) for each message added since the last Check by another
 // process, and one MailboxesChanged; it returns the number of messages.
-// It reads nothing when no other process committed. Messages this Store
-// added itself since the last Check are reported again with their
-// present flags, which subscribers take as no change.
+// When no other process committed, it only notes the highest message id.
+// Messages this Store added itself since the last Check are reported again
+// with their present flags, which subscribers take as no change.
 func (s *Store) Check(w *Watch) (int, error) {
 	n := 0
 	err := s.locked(func(c *conn) error {
 		v, err := c.int64Row(`PRAGMA data_version`)
-		if err != nil || v == w.version {
+		if err != nil {
+			return err
+		}
+		if v == w.version {
+			// Only this Store wrote: what it added, it has reported.
+			w.lastID, err = c.int64Row(`SELECT coalesce(max(id), 0) FROM message`)
 			return err
 		}
 		w.version = v

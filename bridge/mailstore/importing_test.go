@@ -78,6 +78,11 @@ func TestWatchSeesOtherWriters(t *testing.T) {
 	}
 	add(t, s, "own", Inbox, Local)
 	wantEvents(t, r, fmt.Sprintf("added %d 1", mailbox(t, s, Inbox).ID))
+	if n, err := s.Check(w); n != 0 || err != nil {
+		t.Fatalf("Check after our own write: %d, %v", n, err)
+	}
+	add(t, s, "own2", Inbox, Local)
+	wantEvents(t, r, fmt.Sprintf("added %d 2", mailbox(t, s, Inbox).ID))
 
 	other, err := Open(path, testKey)
 	if err != nil {
@@ -90,10 +95,10 @@ func TestWatchSeesOtherWriters(t *testing.T) {
 	add(t, other, "x1", "Imported", Local, `\Seen`)
 	add(t, other, "x2", Inbox, Remote)
 	if n, err := s.Check(w); err != nil || n != 3 {
-		t.Fatalf("Check: %d, %v; want the other's 2 and our own 1 again", n, err)
+		t.Fatalf("Check: %d, %v; want the other's 2 and our own since the last Check again", n, err)
 	}
 	imported, inbox := mailbox(t, s, "Imported").ID, mailbox(t, s, Inbox).ID
-	wantEvents(t, r, "mailboxes 0 0", fmt.Sprintf("added %d 1", inbox), fmt.Sprintf("added %d 1", imported), fmt.Sprintf("added %d 2", inbox))
+	wantEvents(t, r, "mailboxes 0 0", fmt.Sprintf("added %d 2", inbox), fmt.Sprintf("added %d 1", imported), fmt.Sprintf("added %d 3", inbox))
 	if n, err := s.Check(w); n != 0 || err != nil {
 		t.Fatalf("second Check: %d, %v", n, err)
 	}
