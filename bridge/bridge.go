@@ -241,7 +241,9 @@ func (b *Bridge) Start() error {
 	b.run(func() { b.pullLoop(ctx) })
 	b.run(func() { b.pushLoop(ctx) })
 	b.run(func() { b.outboxLoop(ctx) })
-	b.run(func() { b.watchPassword(ctx) })
+	// `umbra import` writes to the store from its own process while the
+	// bridge runs; this makes the push loop and IMAP clients see it.
+	b.run(func() { b.watchOthers(ctx) })
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"umbra/bridge/mailstore"
 	"umbra/vault"
@@ -21,10 +20,6 @@ import (
 
 // passwordState names the generation in the store; absent is 0.
 const passwordState = "bridge-password-generation"
-
-// passwordPoll is how often a running bridge looks for a rotation made by
-// `umbra bridge password rotate` in another process.
-const passwordPoll = 2 * time.Second
 
 // Password is the bridge password of generation gen of keys's account.
 // Generation 0 keeps the derivation of the first releases, so rotation
@@ -64,8 +59,8 @@ func CurrentPassword(ctx context.Context, dir string, keys *vault.Keys) (string,
 }
 
 // RotatePassword moves the account in dir to a new bridge password and
-// returns it. A running bridge takes it within passwordPoll and ends the
-// IMAP sessions logged in with the old one.
+// returns it. A running bridge takes it within a second (watchOthers) and
+// ends the IMAP sessions logged in with the old one.
 func RotatePassword(ctx context.Context, dir string, keys *vault.Keys) (string, error) {
 	return passwordOf(ctx, dir, keys, 1)
 }
@@ -107,30 +102,4 @@ func (b *Bridge) loadPassword(ctx context.Context) (bool, error) {
 	}
 	b.password.Store(&pw)
 	return true, nil
-}
-
-// watchPassword takes a rotation made in another process: the new
-// password for every later login at IMAP and SMTP, and the IMAP sessions
-// logged in with the old one ended.
-func (b *Bridge) watchPassword(ctx context.Context) {
-	t := time.NewTicker(passwordPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changed, err := b.loadPassword(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.log.Warn("bridge password: read the generation", "err", err)
-			}
-			continue
-		}
-		if changed {
-			b.imap.SetPassword(b.MailPassword())
-			b.log.Info("bridge password rotated; IMAP sessions of the old one ended")
-		}
-	}
 }

@@ -3,8 +3,10 @@ package mboxio
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,11 +28,17 @@ type MaildirEntry struct {
 
 // ReadMaildir lists the messages of the Maildir dir, those in new and in
 // cur, in the order of their unique names (which begin with the delivery
-// time). Files whose names begin with "." are not messages.
+// time). Files whose names begin with "." are not messages. One of new
+// and cur may be missing (as some tools leave a Maildir), not both.
 func ReadMaildir(dir string) ([]MaildirEntry, error) {
 	var out []MaildirEntry
+	missing := 0
 	for _, sub := range []string{"new", "cur"} {
 		names, err := readNames(filepath.Join(dir, sub))
+		if errors.Is(err, fs.ErrNotExist) && missing == 0 {
+			missing++
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -52,6 +52,13 @@ func TestMaildir(t *testing.T) {
 	if _, err := ReadMaildir(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing Maildir was read")
 	}
+	// A Maildir with cur only (new removed by some tool) still reads.
+	if err := os.RemoveAll(filepath.Join(dir, "new")); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := ReadMaildir(dir); err != nil || len(entries) != 1 || entries[0].Path != p2 {
+		t.Errorf("Maildir without new: %+v, %v", entries, err)
+	}
 }
 
 func TestParseMaildirName(t *testing.T) {

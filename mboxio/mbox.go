@@ -38,6 +38,8 @@ type MboxReader struct {
 	max     int
 	n       int    // messages begun, for errors
 	pending string // separator line read ahead, without "From "
+	off     int64  // bytes read from r
+	sepLen  int64  // bytes of the separator line read ahead, with its line end
 	started bool
 	eof     bool
 }
@@ -68,6 +70,7 @@ func (r *MboxReader) Next() (*MboxMessage, error) {
 			return nil, fmt.Errorf("mboxio: not an mbox: first line %.40q does not begin with \"From \"", line)
 		}
 		r.pending = string(trimEOL(line[len(fromPrefix):]))
+		r.sepLen = int64(len(line))
 	}
 	if r.eof {
 		return nil, io.EOF
@@ -85,6 +88,7 @@ func (r *MboxReader) Next() (*MboxMessage, error) {
 		}
 		if len(line) == 0 && err == io.EOF {
 			r.eof = true
+			r.sepLen = 0
 			break
 		}
 		// A separator follows an empty line (RFC 4155 appendix A: writers
@@ -92,6 +96,7 @@ func (r *MboxReader) Next() (*MboxMessage, error) {
 		// an mboxo writer did not quote.
 		if blank > 0 && bytes.HasPrefix(line, fromPrefix) {
 			r.pending = string(trimEOL(line[len(fromPrefix):]))
+			r.sepLen = int64(len(line))
 			break
 		}
 		blank = 0
@@ -107,6 +112,7 @@ func (r *MboxReader) Next() (*MboxMessage, error) {
 		}
 		if err == io.EOF {
 			r.eof = true
+			r.sepLen = 0
 			break
 		}
 	}
@@ -119,18 +125,27 @@ func (r *MboxReader) Next() (*MboxMessage, error) {
 	return msg, nil
 }
 
+// Offset is where in the input the next message's separator line
+// begins, or the input's end after the last message: a reader made
+// for the input from there (NewMboxReader over a file seeked to it) goes
+// on with the message Next would return, which is how an interrupted
+// import resumes.
+func (r *MboxReader) Offset() int64 { return r.off - r.sepLen }
+
 // line reads one line with its line end, valid until the next read.
 // Lines longer than the buffer are read whole but kept only up to a
 // little more than the maximum message size, which is enough to tell that
 // the message is over it.
 func (r *MboxReader) line() ([]byte, error) {
 	line, err := r.br.ReadSlice('\n')
+	r.off += int64(len(line))
 	if !errors.Is(err, bufio.ErrBufferFull) {
 		return line, err
 	}
 	long := bytes.Clone(line)
 	for errors.Is(err, bufio.ErrBufferFull) {
 		line, err = r.br.ReadSlice('\n')
+		r.off += int64(len(line))
 		if len(long) <= r.max {
 			long = append(long, line...)
 		}

@@ -132,6 +132,7 @@ func FuzzMboxReader(f *testing.F) {
 			r := NewMboxReader(bytes.NewReader(b), format, max)
 			var msgs [][]byte
 			for range len(b) + 2 {
+				off := r.Offset()
 				m, err := r.Next()
 				if err == io.EOF || (err != nil && !errors.Is(err, ErrTooLarge)) {
 					break
@@ -143,6 +144,12 @@ func FuzzMboxReader(f *testing.F) {
 					t.Fatalf("%d bytes read, limit %d", len(m.Data), max)
 				}
 				msgs = append(msgs, m.Data)
+				// A reader started at the offset, as a resumed import
+				// is, reads the same message.
+				again, err := NewMboxReader(bytes.NewReader(b[off:]), format, max).Next()
+				if err != nil || !bytes.Equal(again.Data, m.Data) {
+					t.Fatalf("message at offset %d read again: %v, %q, want %q", off, err, again, m.Data)
+				}
 			}
 			if format != MboxRD {
 				continue

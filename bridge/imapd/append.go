@@ -45,16 +45,23 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	return &imap.AppendData{UID: imap.UID(m.UID), UIDValidity: mb.UIDValidity}, nil
 }
 
-// stamped returns what to store for an APPENDed message: Stamp's output
-// if Stamp removed something from the message (a client-supplied
-// security verdict, which must never be served as the bridge's), else
-// the client's bytes. Stamp adds its own field as the first line, so the
-// message was left alone when the rest of its output is the input.
+// stamped returns what to store for an APPENDed message (Stamped with
+// Options.Stamp).
 func (s *session) stamped(raw []byte) []byte {
 	if s.srv.opts.Stamp == nil {
 		return raw
 	}
-	out := s.srv.opts.Stamp(raw)
+	return Stamped(s.srv.opts.Stamp, raw)
+}
+
+// Stamped returns what to store for a message a mail client appends (or
+// `umbra import` brings in): stamp's output if stamp removed something
+// from the message (a client-supplied security verdict, which must never
+// be served as the bridge's), else the client's bytes. stamp adds its own
+// field as the first line, so the message was left alone when the rest of
+// its output is the input.
+func Stamped(stamp func([]byte) []byte, raw []byte) []byte {
+	out := stamp(raw)
 	if i := bytes.IndexByte(out, '\n'); i >= 0 && bytes.Equal(out[i+1:], raw) {
 		return raw
 	}

@@ -206,3 +206,9 @@ type Outgoing struct {
 //	(*Store) OutboxDrop(ctx, id) error
 //
 //	(*Store) Get/SetState(ctx, name) ([]byte, error) / (ctx, name, value) error  -- small key/value (status, pins)
+//
+//	(*Batch) AddUnique(NewMessage, origin, dup) error  -- Add unless the mailbox holds the same bytes (umbra import)
+//	(*Batch) SetState(name, value func() []byte)       -- state committed with the batch (import progress)
+//	(*Store) EachMessage(ctx, mailboxID, fn) error     -- a mailbox's messages with their MIME, a page at a time (export)
+//	(*Store) NewWatch() (*Watch, error)                -- notice writes of another process...
+//	(*Store) Check(*Watch) (int, error)                -- ...and report them to the subscribers

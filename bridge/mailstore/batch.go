@@ -18,20 +18,32 @@ type Batch struct {
 
 // Add queues NewMessage as Store.Add would add it.
 func (b *Batch) Add(nm NewMessage, origin Origin) error {
+	p, err := b.prepare(nm)
+	if err != nil {
+		return err
+	}
+	b.ops = append(b.ops, func(c *conn) ([]Event, error) { return p.applyIn(c, origin) })
+	return nil
+}
+
+// prepare prepares nm for an Add queued in b, counting it.
+func (b *Batch) prepare(nm NewMessage) (*preparedAdd, error) {
 	p, err := prepareAdd(nm)
 	if err != nil {
-		return fmt.Errorf("mailstore: add %q: %w", nm.Key, err)
+		return nil, fmt.Errorf("mailstore: add %q: %w", nm.Key, err)
 	}
 	b.size += len(nm.MIME)
 	b.adds++
-	b.ops = append(b.ops, func(c *conn) ([]Event, error) {
-		_, _, ev, err := p.apply(c, origin)
-		if err != nil {
-			err = fmt.Errorf("add %q: %w", nm.Key, err)
-		}
-		return ev, err
-	})
-	return nil
+	return p, nil
+}
+
+// applyIn applies p as a batch's write.
+func (p *preparedAdd) applyIn(c *conn, origin Origin) ([]Event, error) {
+	_, _, ev, err := p.apply(c, origin)
+	if err != nil {
+		err = fmt.Errorf("add %q: %w", p.nm.Key, err)
+	}
+	return ev, err
 }
 
 // PutDoc queues Store.PutDoc.

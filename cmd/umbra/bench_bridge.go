@@ -208,9 +208,9 @@ func (bb *benchBridge) startBridge(address string) (*bridgeProc, error) {
 	return p, nil
 }
 
-// peakRSS is the process's VmHWM from /proc.
-func (p *bridgeProc) peakRSS() (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+// peakRSS is the VmHWM of process pid from /proc.
+func peakRSS(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -317,7 +317,7 @@ func (bb *benchBridge) measure(ctx context.Context, n, latN int) (*benchBridgeRe
 	if res.latency, err = bb.latency(ctx, alice, p, latN); err != nil {
 		return nil, err
 	}
-	res.peak, err = p.peakRSS()
+	res.peak, err = peakRSS(p.cmd.Process.Pid)
 	return res, err
 }
 

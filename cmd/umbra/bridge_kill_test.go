@@ -28,7 +28,15 @@ func TestMain(m *testing.M) {
 	if a := os.Getenv(childArgsEnv); a != "" {
 		os.Exit(run(strings.Split(a, "\x1f"), os.Stdin, os.Stdout, os.Stderr))
 	}
+	umbraCommand = func(args ...string) (*exec.Cmd, error) { return childCommand(args...), nil }
 	os.Exit(pgtest.Main(m, pg))
+}
+
+// childCommand is `umbra ARGS...` run by the test binary in a child process.
+func childCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(args, "\x1f"))
+	return cmd
 }
 
 // bridgeChild is `umbra bridge` in a child process.
@@ -41,8 +49,7 @@ var settingRe = regexp.MustCompile(`^(IMAP|password)\s+(\S+)`)
 
 func startBridgeChild(t *testing.T, args ...string) *bridgeChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(append([]string{"bridge"}, args...), "\x1f"))
+	cmd := childCommand(append([]string{"bridge"}, args...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

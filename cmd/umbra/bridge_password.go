@@ -25,7 +25,7 @@ runs.`,
 
 Use it when the password may have been seen by someone else (a mail
 client's settings file, a screen share). The old password stops working at
-once: a running bridge takes the new one within two seconds and closes the
+once: a running bridge takes the new one within a second and closes the
 IMAP sessions logged in with the old one; your mail clients then ask for
 the new password. The change is this device's alone: another device's
 bridge keeps its own password. Needs the vault password.`,

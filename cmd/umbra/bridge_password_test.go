@@ -32,7 +32,7 @@ func TestBridgePasswordRotate(t *testing.T) {
 	if got := strings.TrimSpace(mustUmbra(t, append([]string{"bridge", "password", "show"}, args...)...)); got != fresh {
 		t.Errorf("show after rotate: %q, want %q", got, fresh)
 	}
-	// The bridge looks for a rotation every two seconds; then the
+	// The bridge looks for writes of other processes every second; then the
 	// session of the old password ends.
 	deadline := time.Now().Add(30 * time.Second)
 	for old.Noop().Wait() == nil {
