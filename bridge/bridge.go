@@ -63,6 +63,9 @@ type Config struct {
 	// in the store): refuse to send anything not end-to-end encrypted.
 	// Nil keeps the stored setting (off for a new account).
 	DarkOnly *bool
+	// SafeHTML, when set, changes the account's safe-HTML setting (kept
+	// in the store; safehtml.go): "legacy" (the default), "all" or "off".
+	SafeHTML *string
 	Logger   *slog.Logger
 }
 
@@ -96,6 +99,8 @@ type Bridge struct {
 	pgpKey   *pgp.Key
 	pgpMade  bool
 	darkOnly atomic.Bool
+	spam     *spamFilter  // spam.go
+	safeHTML atomic.Value // safehtml.go: the safe-HTML setting, a string
 
 	decOnce     sync.Once
 	decKeys     []hpke.PrivateKey
@@ -184,6 +189,12 @@ func (b *Bridge) prepare() error {
 	if err := b.loadDarkOnly(context.Background()); err != nil {
 		return err
 	}
+	if err := b.loadSafeHTML(context.Background()); err != nil {
+		return err
+	}
+	if err := b.loadSpam(context.Background()); err != nil {
+		return err
+	}
 	return b.loadDoomed(context.Background())
 }
 
@@ -242,6 +253,13 @@ func (b *Bridge) Start() error {
 	b.run(func() { b.pullLoop(ctx) })
 	b.run(func() { b.pushLoop(ctx) })
 	b.run(func() { b.outboxLoop(ctx) })
+	// Subscribed here, not in the goroutine, so that no move a client
+	// makes right after Start goes untrained.
+	cancelSpam := b.subscribeSpam()
+	b.run(func() {
+		defer cancelSpam()
+		b.spamLoop(ctx)
+	})
 	return nil
 }
 
