@@ -20,15 +20,16 @@ const (
 // dropWithContent are elements removed together with everything inside
 // them: they run code or load another document.
 var dropWithContent = map[atom.Atom]bool{
-	atom.Script: true, atom.Iframe: true, atom.Object: true, atom.Embed: true,
-	atom.Applet: true, atom.Frame: true, atom.Frameset: true, atom.Template: true,
+	atom.Script: true, atom.Iframe: true, atom.Object: true,
+	atom.Applet: true, atom.Frameset: true, atom.Template: true,
 }
 
 // dropTag are elements whose tags go but whose text stays: forms post the
 // reader's input somewhere, base changes where links go, link loads style
-// sheets and meta can refresh to another page.
+// sheets and meta can refresh to another page; embed and frame are void
+// elements (no end tag to skip to) that load another document.
 var dropTag = map[atom.Atom]bool{
-	atom.Form: true, atom.Input: true, atom.Button: true, atom.Select: true,
+	atom.Embed: true, atom.Frame: true, atom.Form: true, atom.Input: true, atom.Button: true, atom.Select: true,
 	atom.Option: true, atom.Textarea: true, atom.Base: true, atom.Link: true, atom.Meta: true,
 }
 
@@ -63,6 +64,8 @@ func sanitizeHTML(src []byte) (out []byte, blocked int) {
 		if tt == html.ErrorToken {
 			break
 		}
+		// Raw first: Token unescapes in the tokenizer's buffer.
+		raw := bytes.Clone(z.Raw())
 		tok := z.Token()
 		if tt != html.TextToken {
 			inStyle = false
@@ -89,11 +92,7 @@ func sanitizeHTML(src []byte) (out []byte, blocked int) {
 				b.WriteString(strings.NewReplacer("<", "", ">", "").Replace(css))
 				continue
 			}
-			text := z.Raw()
-			if len(text) == 0 {
-				text = []byte(html.EscapeString(tok.Data))
-			}
-			b.Write(escapeAngles(text))
+			b.Write(escapeAngles(raw))
 		case html.CommentToken:
 			// Dropped: Outlook's conditional comments hold markup.
 		case html.DoctypeToken:
