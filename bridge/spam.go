@@ -76,14 +76,15 @@ func (f *spamFilter) combine() {
 
 // SpamStatus is what `umbra spam status` shows.
 type SpamStatus struct {
-	Spam, Ham      int     // messages the summed model was trained on
-	Tokens         int     // distinct tokens in it
-	Devices        int     // devices whose training it sums, this one included
-	Threshold      float64 // score from which legacy mail goes to Junk
-	DarkThreshold  float64 // the same for dark mail
-	MinTrained     int     // spam and ham needed before anything moves
-	Active         bool    // trained enough to move mail
-	DroppedUpdates int64   // training events lost to a full queue since start
+	Spam           int     `json:"spam"`            // spam messages the summed model was trained on
+	Ham            int     `json:"ham"`             // ham messages likewise
+	Tokens         int     `json:"tokens"`          // distinct tokens in it
+	Devices        int     `json:"devices"`         // devices whose training it sums, this one included
+	Threshold      float64 `json:"threshold"`       // score from which legacy mail goes to Junk
+	DarkThreshold  float64 `json:"dark_threshold"`  // the same for dark mail
+	MinTrained     int     `json:"min_trained"`     // spam and ham needed before anything moves
+	Active         bool    `json:"active"`          // trained enough to move mail
+	DroppedUpdates int64   `json:"dropped_updates"` // training events lost to a full queue since start
 }
 
 // SpamStatus reports the filter's state.
@@ -217,4 +218,15 @@ func decodeSpamDoc(plain []byte) (*spamCounts, *syncdoc.Spam, error) {
 		return nil, nil, err
 	}
 	return c, d, nil
+}
+
+// ClassifySpam scores a message with the account's model as screen
+// would: the verdict ("yes", "no", "unsure") and the score.
+func (b *Bridge) ClassifySpam(mime []byte) (string, float64) {
+	an, err := mailtext.Analyze(mime, spamLimits)
+	if err != nil {
+		return "unsure", spamParams.RobX
+	}
+	v, score := b.spam.model.Load().Classify(an.Tokens(), spamParams)
+	return spamWord(v), score
 }
