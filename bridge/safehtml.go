@@ -224,7 +224,7 @@ func cleanCSS(css string) (string, int) {
 
 // escapeAngles writes < and > of text as character references.
 func escapeAngles(text []byte) []byte {
-	if bytes.IndexAny(text, "<>") < 0 {
+	if !bytes.ContainsAny(text, "<>") {
 		return text
 	}
 	var b bytes.Buffer

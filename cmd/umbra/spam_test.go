@@ -187,6 +187,10 @@ func TestSpamFilter(t *testing.T) {
 		return st1.Spam == n && st1.Ham == n && st1 == st2 && st1.Devices == 2 && st1.Active
 	})
 	phase(fmt.Sprintf("model on both devices: %+v", st1))
+	if out := mustUmbra(t, "spam", "status", "--dir", bob.Dir); !strings.Contains(out, "trained     12 spam, 12 ham (from 2 device(s))") ||
+		!strings.Contains(out, "filter      active") {
+		t.Errorf("umbra spam status:\n%s", out)
+	}
 
 	// New mail: spam into Junk, ham into INBOX, scored alike everywhere.
 	for i := range 3 {
