@@ -21,11 +21,7 @@ func TestSpamSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), StoreFile)
 	open := func() *Bridge {
-		s, err := mailstore.Open(path, make([]byte, mailstore.KeySize))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := &Bridge{store: s, cfg: Config{DeviceID: "devA"}, log: slog.Default()}
+		b := &Bridge{store: openTestStore(t, path), cfg: Config{DeviceID: "devA"}, log: slog.Default()}
 		if err := b.loadSpam(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -91,4 +87,15 @@ func TestSpamSurvivesRestart(t *testing.T) {
 	if c, _, err := decodeSpamDoc(plain); err != nil || c.plus.Len() != 0 || c.minus.Len() != 1 {
 		t.Fatalf("second save read back: %v", err)
 	}
+}
+
+// openTestStore opens the store at path, new or again, with the all-zero
+// key; the test closes it.
+func openTestStore(t testing.TB, path string) *mailstore.Store {
+	t.Helper()
+	s, err := mailstore.Open(path, make([]byte, mailstore.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
