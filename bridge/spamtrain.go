@@ -66,15 +66,20 @@ func (b *Bridge) subscribeSpam() (cancel func()) {
 		if !user {
 			return
 		}
+		judged := slices.Contains(ev.Flags, keywordJunk) || slices.Contains(ev.Flags, keywordNotJunk)
 		switch ev.Kind {
 		case mailstore.MessageExpunged:
 			lastExpunged = ev.MailboxID
 			return
-		case mailstore.MessageAdded, mailstore.FlagsChanged:
+		case mailstore.MessageAdded:
+		case mailstore.FlagsChanged:
+			if !judged {
+				return // \Seen from reading and the like: not a judgement, and many
+			}
 		default:
 			return
 		}
-		if ev.Kind == mailstore.MessageAdded && from == 0 && !slices.Contains(ev.Flags, keywordJunk) && !slices.Contains(ev.Flags, keywordNotJunk) {
+		if ev.Kind == mailstore.MessageAdded && from == 0 && !judged {
 			// A new message from a client (APPEND, COPY) outside Junk is
 			// not a judgement; one into Junk is, and the trainer checks
 			// the mailbox.
@@ -154,6 +159,11 @@ func (b *Bridge) train(ctx context.Context, jobs []trainJob) error {
 // user was wrong about it. Reading or leaving mail in INBOX trains
 // nothing: silence is not a judgement.
 func (b *Bridge) trainOne(ctx context.Context, j trainJob, use map[int64]string) (bool, error) {
+	inJunk := use[j.mailboxID] == mailstore.Junk
+	judged := slices.Contains(j.flags, keywordJunk) || slices.Contains(j.flags, keywordNotJunk)
+	if !inJunk && !judged && j.fromID <= 0 {
+		return false, nil // a message appended or copied outside Junk: nothing to look up
+	}
 	m, err := b.messageAt(ctx, j.mailboxID, j.uid)
 	if errors.Is(err, mailstore.ErrNotFound) {
 		return false, nil // gone again before the trainer came to it
@@ -167,7 +177,6 @@ func (b *Bridge) trainOne(ctx context.Context, j trainJob, use map[int64]string)
 	}
 	was := trainRecord(rec)
 	var want trainRecord
-	inJunk := use[j.mailboxID] == mailstore.Junk
 	switch {
 	case slices.Contains(m.Flags, keywordNotJunk):
 		want = trainedHam

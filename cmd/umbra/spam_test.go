@@ -168,12 +168,16 @@ func TestSpamFilter(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	eventually(t, "both devices sum both devices' training", func() bool {
+		s1, s2 := one.SpamStatus(), two.SpamStatus()
+		return s1.Spam == n && s1.Ham == n-1 && s1 == s2
+	})
 	// A mistake undone: [h00] into Junk (spam), then out of it (spam
 	// taken back, ham).
 	if err := moveOne(c1, "[h00]", "Junk"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "device one trains [h00] as spam", func() bool { return one.SpamStatus().Spam == n/2+1 })
+	eventually(t, "device one trains [h00] as spam", func() bool { return one.SpamStatus().Spam == n+1 })
 	if _, err := c1.Select("Junk", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
