@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -242,6 +243,20 @@ func TestSpamFilter(t *testing.T) {
 	if v1 != "yes" || v1 != v2 || s1 != s2 {
 		t.Errorf("probe: device one %s %v, device two %s %v", v1, s1, v2, s2)
 	}
+
+	// From the command line: all of Junk (12 trained spam, 6 of them on
+	// this device, and 3 filed) as ham. This device takes back its own 6;
+	// device two's 6 stay (docs/spec/spam.md §7).
+	pwFile := filepath.Join(d.dir, "accounts", bob.Address+".password")
+	failUmbra(t, "one of --spam and --ham", "spam", "train", "--dir", bob.Dir, "--password-file", pwFile, "Junk")
+	if out := mustUmbra(t, "spam", "train", "--ham", "--dir", bob.Dir, "--password-file", pwFile, "Junk"); !strings.Contains(out, "15 messages of Junk marked ham") {
+		t.Errorf("umbra spam train: %s", out)
+	}
+	eventually(t, "Junk trained as ham", func() bool {
+		s1, s2 := one.SpamStatus(), two.SpamStatus()
+		return s1.Spam == n/2 && s1.Ham == 2*n+3 && s1 == s2
+	})
+	phase("trained from the command line")
 }
 
 // trackingHTML is an HTML mail body with a tracking pixel, a script and
