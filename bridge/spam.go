@@ -128,10 +128,10 @@ func (b *Bridge) screen(ctx context.Context, mime []byte) ([]byte, string, error
 	v, score := m.Classify(an.Tokens(), spamParams)
 	nSpam, nHam := m.Messages()
 	value := fmt.Sprintf("%s; score=%.4f", spamWord(v), score)
-	switch {
-	case nSpam < spamMinTrained || nHam < spamMinTrained:
+	if nSpam < spamMinTrained || nHam < spamMinTrained {
 		value += fmt.Sprintf("; learning (trained on %d spam, %d ham)", nSpam, nHam)
-	case v == spam.Spam && (!dark || score >= spamDarkCutoff):
+	}
+	if toJunk(v, score, nSpam, nHam, dark) {
 		if mailbox, err = b.junkMailbox(ctx); err != nil {
 			return nil, "", err
 		}
@@ -141,6 +141,13 @@ func (b *Bridge) screen(ctx context.Context, mime []byte) ([]byte, string, error
 		fields = append(fields, RiskyHeader, risky)
 	}
 	return setFields(mime, bridgeFields, fields...), mailbox, nil
+}
+
+// toJunk is the rule of docs/spec/spam.md §1: spam goes to Junk once the
+// model is trained on spamMinTrained of each class, dark mail only from
+// spamDarkCutoff on.
+func toJunk(v spam.Verdict, score float64, nSpam, nHam int, dark bool) bool {
+	return v == spam.Spam && nSpam >= spamMinTrained && nHam >= spamMinTrained && (!dark || score >= spamDarkCutoff)
 }
 
 func spamWord(v spam.Verdict) string {

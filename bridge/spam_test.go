@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"umbra/bridge/mailstore"
@@ -98,4 +100,63 @@ func openTestStore(t testing.TB, path string) *mailstore.Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestScreen: the mailbox and X-Umbra-Spam screen gives: nothing moves
+// while the model learns; trained, legacy spam goes to Junk, and dark
+// mail of the same score only from spamDarkCutoff on; a sender's own
+// X-Umbra-Spam never survives.
+func TestScreen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := &Bridge{store: openTestStore(t, filepath.Join(t.TempDir(), StoreFile)), cfg: Config{DeviceID: "devA"}, log: slog.Default()}
+	defer b.store.Close()
+	if err := b.loadSpam(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.safeHTML.Store(SafeHTMLLegacy)
+	spamW := strings.Fields("cheap pills winner lottery prize casino bonus offer")
+	hamW := strings.Fields("meeting agenda project review budget report draft lunch")
+	msg := func(verdict string, words ...string) []byte {
+		return []byte("Umbra-Security: " + verdict + "\r\nX-Umbra-Spam: no; score=0.0000\r\nSubject: hello\r\n\r\n" + strings.Join(words, " ") + "\r\n")
+	}
+	const legacy, dark = "legacy; not end-to-end encrypted", "encrypted; signed=a@a.test; key=verified"
+	screen := func(m []byte) (string, string) {
+		out, mailbox, err := b.screen(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(out), "Umbra-Security: ") || strings.Count(string(out), "X-Umbra-Spam:") != 1 {
+			t.Fatalf("fields: %q", out)
+		}
+		v, _, _ := strings.Cut(string(out)[strings.Index(string(out), "X-Umbra-Spam: ")+len("X-Umbra-Spam: "):], "\r\n")
+		return mailbox, v
+	}
+	if mb, v := screen(msg(legacy, spamW...)); mb != "INBOX" || !strings.Contains(v, "learning (trained on 0 spam, 0 ham)") {
+		t.Fatalf("untrained: %s %q", mb, v)
+	}
+	for i := range spamMinTrained {
+		b.spam.plus.Train(append(slices.Clone(spamW), fmt.Sprint("s", i)), true)
+		b.spam.plus.Train(append(slices.Clone(hamW), fmt.Sprint("h", i)), false)
+	}
+	b.spam.combine()
+	if mb, v := screen(msg(legacy, spamW...)); mb != "Junk" || !strings.HasPrefix(v, "yes; score=") {
+		t.Fatalf("trained, legacy spam: %s %q", mb, v)
+	}
+	if mb, v := screen(msg(dark, hamW...)); mb != "INBOX" || !strings.HasPrefix(v, "no; score=") {
+		t.Fatalf("dark ham: %s %q", mb, v)
+	}
+	// The dark cutoff, which the toy model's extreme scores never fall
+	// between: the rule itself.
+	for _, c := range []struct {
+		score      float64
+		nSpam      int
+		dark, junk bool
+	}{
+		{0.995, 10, false, true}, {0.995, 10, true, false}, {0.99995, 10, true, true}, {0.99995, 9, false, false},
+	} {
+		if got := toJunk(spam.Spam, c.score, c.nSpam, 10, c.dark); got != c.junk {
+			t.Errorf("toJunk(%v, %d spam, dark %v) = %v", c.score, c.nSpam, c.dark, got)
+		}
+	}
 }
