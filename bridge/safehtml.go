@@ -134,12 +134,13 @@ func sanitizeHTML(src []byte) (out []byte, blocked int) {
 func cleanAttrs(tok *html.Token) (blocked int) {
 	kept := tok.Attr[:0]
 	for _, at := range tok.Attr {
-		key := strings.ToLower(at.Key)
-		if i := strings.LastIndexByte(key, ':'); i >= 0 && at.Namespace == "" {
+		full := strings.ToLower(at.Key)
+		key := full
+		if i := strings.LastIndexByte(key, ':'); i >= 0 {
 			key = key[i+1:] // xlink:href reads as href
 		}
 		switch {
-		case strings.HasPrefix(key, "on"), key == "formaction", key == "action":
+		case strings.HasPrefix(full, "on"), strings.HasPrefix(key, "on"), key == "formaction", key == "action":
 			continue
 		case resourceAttrs[key]:
 			if !inlineResource(at.Val) || key == "ping" {
