@@ -76,8 +76,21 @@ const maxSanitizeDepth = 20
 // again as quoted-printable in its own charset, since the sanitiser keeps
 // text bytes as they are; a UTF-16 part, whose markup is not ASCII, is
 // converted to UTF-8 first. changed is false when nothing needed to go.
+//
+// It fails closed: an entity it cannot read (a header go-message refuses)
+// is relabelled text/plain, so that no client renders HTML the sanitiser
+// did not see; err then says why.
 func sanitizeMessage(msg []byte) (out []byte, changed bool, err error) {
-	return sanitizeEntity(msg, 0)
+	out, changed, err = sanitizeEntity(msg, 0)
+	if err != nil {
+		return plainOnly(msg), true, err
+	}
+	return out, changed, nil
+}
+
+// plainOnly relabels an entity text/plain.
+func plainOnly(raw []byte) []byte {
+	return setFields(raw, []string{"Content-Type", "Content-Transfer-Encoding"}, "Content-Type", "text/plain; charset=utf-8", "Content-Transfer-Encoding", "8bit")
 }
 
 func sanitizeEntity(raw []byte, depth int) ([]byte, bool, error) {
@@ -100,10 +113,7 @@ func sanitizeEntity(raw []byte, depth int) ([]byte, bool, error) {
 		}
 		return append(raw[:hdrEnd:hdrEnd], nb...), true, nil
 	case mt == "text/html" && disp != "attachment":
-		text, err := decodeTransfer(body, h.Get("Content-Transfer-Encoding"))
-		if err != nil {
-			return nil, false, err
-		}
+		text := decodeTransfer(body, h.Get("Content-Transfer-Encoding"))
 		cs := strings.ToLower(params["charset"])
 		if strings.HasPrefix(cs, "utf-16") || strings.HasPrefix(cs, "utf-32") {
 			r, err := charset.Reader(cs, bytes.NewReader(text))
@@ -173,7 +183,7 @@ func sanitizeMultipart(body []byte, boundary string, depth int) ([]byte, bool, e
 				p = p[:len(p)-len(tail)]
 				np, c, err := sanitizeEntity(p, depth+1)
 				if err != nil {
-					np = p // a part it cannot read stays as it was
+					np, c = plainOnly(p), true // fail closed
 				}
 				changed = changed || c
 				out = append(append(out, np...), tail...)
@@ -191,7 +201,7 @@ func sanitizeMultipart(body []byte, boundary string, depth int) ([]byte, bool, e
 	if partStart >= 0 && partStart < len(body) {
 		np, c, err := sanitizeEntity(body[partStart:], depth+1)
 		if err != nil {
-			np = body[partStart:]
+			np, c = plainOnly(body[partStart:]), true
 		}
 		changed = changed || c
 		out = append(out, np...)
@@ -199,27 +209,66 @@ func sanitizeMultipart(body []byte, boundary string, depth int) ([]byte, bool, e
 	return out, changed, nil
 }
 
-// decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 §6).
-func decodeTransfer(body []byte, cte string) ([]byte, error) {
-	var r io.Reader
+// decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 §6) the
+// lenient way mail clients do: a broken =XX or a stray character is taken
+// as it stands, not refused. A strict decoder would leave a part it
+// refuses unsanitised, while a client renders it anyway.
+func decodeTransfer(body []byte, cte string) []byte {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "quoted-printable":
-		r = quotedprintable.NewReader(bytes.NewReader(body))
+		return decodeQP(body)
 	case "base64":
-		r = base64.NewDecoder(base64.StdEncoding, bytes.NewReader(bytes.Map(func(r rune) rune {
-			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
-				return -1
+		clean := bytes.Map(func(r rune) rune {
+			if r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/' {
+				return r
 			}
-			return r
-		}, body)))
-	default:
-		return body, nil
+			return -1
+		}, body)
+		if len(clean)%4 == 1 {
+			clean = clean[:len(clean)-1] // a lone sextet is no byte
+		}
+		out, _ := base64.RawStdEncoding.DecodeString(string(clean)) // only valid characters, a valid length: cannot fail
+		return out
 	}
-	text, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("transfer encoding %s: %w", cte, err)
+	return body
+}
+
+// decodeQP decodes quoted-printable (RFC 2045 §6.7), keeping any = that
+// does not start a soft line break or two hex digits.
+func decodeQP(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '=' {
+			out = append(out, c)
+			continue
+		}
+		rest := b[i+1:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("\r\n")):
+			i += 2
+		case bytes.HasPrefix(rest, []byte("\n")):
+			i++
+		case len(rest) >= 2 && isHex(rest[0]) && isHex(rest[1]):
+			out = append(out, unhex(rest[0])<<4|unhex(rest[1]))
+			i += 2
+		default:
+			out = append(out, c)
+		}
 	}
-	return text, nil
+	return out
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // riskyExt are attachment types that run code when opened, or mount

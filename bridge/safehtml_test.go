@@ -125,6 +125,22 @@ func TestSanitizeMessage(t *testing.T) {
 	if got := riskyAttachments(an.Attachments); got != "invoice.exe" {
 		t.Errorf("risky: %q", got)
 	}
+	// Damage a client forgives does not get past: a broken =XX in
+	// quoted-printable, a stray character in base64, a header line
+	// go-message refuses (the whole entity becomes text/plain).
+	for name, m := range map[string]string{
+		"qp":     "Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=3Cimg src=3D=\r\nhttp://t.example/x.gif=ZZ>",
+		"base64": "Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nPGltZyBzcmM9aHR0cDovL3QuZXhhbXBsZS94LmdpZj4*\r\n",
+	} {
+		out, changed, err := sanitizeMessage([]byte(m))
+		if err != nil || !changed || strings.Contains(string(out), "t.example") {
+			t.Errorf("%s: %v %v %q", name, changed, err, out)
+		}
+	}
+	broken := "Subject: s\r\nno colon here\r\nContent-Type: text/html\r\n\r\n<img src=http://t.example/x.gif>"
+	if out, changed, err := sanitizeMessage([]byte(broken)); err == nil || !changed || !strings.HasPrefix(string(out), "Content-Type: text/plain; charset=utf-8\r\n") || strings.Contains(string(out), "text/html") {
+		t.Errorf("unreadable header: %v %v %q", changed, err, out)
+	}
 	noHTML := "Subject: s\r\nContent-Type: text/plain\r\n\r\n<img src=http://t.example/x>\r\n"
 	if out, changed, err := sanitizeMessage([]byte(noHTML)); err != nil || changed || string(out) != noHTML {
 		t.Errorf("plain message changed: %v %v %q", changed, err, out)

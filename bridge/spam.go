@@ -111,9 +111,12 @@ func (b *Bridge) screen(ctx context.Context, mime []byte) ([]byte, string, error
 	verdict := verdictOf(mime)
 	dark := strings.HasPrefix(verdict, "encrypted;")
 	if b.safeHTMLFor(dark) {
-		if clean, changed, err := sanitizeMessage(mime); err != nil {
-			b.log.Info("safe html: message left as it is", "err", err)
-		} else if changed {
+		clean, changed, err := sanitizeMessage(mime)
+		if err != nil {
+			// A sender's malformed message, not the bridge's fault.
+			b.log.Info("safe html: unreadable part relabelled text/plain", "err", err)
+		}
+		if changed {
 			mime = clean
 		}
 	}
