@@ -210,6 +210,12 @@ func (b *Bridge) loadSpam(ctx context.Context) error {
 		}
 		f.others[id] = c
 	}
+	// Training saved but not pushed before the last stop goes up now.
+	pushed, err := b.store.GetState(ctx, spamPushState)
+	if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
+		return fmt.Errorf("bridge: spam: %w", err)
+	}
+	f.dirty.Store(string(pushed) == "0")
 	f.combine()
 	return nil
 }

@@ -76,6 +76,9 @@ func TestSpamSurvivesRestart(t *testing.T) {
 	if after := b.SpamStatus(); after != before {
 		t.Fatalf("after a restart %+v, before %+v", after, before)
 	}
+	if !b.spam.dirty.Load() {
+		t.Error("training saved but never pushed is not pushed after a restart")
+	}
 	// A second save writes the other generation; the smaller value reads
 	// back whole, with none of the first's chunks.
 	b.spam.plus = spam.New()

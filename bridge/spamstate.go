@@ -12,10 +12,11 @@ import (
 // State names of the spam filter (spam.go). Everything lives in the
 // store's state table, so inside the encrypted database.
 const (
-	spamOwnState  = "spam:own"  // this device's document plaintext (blob)
-	spamDocsState = "spam:docs" // ids of the other devices' documents, space-separated
-	spamDocState  = "spam:doc:" // + id: another device's document plaintext (blob)
-	spamMsgState  = "spam:msg:" // + message key: how this device trained it (trainRecord)
+	spamOwnState  = "spam:own"    // this device's document plaintext (blob)
+	spamPushState = "spam:pushed" // "0" while spamOwnState holds changes not yet pushed
+	spamDocsState = "spam:docs"   // ids of the other devices' documents, space-separated
+	spamDocState  = "spam:doc:"   // + id: another device's document plaintext (blob)
+	spamMsgState  = "spam:msg:"   // + message key: how this device trained it (trainRecord)
 	safeHTMLState = "setting:safe-html"
 	blobChunk     = mailstore.MaxStateSize - 1<<10
 	maxBlobChunks = 4096 // 256 MiB: above any bounded model

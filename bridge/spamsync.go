@@ -28,6 +28,11 @@ func (b *Bridge) saveSpam(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Marked unpushed first: a crash between the two writes pushes the
+	// same counts twice, never none.
+	if err := b.store.SetState(ctx, spamPushState, []byte("0")); err != nil {
+		return fmt.Errorf("spam: save training: %w", err)
+	}
 	if err := putBlob(ctx, b.store, spamOwnState, plain); err != nil {
 		return fmt.Errorf("spam: save training: %w", err)
 	}
@@ -91,7 +96,13 @@ func (b *Bridge) putSpamDoc(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("spam: push training: %w", b.relogin(ctx, err))
 		}
-		return b.store.PutDoc(ctx, mailstore.Doc{ID: id, Kind: syncdoc.KindSpam, Revision: ch.Revision})
+		if err := b.store.PutDoc(ctx, mailstore.Doc{ID: id, Kind: syncdoc.KindSpam, Revision: ch.Revision}); err != nil {
+			return err
+		}
+		if b.spam.dirty.Load() {
+			return nil // trained again meanwhile: still unpushed
+		}
+		return b.store.SetState(ctx, spamPushState, []byte("1"))
 	}
 	return fmt.Errorf("spam: push training: still in conflict after %d rounds", maxMergeRounds)
 }
