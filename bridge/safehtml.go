@@ -197,10 +197,12 @@ func inlineResource(v string) bool {
 // cleanCSS neutralises CSS that fetches or runs anything: every url(...)
 // becomes none, @import goes, and CSS that hides words behind escapes
 // (\75 rl) or uses expression() (old Internet Explorer's script) is
-// dropped whole. It returns the CSS and the number of urls blocked.
+// dropped whole, as is image-set(), which loads from a bare string. It
+// returns the CSS and the number of urls blocked.
 func cleanCSS(css string) (string, int) {
 	lower := strings.ToLower(css)
-	if strings.ContainsAny(css, "\\\x00") || strings.Contains(lower, "expression") || strings.Contains(lower, "@import") || strings.Contains(lower, "behavior") {
+	if strings.ContainsAny(css, "\\\x00") || strings.Contains(lower, "expression") || strings.Contains(lower, "@import") || strings.Contains(lower, "behavior") ||
+		strings.Contains(lower, "image-set") {
 		return "", 1
 	}
 	var b strings.Builder

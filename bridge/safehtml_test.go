@@ -57,7 +57,7 @@ func checkSafe(t *testing.T, out []byte) {
 				t.Fatalf("remote %s=%q left in %q", a.Key, a.Val, out)
 			case k == "href" && scriptURL(a.Val):
 				t.Fatalf("script link %q left in %q", a.Val, out)
-			case k == "style" && strings.Contains(strings.ToLower(a.Val), "url("):
+			case k == "style" && (strings.Contains(strings.ToLower(a.Val), "url(") || strings.Contains(strings.ToLower(a.Val), "image-set")):
 				t.Fatalf("style url left in %q", out)
 			}
 		}
@@ -155,6 +155,7 @@ func FuzzSanitizeHTML(f *testing.F) {
 		`<p>plain <b>text</b></p>`,
 		`<img src=http://x/ onerror=a><a href="javascript:x">`,
 		`<style>a{b:url(http://x)}</style><div style="x:url(y)">`,
+		`<div style='background-image:image-set("http://x/a.png" 1x)'>`,
 		`<script><script></script></script><iframe><iframe></iframe>x</iframe>`,
 		`<svg><use xlink:href="http://x/#a"/></svg><video poster=http://x/p.png><source src=http://x/v.mp4>`,
 		`<noscript><img src=http://x/n.png></noscript><textarea><img src=http://x/t.png></textarea>`,
