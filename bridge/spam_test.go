@@ -112,12 +112,7 @@ func openTestStore(t testing.TB, path string) *mailstore.Store {
 func TestScreen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := &Bridge{store: openTestStore(t, filepath.Join(t.TempDir(), StoreFile)), cfg: Config{DeviceID: "devA"}, log: slog.Default()}
-	defer b.store.Close()
-	if err := b.loadSpam(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.safeHTML.Store(SafeHTMLLegacy)
+	b := screenBridge(t)
 	spamW := strings.Fields("cheap pills winner lottery prize casino bonus offer")
 	hamW := strings.Fields("meeting agenda project review budget report draft lunch")
 	msg := func(verdict string, words ...string) []byte {
@@ -168,12 +163,7 @@ func TestScreen(t *testing.T) {
 // about 50 KB of HTML (the bench mix's common size) with a trained model.
 func BenchmarkScreen(b *testing.B) {
 	ctx := context.Background()
-	br := &Bridge{store: openTestStore(b, filepath.Join(b.TempDir(), StoreFile)), cfg: Config{DeviceID: "devA"}, log: slog.Default()}
-	defer br.store.Close()
-	if err := br.loadSpam(ctx); err != nil {
-		b.Fatal(err)
-	}
-	br.safeHTML.Store(SafeHTMLLegacy)
+	br := screenBridge(b)
 	for i := range 200 {
 		br.spam.plus.Train(strings.Fields(fmt.Sprintf("w%d w%d w%d common words here", i, i%17, i%31)), i%2 == 0)
 	}
@@ -189,4 +179,17 @@ func BenchmarkScreen(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// screenBridge is a Bridge with a new store, an empty spam model and the
+// default safe-HTML setting: what screen needs.
+func screenBridge(tb testing.TB) *Bridge {
+	tb.Helper()
+	b := &Bridge{store: openTestStore(tb, filepath.Join(tb.TempDir(), StoreFile)), cfg: Config{DeviceID: "devA"}, log: slog.Default()}
+	tb.Cleanup(func() { b.store.Close() })
+	if err := b.loadSpam(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	b.safeHTML.Store(SafeHTMLLegacy)
+	return b
 }
