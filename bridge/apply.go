@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +43,13 @@ func (b *Bridge) apply(ctx context.Context, q *batcher, ch dmap.Change, r fetche
 		key := syncdoc.MailKey(ch.ID)
 		// Local: this device made the message's storage form; push writes
 		// it up and then deletes the delivered document.
-		if err := q.cur.Add(mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox, MIME: r.mime}, mailstore.Local); err != nil {
+		mailbox := cmp.Or(r.mailbox, mailstore.Inbox)
+		if mailbox != mailstore.Inbox {
+			if err := b.queuedMailbox(ctx, q, mailbox); err != nil {
+				return err
+			}
+		}
+		if err := q.cur.Add(mailstore.NewMessage{Key: key, Mailbox: mailbox, MIME: r.mime}, mailstore.Local); err != nil {
 			return err
 		}
 		return record(key)
@@ -88,6 +95,13 @@ func (b *Bridge) apply(ctx context.Context, q *batcher, ch dmap.Change, r fetche
 		}
 	case syncdoc.KindContact:
 		if err := b.applyContact(ctx, ch.ID, r.contact); err != nil {
+			if isPermanent(err) {
+				return b.rejected(ctx, ch, err)
+			}
+			return err
+		}
+	case syncdoc.KindSpam:
+		if err := b.applySpam(ctx, ch.ID, r.spam); err != nil {
 			if isPermanent(err) {
 				return b.rejected(ctx, ch, err)
 			}

@@ -14,10 +14,7 @@ import (
 func TestBatcherKeepsOrder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := mailstore.Open(filepath.Join(t.TempDir(), StoreFile), make([]byte, mailstore.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTestStore(t, filepath.Join(t.TempDir(), StoreFile))
 	defer s.Close()
 	b := &Bridge{store: s}
 	msg := func(subject string) []byte { return []byte("Subject: " + subject + "\r\n\r\nbody\r\n") }

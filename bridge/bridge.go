@@ -64,8 +64,11 @@ type Config struct {
 	DarkOnly *bool
 	// WKD looks up the OpenPGP keys of legacy correspondents (wkd.go);
 	// nil: over HTTPS, host names resolved by Resolver.
-	WKD    *wkd.Client
-	Logger *slog.Logger
+	WKD *wkd.Client
+	// SafeHTML, when set, changes the account's safe-HTML setting (kept
+	// in the store; safehtml.go): "legacy" (the default), "all" or "off".
+	SafeHTML *string
+	Logger   *slog.Logger
 }
 
 // Bridge is one running bridge.
@@ -99,7 +102,9 @@ type Bridge struct {
 	pgpMade  bool
 	darkOnly atomic.Bool
 	wkd      *wkd.Client
-	peerMu   sync.Mutex // correspondents' OpenPGP state (updatePeer)
+	peerMu   sync.Mutex   // correspondents' OpenPGP state (updatePeer)
+	spam     *spamFilter  // spam.go
+	safeHTML atomic.Value // safehtml.go: the safe-HTML setting, a string
 
 	decOnce     sync.Once
 	decKeys     []hpke.PrivateKey
@@ -194,6 +199,12 @@ func (b *Bridge) prepare() error {
 	if err := b.loadDarkOnly(context.Background()); err != nil {
 		return err
 	}
+	if err := b.loadSafeHTML(context.Background()); err != nil {
+		return err
+	}
+	if err := b.loadSpam(context.Background()); err != nil {
+		return err
+	}
 	return b.loadDoomed(context.Background())
 }
 
@@ -244,6 +255,13 @@ func (b *Bridge) Start() error {
 	// `umbra import` writes to the store from its own process while the
 	// bridge runs; this makes the push loop and IMAP clients see it.
 	b.run(func() { b.watchOthers(ctx) })
+	// Subscribed here, not in the goroutine, so that no move a client
+	// makes right after Start goes untrained.
+	cancelSpam := b.subscribeSpam()
+	b.run(func() {
+		defer cancelSpam()
+		b.spamLoop(ctx)
+	})
 	return nil
 }
 

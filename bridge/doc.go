@@ -20,9 +20,15 @@
 //     from outside is decrypted and verified when it is OpenPGP
 //     (docs/spec/legacy-pgp.md §7). Dark only (darkonly.go) refuses to send
 //     anything that is not end-to-end encrypted.
+//   - screening (spam.go, safehtml.go; docs/spec/spam.md): delivered mail
+//     has its HTML made safe (account setting), is scored by the account's
+//     spam filter (X-Umbra-Spam; Junk above the cutoff once trained) and
+//     has risky attachments marked. The filter trains on the user's moves
+//     into and out of Junk (spamtrain.go) and syncs each device's counts
+//     as that device's own document (spamsync.go).
 //
-// Concurrency: a Bridge runs one goroutine for each of pull, push and
-// outbox, plus the IMAP and SMTP servers; they share the mailstore, which
+// Concurrency: a Bridge runs one goroutine for each of pull, push,
+// outbox and spam training, plus the IMAP and SMTP servers; they share the mailstore, which
 // serialises writes and reports every committed change to the IMAP
 // sessions and to push. The exported methods are safe for concurrent use.
 package bridge

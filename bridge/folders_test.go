@@ -15,13 +15,8 @@ func TestDoomedFoldersSurviveRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), StoreFile)
-	key := make([]byte, mailstore.KeySize)
 	open := func() *Bridge {
-		s, err := mailstore.Open(path, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := &Bridge{store: s}
+		b := &Bridge{store: openTestStore(t, path)}
 		if err := b.loadDoomed(ctx); err != nil {
 			t.Fatal(err)
 		}

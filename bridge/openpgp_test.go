@@ -15,7 +15,6 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"umbra/autocrypt"
-	"umbra/bridge/mailstore"
 	"umbra/pgp"
 	"umbra/vault"
 )
@@ -45,10 +44,7 @@ func testKeys(t testing.TB) {
 func pgpBridge(t testing.TB) (*Bridge, *bytes.Buffer) {
 	t.Helper()
 	testKeys(t)
-	s, err := mailstore.Open(filepath.Join(t.TempDir(), StoreFile), make([]byte, mailstore.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTestStore(t, filepath.Join(t.TempDir(), StoreFile))
 	t.Cleanup(func() { s.Close() })
 	var log bytes.Buffer
 	b := &Bridge{store: s, address: "alice@a.test", pgpKey: aliceKey, dir: NewDirectory(nil, nil, "a.test", nil),

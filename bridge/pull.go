@@ -30,7 +30,9 @@ const (
 
 // fetched is one document of a page, downloaded and opened by a worker.
 type fetched struct {
-	mime    []byte           // kindMail: the opened, stamped message
+	mime    []byte           // kindMail: the opened, stamped, screened message
+	mailbox string           // kindMail: where screen filed it
+	spam    []byte           // KindSpam: another device's plaintext
 	content *syncdoc.Content // KindContent
 	meta    *syncdoc.Meta    // KindMeta
 	folders *syncdoc.Folders // KindFolders
@@ -83,6 +85,9 @@ func (b *Bridge) Sync(ctx context.Context) error { return b.pullOnce(ctx, 0) }
 // for while one is applied, and each page's cursor commits with its last
 // batch, so the downloads and the store's commits go on across pages.
 func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
+	// The sync engine's writes are not the user's: they train no spam
+	// filter (spamtrain.go).
+	ctx = mailstore.WithActor(ctx, pullActor)
 	since, err := b.store.Cursor(ctx)
 	if err != nil {
 		return err
@@ -327,6 +332,10 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 	}
 	switch ch.Kind {
 	case kindMail, syncdoc.KindContent, syncdoc.KindMeta, syncdoc.KindFolders, syncdoc.KindContact:
+	case syncdoc.KindSpam:
+		if ch.ID == syncdoc.SpamID(b.cfg.DeviceID) {
+			return fetched{skip: true} // this device's own counts, which it has
+		}
 	default:
 		return fetched{skip: true} // a kind of a later version: not ours to read
 	}
@@ -340,7 +349,16 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 	b.st.downloaded(len(doc.Data), ch.Kind == kindMail || ch.Kind == syncdoc.KindContent)
 	if ch.Kind == kindMail {
 		mime, err := b.openMail(ctx, doc.Data)
-		return fetched{mime: mime, err: err}
+		if err != nil {
+			return fetched{err: err}
+		}
+		mime, mailbox, err := b.screen(ctx, mime)
+		if err == nil && mailbox != mailstore.Inbox {
+			// Remembered so that the user's moving it out of Junk
+			// trains ham (spamtrain.go).
+			err = b.store.SetState(ctx, spamMsgState+syncdoc.MailKey(ch.ID), []byte(filedAsSpam))
+		}
+		return fetched{mime: mime, mailbox: mailbox, err: err}
 	}
 	plain, err := b.sealer.Open(doc.ID, doc.Kind, doc.Revision, doc.Data)
 	if err != nil {
@@ -356,6 +374,8 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 		r.folders, err = syncdoc.ParseFolders(plain)
 	case syncdoc.KindContact:
 		r.contact, err = syncdoc.ParseContact(plain)
+	case syncdoc.KindSpam:
+		r.spam = plain
 	}
 	if err != nil {
 		return fetched{err: &permanentError{err}}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -29,17 +30,27 @@ const (
 // field with verdict prepended. It never fails: input that is not a
 // well-formed message keeps its bytes after the new field.
 func stamp(mime []byte, verdict string) []byte {
-	verdict = strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, verdict)
-	out := make([]byte, 0, len(mime)+len(SecurityHeader)+len(verdict)+4)
-	out = fmt.Appendf(out, "%s: %s\r\n", SecurityHeader, verdict)
+	return setFields(mime, []string{SecurityHeader}, SecurityHeader, verdict)
+}
+
+// setFields returns mime with every field named in drop removed from its
+// top-level header and the fields given as name, value pairs prepended in
+// that order: how the bridge adds the fields only it may write
+// (Umbra-Security, X-Umbra-Spam, X-Umbra-Risky-Attachment) so that a
+// sender's copy of one never reaches a client.
+func setFields(mime []byte, drop []string, fields ...string) []byte {
+	n := len(mime)
+	for _, f := range fields {
+		n += len(f) + 2
+	}
+	out := make([]byte, 0, n)
+	for i := 0; i+1 < len(fields); i += 2 {
+		out = fmt.Appendf(out, "%s: %s\r\n", fields[i], oneLine(fields[i+1]))
+	}
+	added := len(out)
 	rest := mime
 	dropping := false
-	for len(rest) > 0 && len(out)-len(verdict) < maxHeaderScan {
+	for len(rest) > 0 && len(out)-added < maxHeaderScan {
 		n := bytes.IndexByte(rest, '\n') + 1
 		if n == 0 {
 			n = len(rest)
@@ -54,7 +65,9 @@ func stamp(mime []byte, verdict string) []byte {
 			}
 		} else {
 			name, _, ok := bytes.Cut(line, []byte(":"))
-			dropping = ok && strings.EqualFold(string(bytes.TrimRight(name, " \t")), SecurityHeader)
+			dropping = ok && slices.ContainsFunc(drop, func(d string) bool {
+				return strings.EqualFold(string(bytes.TrimRight(name, " \t")), d)
+			})
 			if !dropping {
 				out = append(out, line...)
 			}
@@ -62,4 +75,15 @@ func stamp(mime []byte, verdict string) []byte {
 		rest = rest[n:]
 	}
 	return append(out, rest...)
+}
+
+// oneLine turns line breaks into spaces, so a value cannot start a field
+// of its own.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
 }

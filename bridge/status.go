@@ -37,9 +37,13 @@ type Status struct {
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// Audit is the last audit of the account's address in its
 	// provider's transparency log (audit.go); nil before the first.
-	Audit   *Audit    `json:"audit,omitempty"`
-	ErrorAt time.Time `json:"error_at,omitzero"`
-	Started time.Time `json:"started"`
+	Audit *Audit `json:"audit,omitempty"`
+	// Spam is the spam filter's state (spam.go); SafeHTML the safe-HTML
+	// setting (safehtml_mime.go).
+	Spam     *SpamStatus `json:"spam,omitempty"`
+	SafeHTML string      `json:"safe_html,omitempty"`
+	ErrorAt  time.Time   `json:"error_at,omitzero"`
+	Started  time.Time   `json:"started"`
 }
 
 // status is the live Status, updated by the loops.
@@ -90,6 +94,11 @@ func (b *Bridge) Status() Status {
 	if b.imapLns != nil {
 		s.IMAP, s.SMTP, s.IMAPS = b.IMAPAddrs(), b.SMTPAddrs(), b.IMAPSAddrs()
 	}
+	if b.spam != nil {
+		sp := b.SpamStatus()
+		s.Spam = &sp
+	}
+	s.SafeHTML = b.SafeHTML()
 	return s
 }
 

@@ -12,6 +12,7 @@ const (
 	KindContent = "msg"
 	KindMeta    = "meta"
 	KindFolders = "folders"
+	KindSpam    = "spam" // one per device: its spam-filter training (SpamID)
 )
 
 // FoldersID is the id of the account's single folders document.

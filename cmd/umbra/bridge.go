@@ -109,13 +109,18 @@ func runBridge(c *cmd) error {
 	dnsServer := dnsFlag(c.flags)
 	level := logLevelFlag(c.flags)
 	darkOnly := c.flags.Bool("dark-only", false, "send only end-to-end encrypted mail: refuse addresses outside Umbra unless the bridge has their OpenPGP key (kept until changed; without the flag the kept setting holds)")
+	safeHTML := c.flags.String("safe-html", bridge.SafeHTMLLegacy, "neutralise remote images, scripts and forms in HTML mail before a mail client sees it: `legacy` mail only, all mail (dark mail from validated senders too), or off (kept until changed, like --dark-only)")
 	if _, err := c.parse(0, 0); err != nil {
 		return err
 	}
-	var setDarkOnly *bool // nil: keep the stored setting
+	var setDarkOnly *bool   // nil: keep the stored setting
+	var setSafeHTML *string // likewise
 	c.flags.Visit(func(f *flag.Flag) {
-		if f.Name == "dark-only" {
+		switch f.Name {
+		case "dark-only":
 			setDarkOnly = darkOnly
+		case "safe-html":
+			setSafeHTML = safeHTML
 		}
 	})
 	lvl, err := logLevel(*level)
@@ -138,7 +143,7 @@ func runBridge(c *cmd) error {
 	defer stop()
 	log := newLogger(c.stderr, lvl)
 	rb, err := startBridgeConfig(ctx, d, pw, res, bridge.Config{
-		IMAP: *imapAddr, SMTP: *smtpAddr, IMAPS: *imapsAddr, DarkOnly: setDarkOnly, Logger: log,
+		IMAP: *imapAddr, SMTP: *smtpAddr, IMAPS: *imapsAddr, DarkOnly: setDarkOnly, SafeHTML: setSafeHTML, Logger: log,
 	})
 	if err != nil {
 		return err
