@@ -29,8 +29,9 @@ const (
 
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
-	pool   *pgxpool.Pool
-	notes  *notifier
+	pool       *pgxpool.Pool
+	notes      *notifier
+	deliveries *deliverer
 	closed atomic.Bool
 
 	closeOnce sync.Once
@@ -63,7 +64,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, notes: newNotifier(pool)}, nil
+	s := &Store{pool: pool, notes: newNotifier(pool)}
+	s.deliveries = newDeliverer(s)
+	return s, nil
 }
 
 // Checkpoint vacuums the tables that deletions empty (documents, queue,
@@ -88,6 +91,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 // do nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.deliveries.close() // stores the deliveries already queued
 		s.closed.Store(true)
 		s.notes.close()
 		s.pool.Close()
