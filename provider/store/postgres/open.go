@@ -32,7 +32,7 @@ type Store struct {
 	pool       *pgxpool.Pool
 	notes      *notifier
 	deliveries *deliverer
-	closed atomic.Bool
+	closed     atomic.Bool
 
 	closeOnce sync.Once
 }
