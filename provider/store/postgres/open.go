@@ -25,6 +25,10 @@ const (
 	// it happened), but a database that stops answering must not hold
 	// the caller for ever.
 	writeTimeout = time.Minute
+	// defaultMaxConns is a node's connections to PostgreSQL unless the
+	// URL says otherwise (pool_max_conns): two nodes and the tools stay
+	// well under PostgreSQL's default max_connections of 100.
+	defaultMaxConns = 16
 )
 
 // Store is a store.Store backed by PostgreSQL.
@@ -55,6 +59,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, the number of CPUs (at least 4), is too few
+		// for a node's DMTP and DMAP sessions: each request makes a
+		// few short reads, and a delivery waits for a connection
+		// behind others' reads. The URL's pool_max_conns overrides.
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
