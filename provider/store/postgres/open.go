@@ -89,9 +89,13 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	// Rate buckets that have refilled hold nothing a new one would not.
+	if _, err := s.pool.Exec(ctx, `DELETE FROM rate_buckets WHERE full_at <= $1`, time.Now().UnixNano()); err != nil {
+		return s.fail("checkpoint: sweep rate buckets", err)
+	}
 	// VACUUM cannot run inside a transaction: the simple protocol sends
 	// it on its own.
-	_, err := s.pool.Exec(ctx, `VACUUM documents, queue, sessions, spent_refresh, challenges`, pgx.QueryExecModeSimpleProtocol)
+	_, err := s.pool.Exec(ctx, `VACUUM documents, queue, sessions, spent_refresh, challenges, rate_buckets`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return s.fail("checkpoint", err)
 	}

@@ -140,6 +140,20 @@ CREATE TABLE keylog_hashes (
 ALTER TABLE documents ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE queue ALTER COLUMN message SET STORAGE EXTERNAL;
 `,
+	// 5: rate limits that must hold across nodes (ratelimits.go): one
+	// token bucket per limit and key; full is when it will have refilled,
+	// after which the row holds nothing worth keeping.
+	`
+CREATE TABLE rate_buckets (
+	name   TEXT NOT NULL,
+	key    BYTEA NOT NULL,
+	tokens DOUBLE PRECISION NOT NULL,
+	at     BIGINT NOT NULL,
+	full_at BIGINT NOT NULL,
+	PRIMARY KEY (name, key)
+);
+CREATE INDEX rate_buckets_by_full ON rate_buckets (full_at);
+`,
 }
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer
