@@ -82,8 +82,8 @@ func hostPort(t *testing.T, dmapURL string) string {
 // that listens on the addresses b.test's _dime record and organisation
 // signet publish, as README's operator guide describes. Bob's bridge, in
 // a child process, connects through the balancer to one node. Then, at
-// once: alice@a.test sends bob 2,000 messages (300 under the race
-// detector or -short, race_on_test.go) (a.test's relay, over DMTP
+// once: alice@a.test sends bob 2,000 messages (200 under the race
+// detector, race_on_test.go; 300 with -short) (a.test's relay, over DMTP
 // through the balancer, so spread over both nodes), and carol@b.test
 // submits 2,000 to alice over DMAP from 8 sessions spread over both nodes.
 // A third of the way through carol's, the node that bob's bridge is on is
@@ -91,7 +91,10 @@ func hostPort(t *testing.T, dmapURL string) string {
 // and every one b.test acknowledged to carol arrives exactly once (a.test
 // and carol retry what was not acknowledged, through the balancer, which
 // now reaches the survivor); b.test's outbound queue empties from the
-// survivor once the dead node's claims lapse (claim_lease 15s); and bob's
+// survivor once the dead node's claims lapse (claim_lease 15s: shorter
+// leases lapsed under the race detector while a live node was still
+// relaying its batch of 16, and two nodes then relayed the same
+// messages); and bob's
 // bridge reconnects, through the balancer, to the survivor and converges
 // on 2,000 messages in INBOX.
 func TestTwoNodesKilled(t *testing.T) {
@@ -101,6 +104,7 @@ func TestTwoNodesKilled(t *testing.T) {
 		inbound, outbound = 300, 300
 	}
 	ctx := t.Context()
+	begin := time.Now()
 	db := pg.NewDatabase(t)
 	n, err := testnet.New(t.TempDir())
 	if err != nil {
@@ -181,7 +185,7 @@ func TestTwoNodesKilled(t *testing.T) {
 			t.Fatal("bob's bridge never connected to a node")
 		}
 	}
-	t.Logf("bob's bridge is on node %d", victim+1)
+	t.Logf("bob's bridge is on node %d; set up in %v", victim+1, time.Since(begin).Round(time.Millisecond))
 
 	// Carol's sessions, through the balancer: spread over both nodes.
 	sessions := make([]*testnet.Device, 8)
