@@ -1,12 +1,7 @@
 package provider_test
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 
@@ -44,26 +39,10 @@ func TestSharedLoginLimit(t *testing.T) {
 	t.Cleanup(b2.Stop)
 	bob := register(t, b, "bob@b.test")
 	client := clientFrom(t, &world{b: b}, "127.0.0.3")
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	b64 := base64.RawURLEncoding
+	_, priv, _ := ed25519.GenerateKey(nil)
 	var codes []int
 	for i := range 14 {
-		var ch [32]byte
-		rand.Read(ch[:])
-		body, _ := json.Marshal(map[string]string{
-			"address":    bob.user.Address,
-			"device_key": b64.EncodeToString(pub),
-			"challenge":  b64.EncodeToString(ch[:]),
-			"signature":  b64.EncodeToString(ed25519.Sign(priv, ch[:])),
-		})
-		node := []*testnet.Node{b, b2}[i%2]
-		resp, err := client.Post(node.DMAP+"login", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		codes = append(codes, resp.StatusCode)
+		codes = append(codes, badLogin(t, client, []*testnet.Node{b, b2}[i%2].DMAP, bob.user.Address, priv))
 	}
 	for i, c := range codes {
 		if limited := c == http.StatusTooManyRequests; limited != (i >= 10) {

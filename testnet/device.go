@@ -37,19 +37,11 @@ func RegisterDevice(ctx context.Context, nd *Node, dmapURL, address string) (*De
 	if err != nil {
 		return nil, err
 	}
-	u := &User{Address: address}
-	_, u.Signing, _ = ed25519.GenerateKey(nil)
-	_, u.Recovery, _ = ed25519.GenerateKey(nil)
-	if u.Enc, err = signet.KEM().GenerateKey(); err != nil {
-		return nil, err
-	}
-	_, deviceKey, _ := ed25519.GenerateKey(nil)
-	org := nd.Provider.Org().Signet
-	req, err := signet.NewRequest(signet.UserFields{SigningKey: u.Signing.Public().(ed25519.PublicKey), Enc: u.Enc.PublicKey(),
-		RecoveryKey: u.Recovery.Public().(ed25519.PublicKey), Address: address, NotBefore: org.NotBefore, NotAfter: org.NotAfter}, u.Signing, nil)
+	u, req, err := newKeys(address, nd.Provider.Org().Signet)
 	if err != nil {
 		return nil, err
 	}
+	_, deviceKey, _ := ed25519.GenerateKey(nil)
 	cl, err := nd.DMAPClient(dmapURL)
 	if err != nil {
 		return nil, err

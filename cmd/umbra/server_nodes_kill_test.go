@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,29 +31,15 @@ type serverChild struct {
 // it serves DMTP and DMAP.
 func startServerChild(t *testing.T, nd *testnet.Node) *serverChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join([]string{"server", "run", "--dir", nd.Dir, "--log-level", "error"}, "\x1f"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sc := startChild(t, "server", "run", "--dir", nd.Dir, "--log-level", "error")
 	c := &serverChild{cmd: cmd, nd: nd}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	// The addresses are printed once the node serves.
-	sc := bufio.NewScanner(out)
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "dmap ") {
 	}
 	if sc.Err() != nil || !strings.HasPrefix(sc.Text(), "dmap ") {
 		t.Fatalf("node %s never announced DMAP: %v", nd.Dir, sc.Err())
 	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	drain(sc)
 	return c
 }
 
