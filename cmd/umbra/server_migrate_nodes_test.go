@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"umbra/provider"
 	"umbra/provider/store"
@@ -35,6 +36,7 @@ const (
 func TestMigrateThenTwoNodes(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
+	begin := time.Now()
 	n, err := testnet.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +85,7 @@ func TestMigrateThenTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Logf("%d messages in the embedded store after %v", migrateAccounts*migratePerAccount, time.Since(begin).Round(time.Millisecond))
 	url := pg.NewDatabase(t)
 	code, out, errOut := umbra(t, "server", "migrate-store", "--from", b.Dir, "--to", url)
 	want := fmt.Sprintf("%d accounts, %d documents", migrateAccounts, migrateAccounts*migratePerAccount)
@@ -90,6 +93,7 @@ func TestMigrateThenTwoNodes(t *testing.T) {
 		t.Fatalf("server migrate-store: exit %d, want %q: %s%s", code, want, out, errOut)
 	}
 
+	t.Logf("moved and verified by migrate-store after %v", time.Since(begin).Round(time.Millisecond))
 	// Our own check, beside migrate-store's: every account's change
 	// feed and every document, byte for byte.
 	dst, err := postgres.Open(ctx, url)
@@ -102,6 +106,7 @@ func TestMigrateThenTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Logf("compared after %v", time.Since(begin).Round(time.Millisecond))
 	// Two nodes on the database; the reader's device reads its mail from
 	// each.
 	for i := range 2 {
