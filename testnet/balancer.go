@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ type Balancer struct {
 	closed bool
 	next   int
 	live   map[string]int    // open connections per backend
+	total  map[string]int    // connections ever handed to each backend
 	conns  map[net.Conn]bool // both ends of every open connection, for Close
 	wg     sync.WaitGroup    // the accept loop and the copiers
 	dial   func(string) (net.Conn, error)
@@ -38,7 +40,7 @@ func StartBalancer(addr string, backends ...string) (*Balancer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testnet: balancer: %w", err)
 	}
-	b := &Balancer{ln: ln, backends: backends, live: map[string]int{}, conns: map[net.Conn]bool{},
+	b := &Balancer{ln: ln, backends: backends, live: map[string]int{}, total: map[string]int{}, conns: map[net.Conn]bool{},
 		dial: func(a string) (net.Conn, error) { return net.DialTimeout("tcp", a, time.Second) }}
 	b.wg.Go(b.accept)
 	return b, nil
@@ -51,11 +53,15 @@ func (b *Balancer) Addr() string { return b.ln.Addr().String() }
 func (b *Balancer) Live() map[string]int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make(map[string]int, len(b.live))
-	for k, v := range b.live {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(b.live)
+}
+
+// Served returns the number of connections handed to each backend so
+// far.
+func (b *Balancer) Served() map[string]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.total)
 }
 
 // Close stops listening, cuts every connection and waits for the copiers.
@@ -109,6 +115,7 @@ func (b *Balancer) serve(c net.Conn) {
 		return
 	}
 	b.live[backend]++
+	b.total[backend]++
 	b.conns[c], b.conns[up] = true, true
 	b.mu.Unlock()
 	var wg sync.WaitGroup
