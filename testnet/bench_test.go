@@ -401,6 +401,8 @@ func TestBenchOptionsRejected(t *testing.T) {
 		{Dir: dir, N: -1},
 		{Dir: dir, Senders: maxBenchSenders + 1},
 		{Dir: dir, Size: maxBenchSize + 1},
+		{Dir: dir, Nodes: 2}, // several nodes need a shared store
+		{Dir: dir, Nodes: 17, DB: "postgres://umbra@127.0.0.1/x"}, // more nodes than connections
 	} {
 		if _, err := BenchDMTP(t.Context(), o); err == nil || !strings.Contains(err.Error(), "testnet: bench:") {
 			t.Errorf("%+v: %v", o, err)
