@@ -52,7 +52,7 @@ func (h *handler) authenticate(r *http.Request) (Session, error) {
 // counter is one failed-proof limit a request counts against: the
 // limiter and the request's key in it (spec §4.5).
 type counter struct {
-	l   *ratelimit.Limiter
+	l   ratelimit.Buckets
 	key string
 }
 

@@ -66,6 +66,12 @@ type Options struct {
 	// proof that checks a password (spec §4.5). ChallengeLimit [60, ten per
 	// second] limits issued challenges per client address.
 	AccountLimit, AddressLimit, KeyLimit, ChallengeLimit Limit
+	// SharedBuckets, if set, keeps the failed-proof limits (account,
+	// address, key) in the buckets it returns for each limit's name:
+	// those of a database that several nodes of the domain share, so a
+	// guesser gains nothing by spreading guesses over the nodes. nil:
+	// in this process's memory.
+	SharedBuckets func(name string, l Limit) ratelimit.Buckets
 	// ClientAddress returns the client's address for rate limiting
 	// [RemoteAddr's host, IPv6 reduced to its /64]. Set it behind a
 	// reverse proxy.
@@ -151,10 +157,10 @@ type handler struct {
 	b    Backend
 	o    Options
 	mux  *http.ServeMux
-	acct *ratelimit.Limiter // failed key-backup proofs per account
-	addr *ratelimit.Limiter // failed proofs per client address
-	keys *ratelimit.Limiter // failed login and enrol proofs per device key
-	chal *ratelimit.Limiter // challenges per client address
+	acct ratelimit.Buckets  // failed key-backup proofs per account
+	addr ratelimit.Buckets  // failed proofs per client address
+	keys ratelimit.Buckets  // failed login and enrol proofs per device key
+	chal *ratelimit.Limiter // challenges per client address: this node's memory, which it protects
 
 	tunnels tunnelCounts // look-up tunnels open per account
 }
@@ -170,9 +176,9 @@ func Handler(b Backend, opts Options) (http.Handler, error) {
 		b:    b,
 		o:    opts,
 		mux:  http.NewServeMux(),
-		acct: ratelimit.New(opts.AccountLimit, opts.Now),
-		addr: ratelimit.New(opts.AddressLimit, opts.Now),
-		keys: ratelimit.New(opts.KeyLimit, opts.Now),
+		acct: opts.buckets("account", opts.AccountLimit),
+		addr: opts.buckets("address", opts.AddressLimit),
+		keys: opts.buckets("key", opts.KeyLimit),
 		chal: ratelimit.New(opts.ChallengeLimit, opts.Now),
 	}
 	h.routes()
@@ -349,3 +355,11 @@ func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 // attempts at once, then one more every Every; a zero Limit takes the
 // field's default, a negative Burst switches it off.
 type Limit = ratelimit.Limit
+
+// buckets returns the buckets of the failed-proof limit name.
+func (o *Options) buckets(name string, l Limit) ratelimit.Buckets {
+	if o.SharedBuckets != nil {
+		return o.SharedBuckets(name, l)
+	}
+	return ratelimit.New(l, o.Now)
+}

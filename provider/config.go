@@ -86,6 +86,8 @@ var configKeys = append([]configKey{
 		func(c *Config, v string) error { return setDuration(&c.RetryBase, v) }},
 	{"retry_max", "1h", "Longest delay between two delivery attempts.",
 		func(c *Config, v string) error { return setDuration(&c.RetryMax, v) }},
+	{"claim_lease", "2m", "How long a node's claim on an outbound message lasts: the longest a node that died keeps its claimed mail from the other nodes sharing the store.",
+		func(c *Config, v string) error { return setDuration(&c.ClaimLease, v) }},
 	{"queue_workers", "4", "Concurrent outbound deliveries.",
 		func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)

@@ -24,44 +24,21 @@ type device struct {
 	client *dmap.Client
 }
 
-// register creates address at nd the way a device does over DMAP: keys
-// made locally, the invitation code, registration, then login.
+// register creates address at nd the way a device does over DMAP
+// (testnet.RegisterDevice), and checks that its invitation works once.
 func register(t *testing.T, nd *testnet.Node, address string) *device {
 	t.Helper()
 	ctx := context.Background()
-	code, err := nd.Provider.AddUser(ctx, address)
+	d, err := testnet.RegisterDevice(ctx, nd, "", address)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &testnet.User{Address: address}
-	_, u.Signing, _ = ed25519.GenerateKey(nil)
-	_, u.Recovery, _ = ed25519.GenerateKey(nil)
-	u.Enc, _ = signet.KEM().GenerateKey()
-	_, deviceKey, _ := ed25519.GenerateKey(nil)
-	org := nd.Provider.Org().Signet
-	req, err := signet.NewRequest(signet.UserFields{SigningKey: u.Signing.Public().(ed25519.PublicKey), Enc: u.Enc.PublicKey(),
-		RecoveryKey: u.Recovery.Public().(ed25519.PublicKey), Address: address, NotBefore: org.NotBefore, NotAfter: org.NotAfter}, u.Signing, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := dmap.NewClient(nd.DMAP, dmap.ClientTLSConfig(nd.Record.TLSPin, "127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	if u.Signet, _, err = cl.Register(ctx, dmap.RegisterParams{Address: address, Invite: code, Mode: dmap.ModeParanoid,
-		Request: req, DeviceKey: deviceKey.Public().(ed25519.PublicKey), DeviceName: "laptop"}); err != nil {
-		t.Fatal(err)
-	}
-	// The invitation works once.
-	if _, _, err := cl.Register(ctx, dmap.RegisterParams{Address: address, Invite: code, Mode: dmap.ModeParanoid,
-		Request: req, DeviceKey: deviceKey.Public().(ed25519.PublicKey), DeviceName: "again"}); !errors.Is(err, dmap.ErrInvite) {
+	t.Cleanup(d.Client.Close)
+	if _, _, err := d.Client.Register(ctx, dmap.RegisterParams{Address: address, Invite: d.Invite, Mode: dmap.ModeParanoid,
+		Request: d.Request, DeviceKey: d.Key.Public().(ed25519.PublicKey), DeviceName: "again"}); !errors.Is(err, dmap.ErrInvite) {
 		t.Fatalf("second registration with one code: %v", err)
 	}
-	if err := cl.Login(ctx, address, deviceKey); err != nil {
-		t.Fatal(err)
-	}
-	return &device{user: u, key: deviceKey, client: cl}
+	return &device{user: d.User, key: d.Key, client: d.Client}
 }
 
 // Over DMAP: alice and bob register from their devices; alice fetches

@@ -13,6 +13,8 @@ import (
 
 	"umbra/connguard"
 	"umbra/dmap"
+	"umbra/provider/store/postgres"
+	"umbra/ratelimit"
 )
 
 // startDMAP serves DMAP over HTTPS with the provider's certificate (the
@@ -39,8 +41,16 @@ func (p *Provider) startDMAP(ctx context.Context) error {
 		return err
 	}
 	l := p.cfg.Limits
-	h, err := dmap.Handler(dmapBackend{p}, dmap.Options{Domain: p.domain, DecoyKey: decoy, Logger: p.log, Now: p.cfg.Now,
-		BodyRate: l.MinRate, BodyTimeout: l.DataTimeout, BodyBudget: p.inflight})
+	opts := dmap.Options{Domain: p.domain, DecoyKey: decoy, Logger: p.log, Now: p.cfg.Now,
+		BodyRate: l.MinRate, BodyTimeout: l.DataTimeout, BodyBudget: p.inflight}
+	if pg, ok := p.st.(*postgres.Store); ok {
+		// Several nodes may share this store: the limits on guessing
+		// must hold across them, not once per node.
+		opts.SharedBuckets = func(name string, l ratelimit.Limit) ratelimit.Buckets {
+			return pg.RateBuckets("dmap "+name, l, p.cfg.Now, p.log)
+		}
+	}
+	h, err := dmap.Handler(dmapBackend{p}, opts)
 	if err != nil {
 		ln.Close()
 		return err

@@ -117,3 +117,15 @@ func (l *Limiter) evict(now time.Time) {
 		delete(l.m, k)
 	}
 }
+
+// Buckets counts events per key against one Limit: a Limiter, in this
+// process's memory, or buckets in a database that several processes
+// share, so that a limit holds across them (the PostgreSQL store's).
+type Buckets interface {
+	// Wait returns 0 if key may try now, else how long until it may.
+	Wait(key string) time.Duration
+	// Take counts one event against key.
+	Take(key string)
+}
+
+var _ Buckets = (*Limiter)(nil)

@@ -50,7 +50,9 @@ func (f Fingerprint) IsZero() bool { return f == Fingerprint{} }
 func ParseFingerprint(s string) (Fingerprint, error) {
 	var f Fingerprint
 	if len(s) == 43 {
-		b, err := base64.RawURLEncoding.DecodeString(s)
+		// Strict: the unused low bits of the last character must be
+		// zero, so one fingerprint has one spelling.
+		b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 		if err == nil && len(b) == len(f) {
 			copy(f[:], b)
 			return f, nil
@@ -59,7 +61,9 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 	clean := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(s))
 	if len(clean) == 52 {
 		b, err := humanEncoding.DecodeString(clean)
-		if err == nil && len(b) == len(f) {
+		// One spelling per fingerprint: the unused low bits of the last
+		// character are zero (base32 has no Strict mode).
+		if err == nil && len(b) == len(f) && humanEncoding.EncodeToString(b) == clean {
 			copy(f[:], b)
 			return f, nil
 		}

@@ -189,6 +189,19 @@ func TestFingerprintForms(t *testing.T) {
 	if len(strings.Fields(fp.Human())) != 13 {
 		t.Fatalf("human form %q is not 13 groups", fp.Human())
 	}
+	// Another spelling of the same bytes (non-zero unused bits in the
+	// last character) is refused, in both forms.
+	const b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	const b32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	b64, human := fp.String(), strings.ReplaceAll(fp.Human(), " ", "")
+	flip := func(s, alphabet string) string { // the lowest bit of the last character: unused
+		return s[:len(s)-1] + string(alphabet[strings.IndexByte(alphabet, s[len(s)-1])^1])
+	}
+	for _, s := range []string{flip(b64, b64Alphabet), flip(human, b32Alphabet)} {
+		if got, err := ParseFingerprint(s); err == nil {
+			t.Errorf("ParseFingerprint(%q) = %v, want an error (not canonical)", s, got)
+		}
+	}
 	if _, err := ParseFingerprint("not a fingerprint"); err == nil {
 		t.Fatal("garbage accepted")
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"time"
 )
 
 // BenchOptions configure BenchDMTP. Zero values take the defaults named.
@@ -38,6 +39,10 @@ type BenchOptions struct {
 	// DB is b.test's store: "" for the embedded one in the scratch
 	// directory, or the postgres:// URL of an empty database.
 	DB string
+	// Nodes is the number of b.test's nodes sharing DB (default 1; more
+	// only with DB), in this process; the senders' connections are spread
+	// over them.
+	Nodes int
 }
 
 // Limits of BenchOptions: a sealed message must fit DMTP's default SIZE,
@@ -61,6 +66,9 @@ func (o *BenchOptions) setDefaults() error {
 	if o.Senders == 0 {
 		o.Senders = 16
 	}
+	if o.Nodes == 0 {
+		o.Nodes = 1
+	}
 	switch {
 	case o.Size < 1 || o.Size > maxBenchSize:
 		return fmt.Errorf("testnet: bench: message size %d out of range 1..%d", o.Size, maxBenchSize)
@@ -68,20 +76,23 @@ func (o *BenchOptions) setDefaults() error {
 		return fmt.Errorf("testnet: bench: message count %d out of range 1..%d", o.N, maxBenchN)
 	case o.Senders < 1 || o.Senders > maxBenchSenders:
 		return fmt.Errorf("testnet: bench: %d senders out of range 1..%d", o.Senders, maxBenchSenders)
+	case o.Nodes < 1 || o.Nodes > o.Senders || (o.Nodes > 1 && o.DB == ""):
+		return fmt.Errorf("testnet: bench: %d nodes: want 1, or up to one per sender with a PostgreSQL store", o.Nodes)
 	}
 	return nil
 }
 
 // BenchResult is one run of BenchDMTP.
 type BenchResult struct {
-	Options  BenchOptions // as run, defaults filled in
-	WireSize int          // mean bytes of one sealed, origin-signed message: the ceilings write records of this size
-	DMTP     Rate         // MAIL to the 250 after DATA, Senders connections
-	Stored   int          // bob's mail documents at b.test after the DMTP run (= Options.N)
-	Open     Rate         // ceiling: b.test's D/MIME checks alone, on every CPU (OpenCeiling)
-	EndToEnd *Rate        // Submit at a.test until stored at b.test; nil unless asked for
-	Serial   Rate         // ceiling: one write+fsync per message
-	Group    Rate         // ceiling: Senders writers, one write+fsync per batch
+	Options  BenchOptions  // as run, defaults filled in
+	WireSize int           // mean bytes of one sealed, origin-signed message: the ceilings write records of this size
+	DMTP     Rate          // MAIL to the 250 after DATA, Senders connections
+	Stored   int           // bob's mail documents at b.test after the DMTP run (= Options.N)
+	DBCPU    time.Duration // PostgreSQL's CPU per message of the DMTP run (clusterCPU); 0 without DB or off this machine
+	Open     Rate          // ceiling: b.test's D/MIME checks alone, on every CPU (OpenCeiling)
+	EndToEnd *Rate         // Submit at a.test until stored at b.test; nil unless asked for
+	Serial   Rate          // ceiling: one write+fsync per message
+	Group    Rate          // ceiling: Senders writers, one write+fsync per batch
 }
 
 // OfSerial and OfGroup are the DMTP rate as a fraction of each ceiling.
@@ -128,7 +139,7 @@ func BenchDMTP(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 func (res *BenchResult) runNetwork(ctx context.Context, dir string) error {
 	o := res.Options
 	say(o.Progress, "starting a.test and b.test in %s", dir)
-	d, err := NewDMTPBench(ctx, dir, o.DB)
+	d, err := NewDMTPBench(ctx, dir, o.DB, o.Nodes)
 	if err != nil {
 		return err
 	}
@@ -143,9 +154,22 @@ func (res *BenchResult) runNetwork(ctx context.Context, dir string) error {
 		return err
 	}
 	res.WireSize = int(totalBytes(signed) / int64(len(signed)))
-	say(o.Progress, "sending over DMTP, %d connections", o.Senders)
+	var pg *clusterCPU
+	if o.DB != "" {
+		if pg, err = newClusterCPU(ctx, o.DB); err != nil {
+			say(o.Progress, "PostgreSQL's CPU not measured: %v", err)
+		}
+	}
+	var pg0 time.Duration
+	if pg != nil {
+		pg0 = pg.total()
+	}
+	say(o.Progress, "sending over DMTP, %d connections to %d node(s)", o.Senders, o.Nodes)
 	if res.DMTP, err = d.Send(ctx, signed, o.Senders, o.Progress); err != nil {
 		return err
+	}
+	if pg != nil {
+		res.DBCPU = (pg.total() - pg0) / time.Duration(len(signed))
 	}
 	if res.Stored, _, err = d.Mailbox(ctx); err != nil {
 		return err

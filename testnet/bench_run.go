@@ -30,32 +30,48 @@ import (
 type DMTPBench struct {
 	Net        *Network
 	A, B       *Node
+	BNodes     []*Node // b.test's nodes: B, then those sharing its PostgreSQL store (BenchOptions.Nodes)
 	Alice, Bob *User
 	aOrg, bOrg *signet.Org
 }
 
 // NewDMTPBench builds the network under dir, which must exist; b.test's
-// store is db (BenchOptions.DB).
-func NewDMTPBench(ctx context.Context, dir, db string) (*DMTPBench, error) {
+// store is db (BenchOptions.DB), served by nodes in-process nodes
+// (BenchOptions.Nodes; more than one only on a PostgreSQL store).
+func NewDMTPBench(ctx context.Context, dir, db string, nodes int) (*DMTPBench, error) {
+	if nodes > 1 && db == "" {
+		return nil, errors.New("testnet: bench: several nodes of b.test need a PostgreSQL store")
+	}
 	n, err := New(dir)
 	if err != nil {
 		return nil, fmt.Errorf("testnet: bench: %w", err)
 	}
 	d := &DMTPBench{Net: n}
-	if err := d.start(ctx, db); err != nil {
-		n.Close()
+	if err := d.start(ctx, db, nodes); err != nil {
+		d.Close()
 		return nil, fmt.Errorf("testnet: bench: %w", err)
 	}
 	return d, nil
 }
 
-func (d *DMTPBench) start(ctx context.Context, db string) error {
+func (d *DMTPBench) start(ctx context.Context, db string, nodes int) error {
 	var err error
 	if d.A, err = d.startNode("a.test", ""); err != nil {
 		return err
 	}
 	if d.B, err = d.startNode("b.test", db); err != nil {
 		return err
+	}
+	d.BNodes = []*Node{d.B}
+	for i := 2; i <= nodes; i++ {
+		nd, err := d.Net.AddNode("b.test", fmt.Sprintf("b%d", i), map[string]string{"db": db})
+		if err != nil {
+			return err
+		}
+		if err := nd.Start(nil); err != nil {
+			return err
+		}
+		d.BNodes = append(d.BNodes, nd)
 	}
 	if d.Alice, err = d.A.NewUser(ctx, "alice@a.test"); err != nil {
 		return err
@@ -81,8 +97,13 @@ func (d *DMTPBench) startNode(domain, db string) (*Node, error) {
 	return nd, nd.Start(func(c *provider.Config) { c.DB = db })
 }
 
-// Close stops the network.
-func (d *DMTPBench) Close() { d.Net.Close() }
+// Close stops the network and b.test's added nodes.
+func (d *DMTPBench) Close() {
+	for _, nd := range d.BNodes[min(1, len(d.BNodes)):] {
+		nd.Stop()
+	}
+	d.Net.Close()
+}
 
 // BenchMIME is message i of a run: RFC 5322 headers and a text body of
 // exactly size bytes, random base64 in 76-column lines, so that no two
@@ -157,8 +178,9 @@ func (d *DMTPBench) Send(ctx context.Context, msgs [][]byte, senders int, progre
 			cl.Quit()
 		}
 	}()
-	for range min(senders, len(msgs)) {
-		cl, err := dmtp.Dial(ctx, d.B.DMTP, dmtp.PinnedConfig(d.B.Record.TLSPin, "127.0.0.1"))
+	for i := range min(senders, len(msgs)) {
+		// Spread over b.test's nodes, as DNS round robin would.
+		cl, err := dmtp.Dial(ctx, d.BNodes[i%len(d.BNodes)].DMTP, dmtp.PinnedConfig(d.B.Record.TLSPin, "127.0.0.1"))
 		if err != nil {
 			return Rate{}, fmt.Errorf("testnet: bench: %w", err)
 		}
@@ -167,11 +189,13 @@ func (d *DMTPBench) Send(ctx context.Context, msgs [][]byte, senders int, progre
 			return Rate{}, fmt.Errorf("testnet: bench: %w", err)
 		}
 	}
-	if err := conns[0].Mail(d.A.Domain, d.aOrg.Fingerprint()); err != nil {
-		return Rate{}, fmt.Errorf("testnet: bench: warm-up MAIL: %w", err)
-	}
-	if err := conns[0].Reset(); err != nil {
-		return Rate{}, fmt.Errorf("testnet: bench: warm-up RSET: %w", err)
+	for _, cl := range conns[:min(len(conns), len(d.BNodes))] {
+		if err := cl.Mail(d.A.Domain, d.aOrg.Fingerprint()); err != nil {
+			return Rate{}, fmt.Errorf("testnet: bench: warm-up MAIL: %w", err)
+		}
+		if err := cl.Reset(); err != nil {
+			return Rate{}, fmt.Errorf("testnet: bench: warm-up RSET: %w", err)
+		}
 	}
 	lat := make([]time.Duration, len(msgs))
 	run := newRun(ctx, len(msgs), progress, "sent over DMTP")

@@ -35,7 +35,7 @@ func BenchmarkDMTP4K(b *testing.B)  { benchmarkDMTP(b, 4<<10) }
 func BenchmarkDMTP50K(b *testing.B) { benchmarkDMTP(b, 50<<10) }
 
 func benchmarkDMTP(b *testing.B, size int) {
-	d, err := NewDMTPBench(b.Context(), b.TempDir(), "")
+	d, err := NewDMTPBench(b.Context(), b.TempDir(), "", 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func BenchmarkGroupCommitCeiling(b *testing.B) {
 func BenchmarkOpenCeiling(b *testing.B) {
 	for _, s := range benchSizes {
 		b.Run(s.name, func(b *testing.B) {
-			d, err := NewDMTPBench(b.Context(), b.TempDir(), "")
+			d, err := NewDMTPBench(b.Context(), b.TempDir(), "", 1)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func wireSize(b *testing.B, size int) int {
 	}
 	b.StopTimer()
 	defer b.StartTimer()
-	d, err := NewDMTPBench(b.Context(), b.TempDir(), "")
+	d, err := NewDMTPBench(b.Context(), b.TempDir(), "", 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestBenchDMTPSmall(t *testing.T) {
 // message, and opens with bob's keys to the MIME alice sealed.
 func TestDMTPBenchDelivers(t *testing.T) {
 	t.Parallel()
-	d, err := NewDMTPBench(t.Context(), t.TempDir(), "")
+	d, err := NewDMTPBench(t.Context(), t.TempDir(), "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func (d *DMTPBench) openBobsMail(t *testing.T) map[string]bool {
 // is seen arriving in bob's mailbox.
 func TestRelayEndToEndSmall(t *testing.T) {
 	t.Parallel()
-	d, err := NewDMTPBench(t.Context(), t.TempDir(), "")
+	d, err := NewDMTPBench(t.Context(), t.TempDir(), "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,6 +401,8 @@ func TestBenchOptionsRejected(t *testing.T) {
 		{Dir: dir, N: -1},
 		{Dir: dir, Senders: maxBenchSenders + 1},
 		{Dir: dir, Size: maxBenchSize + 1},
+		{Dir: dir, Nodes: 2}, // several nodes need a shared store
+		{Dir: dir, Nodes: 17, DB: "postgres://umbra@127.0.0.1/x"}, // more nodes than connections
 	} {
 		if _, err := BenchDMTP(t.Context(), o); err == nil || !strings.Contains(err.Error(), "testnet: bench:") {
 			t.Errorf("%+v: %v", o, err)

@@ -194,18 +194,7 @@ func (nd *Node) NewUser(ctx context.Context, address string) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &User{Address: address}
-	_, u.Signing, _ = ed25519.GenerateKey(nil)
-	_, u.Recovery, _ = ed25519.GenerateKey(nil)
-	if u.Enc, err = signet.KEM().GenerateKey(); err != nil {
-		return nil, err
-	}
-	org := p.Org().Signet
-	req, err := signet.NewRequest(signet.UserFields{
-		SigningKey: u.Signing.Public().(ed25519.PublicKey), Enc: u.Enc.PublicKey(),
-		RecoveryKey: u.Recovery.Public().(ed25519.PublicKey), Address: address,
-		NotBefore: org.NotBefore, NotAfter: org.NotAfter,
-	}, u.Signing, nil)
+	u, req, err := newKeys(address, p.Org().Signet)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +202,27 @@ func (nd *Node) NewUser(ctx context.Context, address string) (*User, error) {
 		return nil, err
 	}
 	return u, nil
+}
+
+// newKeys makes address's keys, as a device does, and the signing
+// request for them within org's validity.
+func newKeys(address string, org *signet.Org) (*User, *signet.User, error) {
+	u := &User{Address: address}
+	_, u.Signing, _ = ed25519.GenerateKey(nil)
+	_, u.Recovery, _ = ed25519.GenerateKey(nil)
+	var err error
+	if u.Enc, err = signet.KEM().GenerateKey(); err != nil {
+		return nil, nil, err
+	}
+	req, err := signet.NewRequest(signet.UserFields{
+		SigningKey: u.Signing.Public().(ed25519.PublicKey), Enc: u.Enc.PublicKey(),
+		RecoveryKey: u.Recovery.Public().(ed25519.PublicKey), Address: address,
+		NotBefore: org.NotBefore, NotAfter: org.NotAfter,
+	}, u.Signing, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, req, nil
 }
 
 // Seal seals mime from one user to another, with the organisation signets

@@ -23,7 +23,7 @@ import (
 // the facts of the machine it ran on, for docs/benchmarks.md.
 
 func init() {
-	register(verb{words: "bench dmtp", synopsis: "[--dir DIR] [--n N] [--size 4KiB|50KiB|both] [--senders N] [--e2e] [--db URL]", run: runBenchDMTP,
+	register(verb{words: "bench dmtp", synopsis: "[--dir DIR] [--n N] [--size 4KiB|50KiB|both] [--senders N] [--e2e] [--db URL [--nodes 1,2]]", run: runBenchDMTP,
 		help: `measure DMTP delivery against the disk's durable-write ceiling
 
 Starts a.test and b.test in this process on loopback (an embedded DNS
@@ -44,8 +44,13 @@ chunk) on every CPU with nothing else running. The table gives the DMTP
 rate as a fraction of each. With --e2e it also measures N messages submitted at a.test until
 stored at b.test, through a.test's queue and relay workers.
 
-With --db, b.test keeps its store in that PostgreSQL database (empty;
-one --size per run) instead; CPU/msg then leaves out PostgreSQL's own.
+With --db, the embedded run is followed, for each count in --nodes, by
+one where b.test keeps its store in that PostgreSQL database, served by
+that many nodes in this process (the connections spread over them); each
+such run uses a schema of its own, made for it and dropped after it.
+CPU/msg then leaves out PostgreSQL's own, given on a line of its own
+when the cluster runs on this machine (its postmaster and children,
+from /proc).
 
 Point --dir at the disk a provider would use: on tmpfs fsync costs
 nothing and the ceilings mean little. Progress goes to stderr.`})
@@ -60,15 +65,17 @@ func runBenchDMTP(c *cmd) error {
 	size := c.flags.String("size", "both", "MIME body of each message: 4KiB, 50KiB or both")
 	senders := c.flags.Int("senders", 16, "concurrent DMTP connections, and writers in the group-commit ceiling")
 	e2e := c.flags.Bool("e2e", false, "also measure Submit at a.test until stored at b.test, through the queue")
-	db := c.flags.String("db", "", "b.test's store: a postgres:// `URL` of an empty database, for one --size (default: the embedded store in --dir)")
+	db := c.flags.String("db", "", "also measure b.test on this PostgreSQL database (a postgres:// `URL`), in schemas made for the runs")
+	nodesFlag := c.flags.String("nodes", "1", "with --db: b.test's node counts to measure, comma-separated")
 	if _, err := c.parse(0, 0); err != nil {
 		return err
 	}
 	if err := checkDB(*db); err != nil {
 		return err
 	}
-	if *db != "" && *size == "both" {
-		return usageErrorf("--db takes one --size: each run needs an empty database")
+	nodeCounts, err := parseNodes(*nodesFlag)
+	if err != nil {
+		return err
 	}
 	sizes, ok := benchSizes[*size]
 	if !ok {
@@ -82,11 +89,28 @@ func runBenchDMTP(c *cmd) error {
 	started := time.Now().UTC()
 	var results []*testnet.BenchResult
 	for _, s := range sizes {
-		r, err := testnet.BenchDMTP(ctx, testnet.BenchOptions{Dir: *dir, Size: s, N: *n, Senders: *senders, EndToEnd: *e2e, Progress: c.stderr, DB: *db})
+		o := testnet.BenchOptions{Dir: *dir, Size: s, N: *n, Senders: *senders, EndToEnd: *e2e, Progress: c.stderr}
+		r, err := testnet.BenchDMTP(ctx, o)
 		if err != nil {
 			return err
 		}
 		results = append(results, r)
+		for _, nodes := range nodeCounts {
+			if *db == "" {
+				break
+			}
+			url, drop, err := benchSchema(ctx, *db, len(results))
+			if err != nil {
+				return err
+			}
+			o.DB, o.Nodes = url, nodes
+			r, err := testnet.BenchDMTP(ctx, o)
+			drop()
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
 	}
 	printMachine(c.stdout, "dmtp", *dir, started)
 	fmt.Fprintf(c.stdout, "messages  %d per size, alice@a.test → bob@b.test; sealing and origin signing done beforehand, not measured\n\n", *n)
@@ -134,7 +158,14 @@ func printBench(w io.Writer, results []*testnet.BenchResult) error {
 			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n", body, name, x.PerSecond(), x.MBPerSecond(),
 				ms(x.P50), ms(x.P99), ms(x.Max), cpu, perCommit, share)
 		}
-		row(fmt.Sprintf("DMTP, %d connections (MAIL → 250 after DATA)", r.Options.Senders), r.DMTP, "")
+		store := "embedded store"
+		if r.Options.DB != "" {
+			store = fmt.Sprintf("PostgreSQL, %d node(s)", r.Options.Nodes)
+		}
+		row(fmt.Sprintf("DMTP, %d connections (MAIL → 250 after DATA), %s", r.Options.Senders, store), r.DMTP, "")
+		if r.DBCPU > 0 {
+			fmt.Fprintf(tw, "%s\t  PostgreSQL's own CPU/msg\t\t\t\t\t\t%s\t\t\n", body, ms(r.DBCPU))
+		}
 		row("ceiling: write+fsync per message", r.Serial, percent(r.OfSerial()))
 		row(fmt.Sprintf("ceiling: group commit, %d writers", r.Options.Senders), r.Group, percent(r.OfGroup()))
 		row(fmt.Sprintf("ceiling: CPU, b.test's D/MIME checks on %d CPUs", runtime.GOMAXPROCS(0)), r.Open, percent(r.OfOpen()))

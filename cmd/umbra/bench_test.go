@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // A small `umbra bench dmtp` prints the machine and a table with the DMTP
@@ -46,12 +48,45 @@ func TestBenchDMTP(t *testing.T) {
 	}
 }
 
+// With --db and --nodes 1,2 one invocation measures the embedded store,
+// one PostgreSQL node and two, each PostgreSQL run in a schema of its own
+// that is dropped afterwards, with PostgreSQL's CPU on a line of its own.
+func TestBenchDMTPPostgres(t *testing.T) {
+	t.Parallel()
+	url := pg.NewDatabase(t)
+	code, out, errOut := umbra(t, "bench", "dmtp", "--n", "30", "--size", "4KiB", "--dir", t.TempDir(), "--db", url, "--nodes", "1,2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"4 KiB  DMTP, 16 connections (MAIL → 250 after DATA), embedded store",
+		"4 KiB  DMTP, 16 connections (MAIL → 250 after DATA), PostgreSQL, 1 node(s)",
+		"4 KiB  DMTP, 16 connections (MAIL → 250 after DATA), PostgreSQL, 2 node(s)",
+		"PostgreSQL's own CPU/msg",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var left int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'umbra_bench_%'`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d schemas left behind (%v)", left, err)
+	}
+}
+
 func TestBenchDMTPUsage(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"--size", "8KiB"},
 		{"--n", "0"},
 		{"--senders", "-1"},
+		{"--nodes", "0"},
+		{"--nodes", "1,x"},
 		{"extra"},
 	} {
 		code, _, errOut := umbra(t, append([]string{"bench", "dmtp", "--dir", t.TempDir()}, args...)...)

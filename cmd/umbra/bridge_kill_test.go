@@ -47,9 +47,11 @@ type bridgeChild struct {
 
 var settingRe = regexp.MustCompile(`^(IMAP|password)\s+(\S+)`)
 
-func startBridgeChild(t *testing.T, args ...string) *bridgeChild {
+// startChild runs `umbra ARGS…` in the test binary re-executed, killed
+// when t ends; its standard output is read through the scanner.
+func startChild(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
-	cmd := childCommand(append([]string{"bridge"}, args...)...)
+	cmd := childCommand(args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -58,9 +60,23 @@ func startBridgeChild(t *testing.T, args ...string) *bridgeChild {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &bridgeChild{cmd: cmd}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
+	return cmd, bufio.NewScanner(out)
+}
+
+// drain reads the rest of a child's output, so that it never blocks
+// writing.
+func drain(sc *bufio.Scanner) {
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+}
+
+func startBridgeChild(t *testing.T, args ...string) *bridgeChild {
+	t.Helper()
+	cmd, sc := startChild(t, append([]string{"bridge"}, args...)...)
+	c := &bridgeChild{cmd: cmd}
 	for (c.imap == "" || c.password == "") && sc.Scan() {
 		if m := settingRe.FindStringSubmatch(sc.Text()); m != nil {
 			if m[1] == "IMAP" {
@@ -73,10 +89,7 @@ func startBridgeChild(t *testing.T, args ...string) *bridgeChild {
 	if c.imap == "" || c.password == "" {
 		t.Fatalf("the bridge child printed no settings: %v", sc.Err())
 	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	drain(sc)
 	return c
 }
 

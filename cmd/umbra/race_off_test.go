@@ -9,3 +9,7 @@ const importMessages = 2000
 // the number of messages (`umbra bench import --n 100000` stays under it
 // too; docs/benchmarks.md).
 const importRSS = 200 << 20
+
+// nodesKillMessages is the inbound and the outbound stream of
+// TestTwoNodesKilled: 2,000 + 2,000, as issue 15 asks.
+const nodesKillMessages = 2000

@@ -32,36 +32,11 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 	if err := store.CheckSize("message", data, store.MaxDataSize); err != nil {
 		return "", false, err
 	}
-	var docID string
-	var created bool
-	// One round trip, one transaction, run in order by the server: the
-	// delivery record first, which waits for a concurrent delivery of the
-	// same message (from another node too) and then inserts nothing;
-	// then, only if the record is this one, the account's next sequence
-	// number, whose row lock is held just through the commit, and the
-	// document. A redelivery changes nothing.
-	err := m.s.batch(ctx, func() *pgx.Batch {
-		docID, created = store.NewDocID(), false
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO deliveries (address, message_id, doc_id) VALUES ($1, $2, $3)
-			ON CONFLICT (address, message_id) DO NOTHING RETURNING true`, address, id[:], docID).
-			QueryRow(func(r pgx.Row) error {
-				err := r.Scan(&created)
-				switch {
-				case errors.Is(err, pgx.ErrNoRows):
-					return nil // delivered before
-				case isForeignKey(err):
-					return fmt.Errorf("%w: account %s", store.ErrNotFound, address)
-				}
-				return err
-			})
-		const ours = `EXISTS (SELECT 1 FROM deliveries WHERE address = $1 AND message_id = $2 AND doc_id = $3)`
-		b.Queue(`UPDATE accounts SET last_seq = last_seq + 1 WHERE address = $1 AND `+ours, address, id[:], docID)
-		b.Queue(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
-			SELECT $1, $3, $4, 1, last_seq, false, $5 FROM accounts WHERE address = $1 AND `+ours,
-			address, id[:], docID, store.KindMail, notNull(data))
-		return b
-	})
+	// Stored with the other deliveries waiting meanwhile, in one
+	// transaction (deliverer.go).
+	r := &delivery{address: address, id: id, data: data}
+	err := m.s.deliveries.deliver(ctx, r)
+	docID, created := r.docID, r.created
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed) {
 			return "", false, err

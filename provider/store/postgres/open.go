@@ -25,13 +25,18 @@ const (
 	// it happened), but a database that stops answering must not hold
 	// the caller for ever.
 	writeTimeout = time.Minute
+	// defaultMaxConns is a node's connections to PostgreSQL unless the
+	// URL says otherwise (pool_max_conns): two nodes and the tools stay
+	// well under PostgreSQL's default max_connections of 100.
+	defaultMaxConns = 16
 )
 
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
-	pool   *pgxpool.Pool
-	notes  *notifier
-	closed atomic.Bool
+	pool       *pgxpool.Pool
+	notes      *notifier
+	deliveries *deliverer
+	closed     atomic.Bool
 
 	closeOnce sync.Once
 }
@@ -55,6 +60,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", err)
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, the number of CPUs (at least 4), is too few
+		// for a node's DMTP and DMAP sessions: each request makes a
+		// few short reads, and a delivery waits for a connection
+		// behind others' reads. The URL's pool_max_conns overrides.
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: connect: %w", err)
@@ -63,7 +75,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, notes: newNotifier(pool)}, nil
+	s := &Store{pool: pool, notes: newNotifier(pool)}
+	s.deliveries = newDeliverer(s)
+	return s, nil
 }
 
 // Checkpoint vacuums the tables that deletions empty (documents, queue,
@@ -75,9 +89,13 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	// Rate buckets that have refilled hold nothing a new one would not.
+	if _, err := s.pool.Exec(ctx, `DELETE FROM rate_buckets WHERE full_at <= $1`, time.Now().UnixNano()); err != nil {
+		return s.fail("checkpoint: sweep rate buckets", err)
+	}
 	// VACUUM cannot run inside a transaction: the simple protocol sends
 	// it on its own.
-	_, err := s.pool.Exec(ctx, `VACUUM documents, queue, sessions, spent_refresh, challenges`, pgx.QueryExecModeSimpleProtocol)
+	_, err := s.pool.Exec(ctx, `VACUUM documents, queue, sessions, spent_refresh, challenges, rate_buckets`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return s.fail("checkpoint", err)
 	}
@@ -88,6 +106,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 // do nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.deliveries.close() // stores the deliveries already queued
 		s.closed.Store(true)
 		s.notes.close()
 		s.pool.Close()
