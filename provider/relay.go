@@ -88,6 +88,9 @@ func (p *Provider) relayDomain(ctx context.Context, owner, domain string, entrie
 		if ctx.Err() != nil {
 			return // shutting down: the claims are released at the next start
 		}
+		if !p.leaseHolds(e) {
+			continue
+		}
 		if cl == nil {
 			if cl, err = p.dial(ctx, r.dx, r.pin); err != nil {
 				p.failed(ctx, owner, e, err)
@@ -110,6 +113,16 @@ func (p *Provider) relayDomain(ctx context.Context, owner, domain string, entrie
 			p.log.Error("queue complete", "id", e.ID, "err", err)
 		}
 	}
+}
+
+// leaseHolds reports whether the claim on e leaves time to send it. A
+// batch is claimed under one lease and sent one entry after another; an
+// entry whose lease is nearly spent when its turn comes is left alone
+// until the lease runs out and a node (another, or this one) claims it
+// afresh, so that two nodes never send it at once. A quarter of the lease
+// is kept in hand for the transaction itself.
+func (p *Provider) leaseHolds(e store.QueueEntry) bool {
+	return p.cfg.Now().Before(e.LeaseUntil.Add(-p.cfg.ClaimLease / 4))
 }
 
 // send runs one DMTP transaction.

@@ -38,6 +38,9 @@ func (p *Provider) relayLegacyDomain(ctx context.Context, owner, domain string, 
 		if ctx.Err() != nil {
 			return // shutting down: the claims are released at the next start
 		}
+		if !p.leaseHolds(e) {
+			continue
+		}
 		le, err := p.openLegacyEntry(e.Message)
 		if err != nil {
 			p.failed(ctx, owner, e, &permanentError{err})
