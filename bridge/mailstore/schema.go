@@ -109,7 +109,7 @@ CREATE TABLE body_text (
 	sent_day TEXT,
 	attach   INTEGER NOT NULL DEFAULT 0
 );
-`+bodySearchSchema+`
+` + bodySearchSchema + `
 
 CREATE TABLE doc (
 	id       TEXT PRIMARY KEY,
