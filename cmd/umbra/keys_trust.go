@@ -49,24 +49,13 @@ it against what their bridge shows (umbra keys show).`,
 // contactVerb runs fn for a verb of the form "keys X ADDRESS [ARG]" on the
 // account's store, with the vault opened as the bridge does.
 func contactVerb(c *cmd, nargs int, fn func(ctx context.Context, dir string, keys *vault.Keys, address string, args []string) error) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(nargs, nargs)
-	if err != nil {
-		return err
-	}
-	address, err := canonicalAddress(args[0])
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	d, _, keys, err := openBridgeAccount(c, dir, account, password)
-	if err != nil {
-		return err
-	}
-	defer keys.Zero()
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	return fn(ctx, d, keys, address, args[1:])
+	return storeVerb(c, nargs, nargs, func(ctx context.Context, dir string, keys *vault.Keys, args []string) error {
+		address, err := canonicalAddress(args[0])
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		return fn(ctx, dir, keys, address, args[1:])
+	})
 }
 
 func runKeysTrust(c *cmd) error {

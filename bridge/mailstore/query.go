@@ -1,0 +1,219 @@
+package mailstore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"umbra/mailtext"
+	"umbra/searchquery"
+)
+
+// QueryOptions narrow a Query.
+type QueryOptions struct {
+	Folder string // only messages in this folder; "" for every folder
+	Limit  int    // at most this many hits; 0 for all
+}
+
+// Hit is one message a Query found, with the analysis it was matched on.
+type Hit struct {
+	Message
+	Analysis *mailtext.Message
+	// Date is the message's Date field, or its internal date when it has
+	// no readable one.
+	Date time.Time
+}
+
+// Tags are the message's keywords: its flags without the system flags
+// (RFC 9051 §2.3.2), which umbra search and umbra tag call tags.
+func (m Message) Tags() []string {
+	var tags []string
+	for _, f := range m.Flags {
+		if !strings.HasPrefix(f, `\`) {
+			tags = append(tags, f)
+		}
+	}
+	return tags
+}
+
+// Query returns the messages matching q, newest first (by Date field,
+// else internal date): the query compiles to SQL that selects candidates
+// by the trigram indexes (words of three characters or more) and by
+// folder, keyword, date and attachment, and each candidate is confirmed
+// by searchquery.Match on mailtext.Analyze of its content, so that the
+// hits are exactly what a scan of every message would find. A message
+// the analysis refuses matches nothing.
+func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions) ([]Hit, error) {
+	where, args, _ := compile(q)
+	sql := `SELECT m.id, m.content_id, b.name, m.flags FROM message m JOIN mailbox b ON b.id = m.mailbox_id
+		JOIN body_text t ON t.id = m.content_id WHERE (` + where + `)`
+	if opt.Folder != "" {
+		name, err := canonicalName(opt.Folder)
+		if err != nil {
+			return nil, err
+		}
+		sql += ` AND b.name = ?`
+		args = append(args, name)
+	}
+	sql += ` ORDER BY coalesce(t.sent, m.internal_date / 1000000000) DESC, m.id DESC`
+	type candidate struct {
+		id, contentID int64
+		folder        string
+		tags          []string
+	}
+	var cands []candidate
+	err := s.read(ctx, func(c *conn) error {
+		return c.query(sql, func(st *sqlite3.Stmt) error {
+			m := Message{Flags: splitFlags(st.ColumnText(3))}
+			cands = append(cands, candidate{st.ColumnInt64(0), st.ColumnInt64(1), st.ColumnText(2), m.Tags()})
+			return nil
+		}, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: query %q: %w", q.String(), err)
+	}
+	var hits []Hit
+	for _, cd := range cands {
+		if opt.Limit > 0 && len(hits) >= opt.Limit {
+			break
+		}
+		raw, err := s.Content(ctx, cd.contentID)
+		if err != nil {
+			return nil, err
+		}
+		a, err := mailtext.Analyze(raw, mailtext.Limits{MaxSize: MaxMessageSize})
+		if err != nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
+			continue
+		}
+		m, err := s.Get(ctx, cd.id)
+		if err != nil {
+			return nil, err
+		}
+		h := Hit{Message: m, Analysis: a, Date: a.Date}
+		if h.Date.IsZero() {
+			h.Date = m.InternalDate
+		}
+		hits = append(hits, h)
+	}
+	return hits, nil
+}
+
+// headerFields are the trigram index columns of the text fields of the
+// query language; a word without a field looks in every column and in
+// the body index.
+var headerFields = map[searchquery.Field][]string{
+	searchquery.FieldFrom:    {"sender"},
+	searchquery.FieldTo:      {"rcpt"},
+	searchquery.FieldSubject: {"subject"},
+}
+
+// compile turns n into an SQL condition on message m, mailbox b and
+// body_text t that holds for every message n matches (a candidate), and
+// exactly for those when exact: words look up trigrams, which finds a
+// superset; folder, tag, date and attachment conditions are exact. A
+// negation of an inexact condition cannot narrow anything: it compiles
+// to true.
+func compile(n searchquery.Node) (where string, args []any, exact bool) {
+	switch n := n.(type) {
+	case searchquery.And, searchquery.Or:
+		nodes, op, empty := []searchquery.Node(nil), " AND ", "1"
+		if o, ok := n.(searchquery.Or); ok {
+			nodes, op, empty = o, " OR ", "0"
+		} else {
+			nodes = n.(searchquery.And)
+		}
+		if len(nodes) == 0 {
+			return empty, nil, true
+		}
+		var parts []string
+		exact = true
+		for _, c := range nodes {
+			w, a, e := compile(c)
+			parts, args, exact = append(parts, "("+w+")"), append(args, a...), exact && e
+		}
+		return strings.Join(parts, op), args, exact
+	case searchquery.Not:
+		w, a, e := compile(n.Node)
+		if !e {
+			return "1", nil, false
+		}
+		return "NOT (" + w + ")", a, true
+	case searchquery.HasAttachment:
+		return "t.attach", nil, true
+	case searchquery.Date:
+		if n.Before {
+			return "coalesce(t.sent_day < ?, 0)", []any{n.Day.Format(time.DateOnly)}, true
+		}
+		return "coalesce(t.sent_day >= ?, 0)", []any{n.Day.Format(time.DateOnly)}, true
+	case searchquery.Term:
+		return compileTerm(n)
+	}
+	return "1", nil, false
+}
+
+func compileTerm(t searchquery.Term) (string, []any, bool) {
+	switch t.Field {
+	case searchquery.FieldFolder:
+		if strings.EqualFold(t.Text, Inbox) {
+			return "b.name = ?", []any{Inbox}, true
+		}
+		return "b.name = ?", []any{t.Text}, true
+	case searchquery.FieldTag:
+		// Keywords are atoms of ASCII (checkAtom), compared ignoring
+		// case: SQLite's lower folds ASCII. A text that is no keyword
+		// is left to the confirmation (Unicode folds the Kelvin sign to k).
+		if checkAtom(t.Text) != nil {
+			return "1", nil, false
+		}
+		return "instr(' ' || lower(m.flags) || ' ', ?) > 0", []any{" " + strings.ToLower(t.Text) + " "}, true
+	}
+	cols, header := headerFields[t.Field]
+	q := trigramMatch(cols, t.Text)
+	if q == "" {
+		return "1", nil, false
+	}
+	w, args := "m.content_id IN (SELECT rowid FROM search WHERE search MATCH ?)", []any{q}
+	if !header {
+		w += " OR m.content_id IN (SELECT rowid FROM body_search WHERE body_search MATCH ?)"
+		args = append(args, q)
+	}
+	return w, args, false
+}
+
+// TagCount is a keyword and the number of messages carrying it.
+type TagCount struct {
+	Tag      string
+	Messages int
+}
+
+// TagCounts lists the keywords (tags) of the store's messages with their
+// counts, by name ignoring case (keywords compare so, RFC 9051 §2.3.2),
+// each in the spelling seen first.
+func (s *Store) TagCounts(ctx context.Context) ([]TagCount, error) {
+	counts := map[string]*TagCount{}
+	err := s.read(ctx, func(c *conn) error {
+		return c.query(`SELECT flags FROM message WHERE mailbox_id IS NOT NULL AND flags != ''`, func(st *sqlite3.Stmt) error {
+			for _, tag := range (Message{Flags: splitFlags(st.ColumnText(0))}).Tags() {
+				k := strings.ToLower(tag)
+				if counts[k] == nil {
+					counts[k] = &TagCount{Tag: tag}
+				}
+				counts[k].Messages++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: count tags: %w", err)
+	}
+	out := make([]TagCount, 0, len(counts))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		out = append(out, *counts[k])
+	}
+	return out, nil
+}
