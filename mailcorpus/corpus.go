@@ -75,10 +75,10 @@ func Message(r *rand.Rand, i, size int) []byte {
 
 // corpusCharset is a charset of the corpus and words that need it.
 type corpusCharset struct {
-	name   string
-	enc    encoding.Encoding // nil for UTF-8
-	cte    string            // Content-Transfer-Encoding of its bodies
-	words  []string
+	name  string
+	enc   encoding.Encoding // nil for UTF-8
+	cte   string            // Content-Transfer-Encoding of its bodies
+	words []string
 }
 
 var corpusCharsets = []corpusCharset{
