@@ -12,6 +12,7 @@ import (
 	"mime/quotedprintable"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
@@ -123,7 +124,8 @@ func (cs corpusCharset) sentence(r *rand.Rand, n int) string {
 		w[j] = cs.word(r)
 	}
 	s := strings.Join(w, " ")
-	return strings.ToUpper(s[:1]) + s[1:]
+	_, n1 := utf8.DecodeRuneInString(s)
+	return strings.ToUpper(s[:n1]) + s[n1:]
 }
 
 // paragraphs is prose of about size bytes, lines under 76 characters in
