@@ -58,7 +58,7 @@ func Message(r *rand.Rand, i, size int) []byte {
 	case 3: // text and an attachment
 		b.WriteString("Content-Type: multipart/mixed; boundary=\"mix-b\"\r\n\r\n--mix-b\r\n")
 		writePart(&b, "text/plain", cs, most)
-		name := fmt.Sprintf("%s-%s-%d.pdf", corpusWords[r.IntN(len(corpusWords))], cs.word(r), i)
+		name := fmt.Sprintf("%s-%s-%d.pdf", Words[r.IntN(len(Words))], cs.word(r), i)
 		disp := mime.FormatMediaType("attachment", map[string]string{"filename": name}) // RFC 2231 when not ASCII
 		if i%2 == 0 && cs.enc != nil {
 			disp = "attachment; filename=\"" + mime.BEncoding.Encode("UTF-8", name) + "\"" // RFC 2047, as mailers write it
@@ -92,9 +92,9 @@ var corpusCharsets = []corpusCharset{
 	{"us-ascii", nil, "7bit", nil},
 }
 
-// corpusWords are common English words, with a few rare ones that make
+// Words are common English words, with a few rare ones that make
 // selective queries.
-var corpusWords = strings.Fields(`the of and to in is was for that with as on by at from his her they this which are had
+var Words = strings.Fields(`the of and to in is was for that with as on by at from his her they this which are had
 not but have were be an or one all their there been has more when who will would no so can if what its about into
 than them only other new some could time these two may then do first any my now such like our over man me even most
 made after also did many before must through back years where much your way well down should because each just those
@@ -115,7 +115,7 @@ func (cs corpusCharset) word(r *rand.Rand) string {
 	if len(cs.words) > 0 && r.IntN(12) == 0 {
 		return cs.words[r.IntN(len(cs.words))]
 	}
-	return corpusWords[r.IntN(len(corpusWords))]
+	return Words[r.IntN(len(Words))]
 }
 
 func (cs corpusCharset) sentence(r *rand.Rand, n int) string {

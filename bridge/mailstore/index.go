@@ -1,6 +1,8 @@
 package mailstore
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +30,36 @@ type indexText struct {
 	sent              int64  // the Date field, Unix seconds; 0 when none
 	sentDay           string // the Date field's calendar date in its own zone, "2006-01-02"; "" when none
 	attach            bool   // the message has an attachment
+	// doc is the analysis as Query confirms on it (docJSON), nil when
+	// body is not the parts' text exactly (cut to the bound, or changed
+	// by clean): Query analyses the message again then.
+	doc []byte
+}
+
+// storedDoc is what Query's confirmation (searchquery.Match) and its hits
+// read of a message's analysis, apart from the text of its parts, which
+// is body_text.body: Parts holds each part's length in bytes there, the
+// parts following one another, each with a line feed after it.
+type storedDoc struct {
+	From, To, Cc, Bcc  []mailtext.Address    `json:",omitempty"`
+	Subject, MessageID string                `json:",omitempty"`
+	Date               time.Time             `json:",omitzero"`
+	Attachments        []mailtext.Attachment `json:",omitempty"`
+	Parts              []int                 `json:",omitempty"`
+}
+
+// message rebuilds the analysis from d and body.
+func (d *storedDoc) message(body string) (*mailtext.Message, error) {
+	m := &mailtext.Message{From: d.From, To: d.To, Cc: d.Cc, Bcc: d.Bcc, Subject: d.Subject,
+		MessageID: d.MessageID, Date: d.Date, Attachments: d.Attachments}
+	for _, n := range d.Parts {
+		if n < 0 || n+1 > len(body) {
+			return nil, errors.New("stored analysis does not fit the indexed text")
+		}
+		m.Parts = append(m.Parts, mailtext.Part{Text: body[:n]})
+		body = body[n+1:]
+	}
+	return m, nil
 }
 
 // extractText analyses a message with mailtext.Analyze for the index:
@@ -63,11 +95,14 @@ func extractText(raw []byte) indexText {
 	writeAddresses(&to, m.To, m.Cc)
 	t.from, t.to = clean(from.String(), maxIndexedField), clean(to.String(), 2*maxIndexedField)
 	var body strings.Builder
+	d := storedDoc{From: m.From, To: m.To, Cc: m.Cc, Bcc: m.Bcc, Subject: m.Subject, MessageID: m.MessageID,
+		Date: m.Date, Attachments: m.Attachments}
 	for _, p := range m.Parts {
 		if body.Len() >= maxIndexedBody {
 			break
 		}
 		body.WriteString(p.Text + "\n")
+		d.Parts = append(d.Parts, len(p.Text))
 	}
 	for _, a := range m.Attachments {
 		if a.Filename != "" {
@@ -75,6 +110,9 @@ func extractText(raw []byte) indexText {
 		}
 	}
 	t.body = clean(body.String(), maxIndexedBody)
+	if len(d.Parts) == len(m.Parts) && t.body == body.String() {
+		t.doc, _ = json.Marshal(d) // of strings, numbers and times: cannot fail
+	}
 	if !m.Date.IsZero() {
 		t.sent, t.sentDay = m.Date.Unix(), m.Date.Format(time.DateOnly)
 	}
@@ -147,13 +185,13 @@ func trigramMatch(cols []string, text string) string {
 // table is TEMP: in memory (temp_store=memory), never on disk.
 const indexQueueSchema = `CREATE TEMP TABLE IF NOT EXISTS index_queue (
 	id INTEGER PRIMARY KEY, subject TEXT, sender TEXT, rcpt TEXT, hdr TEXT, body TEXT,
-	sent INTEGER, sent_day TEXT, attach INTEGER)`
+	sent INTEGER, sent_day TEXT, attach INTEGER, doc BLOB)`
 
 // queueIndex queues the index rows of content id.
 func queueIndex(c *conn, id int64, t indexText) error {
-	_, err := c.exec(`INSERT INTO temp.index_queue(id, subject, sender, rcpt, hdr, body, sent, sent_day, attach)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, t.subject, t.from, t.to, t.header, t.body, t.sentValue(), t.dayValue(), t.attach)
+	_, err := c.exec(`INSERT INTO temp.index_queue(id, subject, sender, rcpt, hdr, body, sent, sent_day, attach, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, t.subject, t.from, t.to, t.header, t.body, t.sentValue(), t.dayValue(), t.attach, t.doc)
 	if err != nil {
 		return fmt.Errorf("index content %d: %w", id, err)
 	}
@@ -185,7 +223,8 @@ func flushIndex(c *conn) error {
 	}
 	for _, q := range []string{
 		`INSERT INTO search(rowid, subject, sender, rcpt, hdr) SELECT id, subject, sender, rcpt, hdr FROM temp.index_queue`,
-		`INSERT INTO body_text(id, body, sent, sent_day, attach) SELECT id, body, sent, sent_day, attach FROM temp.index_queue`,
+		`INSERT INTO body_text(id, body, doc) SELECT id, body, doc FROM temp.index_queue`,
+		`INSERT INTO content_info(id, sent, sent_day, attach) SELECT id, sent, sent_day, attach FROM temp.index_queue`,
 		`INSERT INTO body_search(rowid, body) SELECT id, body FROM temp.index_queue`,
 		`DELETE FROM temp.index_queue`,
 	} {

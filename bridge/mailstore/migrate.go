@@ -32,7 +32,17 @@ INSERT INTO counter(name, value) VALUES ('modseq', 1);`)
 	return nil
 }
 
-// bodySearchSchema is the trigram index of body_text (schema notes).
+// contentInfoSchema and bodySearchSchema are what version 3 adds (schema
+// notes): the facts of a content umbra search selects by, and the trigram
+// index of body_text.
+const contentInfoSchema = `CREATE TABLE content_info (
+	id       INTEGER PRIMARY KEY, -- content.id
+	sent     INTEGER,
+	sent_day TEXT,
+	attach   INTEGER NOT NULL
+);
+`
+
 const bodySearchSchema = `CREATE VIRTUAL TABLE body_search USING fts5(body, content = '', contentless_delete = 1,
 	tokenize = 'trigram', detail = none);`
 
@@ -44,19 +54,17 @@ const (
 )
 
 // migrateV3 turns a version 2 store into version 3, in the migration's
-// transaction: body_text gains the Date and attachment columns and
-// body_search indexes it, and every stored message is indexed again from
+// transaction: body_text gains the analysis column, content_info the
+// Date and attachment facts, and body_search indexes body_text, and every stored message is indexed again from
 // mailtext.Analyze (extractText), whose reading of headers, charsets and
 // HTML is better than version 2's. A big store takes a while (about as
 // long as adding its mail did): progress goes to the default logger.
 func migrateV3(c *conn) error {
 	err := c.c.Exec(`
-ALTER TABLE body_text ADD COLUMN sent INTEGER;
-ALTER TABLE body_text ADD COLUMN sent_day TEXT;
-ALTER TABLE body_text ADD COLUMN attach INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE body_text ADD COLUMN doc BLOB;
 DELETE FROM body_text;
 DELETE FROM search;
-` + bodySearchSchema)
+` + contentInfoSchema + bodySearchSchema)
 	if err != nil {
 		return fmt.Errorf("migrate to version 3: %w", err)
 	}

@@ -110,14 +110,14 @@ func TestSubscriptionsIndependent(t *testing.T) {
 }
 
 // toV2 turns a version 3 store into version 2, as far as a migration can
-// tell: body_text without its new columns and body_search, and the
+// tell: body_text without its new column, no body_search and
+// content_info, and the
 // version 2 reading of messages in the indexes (here: text it would not
 // have found).
 const toV2 = `
 DROP TABLE body_search;
-ALTER TABLE body_text DROP COLUMN sent;
-ALTER TABLE body_text DROP COLUMN sent_day;
-ALTER TABLE body_text DROP COLUMN attach;
+DROP TABLE content_info;
+ALTER TABLE body_text DROP COLUMN doc;
 UPDATE body_text SET body = 'stale';
 UPDATE search SET subject = 'stale', sender = 'stale', rcpt = 'stale', hdr = 'stale';
 PRAGMA user_version = 2;`

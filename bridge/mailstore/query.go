@@ -2,6 +2,7 @@ package mailstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -45,13 +46,15 @@ func (m Message) Tags() []string {
 // else internal date): the query compiles to SQL that selects candidates
 // by the trigram indexes (words of three characters or more) and by
 // folder, keyword, date and attachment, and each candidate is confirmed
-// by searchquery.Match on mailtext.Analyze of its content, so that the
-// hits are exactly what a scan of every message would find. A message
-// the analysis refuses matches nothing.
+// by searchquery.Match on mailtext.Analyze's reading of its content (as
+// the index stored it), so that the hits are exactly what a scan of every
+// message would find. A message the analysis refuses matches nothing.
+// A Hit's Analysis has the fields Match reads and the Message-ID; its
+// Parts have their text only.
 func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions) ([]Hit, error) {
 	where, args, _ := compile(q)
 	sql := `SELECT m.id, m.content_id, b.name, m.flags FROM message m JOIN mailbox b ON b.id = m.mailbox_id
-		JOIN body_text t ON t.id = m.content_id WHERE (` + where + `)`
+		JOIN content_info t ON t.id = m.content_id WHERE (` + where + `)`
 	if opt.Folder != "" {
 		name, err := canonicalName(opt.Folder)
 		if err != nil {
@@ -82,12 +85,11 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 		if opt.Limit > 0 && len(hits) >= opt.Limit {
 			break
 		}
-		raw, err := s.Content(ctx, cd.contentID)
+		a, err := s.analysis(ctx, cd.contentID)
 		if err != nil {
 			return nil, err
 		}
-		a, err := mailtext.Analyze(raw, mailtext.Limits{MaxSize: MaxMessageSize})
-		if err != nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
+		if a == nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
 			continue
 		}
 		m, err := s.Get(ctx, cd.id)
@@ -103,6 +105,45 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 	return hits, nil
 }
 
+// analysis returns the analysis of a content as the index stored it
+// (storedDoc), or as mailtext.Analyze makes it again where the index
+// could not store it whole; nil for a message the analysis refuses.
+func (s *Store) analysis(ctx context.Context, contentID int64) (*mailtext.Message, error) {
+	var body string
+	var doc []byte
+	err := s.read(ctx, func(c *conn) error {
+		return c.queryRow(`SELECT body, doc FROM body_text WHERE id = ?`, func(st *sqlite3.Stmt) error {
+			if st.ColumnType(1) != sqlite3.NULL {
+				body, doc = st.ColumnText(0), st.ColumnBlob(1, nil)
+			}
+			return nil
+		}, contentID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: read the index of content %d: %w", contentID, err)
+	}
+	if doc != nil {
+		var d storedDoc
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return nil, fmt.Errorf("mailstore: content %d: stored analysis: %w", contentID, err)
+		}
+		m, err := d.message(body)
+		if err != nil {
+			return nil, fmt.Errorf("mailstore: content %d: %w", contentID, err)
+		}
+		return m, nil
+	}
+	raw, err := s.Content(ctx, contentID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mailtext.Analyze(raw, mailtext.Limits{MaxSize: MaxMessageSize})
+	if err != nil {
+		return nil, nil // matches nothing: a scan of the store could not read it either
+	}
+	return m, nil
+}
+
 // headerFields are the trigram index columns of the text fields of the
 // query language; a word without a field looks in every column and in
 // the body index.
@@ -113,7 +154,7 @@ var headerFields = map[searchquery.Field][]string{
 }
 
 // compile turns n into an SQL condition on message m, mailbox b and
-// body_text t that holds for every message n matches (a candidate), and
+// content_info t that holds for every message n matches (a candidate), and
 // exactly for those when exact: words look up trigrams, which finds a
 // superset; folder, tag, date and attachment conditions are exact. A
 // negation of an inexact condition cannot narrow anything: it compiles
@@ -216,4 +257,31 @@ func (s *Store) TagCounts(ctx context.Context) ([]TagCount, error) {
 		out = append(out, *counts[k])
 	}
 	return out, nil
+}
+
+// Sizes are the bytes of a store's mail and search index, for benchmarks.
+type Sizes struct {
+	Mail  int64 // stored messages (header and body sections), each content once
+	Index int64 // the trigram indexes' segments and the indexed (decoded) text they answer from
+}
+
+// Sizes sums the bytes of the rows of the mail and of the index; SQLite's
+// page overhead (free space, b-tree interior pages) is in neither.
+func (s *Store) Sizes(ctx context.Context) (Sizes, error) {
+	var z Sizes
+	err := s.read(ctx, func(c *conn) (err error) {
+		if z.Mail, err = c.int64Row(`SELECT coalesce(sum(length(header) + length(body)), 0) FROM content`); err != nil {
+			return err
+		}
+		z.Index, err = c.int64Row(`SELECT
+			(SELECT coalesce(sum(length(block)), 0) FROM search_data) +
+			(SELECT coalesce(sum(length(block)), 0) FROM body_search_data) +
+			(SELECT coalesce(sum(length(c0) + length(c1) + length(c2) + length(c3)), 0) FROM search_content) +
+			(SELECT coalesce(sum(length(body)), 0) FROM body_text)`)
+		return err
+	})
+	if err != nil {
+		return z, fmt.Errorf("mailstore: sizes: %w", err)
+	}
+	return z, nil
 }

@@ -34,9 +34,11 @@ const (
 //     with comments is found by its name and its bare address. What goes
 //     in is mailtext.Analyze's reading of the message (extractText).
 //   - body_text holds the decoded text of every part (HTML as text) and
-//     the attachment names, with the Date field (sent, Unix seconds, and
-//     sent_day, its calendar date in its own zone) and whether the message
-//     has an attachment, for umbra search. body_search indexes the text
+//     the attachment names, and the rest of the analysis that umbra
+//     search confirms candidates on (storedDoc). content_info has the
+//     Date field (sent, Unix seconds, and sent_day, its calendar date in
+//     its own zone) and whether the message has an attachment: apart, so
+//     that selecting and sorting candidates reads no text. body_search indexes the text
 //     by trigrams too, contentless (the text is in body_text) and with
 //     detail=none: no positions, so a third of the cost and size of a
 //     full trigram index; a search looks up the trigrams of its text for
@@ -103,12 +105,11 @@ CREATE INDEX message_pending ON message(change) WHERE change > pushed;
 
 CREATE VIRTUAL TABLE search USING fts5(subject, sender, rcpt, hdr, tokenize = 'trigram');
 CREATE TABLE body_text (
-	id       INTEGER PRIMARY KEY, -- content.id
-	body     TEXT NOT NULL,
-	sent     INTEGER,
-	sent_day TEXT,
-	attach   INTEGER NOT NULL DEFAULT 0
+	id   INTEGER PRIMARY KEY, -- content.id
+	body TEXT NOT NULL,
+	doc  BLOB -- storedDoc, JSON
 );
+` + contentInfoSchema + `
 ` + bodySearchSchema + `
 
 CREATE TABLE doc (
