@@ -149,12 +149,14 @@ const maxTrigrams = 24
 // trigrams of its words of three characters or more, each a one-token
 // phrase, all required, in cols (none: every column). A trigram index
 // folds case as the trigram tokenizer's case_sensitive 0 does; white space
-// is left out, since a query's space may stand for a line break. "" when
+// is left out, since a query's space may stand for a line break, and so
+// is NUL. "" when
 // text has no such word: the index cannot narrow the search.
 func trigramMatch(cols []string, text string) string {
 	var terms []string
 	seen := map[string]bool{}
-	for _, w := range strings.FieldsFunc(text, unicode.IsSpace) {
+	// NUL is indexed as a space (clean), and ends an FTS5 query string.
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return unicode.IsSpace(r) || r == 0 }) {
 		for utf8.RuneCountInString(w) >= 3 && len(terms) < maxTrigrams {
 			_, a := utf8.DecodeRuneInString(w)
 			_, b := utf8.DecodeRuneInString(w[a:])

@@ -15,7 +15,7 @@ import (
 
 // corpusStore fills a store with n generated messages (mailcorpus) in
 // three folders, some tagged, and returns it.
-func corpusStore(t *testing.T, n int) *Store {
+func corpusStore(t testing.TB, n int) *Store {
 	t.Helper()
 	ctx := context.Background()
 	s, _ := openTest(t)
@@ -53,7 +53,7 @@ type scanned struct {
 
 // scanDocs analyses every message of the store, newest first as Query
 // orders; a message the analysis refuses is left out (it matches nothing).
-func scanDocs(t *testing.T, s *Store) []scanned {
+func scanDocs(t testing.TB, s *Store) []scanned {
 	t.Helper()
 	ctx := context.Background()
 	boxes, err := s.Mailboxes(ctx)
