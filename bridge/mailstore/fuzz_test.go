@@ -122,14 +122,7 @@ func FuzzQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		hits, err := s.Query(ctx, q, QueryOptions{})
-		if err != nil {
-			t.Fatalf("Query(%q): %v", text, err)
-		}
-		var got []int64
-		for _, h := range hits {
-			got = append(got, h.ID)
-		}
+		got := queryIDs(t, s, q)
 		if want := scan(docs, q); !slices.Equal(got, want) {
 			t.Fatalf("Query(%q) = %v, scan %v", text, got, want)
 		}

@@ -102,6 +102,20 @@ func scan(docs []scanned, q searchquery.Node) []int64 {
 	return ids
 }
 
+// queryIDs runs Query and returns the ids of its hits.
+func queryIDs(t testing.TB, s *Store, q searchquery.Node) []int64 {
+	t.Helper()
+	hits, err := s.Query(context.Background(), q, QueryOptions{})
+	if err != nil {
+		t.Fatalf("Query(%q): %v", q.String(), err)
+	}
+	var ids []int64
+	for _, h := range hits {
+		ids = append(ids, h.ID)
+	}
+	return ids
+}
+
 // corpusQueries are queries with known answers on the corpus: every one
 // but the last few finds something (checked), in charsets, fields,
 // substrings inside words, HTML-only mail, attachment names.
@@ -135,14 +149,7 @@ func TestQueryMatchesScan(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", qs, err)
 		}
-		hits, err := s.Query(ctx, q, QueryOptions{})
-		if err != nil {
-			t.Fatalf("Query(%q): %v", qs, err)
-		}
-		var got []int64
-		for _, h := range hits {
-			got = append(got, h.ID)
-		}
+		got := queryIDs(t, s, q)
 		want := scan(docs, q)
 		if !slices.Equal(got, want) {
 			t.Errorf("Query(%q): %d hits %v\nscan: %d %v", qs, len(got), got, len(want), want)

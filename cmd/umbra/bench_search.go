@@ -140,17 +140,6 @@ func (b *benchSearch) say(format string, args ...any) {
 	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
 }
 
-// benchSize is the size of message i: the bench mix.
-func benchSize(i int) int {
-	switch p := i % 100; {
-	case p < 35:
-		return 4 << 10
-	case p < 97:
-		return 50 << 10
-	}
-	return 500 << 10
-}
-
 // generate writes the Maildir (cur/, each message seen).
 func (b *benchSearch) generate(n int) error {
 	for _, d := range []string{"cur", "new", "tmp"} {
@@ -161,7 +150,7 @@ func (b *benchSearch) generate(n int) error {
 	r := mrand.New(mrand.NewPCG(14, 2026))
 	t0 := time.Now()
 	for i := range n {
-		msg := mailcorpus.Message(r, i, benchSize(i))
+		msg := mailcorpus.Message(r, i, testnet.MixSize(i))
 		name := filepath.Join(b.maildir, "cur", fmt.Sprintf("%d.%06d.bench:2,S", 1700000000+i, i))
 		if err := os.WriteFile(name, msg, 0o600); err != nil {
 			return err

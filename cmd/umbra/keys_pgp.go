@@ -96,14 +96,21 @@ func runKeysImport(c *cmd) error {
 	return nil
 }
 
-func runKeysPGPExport(c *cmd) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(0, 1)
-	if err != nil {
-		return err
+// accountVerb declares a verb's account flags (--dir, --account,
+// --password-file), parses min to max arguments and opens the account's
+// vault as openBridgeAccount does.
+func accountVerb(c *cmd, min, max int) (dir string, password []byte, keys *vault.Keys, args []string, err error) {
+	d, account := bridgeDir(c)
+	pw := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
+	if args, err = c.parse(min, max); err != nil {
+		return "", nil, nil, nil, err
 	}
-	d, pw, keys, err := openBridgeAccount(c, dir, account, password)
+	dir, password, keys, err = openBridgeAccount(c, d, account, pw)
+	return dir, password, keys, args, err
+}
+
+func runKeysPGPExport(c *cmd) error {
+	d, pw, keys, args, err := accountVerb(c, 0, 1)
 	if err != nil {
 		return err
 	}

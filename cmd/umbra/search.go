@@ -81,15 +81,10 @@ func parseQuery(query string) (searchquery.Node, error) {
 	return q, err
 }
 
-// storeVerb opens the account's vault, as the bridge does, and runs fn.
+// storeVerb opens the account's vault, as the bridge does, and runs fn
+// with min to max arguments.
 func storeVerb(c *cmd, min, max int, fn func(ctx context.Context, dir string, keys *vault.Keys, args []string) error) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(min, max)
-	if err != nil {
-		return err
-	}
-	d, _, keys, err := openBridgeAccount(c, dir, account, password)
+	d, _, keys, args, err := accountVerb(c, min, max)
 	if err != nil {
 		return err
 	}
