@@ -64,11 +64,66 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 		args = append(args, name)
 	}
 	sql += ` ORDER BY coalesce(t.sent, m.internal_date / 1000000000) DESC, m.id DESC`
-	type candidate struct {
-		id, contentID int64
-		folder        string
-		tags          []string
+	// With a limit, candidates come a page at a time: a common word makes
+	// every message a candidate, and the newest few usually confirm.
+	page := 0
+	if opt.Limit > 0 {
+		page = max(2*opt.Limit, minQueryPage)
+		sql += ` LIMIT ? OFFSET ?`
 	}
+	var hits []Hit
+	seen := map[int64]bool{} // a message moved between pages is taken once
+	for offset := 0; ; offset += page {
+		pageArgs := args
+		if page > 0 {
+			pageArgs = append(slices.Clone(args), page, offset)
+		}
+		cands, err := s.candidates(ctx, sql, pageArgs)
+		if err != nil {
+			return nil, fmt.Errorf("mailstore: query %q: %w", q.String(), err)
+		}
+		for _, cd := range cands {
+			if opt.Limit > 0 && len(hits) >= opt.Limit {
+				return hits, nil
+			}
+			if seen[cd.id] {
+				continue
+			}
+			seen[cd.id] = true
+			a, err := s.analysis(ctx, cd.contentID)
+			if err != nil {
+				return nil, err
+			}
+			if a == nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
+				continue
+			}
+			m, err := s.Get(ctx, cd.id)
+			if err != nil {
+				return nil, err
+			}
+			h := Hit{Message: m, Analysis: a, Date: a.Date}
+			if h.Date.IsZero() {
+				h.Date = m.InternalDate
+			}
+			hits = append(hits, h)
+		}
+		if page == 0 || len(cands) < page {
+			return hits, nil
+		}
+	}
+}
+
+// minQueryPage is the fewest candidates Query reads at a time.
+const minQueryPage = 64
+
+// candidate is a message Query's SQL selected.
+type candidate struct {
+	id, contentID int64
+	folder        string
+	tags          []string
+}
+
+func (s *Store) candidates(ctx context.Context, sql string, args []any) ([]candidate, error) {
 	var cands []candidate
 	err := s.read(ctx, func(c *conn) error {
 		return c.query(sql, func(st *sqlite3.Stmt) error {
@@ -77,32 +132,7 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 			return nil
 		}, args...)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("mailstore: query %q: %w", q.String(), err)
-	}
-	var hits []Hit
-	for _, cd := range cands {
-		if opt.Limit > 0 && len(hits) >= opt.Limit {
-			break
-		}
-		a, err := s.analysis(ctx, cd.contentID)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
-			continue
-		}
-		m, err := s.Get(ctx, cd.id)
-		if err != nil {
-			return nil, err
-		}
-		h := Hit{Message: m, Analysis: a, Date: a.Date}
-		if h.Date.IsZero() {
-			h.Date = m.InternalDate
-		}
-		hits = append(hits, h)
-	}
-	return hits, nil
+	return cands, err
 }
 
 // analysis returns the analysis of a content as the index stored it
