@@ -26,6 +26,7 @@ const (
 type indexText struct {
 	subject, from, to string
 	header            string // every header field, "Name: value" lines
+	bcc               string // the Bcc addresses as from and to have theirs, for body_search
 	body              string // the text of every part, then the attachment names
 	sent              int64  // the Date field, Unix seconds; 0 when none
 	sentDay           string // the Date field's calendar date in its own zone, "2006-01-02"; "" when none
@@ -93,6 +94,9 @@ func extractText(raw []byte) indexText {
 	t.header = clean(hdr.String(), maxIndexedHeader)
 	writeAddresses(&from, m.From)
 	writeAddresses(&to, m.To, m.Cc)
+	var bcc strings.Builder
+	writeAddresses(&bcc, m.Bcc)
+	t.bcc = clean(bcc.String(), maxIndexedField)
 	t.from, t.to = clean(from.String(), maxIndexedField), clean(to.String(), 2*maxIndexedField)
 	var body strings.Builder
 	d := storedDoc{From: m.From, To: m.To, Cc: m.Cc, Bcc: m.Bcc, Subject: m.Subject, MessageID: m.MessageID,
@@ -187,13 +191,13 @@ func trigramMatch(cols []string, text string) string {
 // table is TEMP: in memory (temp_store=memory), never on disk.
 const indexQueueSchema = `CREATE TEMP TABLE IF NOT EXISTS index_queue (
 	id INTEGER PRIMARY KEY, subject TEXT, sender TEXT, rcpt TEXT, hdr TEXT, body TEXT,
-	sent INTEGER, sent_day TEXT, attach INTEGER, doc BLOB)`
+	sent INTEGER, sent_day TEXT, attach INTEGER, doc BLOB, bcc TEXT)`
 
 // queueIndex queues the index rows of content id.
 func queueIndex(c *conn, id int64, t indexText) error {
-	_, err := c.exec(`INSERT INTO temp.index_queue(id, subject, sender, rcpt, hdr, body, sent, sent_day, attach, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, t.subject, t.from, t.to, t.header, t.body, t.sentValue(), t.dayValue(), t.attach, t.doc)
+	_, err := c.exec(`INSERT INTO temp.index_queue(id, subject, sender, rcpt, hdr, body, sent, sent_day, attach, doc, bcc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, t.subject, t.from, t.to, t.header, t.body, t.sentValue(), t.dayValue(), t.attach, t.doc, t.bcc)
 	if err != nil {
 		return fmt.Errorf("index content %d: %w", id, err)
 	}
@@ -227,7 +231,7 @@ func flushIndex(c *conn) error {
 		`INSERT INTO search(rowid, subject, sender, rcpt, hdr) SELECT id, subject, sender, rcpt, hdr FROM temp.index_queue`,
 		`INSERT INTO body_text(id, body, doc) SELECT id, body, doc FROM temp.index_queue`,
 		`INSERT INTO content_info(id, sent, sent_day, attach) SELECT id, sent, sent_day, attach FROM temp.index_queue`,
-		`INSERT INTO body_search(rowid, body) SELECT id, body FROM temp.index_queue`,
+		`INSERT INTO body_search(rowid, body) SELECT id, concat_ws(char(10), body, hdr, sender, rcpt, bcc) FROM temp.index_queue`,
 		`DELETE FROM temp.index_queue`,
 	} {
 		if _, err := c.exec(q); err != nil {

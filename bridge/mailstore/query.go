@@ -201,11 +201,23 @@ func compile(n searchquery.Node) (where string, args []any, exact bool) {
 		if len(nodes) == 0 {
 			return empty, nil, true
 		}
-		var parts []string
+		var parts, words []string
 		exact = true
 		for _, c := range nodes {
+			// The words of an And look up their trigrams together: one
+			// FTS5 query intersects them, where one query each would
+			// leave SQLite to intersect their candidates row by row.
+			if t, ok := c.(searchquery.Term); ok && op == " AND " && t.Field == searchquery.FieldText {
+				if q := trigramMatch(nil, t.Text); q != "" {
+					words, exact = append(words, q), false
+					continue
+				}
+			}
 			w, a, e := compile(c)
 			parts, args, exact = append(parts, "("+w+")"), append(args, a...), exact && e
+		}
+		if len(words) > 0 {
+			parts, args = append(parts, textMatch), append(args, strings.Join(words, " AND "))
 		}
 		return strings.Join(parts, op), args, exact
 	case searchquery.Not:
@@ -248,13 +260,15 @@ func compileTerm(t searchquery.Term) (string, []any, bool) {
 	if q == "" {
 		return "1", nil, false
 	}
-	w, args := "m.content_id IN (SELECT rowid FROM search WHERE search MATCH ?)", []any{q}
 	if !header {
-		w += " OR m.content_id IN (SELECT rowid FROM body_search WHERE body_search MATCH ?)"
-		args = append(args, q)
+		return textMatch, []any{q}, false
 	}
-	return w, args, false
+	return "m.content_id IN (SELECT rowid FROM search WHERE search MATCH ?)", []any{q}, false
 }
+
+// textMatch selects the candidates of words without a field: body_search
+// indexes all the text they look in (schema notes).
+const textMatch = "m.content_id IN (SELECT rowid FROM body_search WHERE body_search MATCH ?)"
 
 // TagCount is a keyword and the number of messages carrying it.
 type TagCount struct {
