@@ -313,13 +313,17 @@ func (b *benchSearch) print(w io.Writer, n int, took time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tUmbra\tnotmuch\tnotmuch ÷ Umbra")
 	ratio := func(nm, um float64) string {
-		if nm == 0 || um == 0 {
+		if !(nm > 0 && um > 0) { // notmuch not run (--no-notmuch): NaN or 0
 			return "-"
 		}
 		return fmt.Sprintf("%.2f×", nm/um)
 	}
-	fmt.Fprintf(tw, "import+index msgs/s\t%.0f\t%.0f\t%s\n", u.index.PerSecond(), m.index.PerSecond(), ratio(u.index.PerSecond(), m.index.PerSecond()))
-	fmt.Fprintf(tw, "import+index MB/s\t%.1f\t%.1f\t\n", u.index.MBPerSecond(), m.index.MBPerSecond())
+	var nmRate, nmMB float64
+	if m.index.N > 0 {
+		nmRate, nmMB = m.index.PerSecond(), m.index.MBPerSecond()
+	}
+	fmt.Fprintf(tw, "import+index msgs/s\t%.0f\t%.0f\t%s\n", u.index.PerSecond(), nmRate, ratio(u.index.PerSecond(), nmRate))
+	fmt.Fprintf(tw, "import+index MB/s\t%.1f\t%.1f\t\n", u.index.MBPerSecond(), nmMB)
 	fmt.Fprintf(tw, "index size ÷ mail size\t%.2f\t%.2f\t%s\n", float64(u.indexBytes)/float64(b.mailBytes), float64(m.indexBytes)/float64(b.mailBytes), ratio(float64(m.indexBytes), float64(u.indexBytes)))
 	for k, kind := range queryKinds {
 		fmt.Fprintf(tw, "%s p50\t%s\t%s\t%s\n", kind, ms(u.lat[k].P50), ms(m.lat[k].P50), ratio(float64(m.lat[k].P50), float64(u.lat[k].P50)))
