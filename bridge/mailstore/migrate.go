@@ -41,6 +41,7 @@ const contentInfoSchema = `CREATE TABLE content_info (
 	sent_day TEXT,
 	attach   INTEGER NOT NULL
 );
+CREATE INDEX content_info_sent ON content_info(sent);
 `
 
 const bodySearchSchema = `CREATE VIRTUAL TABLE body_search USING fts5(body, content = '', contentless_delete = 1,

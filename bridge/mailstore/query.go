@@ -42,8 +42,8 @@ func (m Message) Tags() []string {
 	return tags
 }
 
-// Query returns the messages matching q, newest first (by Date field,
-// else internal date): the query compiles to SQL that selects candidates
+// Query returns the messages matching q, newest first by Date field,
+// then those without a readable one by internal date: the query compiles to SQL that selects candidates
 // by the trigram indexes (words of three characters or more) and by
 // folder, keyword, date and attachment, and each candidate is confirmed
 // by searchquery.Match on mailtext.Analyze's reading of its content (as
@@ -54,7 +54,7 @@ func (m Message) Tags() []string {
 func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions) ([]Hit, error) {
 	where, args, _ := compile(q)
 	sql := `SELECT m.id, m.content_id, b.name, m.flags FROM message m JOIN mailbox b ON b.id = m.mailbox_id
-		JOIN content_info t ON t.id = m.content_id WHERE (` + where + `)`
+		JOIN content_info t INDEXED BY content_info_sent ON t.id = m.content_id WHERE (` + where + `)`
 	if opt.Folder != "" {
 		name, err := canonicalName(opt.Folder)
 		if err != nil {
@@ -63,9 +63,12 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 		sql += ` AND b.name = ?`
 		args = append(args, name)
 	}
-	sql += ` ORDER BY coalesce(t.sent, m.internal_date / 1000000000) DESC, m.id DESC`
+	sql += ` ORDER BY t.sent DESC NULLS LAST, m.internal_date DESC, m.id DESC`
 	// With a limit, candidates come a page at a time: a common word makes
 	// every message a candidate, and the newest few usually confirm.
+	// INDEXED BY: SQLite then reads candidates in Date order and stops
+	// at the page's end, where it would otherwise look up and sort every
+	// message the trigrams select.
 	page := 0
 	if opt.Limit > 0 {
 		page = max(2*opt.Limit, minQueryPage)

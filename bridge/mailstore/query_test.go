@@ -1,6 +1,7 @@
 package mailstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -47,12 +48,13 @@ func corpusStore(t testing.TB, n int) *Store {
 
 // scanned is one message as the brute-force scan sees it.
 type scanned struct {
-	id, date int64
-	doc      searchquery.Doc
+	id, date, internal int64 // date 0: no Date field
+	doc                searchquery.Doc
 }
 
-// scanDocs analyses every message of the store, newest first as Query
-// orders; a message the analysis refuses is left out (it matches nothing).
+// scanDocs analyses every message of the store, in Query's order (by
+// Date field, newest first, then those without by internal date); a
+// message the analysis refuses is left out (it matches nothing).
 func scanDocs(t testing.TB, s *Store) []scanned {
 	t.Helper()
 	ctx := context.Background()
@@ -75,18 +77,15 @@ func scanDocs(t testing.TB, s *Store) []scanned {
 			if err != nil {
 				continue
 			}
-			d := a.Date.Unix()
-			if a.Date.IsZero() {
-				d = m.InternalDate.Unix()
+			var d int64
+			if !a.Date.IsZero() {
+				d = a.Date.Unix()
 			}
-			docs = append(docs, scanned{m.ID, d, searchquery.Doc{Msg: a, Folder: b.Name, Tags: m.Tags()}})
+			docs = append(docs, scanned{m.ID, d, m.InternalDate.UnixNano(), searchquery.Doc{Msg: a, Folder: b.Name, Tags: m.Tags()}})
 		}
 	}
 	slices.SortFunc(docs, func(a, b scanned) int {
-		if a.date != b.date {
-			return int(b.date - a.date)
-		}
-		return int(b.id - a.id)
+		return cmp.Or(cmp.Compare(b.date, a.date), cmp.Compare(b.internal, a.internal), cmp.Compare(b.id, a.id))
 	})
 	return docs
 }
