@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 # trust the bridge's CA; dovecot-imapd is the reference server of the IMAP
 # conformance suite (bridge/imapd TestConformance), run as a throw-away
 # instance of its own, never the system service.
-apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter libnss3-tools thunderbird dovecot-imapd)
+apt_packages=(python3 mutt isync gnupg postfix swaks opendkim opendkim-tools bogofilter libnss3-tools thunderbird dovecot-imapd notmuch)
 # postgresql: the PostgreSQL store's tests start a throw-away cluster with
 # its initdb and postgres, as the user "postgres" the package creates
 # (PostgreSQL refuses to run as root; see provider/store/postgres/pgtest).

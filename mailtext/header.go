@@ -12,6 +12,13 @@ import (
 func (a *analysis) envelope(h message.Header) {
 	mh := mail.Header{Header: h}
 	m := a.msg
+	for f := h.Fields(); f.Next(); {
+		v, err := f.Text()
+		if err != nil {
+			v = f.Value() // an unknown charset: the field as written
+		}
+		m.Fields = append(m.Fields, Field{Name: toUTF8([]byte(f.Key())), Value: toUTF8([]byte(v))})
+	}
 	m.From = a.addresses(mh, "From")
 	m.To = a.addresses(mh, "To")
 	m.Cc = a.addresses(mh, "Cc")
@@ -54,6 +61,15 @@ func (a *analysis) addresses(h mail.Header, key string) []Address {
 	}
 	list, err := h.AddressList(key)
 	if err != nil {
+		// net/mail cannot parse comments inside an address, as in
+		// "eve(work)@e.test"; without them it may.
+		var h2 mail.Header
+		h2.SetText(key, stripComments(headerText(h.Header, key)))
+		if l, err2 := h2.AddressList(key); err2 == nil {
+			list, err = l, nil
+		}
+	}
+	if err != nil {
 		a.defect("%s: %v", key, err)
 		if s := headerText(h.Header, key); s != "" {
 			return []Address{{Name: s}}
@@ -86,4 +102,33 @@ func (a *analysis) disposition(h message.Header) (disp, name string) {
 		}
 	}
 	return disp, strings.TrimSpace(name)
+}
+
+// stripComments removes the comments of a structured field (RFC 5322
+// §3.2.2: parenthesised, nestable, with quoted-pairs), outside quoted
+// strings.
+func stripComments(s string) string {
+	var b strings.Builder
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && (quoted || depth > 0) && i+1 < len(s):
+			if depth == 0 {
+				b.WriteByte(c)
+				b.WriteByte(s[i+1])
+			}
+			i++
+		case c == '"' && depth == 0:
+			quoted = !quoted
+			b.WriteByte(c)
+		case c == '(' && !quoted:
+			depth++
+		case c == ')' && !quoted && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

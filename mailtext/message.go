@@ -65,6 +65,11 @@ type Address struct {
 	Addr string // addr-spec, "local@domain"; may be empty when unparsable
 }
 
+// Field is one header field: its name as written and its decoded value.
+type Field struct {
+	Name, Value string
+}
+
 // Part is the decoded text of one text part.
 type Part struct {
 	// Type is the media type, lower case: "text/plain", "text/html", ...;
@@ -91,6 +96,10 @@ type Message struct {
 	MessageID         string // without angle brackets
 	ListID            string // the List-Id field (RFC 2919), decoded
 	Date              time.Time
+	// Fields are all the fields of the top-level header, in order, each
+	// value decoded as Subject is (RFC 2047 encoded words, UTF-8): what
+	// IMAP SEARCH TEXT and HEADER look in (RFC 9051 §6.4.4).
+	Fields []Field
 	// Parts are the text parts, in message order, those of attached
 	// messages (message/rfc822) included.
 	Parts       []Part

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"umbra/mailtext"
 )
@@ -110,6 +111,14 @@ func addresses(list []mailtext.Address) []string {
 // contains reports whether one of texts holds needle, case folded and
 // white space collapsed (RFC 3501 §6.4.4: substring, case-insensitive).
 func contains(needle string, texts ...string) bool {
+	// Folding maps runes one by one and white space runs to one space,
+	// so a text holding needle as it is holds it folded: the common case
+	// costs no folding.
+	for _, t := range texts {
+		if strings.Contains(t, needle) {
+			return true
+		}
+	}
 	n := fold(needle)
 	for _, t := range texts {
 		if strings.Contains(fold(t), n) {
@@ -127,6 +136,24 @@ func fold(s string) string {
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
+		if r < utf8.RuneSelf {
+			// ASCII, most of most mail: the least of a letter's orbit is
+			// its upper case (the Kelvin sign and the long s, also in
+			// the orbits of k and s, are above it).
+			if asciiSpace[r] {
+				space = true
+				continue
+			}
+			if space {
+				b.WriteByte(' ')
+			}
+			space = false
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			b.WriteByte(byte(r))
+			continue
+		}
 		if unicode.IsSpace(r) {
 			space = true
 			continue
@@ -135,14 +162,22 @@ func fold(s string) string {
 			b.WriteByte(' ')
 		}
 		space = false
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		b.WriteRune(least)
+		b.WriteRune(leastFold(r))
 	}
 	if space {
 		b.WriteByte(' ')
 	}
 	return b.String()
+}
+
+// asciiSpace marks the ASCII characters unicode.IsSpace reports.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// leastFold is the least rune of r's simple case folding orbit.
+func leastFold(r rune) rune {
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	return least
 }

@@ -3,6 +3,8 @@ package searchquery
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"umbra/mailtext"
 )
@@ -79,5 +81,19 @@ func TestFold(t *testing.T) {
 	// The Kelvin sign folds with K and k; white space runs are one space.
 	if fold("\u212A  x\n") != fold("k x ") {
 		t.Errorf("fold(%q) = %q, fold(%q) = %q", "\u212A  x\n", fold("\u212A  x\n"), "k x ", fold("k x "))
+	}
+}
+
+// TestFoldASCII: fold's ASCII fast path agrees with the general rule for
+// every ASCII character.
+func TestFoldASCII(t *testing.T) {
+	for r := rune(0); r < utf8.RuneSelf; r++ {
+		want := string(leastFold(r))
+		if unicode.IsSpace(r) {
+			want = " "
+		}
+		if got := fold(string(r)); got != want {
+			t.Errorf("fold(%q) = %q, want %q", r, got, want)
+		}
 	}
 }

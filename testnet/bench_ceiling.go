@@ -40,7 +40,9 @@ func (r Rate) PerSecond() float64 { return float64(r.N) / r.Elapsed.Seconds() }
 // MBPerSecond is 10⁶ bytes per second.
 func (r Rate) MBPerSecond() float64 { return float64(r.Bytes) / 1e6 / r.Elapsed.Seconds() }
 
-func newRate(lat []time.Duration, elapsed time.Duration, bytes int64, perCommit float64) Rate {
+// NewRate is the Rate of len(lat) operations of latencies lat that took elapsed
+// and moved bytes, perCommit operations to a commit.
+func NewRate(lat []time.Duration, elapsed time.Duration, bytes int64, perCommit float64) Rate {
 	s := slices.Clone(lat)
 	slices.Sort(s)
 	rank := func(p float64) time.Duration { return s[max(0, int(math.Ceil(p*float64(len(s))))-1)] }
@@ -74,7 +76,7 @@ func FsyncCeiling(ctx context.Context, dir string, size, n int) (Rate, error) {
 		}
 		lat[i] = time.Since(t0)
 	}
-	return newRate(lat, time.Since(start), int64(size)*int64(n), 1), nil
+	return NewRate(lat, time.Since(start), int64(size)*int64(n), 1), nil
 }
 
 // GroupCommitCeiling has writers goroutines hand n records of size bytes
@@ -256,7 +258,7 @@ func (r *run) cpuSince() time.Duration {
 
 // rate is the Rate of a finished run whose messages took lat.
 func (r *run) rate(lat []time.Duration, bytes int64, perCommit float64) Rate {
-	x := newRate(lat, r.elapsed, bytes, perCommit)
+	x := NewRate(lat, r.elapsed, bytes, perCommit)
 	x.CPU = r.cpu / time.Duration(len(lat))
 	return x
 }

@@ -337,7 +337,7 @@ func (d *DMTPBench) Relay(ctx context.Context, sealed [][]byte, senders int, pro
 			last = arrived[i]
 		}
 	}
-	r := newRate(lat, last.Sub(run.start), totalBytes(sealed), 0)
+	r := NewRate(lat, last.Sub(run.start), totalBytes(sealed), 0)
 	r.CPU = cpu / time.Duration(len(lat))
 	return r, nil
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"umbra/searchquery"
 )
 
 // FuzzIndex adds arbitrary bytes as a message: Add must succeed, Content
@@ -91,6 +94,37 @@ func FuzzExtract(f *testing.F) {
 			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) || len(s) > maxIndexedBody {
 				t.Fatalf("indexed text %q", s)
 			}
+		}
+	})
+}
+
+// FuzzQuery runs arbitrary query text through Query and Search on a small
+// store of varied messages: Query finds exactly what the brute-force scan
+// finds (so every trigram lookup compiled from the text is valid FTS5 and
+// never loses a match), and Search fails only with ErrInvalid.
+func FuzzQuery(f *testing.F) {
+	for _, q := range []string{"report", `"a b" OR -c`, "from:ali ce", "tag:work -folder:INBOX", "Ĳ", `"""`, "k\u212a", "ſs",
+		"after:2020-01-03 has:attachment", "{sender}", "a* ^b", "NEAR(x y)", `x"y`, "  \t"} {
+		f.Add(q)
+	}
+	s := corpusStore(f, 7)
+	add(f, s, "kelvin", Inbox, Remote, "K")
+	docs := scanDocs(f, s)
+	ctx := context.Background()
+	inbox := mailbox(f, s, Inbox).ID
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, field := range []Field{FieldText, FieldSubject, FieldFrom, FieldBody} {
+			if _, err := s.Search(ctx, inbox, field, text); err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Search(%d, %q): %v", field, text, err)
+			}
+		}
+		q, err := searchquery.Parse(text)
+		if err != nil {
+			return
+		}
+		got := queryIDs(t, s, q)
+		if want := scan(docs, q); !slices.Equal(got, want) {
+			t.Fatalf("Query(%q) = %v, scan %v", text, got, want)
 		}
 	})
 }

@@ -1,143 +1,136 @@
 package mailstore
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
-	"io"
-	"mime"
-	"net/mail"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
-	"github.com/emersion/go-message"
-	_ "github.com/emersion/go-message/charset" // decodes the charsets of text parts and encoded words
+	"umbra/mailtext"
 )
 
 // Bounds on the text indexed for one message: enough to find a message by
 // what a person remembers of it, while a huge message costs no more index
 // than a long one.
 const (
-	maxIndexedBody   = 64 << 10
+	maxIndexedBody   = 1 << 20
 	maxIndexedHeader = 16 << 10
 	maxIndexedField  = 4 << 10
 )
 
-// indexText is what Search looks in, decoded to UTF-8.
+// indexText is what Search and Query look in, decoded to UTF-8: the one
+// analysis of a message, mailtext.Analyze, as index columns.
 type indexText struct {
 	subject, from, to string
 	header            string // every header field, "Name: value" lines
-	body              string // the text/* parts
+	bcc               string // the Bcc addresses as from and to have theirs, for body_search
+	body              string // the text of every part, then the attachment names
+	sent              int64  // the Date field, Unix seconds; 0 when none
+	sentDay           string // the Date field's calendar date in its own zone, "2006-01-02"; "" when none
+	attach            bool   // the message has an attachment
+	// doc is the analysis as Query confirms on it (docJSON), nil when
+	// body is not the parts' text exactly (cut to the bound, or changed
+	// by clean): Query analyses the message again then.
+	doc []byte
 }
 
-// errBudget stops a Walk once the body budget is spent.
-var errBudget = errors.New("index budget spent")
+// storedDoc is what Query's confirmation (searchquery.Match) and its hits
+// read of a message's analysis, apart from the text of its parts, which
+// is body_text.body: Parts holds each part's length in bytes there, the
+// parts following one another, each with a line feed after it.
+type storedDoc struct {
+	From, To, Cc, Bcc  []mailtext.Address    `json:",omitempty"`
+	Subject, MessageID string                `json:",omitempty"`
+	Date               time.Time             `json:",omitzero"`
+	Attachments        []mailtext.Attachment `json:",omitempty"`
+	Parts              []int                 `json:",omitempty"`
+}
 
-// extractText decodes what Search needs from a message: the header fields
-// with RFC 2047 encoded words decoded, and the text of its text/* parts
-// with their transfer encoding and charset decoded (RFC 2045, 2046). It
-// never fails: whatever does not parse is indexed as far as it goes, and
-// a message whose header does not parse at all is indexed as raw text.
+// message rebuilds the analysis from d and body.
+func (d *storedDoc) message(body string) (*mailtext.Message, error) {
+	m := &mailtext.Message{From: d.From, To: d.To, Cc: d.Cc, Bcc: d.Bcc, Subject: d.Subject,
+		MessageID: d.MessageID, Date: d.Date, Attachments: d.Attachments}
+	for _, n := range d.Parts {
+		if n < 0 || n+1 > len(body) {
+			return nil, errors.New("stored analysis does not fit the indexed text")
+		}
+		m.Parts = append(m.Parts, mailtext.Part{Text: body[:n]})
+		body = body[n+1:]
+	}
+	return m, nil
+}
+
+// extractText analyses a message with mailtext.Analyze for the index:
+// header fields with RFC 2047 encoded words decoded, the text of every
+// part with its transfer encoding and charset decoded (RFC 2045, 2046),
+// HTML as the text a reader sees, and attachment names. It never fails: a
+// message the analysis refuses (no header, beyond its limits) is indexed
+// as its raw bytes.
 func extractText(raw []byte) indexText {
-	e, err := message.Read(bytes.NewReader(raw))
-	if e == nil {
-		// Not even a header section: the bytes are all there is.
+	m, err := mailtext.Analyze(raw, mailtext.Limits{MaxSize: MaxMessageSize})
+	if err != nil {
 		return indexText{body: clean(string(raw[:min(len(raw), maxIndexedBody)]), maxIndexedBody)}
 	}
-	_ = err // an unknown charset or encoding: e is still readable
-	var t indexText
-	t.subject = clean(fieldText(e.Header, "Subject"), maxIndexedField)
-	t.from, t.to = addressText(e.Header)
-	var hdr strings.Builder
-	for f := e.Header.Fields(); f.Next() && hdr.Len() < maxIndexedHeader; {
-		v, _ := f.Text() // on error, the raw value
-		hdr.WriteString(f.Key() + ": " + v + "\n")
+	t := indexText{subject: clean(m.Subject, maxIndexedField), attach: m.HasAttachment()}
+	var hdr, from, to strings.Builder
+	for _, f := range m.Fields {
+		if hdr.Len() >= maxIndexedHeader {
+			break
+		}
+		hdr.WriteString(f.Name + ": " + f.Value + "\n")
+		// The decoded fields themselves too, so that FROM and TO find
+		// what the field says even where the addresses below read it
+		// otherwise (RFC 5322 §3.4: comments, groups).
+		switch {
+		case strings.EqualFold(f.Name, "From"):
+			from.WriteString(f.Value + "\n")
+		case strings.EqualFold(f.Name, "To"), strings.EqualFold(f.Name, "Cc"):
+			to.WriteString(f.Value + "\n")
+		}
 	}
 	t.header = clean(hdr.String(), maxIndexedHeader)
-
+	writeAddresses(&from, m.From)
+	writeAddresses(&to, m.To, m.Cc)
+	var bcc strings.Builder
+	writeAddresses(&bcc, m.Bcc)
+	t.bcc = clean(bcc.String(), maxIndexedField)
+	t.from, t.to = clean(from.String(), maxIndexedField), clean(to.String(), 2*maxIndexedField)
 	var body strings.Builder
-	_ = e.Walk(func(_ []int, part *message.Entity, err error) error {
-		if part == nil {
-			return err
-		}
-		typ, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-		if typ == "" {
-			typ = "text/plain" // RFC 2045 §5.2 default
-		}
-		if !strings.HasPrefix(typ, "text/") {
-			return nil
-		}
-		left := maxIndexedBody - body.Len()
-		b, _ := io.ReadAll(io.LimitReader(part.Body, int64(left))) // a broken part yields what it has
-		s := string(b)
-		if typ == "text/html" {
-			s = stripTags(s)
-		}
-		body.WriteString(s)
-		body.WriteString("\n")
+	d := storedDoc{From: m.From, To: m.To, Cc: m.Cc, Bcc: m.Bcc, Subject: m.Subject, MessageID: m.MessageID,
+		Date: m.Date, Attachments: m.Attachments}
+	for _, p := range m.Parts {
 		if body.Len() >= maxIndexedBody {
-			return errBudget
+			break
 		}
-		return nil
-	}) // Walk's error is a broken multipart structure: the parts before it are indexed
+		body.WriteString(p.Text + "\n")
+		d.Parts = append(d.Parts, len(p.Text))
+	}
+	for _, a := range m.Attachments {
+		if a.Filename != "" {
+			body.WriteString(a.Filename + "\n")
+		}
+	}
 	t.body = clean(body.String(), maxIndexedBody)
+	if len(d.Parts) == len(m.Parts) && t.body == body.String() {
+		t.doc, _ = json.Marshal(d) // of strings, numbers and times: cannot fail
+	}
+	if !m.Date.IsZero() {
+		t.sent, t.sentDay = m.Date.Unix(), m.Date.Format(time.DateOnly)
+	}
 	return t
 }
 
-// addressText is what the sender and rcpt columns index: From, and To
-// with Cc, each as decoded and again as its parsed addresses written
-// "Name <addr>" (RFC 5322 §3.4), which drops comments and folding and
-// takes an old-style "addr (Name)" comment as the name, as Dovecot does.
-func addressText(h message.Header) (from, to string) {
-	field := func(key string) string {
-		s := fieldText(h, key)
-		if list, err := mail.ParseAddressList(stripComments(s)); err == nil {
-			for _, a := range list {
-				s += "\n" + a.Name + " <" + a.Address + ">"
-			}
-		}
-		return s
-	}
-	return clean(field("From"), maxIndexedField), clean(field("To")+"\n"+field("Cc"), 2*maxIndexedField)
-}
-
-// stripComments removes the comments of a structured field (RFC 5322
-// §3.2.2: parenthesised, nestable, with quoted-pairs), outside quoted
-// strings, which net/mail cannot parse inside an address.
-func stripComments(s string) string {
-	var b strings.Builder
-	depth, quoted := 0, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' && (quoted || depth > 0) && i+1 < len(s):
-			if depth == 0 {
-				b.WriteByte(c)
-				b.WriteByte(s[i+1])
-			}
-			i++
-		case c == '"' && depth == 0:
-			quoted = !quoted
-			b.WriteByte(c)
-		case c == '(' && !quoted:
-			depth++
-		case c == ')' && !quoted && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteByte(c)
+// writeAddresses writes each address as "Name <addr>" on a line of its
+// own, as searchquery.Match reads address fields.
+func writeAddresses(b *strings.Builder, lists ...[]mailtext.Address) {
+	for _, l := range lists {
+		for _, a := range l {
+			b.WriteString(a.Name + " <" + a.Addr + ">\n")
 		}
 	}
-	return b.String()
-}
-
-// fieldText decodes a header field's encoded words; if they do not
-// decode, the raw value.
-func fieldText(h message.Header, key string) string {
-	s, err := h.Text(key)
-	if err != nil && s == "" {
-		return h.Get(key)
-	}
-	return s
 }
 
 // clean makes s fit to index: valid UTF-8, no NUL, at most limit bytes
@@ -151,24 +144,42 @@ func clean(s string, limit int) string {
 	return s
 }
 
-// stripTags reduces HTML to its text: tags dropped, entities decoded,
-// whitespace runs (insignificant in HTML) made one space. Approximate (no
-// parser), which is enough for finding words.
-func stripTags(s string) string {
-	var b strings.Builder
-	in := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			in = true
-		case r == '>' && in:
-			in = false
-			b.WriteByte(' ')
-		case !in:
-			b.WriteRune(r)
+// maxTrigrams bounds the trigrams one search text looks up: the index
+// finds candidates, which are confirmed; more trigrams only narrow them.
+const maxTrigrams = 24
+
+// trigramMatch is an FTS5 query (https://sqlite.org/fts5.html#full_text_query_syntax)
+// that every indexed text containing text, ignoring case, matches: the
+// trigrams of its words of three characters or more, each a one-token
+// phrase, all required, in cols (none: every column). A trigram index
+// folds case as the trigram tokenizer's case_sensitive 0 does; white space
+// is left out, since a query's space may stand for a line break, and so
+// is NUL. "" when
+// text has no such word: the index cannot narrow the search.
+func trigramMatch(cols []string, text string) string {
+	var terms []string
+	seen := map[string]bool{}
+	// NUL is indexed as a space (clean), and ends an FTS5 query string.
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return unicode.IsSpace(r) || r == 0 }) {
+		for utf8.RuneCountInString(w) >= 3 && len(terms) < maxTrigrams {
+			_, a := utf8.DecodeRuneInString(w)
+			_, b := utf8.DecodeRuneInString(w[a:])
+			_, c := utf8.DecodeRuneInString(w[a+b:])
+			if tri := strings.ToLower(w[:a+b+c]); !seen[tri] {
+				seen[tri] = true
+				terms = append(terms, `"`+strings.ReplaceAll(tri, `"`, `""`)+`"`)
+			}
+			w = w[a:]
 		}
 	}
-	return strings.Join(strings.Fields(html.UnescapeString(b.String())), " ")
+	if len(terms) == 0 {
+		return ""
+	}
+	q := "(" + strings.Join(terms, " AND ") + ")"
+	if len(cols) > 0 {
+		q = "{" + strings.Join(cols, " ") + "} : " + q
+	}
+	return q
 }
 
 // indexQueueSchema is the writer connection's queue of index rows. FTS5
@@ -179,7 +190,36 @@ func stripTags(s string) string {
 // of the transaction: one flush per commit, however many messages. The
 // table is TEMP: in memory (temp_store=memory), never on disk.
 const indexQueueSchema = `CREATE TEMP TABLE IF NOT EXISTS index_queue (
-	id INTEGER PRIMARY KEY, subject TEXT, sender TEXT, rcpt TEXT, hdr TEXT, body TEXT)`
+	id INTEGER PRIMARY KEY, subject TEXT, sender TEXT, rcpt TEXT, hdr TEXT, body TEXT,
+	sent INTEGER, sent_day TEXT, attach INTEGER, doc BLOB, bcc TEXT)`
+
+// queueIndex queues the index rows of content id.
+func queueIndex(c *conn, id int64, t indexText) error {
+	_, err := c.exec(`INSERT INTO temp.index_queue(id, subject, sender, rcpt, hdr, body, sent, sent_day, attach, doc, bcc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, t.subject, t.from, t.to, t.header, t.body, t.sentValue(), t.dayValue(), t.attach, t.doc, t.bcc)
+	if err != nil {
+		return fmt.Errorf("index content %d: %w", id, err)
+	}
+	c.indexQueued = true
+	return nil
+}
+
+// sentValue and dayValue are the stored sent and sent_day: NULL for a
+// message without a readable Date field.
+func (t indexText) sentValue() any {
+	if t.sentDay == "" {
+		return nil
+	}
+	return t.sent
+}
+
+func (t indexText) dayValue() any {
+	if t.sentDay == "" {
+		return nil
+	}
+	return t.sentDay
+}
 
 // flushIndex moves the queued rows into the indexes, inside the writer's
 // transaction.
@@ -189,7 +229,9 @@ func flushIndex(c *conn) error {
 	}
 	for _, q := range []string{
 		`INSERT INTO search(rowid, subject, sender, rcpt, hdr) SELECT id, subject, sender, rcpt, hdr FROM temp.index_queue`,
-		`INSERT INTO body_text(id, body) SELECT id, body FROM temp.index_queue`,
+		`INSERT INTO body_text(id, body, doc) SELECT id, body, doc FROM temp.index_queue`,
+		`INSERT INTO content_info(id, sent, sent_day, attach) SELECT id, sent, sent_day, attach FROM temp.index_queue`,
+		`INSERT INTO body_search(rowid, body) SELECT id, concat_ws(char(10), body, hdr, sender, rcpt, bcc) FROM temp.index_queue`,
 		`DELETE FROM temp.index_queue`,
 	} {
 		if _, err := c.exec(q); err != nil {

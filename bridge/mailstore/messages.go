@@ -182,10 +182,7 @@ func putContent(c *conn, sum, header, body []byte, text indexText) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	_, err = c.exec(`INSERT INTO temp.index_queue(id, subject, sender, rcpt, hdr, body) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, text.subject, text.from, text.to, text.header, text.body)
-	c.indexQueued = true
-	return id, err
+	return id, queueIndex(c, id, text)
 }
 
 // newRow is a message row to insert.

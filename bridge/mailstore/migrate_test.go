@@ -2,6 +2,7 @@ package mailstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -23,8 +24,7 @@ func TestMigrateV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Turn it into version 1, as far as the migration can tell.
-	s.wmu.Lock()
-	err := s.w.c.Exec(`
+	s = downgrade(t, s, path, toV2+`
 ALTER TABLE mailbox ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;
 UPDATE mailbox SET subscribed = (name IN (SELECT name FROM subscription));
 DROP TABLE subscription;
@@ -36,14 +36,6 @@ ALTER TABLE mailbox DROP COLUMN highest_modseq;
 ALTER TABLE message DROP COLUMN modseq;
 DELETE FROM counter WHERE name = 'modseq';
 PRAGMA user_version = 1;`)
-	s.wmu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, path)
 	subs, err := s.Subscriptions(ctx)
 	if err != nil || !slices.Equal(subs, []string{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}) {
 		t.Errorf("subscriptions after migration: %v, %v", subs, err)
@@ -106,6 +98,62 @@ func TestSubscriptionsIndependent(t *testing.T) {
 	if !mailbox(t, s, "Renamed").Subscribed {
 		t.Error("another device's rename lost the subscription")
 	}
+}
+
+// toV2 turns a version 3 store into version 2, as far as a migration can
+// tell: body_text without its new column, no body_search and
+// content_info, and the
+// version 2 reading of messages in the indexes (here: text it would not
+// have found).
+const toV2 = `
+DROP TABLE body_search;
+DROP TABLE content_info;
+ALTER TABLE body_text DROP COLUMN doc;
+UPDATE body_text SET body = 'stale';
+UPDATE search SET subject = 'stale', sender = 'stale', rcpt = 'stale', hdr = 'stale';
+PRAGMA user_version = 2;`
+
+// TestMigrateV3: a version 2 store opens as version 3 with every message
+// indexed again from mailtext's analysis (HTML as text, charsets, the
+// attachment names) and searchable by IMAP SEARCH and Query.
+func TestMigrateV3(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openTest(t)
+	for i, mime := range []string{
+		"From: a@a.test\r\nSubject: =?iso-8859-1?q?caf=E9?=\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n" +
+			"Content-Type: text/html; charset=koi8-r\r\n\r\n<p>\xf0\xd2\xc9\xd7\xc5\xd4</p>\r\n",
+		"From: b@b.test\r\nSubject: files\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n" +
+			"Content-Type: text/plain\r\n\r\nsee attached\r\n--X\r\nContent-Type: application/pdf; name=report-2026.pdf\r\n\r\n%PDF\r\n--X--\r\n",
+	} {
+		if _, _, err := s.Add(ctx, NewMessage{Key: fmt.Sprint(i), Mailbox: Inbox, MIME: []byte(mime)}, Remote); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = downgrade(t, s, path, toV2)
+	checkSearches(t, s, mailbox(t, s, Inbox).ID, []searchCase{
+		{FieldSubject, "CAFÉ", []uint32{1}},
+		{FieldBody, "привет", []uint32{1}},
+		{FieldBody, "<p>", nil},
+		{FieldBody, "report-2026", []uint32{2}},
+		{FieldText, "stale", nil},
+	})
+}
+
+// downgrade runs sql, which makes the store at path look as an older
+// version would have left it, closes it and opens it again (migrating).
+func downgrade(t *testing.T, s *Store, path, sql string) *Store {
+	t.Helper()
+	s.wmu.Lock()
+	err := s.w.c.Exec(sql)
+	s.wmu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return reopen(t, path)
 }
 
 // reopen opens the store at path again, closing it when the test ends.

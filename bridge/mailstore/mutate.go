@@ -263,7 +263,7 @@ func collectContent(c *conn, contentID int64) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	for _, q := range []string{`DELETE FROM search WHERE rowid = ?`, `DELETE FROM body_text WHERE id = ?`, `DELETE FROM temp.index_queue WHERE id = ?`} {
+	for _, q := range []string{`DELETE FROM search WHERE rowid = ?`, `DELETE FROM body_text WHERE id = ?`, `DELETE FROM body_search WHERE rowid = ?`, `DELETE FROM content_info WHERE id = ?`, `DELETE FROM temp.index_queue WHERE id = ?`} {
 		if _, err := c.exec(q, contentID); err != nil {
 			return err
 		}

@@ -103,10 +103,11 @@ func (s *Store) openWriter() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(c); err != nil {
+	// The index queue first: migrating to version 3 indexes through it.
+	if err := c.c.Exec(indexQueueSchema); err != nil {
 		return nil, errors.Join(err, c.close())
 	}
-	if err := c.c.Exec(indexQueueSchema); err != nil {
+	if err := migrate(c); err != nil {
 		return nil, errors.Join(err, c.close())
 	}
 	return c, nil

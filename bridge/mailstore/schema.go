@@ -11,11 +11,12 @@ import (
 // user_version; applicationID (PRAGMA application_id, "Umbr") marks the
 // file as a mailstore (https://sqlite.org/pragma.html#pragma_application_id).
 const (
-	schemaVersion = 2
+	schemaVersion = 3
 	applicationID = 0x556d6272
 )
 
-// schema is version 2 (migrateV2 makes it of version 1). Notes:
+// schema is version 3 (migrateV2 and migrateV3 make it of versions 1
+// and 2). Notes:
 //   - AUTOINCREMENT on mailbox, message and content: ids are never reused,
 //     so an IMAP session holding an old id can never reach another row.
 //   - A message with mailbox_id NULL is a tombstone: expunged locally and
@@ -30,12 +31,18 @@ const (
 //     (https://sqlite.org/fts5.html#the_trigram_tokenizer), as IMAP
 //     SEARCH wants (RFC 9051 §6.4.4). sender and rcpt hold the decoded
 //     field and its addresses re-written as "Name <addr>", so an address
-//     with comments is found by its name and its bare address. The
-//     decoded body text goes to body_text, without an index: SEARCH BODY
-//     is a case-insensitive substring match (RFC 3501 §6.4.4), which a
-//     word index cannot answer, and a trigram index of 50 KB bodies cost
-//     most of the time of an initial sync (docs/benchmarks.md); a scan of
-//     one mailbox's decoded text answers it.
+//     with comments is found by its name and its bare address. What goes
+//     in is mailtext.Analyze's reading of the message (extractText).
+//   - body_text holds the decoded text of every part (HTML as text) and
+//     the attachment names, and the rest of the analysis that umbra
+//     search confirms candidates on (storedDoc). content_info has the
+//     Date field (sent, Unix seconds, and sent_day, its calendar date in
+//     its own zone) and whether the message has an attachment: apart, so
+//     that selecting and sorting candidates reads no text. body_search indexes the text
+//     by trigrams too, contentless (the text is in body_text) and with
+//     detail=none: no positions, so a third of the cost and size of a
+//     full trigram index; a search looks up the trigrams of its text for
+//     candidates and confirms each by matching the text (Search, Query).
 //   - modseq is the message's mod-sequence and mailbox.highest_modseq its
 //     mailbox's HIGHESTMODSEQ (RFC 7162 CONDSTORE): both take the next
 //     value of the store-wide counter "modseq" at every change of a
@@ -99,8 +106,11 @@ CREATE INDEX message_pending ON message(change) WHERE change > pushed;
 CREATE VIRTUAL TABLE search USING fts5(subject, sender, rcpt, hdr, tokenize = 'trigram');
 CREATE TABLE body_text (
 	id   INTEGER PRIMARY KEY, -- content.id
-	body TEXT NOT NULL
+	body TEXT NOT NULL,
+	doc  BLOB -- storedDoc, JSON
 );
+` + contentInfoSchema + `
+` + bodySearchSchema + `
 
 CREATE TABLE doc (
 	id       TEXT PRIMARY KEY,
@@ -161,7 +171,12 @@ func migrate(c *conn) error {
 		case version == schemaVersion:
 			return nil
 		case version == 1:
-			return migrateV2(c)
+			if err := migrateV2(c); err != nil {
+				return err
+			}
+			return migrateV3(c)
+		case version == 2:
+			return migrateV3(c)
 		default:
 			return fmt.Errorf("schema version %d unknown to this program (it knows %d)", version, schemaVersion)
 		}

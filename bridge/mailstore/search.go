@@ -29,11 +29,12 @@ func withBody(f Field) bool { return f == FieldText || f == FieldBody }
 
 // Search returns, in ascending order, the UIDs of the messages in the
 // mailbox whose field contains text, case-insensitively: substring
-// matching, as IMAP SEARCH says (RFC 3501 §6.4.4, RFC 9051 §6.4.4). In
-// header fields, text of three characters or more is looked up in the
-// trigram index, shorter text is matched by scanning the mailbox's
-// indexed headers; bodies are matched by scanning the mailbox's decoded
-// body text (schema notes). An empty text matches every message.
+// matching, as IMAP SEARCH says (RFC 3501 §6.4.4, RFC 9051 §6.4.4). The
+// trigrams of text's words (trigramMatch) find candidates in the header
+// and body indexes, and each candidate is confirmed by matching its
+// indexed text; text without a word of three characters is matched by
+// scanning the mailbox's indexed text. An empty text matches every
+// message.
 func (s *Store) Search(ctx context.Context, mailboxID int64, field Field, text string) ([]uint32, error) {
 	cols, ok := headerColumns[field]
 	if !ok {
@@ -47,24 +48,27 @@ func (s *Store) Search(ctx context.Context, mailboxID int64, field Field, text s
 	}
 	var conds []string
 	args := []any{mailboxID, strings.ToLower(text)}
+	// inMailbox limits a scan to the mailbox's contents.
+	const inMailbox = `(SELECT content_id FROM message WHERE mailbox_id = ?1)`
 	if len(cols) > 0 {
-		if utf8.RuneCountInString(text) >= 3 {
-			// An FTS5 phrase: double quotes doubled inside
-			// (https://sqlite.org/fts5.html#fts5_strings); a column filter
-			// limits it to the field's columns.
-			args = append(args, "{"+strings.Join(cols, " ")+`} : "`+strings.ReplaceAll(text, `"`, `""`)+`"`)
-			conds = append(conds, fmt.Sprintf(`m.content_id IN (SELECT rowid FROM search WHERE search MATCH ?%d)`, len(args)))
-		} else {
-			var or []string
-			for _, c := range cols {
-				or = append(or, fmt.Sprintf("%s(search.%s, ?2)", containsFunc, c))
-			}
-			conds = append(conds, `m.content_id IN (SELECT rowid FROM search WHERE `+strings.Join(or, " OR ")+`)`)
+		var or []string
+		for _, c := range cols {
+			or = append(or, fmt.Sprintf("%s(search.%s, ?2)", containsFunc, c))
 		}
+		where := `search.rowid IN ` + inMailbox
+		if q := trigramMatch(cols, text); q != "" {
+			args = append(args, q)
+			where = fmt.Sprintf(`search MATCH ?%d`, len(args))
+		}
+		conds = append(conds, `m.content_id IN (SELECT rowid FROM search WHERE `+where+` AND (`+strings.Join(or, " OR ")+`))`)
 	}
 	if withBody(field) {
-		conds = append(conds, `m.content_id IN (SELECT b.id FROM body_text b WHERE b.id IN
-			(SELECT content_id FROM message WHERE mailbox_id = ?1) AND `+containsFunc+`(b.body, ?2))`)
+		where := `b.id IN ` + inMailbox
+		if q := trigramMatch(nil, text); q != "" {
+			args = append(args, q)
+			where = fmt.Sprintf(`b.id IN (SELECT rowid FROM body_search WHERE body_search MATCH ?%d)`, len(args))
+		}
+		conds = append(conds, `m.content_id IN (SELECT b.id FROM body_text b WHERE `+where+` AND `+containsFunc+`(b.body, ?2))`)
 	}
 	return s.searchQuery(ctx, `SELECT m.uid FROM message m WHERE m.mailbox_id = ?1 AND (`+strings.Join(conds, " OR ")+`) ORDER BY m.uid`, args...)
 }

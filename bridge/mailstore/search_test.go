@@ -40,11 +40,7 @@ func TestSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	inbox := mailbox(t, s, Inbox).ID
-	for _, tc := range []struct {
-		field Field
-		text  string
-		want  []uint32
-	}{
+	checkSearches(t, s, inbox, []searchCase{
 		{FieldSubject, "grüße", []uint32{1}},
 		{FieldSubject, "MÜNCHEN", []uint32{1}},
 		{FieldSubject, "aus M", []uint32{1}},
@@ -78,12 +74,7 @@ func TestSearch(t *testing.T) {
 		{FieldFrom, "Ü", []uint32{1}},
 		{FieldSubject, "zq", nil},
 		{FieldSubject, "", []uint32{1, 2, 3, 4, 5}},
-	} {
-		got, err := s.Search(ctx, inbox, tc.field, tc.text)
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("Search(%d, %q) = %v, %v; want %v", tc.field, tc.text, got, err, tc.want)
-		}
-	}
+	})
 	for _, bad := range []string{"\xff\xfe", "a\x00b", strings.Repeat("x", maxSearchLen+1)} {
 		if _, err := s.Search(ctx, inbox, FieldText, bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Search(%q): %v", bad, err)
@@ -91,6 +82,23 @@ func TestSearch(t *testing.T) {
 	}
 	if _, err := s.Search(ctx, inbox, Field(99), "abc"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Search of an unknown field: %v", err)
+	}
+}
+
+// searchCase is one Search and the UIDs it must find.
+type searchCase struct {
+	field Field
+	text  string
+	want  []uint32
+}
+
+func checkSearches(t *testing.T, s *Store, mailboxID int64, cases []searchCase) {
+	t.Helper()
+	for _, tc := range cases {
+		got, err := s.Search(context.Background(), mailboxID, tc.field, tc.text)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("Search(%d, %q) = %v, %v; want %v", tc.field, tc.text, got, err, tc.want)
+		}
 	}
 }
 

@@ -171,3 +171,33 @@ func TestStatCPU(t *testing.T) {
 		t.Fatalf("cpuTime of this process: %v, %v", d, err)
 	}
 }
+
+// A tiny `umbra bench search` prints the machine and the table against
+// notmuch with every row, and leaves nothing in --dir.
+func TestBenchSearch(t *testing.T) {
+	t.Parallel()
+	needProgram(t, "notmuch")
+	dir := t.TempDir()
+	code, out, errOut := umbra(t, "bench", "search", "--n", "40", "--queries", "3", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"umbra bench search, ", "cpu       ", "load      ", "mail      40 messages, ",
+		"import+index msgs/s", "index size ÷ mail size", "1 word p50", "3 words p99", "substring p99",
+		"Queries: 3 of each kind", "notmuch is a process per query",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, " - ") || strings.Contains(out, "0.00ms") {
+		t.Errorf("a measurement is missing:\n%s", out)
+	}
+	if !strings.Contains(errOut, "bench: notmuch: notmuch new") {
+		t.Errorf("no progress on stderr: %q", errOut)
+	}
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Errorf("left in --dir: %v %v", left, err)
+	}
+}

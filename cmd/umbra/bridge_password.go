@@ -44,7 +44,7 @@ func runBridgePasswordRotate(c *cmd) error {
 // bridgePasswordVerb unlocks the account and prints what fn returns,
 // after intro.
 func bridgePasswordVerb(c *cmd, fn func(context.Context, string, *vault.Keys) (string, error), intro string) error {
-	return accountVerb(c, 0, nil, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
+	return accountVerb(c, 0, 0, nil, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
 		pw, err := fn(ctx, dir, keys)
 		if err != nil {
 			return err

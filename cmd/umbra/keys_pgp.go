@@ -79,7 +79,7 @@ func runKeysImport(c *cmd) error {
 		}
 		return nil
 	}
-	return accountVerb(c, 1, pre, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
+	return accountVerb(c, 1, 1, pre, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
 		addrs, err := bridge.ImportContactKey(ctx, dir, keys, key)
 		if err != nil {
 			return err
@@ -89,14 +89,26 @@ func runKeysImport(c *cmd) error {
 	})
 }
 
-func runKeysPGPExport(c *cmd) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(0, 1)
-	if err != nil {
-		return err
+// unlockAccount declares the flags of a verb that opens the account (its
+// directory, the vault password), parses min to max arguments, lets pre
+// (if not nil) check them, and unlocks the vault. The caller zeroes keys.
+func unlockAccount(c *cmd, min, max int, pre func(args []string) error) (dir string, password []byte, keys *vault.Keys, args []string, err error) {
+	d, account := bridgeDir(c)
+	pw := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
+	if args, err = c.parse(min, max); err != nil {
+		return "", nil, nil, nil, err
 	}
-	d, pw, keys, err := openBridgeAccount(c, dir, account, password)
+	if pre != nil {
+		if err = pre(args); err != nil {
+			return "", nil, nil, nil, err
+		}
+	}
+	dir, password, keys, err = openBridgeAccount(c, d, account, pw)
+	return dir, password, keys, args, err
+}
+
+func runKeysPGPExport(c *cmd) error {
+	d, pw, keys, args, err := unlockAccount(c, 0, 1, nil)
 	if err != nil {
 		return err
 	}

@@ -83,28 +83,17 @@ func contactVerb(c *cmd, nargs int, fn func(ctx context.Context, dir string, key
 		}
 		return nil
 	}
-	return accountVerb(c, nargs, pre, func(ctx context.Context, dir string, keys *vault.Keys, args []string) error {
+	return accountVerb(c, nargs, nargs, pre, func(ctx context.Context, dir string, keys *vault.Keys, args []string) error {
 		return fn(ctx, dir, keys, address, args[1:])
 	})
 }
 
 // accountVerb runs a verb on the account's unlocked keys: --dir or
 // --account choose the account, --password-file (or $UMBRA_PASSWORD, or a
-// prompt) unlocks it; the verb takes nargs arguments, which pre (if not
-// nil) checks before the vault is unlocked.
-func accountVerb(c *cmd, nargs int, pre func(args []string) error, fn func(ctx context.Context, dir string, keys *vault.Keys, args []string) error) error {
-	dir, account := bridgeDir(c)
-	password := passwordFlag(c.flags, "password-file", "UMBRA_PASSWORD", "Vault password", "the vault password")
-	args, err := c.parse(nargs, nargs)
-	if err != nil {
-		return err
-	}
-	if pre != nil {
-		if err := pre(args); err != nil {
-			return err
-		}
-	}
-	d, _, keys, err := openBridgeAccount(c, dir, account, password)
+// prompt) unlocks it; the verb takes min to max arguments (max -1: no
+// limit), which pre (if not nil) checks before the vault is unlocked.
+func accountVerb(c *cmd, min, max int, pre func(args []string) error, fn func(ctx context.Context, dir string, keys *vault.Keys, args []string) error) error {
+	d, _, keys, args, err := unlockAccount(c, min, max, pre)
 	if err != nil {
 		return err
 	}
@@ -143,7 +132,7 @@ func runKeysShow(c *cmd) error {
 }
 
 func runKeysList(c *cmd) error {
-	return accountVerb(c, 0, nil, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
+	return accountVerb(c, 0, 0, nil, func(ctx context.Context, dir string, keys *vault.Keys, _ []string) error {
 		list, err := bridge.Contacts(ctx, dir, keys, "")
 		if err != nil {
 			return err

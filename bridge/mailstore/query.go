@@ -1,0 +1,334 @@
+package mailstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"umbra/mailtext"
+	"umbra/searchquery"
+)
+
+// QueryOptions narrow a Query.
+type QueryOptions struct {
+	Folder string // only messages in this folder; "" for every folder
+	Limit  int    // at most this many hits; 0 for all
+}
+
+// Hit is one message a Query found, with the analysis it was matched on.
+type Hit struct {
+	Message
+	Analysis *mailtext.Message
+	// Date is the message's Date field, or its internal date when it has
+	// no readable one.
+	Date time.Time
+}
+
+// Tags are the message's keywords: its flags without the system flags
+// (RFC 9051 §2.3.2), which umbra search and umbra tag call tags.
+func (m Message) Tags() []string {
+	var tags []string
+	for _, f := range m.Flags {
+		if !strings.HasPrefix(f, `\`) {
+			tags = append(tags, f)
+		}
+	}
+	return tags
+}
+
+// Query returns the messages matching q, newest first by Date field,
+// then those without a readable one by internal date: the query compiles to SQL that selects candidates
+// by the trigram indexes (words of three characters or more) and by
+// folder, keyword, date and attachment, and each candidate is confirmed
+// by searchquery.Match on mailtext.Analyze's reading of its content (as
+// the index stored it), so that the hits are exactly what a scan of every
+// message would find. A message the analysis refuses matches nothing.
+// A Hit's Analysis has the fields Match reads and the Message-ID; its
+// Parts have their text only.
+func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions) ([]Hit, error) {
+	where, args, _ := compile(q)
+	sql := `SELECT m.id, m.content_id, b.name, m.flags FROM message m JOIN mailbox b ON b.id = m.mailbox_id
+		JOIN content_info t INDEXED BY content_info_sent ON t.id = m.content_id WHERE (` + where + `)`
+	if opt.Folder != "" {
+		name, err := canonicalName(opt.Folder)
+		if err != nil {
+			return nil, err
+		}
+		sql += ` AND b.name = ?`
+		args = append(args, name)
+	}
+	sql += ` ORDER BY t.sent DESC NULLS LAST, m.internal_date DESC, m.id DESC`
+	// With a limit, candidates come a page at a time: a common word makes
+	// every message a candidate, and the newest few usually confirm.
+	// INDEXED BY: SQLite then reads candidates in Date order and stops
+	// at the page's end, where it would otherwise look up and sort every
+	// message the trigrams select.
+	page := 0
+	if opt.Limit > 0 {
+		page = max(2*opt.Limit, minQueryPage)
+		sql += ` LIMIT ? OFFSET ?`
+	}
+	var hits []Hit
+	seen := map[int64]bool{} // a message moved between pages is taken once
+	for offset := 0; ; offset += page {
+		pageArgs := args
+		if page > 0 {
+			pageArgs = append(slices.Clone(args), page, offset)
+		}
+		cands, err := s.candidates(ctx, sql, pageArgs)
+		if err != nil {
+			return nil, fmt.Errorf("mailstore: query %q: %w", q.String(), err)
+		}
+		for _, cd := range cands {
+			if opt.Limit > 0 && len(hits) >= opt.Limit {
+				return hits, nil
+			}
+			if seen[cd.id] {
+				continue
+			}
+			seen[cd.id] = true
+			a, err := s.analysis(ctx, cd.contentID)
+			if err != nil {
+				return nil, err
+			}
+			if a == nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
+				continue
+			}
+			m, err := s.Get(ctx, cd.id)
+			if err != nil {
+				return nil, err
+			}
+			h := Hit{Message: m, Analysis: a, Date: a.Date}
+			if h.Date.IsZero() {
+				h.Date = m.InternalDate
+			}
+			hits = append(hits, h)
+		}
+		if page == 0 || len(cands) < page {
+			return hits, nil
+		}
+	}
+}
+
+// minQueryPage is the fewest candidates Query reads at a time.
+const minQueryPage = 64
+
+// candidate is a message Query's SQL selected.
+type candidate struct {
+	id, contentID int64
+	folder        string
+	tags          []string
+}
+
+func (s *Store) candidates(ctx context.Context, sql string, args []any) ([]candidate, error) {
+	var cands []candidate
+	err := s.read(ctx, func(c *conn) error {
+		return c.query(sql, func(st *sqlite3.Stmt) error {
+			m := Message{Flags: splitFlags(st.ColumnText(3))}
+			cands = append(cands, candidate{st.ColumnInt64(0), st.ColumnInt64(1), st.ColumnText(2), m.Tags()})
+			return nil
+		}, args...)
+	})
+	return cands, err
+}
+
+// analysis returns the analysis of a content as the index stored it
+// (storedDoc), or as mailtext.Analyze makes it again where the index
+// could not store it whole; nil for a message the analysis refuses.
+func (s *Store) analysis(ctx context.Context, contentID int64) (*mailtext.Message, error) {
+	var body string
+	var doc []byte
+	err := s.read(ctx, func(c *conn) error {
+		return c.queryRow(`SELECT body, doc FROM body_text WHERE id = ?`, func(st *sqlite3.Stmt) error {
+			if st.ColumnType(1) != sqlite3.NULL {
+				body, doc = st.ColumnText(0), st.ColumnBlob(1, nil)
+			}
+			return nil
+		}, contentID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: read the index of content %d: %w", contentID, err)
+	}
+	if doc != nil {
+		var d storedDoc
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return nil, fmt.Errorf("mailstore: content %d: stored analysis: %w", contentID, err)
+		}
+		m, err := d.message(body)
+		if err != nil {
+			return nil, fmt.Errorf("mailstore: content %d: %w", contentID, err)
+		}
+		return m, nil
+	}
+	raw, err := s.Content(ctx, contentID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mailtext.Analyze(raw, mailtext.Limits{MaxSize: MaxMessageSize})
+	if err != nil {
+		return nil, nil // matches nothing: a scan of the store could not read it either
+	}
+	return m, nil
+}
+
+// headerFields are the trigram index columns of the text fields of the
+// query language; a word without a field looks in every column and in
+// the body index.
+var headerFields = map[searchquery.Field][]string{
+	searchquery.FieldFrom:    {"sender"},
+	searchquery.FieldTo:      {"rcpt"},
+	searchquery.FieldSubject: {"subject"},
+}
+
+// compile turns n into an SQL condition on message m, mailbox b and
+// content_info t that holds for every message n matches (a candidate), and
+// exactly for those when exact: words look up trigrams, which finds a
+// superset; folder, tag, date and attachment conditions are exact. A
+// negation of an inexact condition cannot narrow anything: it compiles
+// to true.
+func compile(n searchquery.Node) (where string, args []any, exact bool) {
+	switch n := n.(type) {
+	case searchquery.And, searchquery.Or:
+		nodes, op, empty := []searchquery.Node(nil), " AND ", "1"
+		if o, ok := n.(searchquery.Or); ok {
+			nodes, op, empty = o, " OR ", "0"
+		} else {
+			nodes = n.(searchquery.And)
+		}
+		if len(nodes) == 0 {
+			return empty, nil, true
+		}
+		var parts, words []string
+		exact = true
+		for _, c := range nodes {
+			// The words of an And look up their trigrams together: one
+			// FTS5 query intersects them, where one query each would
+			// leave SQLite to intersect their candidates row by row.
+			if t, ok := c.(searchquery.Term); ok && op == " AND " && t.Field == searchquery.FieldText {
+				if q := trigramMatch(nil, t.Text); q != "" {
+					words, exact = append(words, q), false
+					continue
+				}
+			}
+			w, a, e := compile(c)
+			parts, args, exact = append(parts, "("+w+")"), append(args, a...), exact && e
+		}
+		if len(words) > 0 {
+			parts, args = append(parts, textMatch), append(args, strings.Join(words, " AND "))
+		}
+		return strings.Join(parts, op), args, exact
+	case searchquery.Not:
+		w, a, e := compile(n.Node)
+		if !e {
+			return "1", nil, false
+		}
+		return "NOT (" + w + ")", a, true
+	case searchquery.HasAttachment:
+		return "t.attach", nil, true
+	case searchquery.Date:
+		if n.Before {
+			return "coalesce(t.sent_day < ?, 0)", []any{n.Day.Format(time.DateOnly)}, true
+		}
+		return "coalesce(t.sent_day >= ?, 0)", []any{n.Day.Format(time.DateOnly)}, true
+	case searchquery.Term:
+		return compileTerm(n)
+	}
+	return "1", nil, false
+}
+
+func compileTerm(t searchquery.Term) (string, []any, bool) {
+	switch t.Field {
+	case searchquery.FieldFolder:
+		if strings.EqualFold(t.Text, Inbox) {
+			return "b.name = ?", []any{Inbox}, true
+		}
+		return "b.name = ?", []any{t.Text}, true
+	case searchquery.FieldTag:
+		// Keywords are atoms of ASCII (checkAtom), compared ignoring
+		// case: SQLite's lower folds ASCII. A text that is no keyword
+		// is left to the confirmation (Unicode folds the Kelvin sign to k).
+		if checkAtom(t.Text) != nil {
+			return "1", nil, false
+		}
+		return "instr(' ' || lower(m.flags) || ' ', ?) > 0", []any{" " + strings.ToLower(t.Text) + " "}, true
+	}
+	cols, header := headerFields[t.Field]
+	q := trigramMatch(cols, t.Text)
+	if q == "" {
+		return "1", nil, false
+	}
+	if !header {
+		return textMatch, []any{q}, false
+	}
+	return "m.content_id IN (SELECT rowid FROM search WHERE search MATCH ?)", []any{q}, false
+}
+
+// textMatch selects the candidates of words without a field: body_search
+// indexes all the text they look in (schema notes).
+const textMatch = "m.content_id IN (SELECT rowid FROM body_search WHERE body_search MATCH ?)"
+
+// TagCount is a keyword and the number of messages carrying it.
+type TagCount struct {
+	Tag      string
+	Messages int
+}
+
+// TagCounts lists the keywords (tags) of the store's messages with their
+// counts, by name ignoring case (keywords compare so, RFC 9051 §2.3.2),
+// each in the spelling seen first.
+func (s *Store) TagCounts(ctx context.Context) ([]TagCount, error) {
+	counts := map[string]*TagCount{}
+	err := s.read(ctx, func(c *conn) error {
+		return c.query(`SELECT flags FROM message WHERE mailbox_id IS NOT NULL AND flags != ''`, func(st *sqlite3.Stmt) error {
+			for _, tag := range (Message{Flags: splitFlags(st.ColumnText(0))}).Tags() {
+				k := strings.ToLower(tag)
+				if counts[k] == nil {
+					counts[k] = &TagCount{Tag: tag}
+				}
+				counts[k].Messages++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mailstore: count tags: %w", err)
+	}
+	out := make([]TagCount, 0, len(counts))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		out = append(out, *counts[k])
+	}
+	return out, nil
+}
+
+// Sizes are the bytes of a store's mail and search index, for benchmarks.
+type Sizes struct {
+	Mail  int64 // stored messages (header and body sections), each content once
+	Index int64 // the trigram indexes' segments and the indexed (decoded) text they answer from
+}
+
+// Sizes sums the bytes of the rows of the mail and of the index; SQLite's
+// page overhead (free space, b-tree interior pages) is in neither.
+func (s *Store) Sizes(ctx context.Context) (Sizes, error) {
+	var z Sizes
+	err := s.read(ctx, func(c *conn) (err error) {
+		if z.Mail, err = c.int64Row(`SELECT coalesce(sum(length(header) + length(body)), 0) FROM content`); err != nil {
+			return err
+		}
+		z.Index, err = c.int64Row(`SELECT
+			(SELECT coalesce(sum(length(block)), 0) FROM search_data) +
+			(SELECT coalesce(sum(length(block)), 0) FROM body_search_data) +
+			(SELECT coalesce(sum(length(c0) + length(c1) + length(c2) + length(c3)), 0) FROM search_content) +
+			(SELECT coalesce(sum(length(body)), 0) FROM body_text)`)
+		return err
+	})
+	if err != nil {
+		return z, fmt.Errorf("mailstore: sizes: %w", err)
+	}
+	return z, nil
+}
