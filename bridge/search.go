@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"umbra/bridge/mailstore"
@@ -34,21 +33,14 @@ func Tags(ctx context.Context, dir string, keys *vault.Keys) ([]mailstore.TagCou
 	return st.TagCounts(ctx)
 }
 
-// ErrBridgeRunning: a change the running bridge of the account would not
-// learn of in time.
-var ErrBridgeRunning = errors.New("the bridge is running for this account: stop it (its mail clients would not see the change until they reopen the folder) or tag in your mail client, where tags are keywords")
-
 // Tag adds the tags add and removes the tags remove (IMAP keywords, RFC
 // 9051 §2.3.2) on every message q matches (`umbra tag`, `umbra untag`),
 // and returns how many messages changed. Each change is a local one,
 // pending until the bridge pushes it to the provider, as a mail client's
-// STORE would be: other devices get it at their next pull. It refuses
-// while the bridge runs: that bridge tells its IMAP clients of changes
-// its own store makes (IDLE, NOOP), and would not hear of one made here.
+// STORE would be: other devices get it at their next pull. A running
+// bridge takes the change within a second (watchOthers): its IMAP clients
+// hear of the new flags and it pushes them.
 func Tag(ctx context.Context, dir string, keys *vault.Keys, q searchquery.Node, add, remove []string) (int, error) {
-	if _, err := ReadStatus(dir); err == nil {
-		return 0, ErrBridgeRunning
-	}
 	st, err := openStore(dir, keys)
 	if err != nil {
 		return 0, err

@@ -101,6 +101,16 @@ func (s *Store) EachMessage(ctx context.Context, mailboxID int64, fn func(m Mess
 type Watch struct {
 	version int64
 	lastID  int64 // the highest message row id reported or seen at the start
+	modseq  int64 // the store-wide mod-sequence counter, likewise
+}
+
+// watchMark reads what a Watch notes of the store's present state.
+func watchMark(c *conn, w *Watch) (err error) {
+	if w.lastID, err = c.int64Row(`SELECT coalesce(max(id), 0) FROM message`); err != nil {
+		return err
+	}
+	w.modseq, err = c.int64Row(`SELECT value FROM counter WHERE name = 'modseq'`)
+	return err
 }
 
 // NewWatch starts watching from the store's present state.
@@ -111,8 +121,7 @@ func (s *Store) NewWatch() (*Watch, error) {
 		if w.version, err = c.int64Row(`PRAGMA data_version`); err != nil {
 			return err
 		}
-		w.lastID, err = c.int64Row(`SELECT coalesce(max(id), 0) FROM message`)
-		return err
+		return watchMark(c, w)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mailstore: watch: %w", err)
@@ -123,10 +132,11 @@ func (s *Store) NewWatch() (*Watch, error) {
 // Check delivers to the subscribers, as if this Store had made them, a
 // MessageAdded event (Origin Local when the message waits to be pushed,
 // else Remote) for each message added since the last Check by another
-// process, and one MailboxesChanged; it returns the number of messages,
-// and whether another process committed anything at all (a state it set,
-// say) since the last Check. When none did, it only notes the highest
-// message id.
+// process, a FlagsChanged event for each older message whose flags
+// another process changed (`umbra tag`), and one MailboxesChanged; it
+// returns the number of messages added, and whether another process
+// committed anything at all (a state it set, say) since the last Check.
+// When none did, it only notes the highest message id and mod-sequence.
 // Messages this Store added itself since the last Check are reported again
 // with their present flags, which subscribers take as no change.
 func (s *Store) Check(w *Watch) (int, bool, error) {
@@ -137,12 +147,29 @@ func (s *Store) Check(w *Watch) (int, bool, error) {
 			return err
 		}
 		if v == w.version {
-			// Only this Store wrote: what it added, it has reported.
-			w.lastID, err = c.int64Row(`SELECT coalesce(max(id), 0) FROM message`)
-			return err
+			// Only this Store wrote: what it changed, it has reported.
+			return watchMark(c, w)
 		}
 		w.version, other = v, true
 		events := []Event{{Kind: MailboxesChanged}}
+		err = c.query(`SELECT m.mailbox_id, m.uid, m.flags, m.modseq, m.change > m.pushed FROM message m
+				WHERE m.modseq > ? AND m.id <= ? AND m.mailbox_id IS NOT NULL ORDER BY m.modseq`,
+			func(st *sqlite3.Stmt) error {
+				origin := Remote
+				if st.ColumnBool(4) {
+					origin = Local
+				}
+				events = append(events, Event{Kind: FlagsChanged, MailboxID: st.ColumnInt64(0), UID: uint32(st.ColumnInt64(1)),
+					Flags: splitFlags(st.ColumnText(2)), ModSeq: uint64(st.ColumnInt64(3)), Origin: origin})
+				return nil
+			}, w.modseq, w.lastID)
+		if err != nil {
+			return err
+		}
+		changed := len(events)
+		if w.modseq, err = c.int64Row(`SELECT value FROM counter WHERE name = 'modseq'`); err != nil {
+			return err
+		}
 		err = c.query(`SELECT m.id, m.mailbox_id, m.uid, m.flags, m.modseq, m.change > m.pushed FROM message m
 				WHERE m.id > ? AND m.mailbox_id IS NOT NULL ORDER BY m.id`,
 			func(st *sqlite3.Stmt) error {
@@ -158,7 +185,7 @@ func (s *Store) Check(w *Watch) (int, bool, error) {
 		if err != nil {
 			return err
 		}
-		n = len(events) - 1
+		n = len(events) - changed
 		s.deliver(events)
 		return nil
 	})

@@ -63,7 +63,8 @@ func TestAddUnique(t *testing.T) {
 }
 
 // Check reports what another Store on the same file (another process, as
-// `umbra import` is) added, once, and nothing when nothing changed.
+// `umbra import` and `umbra tag` are) added or tagged, once, and nothing
+// when nothing changed.
 func TestWatchSeesOtherWriters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -101,6 +102,23 @@ func TestWatchSeesOtherWriters(t *testing.T) {
 	wantEvents(t, r, "mailboxes 0 0", fmt.Sprintf("added %d 2", inbox), fmt.Sprintf("added %d 1", imported), fmt.Sprintf("added %d 3", inbox))
 	if n, _, err := s.Check(w); n != 0 || err != nil {
 		t.Fatalf("second Check: %d, %v", n, err)
+	}
+	wantEvents(t, r)
+
+	// The other process tags a message (`umbra tag`): a flags event, once.
+	own, err := other.ByKey(ctx, "own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ChangeFlags(ctx, own.ID, FlagChange{Add: []string{"work"}}, Local); err != nil {
+		t.Fatal(err)
+	}
+	if n, changed, err := s.Check(w); err != nil || n != 0 || !changed {
+		t.Fatalf("Check after the other's tag: %d, %v, %v", n, changed, err)
+	}
+	wantEvents(t, r, "mailboxes 0 0", fmt.Sprintf("flags %d 1", inbox))
+	if n, _, err := s.Check(w); n != 0 || err != nil {
+		t.Fatalf("Check after that: %d, %v", n, err)
 	}
 	wantEvents(t, r)
 }

@@ -54,8 +54,7 @@ Tags are IMAP keywords: mail clients show them (Thunderbird as tags, others
 as keywords or labels), and they sync, encrypted, to the account's other
 devices. A tag is an IMAP atom: ASCII letters, digits and punctuation other
 than ( ) { } % * " \ ], no spaces. QUERY is one argument (quote it).
-The bridge must not be running (its mail clients would not hear of the
-change): stop it first, or tag in a mail client.
+Works while the bridge runs: it tells its mail clients within a second.
 
 ` + queryHelp})
 	register(verb{words: "untag", synopsis: "QUERY TAG...", run: func(c *cmd) error { return runTag(c, false) },
