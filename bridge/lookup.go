@@ -91,7 +91,9 @@ func (d *Directory) viaTunnel(ctx context.Context, domain string, fn func(source
 		return fmt.Errorf("DMTP with %s through the tunnel: %w", domain, err)
 	}
 	defer cl.Close()
-	stop := context.AfterFunc(ctx, func() { cl.Close() })
+	// The tunnel's socket, not the client: closing a net.Conn is safe
+	// beside the goroutine using it, the client's Close is not.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	if err := cl.Hello(d.home); err != nil {
 		return fmt.Errorf("DMTP with %s through the tunnel: %w", domain, err)
