@@ -138,7 +138,8 @@ func (a anchorMemory) inForce(now time.Time) bool {
 // judge combines the level DNS gives now with what the device remembers
 // of domain: a level at least as strong is remembered and returned; a
 // weaker one, while the remembered one is in force, gives the remembered
-// level with a warning, and tells the user once (onDowngrade).
+// level with a warning, and tells the user once (onDowngrade) unless the
+// domain is only unreachable.
 func (d *Directory) judge(ctx context.Context, domain, now, warning string, expDays int) (Trust, error) {
 	d.mem.mu.Lock()
 	defer d.mem.mu.Unlock()
@@ -161,7 +162,12 @@ func (d *Directory) judge(ctx context.Context, domain, now, warning string, expD
 		if err := d.mem.setAnchor(ctx, domain, mem); err != nil {
 			return Trust{}, err
 		}
-		if d.onDowngrade != nil {
+		// A domain whose keys cannot be fetched now (its server or the
+		// user's provider is down: a restart, a failed node) gains an
+		// attacker nothing — mail to it waits, mail from it keeps the
+		// trust it had — and is not worth a security warning in the
+		// inbox each time; a weaker anchor is.
+		if d.onDowngrade != nil && warning != WarnUnreached {
 			if err := d.onDowngrade(ctx, domain, warning, mem); err != nil {
 				return Trust{}, err
 			}
@@ -185,7 +191,6 @@ func (b *Bridge) downgradeNotice(ctx context.Context, domain, warning string, wa
 		WarnRecordGone: "its DNS record (_dime." + domain + "), which vouches for its keys, is gone",
 		WarnDNSSECLost: "its DNS record (_dime." + domain + ") is no longer protected by DNSSEC",
 		WarnDNSFailed:  "its DNS record (_dime." + domain + ") cannot be looked up",
-		WarnUnreached:  "its keys cannot be fetched",
 	}[warning]
 	body := fmt.Sprintf("Your bridge can no longer check the keys of %s as well as before: %s.\r\n\r\n"+
 		"On %s it saw them %s. Until that holds again, mail from %s is shown with the trust it had then\r\n"+

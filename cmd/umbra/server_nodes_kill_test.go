@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider"
@@ -278,7 +280,7 @@ func TestTwoNodesKilled(t *testing.T) {
 	// messages delivered, none twice.
 	time.Sleep(time.Second)
 	if got = inboxCount(t, br.imap, bob.Address, br.password); got != uint32(inbound) {
-		t.Fatalf("bob's bridge holds %d messages, want %d", got, inbound)
+		t.Fatalf("bob's bridge holds %d messages, want %d; subjects seen more than once or unexpected: %v", got, inbound, oddSubjects(t, br.imap, bob.Address, br.password))
 	}
 	t.Logf("all converged %v after the start", time.Since(start).Round(time.Millisecond))
 }
@@ -371,4 +373,36 @@ func waitEmpty(ctx context.Context, st store.Store) error {
 		}
 	}
 	return fmt.Errorf("%d entries still queued", left)
+}
+
+// oddSubjects returns the subjects of INBOX that appear more than once or
+// are not a test message's ("report N …"), for the failure message.
+func oddSubjects(t *testing.T, addr, user, password string) []string {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[m.Envelope.Subject]++
+	}
+	var odd []string
+	for s, n := range seen {
+		if n > 1 || !strings.HasPrefix(s, "report ") {
+			odd = append(odd, fmt.Sprintf("%q×%d", s, n))
+		}
+	}
+	return odd
 }
