@@ -91,7 +91,14 @@ func (s *Store) startCheckpointer(w *conn) error {
 func (s *Store) checkpoint(c *conn) error {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
-	if _, _, err := c.c.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE); err != nil {
+	_, _, err := c.c.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	if errors.Is(err, sqlite3.BUSY) {
+		// Another connection holds the checkpoint or recovery lock for
+		// the moment: a passive checkpoint then copies nothing, which is
+		// no failure — the frames stay in the WAL for the next one.
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
