@@ -38,6 +38,9 @@ func New(t testing.TB) *Server {
 		switch {
 		case stall:
 			<-r.Context().Done()
+			// No answer at all, not an empty 200 that a client racing
+			// its own deadline could still read.
+			panic(http.ErrAbortHandler)
 		case status != 0:
 			w.WriteHeader(status)
 		case !ok:
