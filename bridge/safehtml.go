@@ -200,7 +200,17 @@ func inlineResource(v string) bool {
 // dropped whole, as is image-set(), which loads from a bare string. It
 // returns the CSS and the number of urls blocked.
 func cleanCSS(css string) (string, int) {
-	lower := strings.ToLower(css)
+	// ASCII only, byte for byte: strings.ToLower turns invalid UTF-8 into
+	// three-byte U+FFFD, and the indexes below must hold in css too.
+	lower := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, css)
+	if len(lower) != len(css) {
+		return "", 1 // invalid UTF-8 in a style: dropped, as escapes are
+	}
 	if strings.ContainsAny(css, "\\\x00") || strings.Contains(lower, "expression") || strings.Contains(lower, "@import") || strings.Contains(lower, "behavior") ||
 		strings.Contains(lower, "image-set") {
 		return "", 1
