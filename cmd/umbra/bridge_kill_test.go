@@ -93,12 +93,15 @@ func startBridgeChild(t *testing.T, args ...string) *bridgeChild {
 	return c
 }
 
-func (c *bridgeChild) kill(t *testing.T) {
+func (c *bridgeChild) kill(t *testing.T) { t.Helper(); killChild(t, c.cmd) }
+
+// killChild SIGKILLs a child started by startChild and reaps it.
+func killChild(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	c.cmd.Wait()
+	cmd.Wait()
 }
 
 // inboxCount asks the bridge over IMAP how many messages INBOX holds.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,13 +44,7 @@ func startServerChild(t *testing.T, nd *testnet.Node) *serverChild {
 	return c
 }
 
-func (c *serverChild) kill(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait()
-}
+func (c *serverChild) kill(t *testing.T) { t.Helper(); killChild(t, c.cmd) }
 
 // hostPort is the host:port of a DMAP URL.
 func hostPort(t *testing.T, dmapURL string) string {
