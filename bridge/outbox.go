@@ -123,6 +123,12 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 	if err != nil {
 		return fmt.Errorf("own signet: %w", err)
 	}
+	if !me.SigningKey.Equal(b.cfg.Keys.Signing.Public()) {
+		// Another device rotated the account's keys (umbra keys rotate
+		// --force): a signature with this device's key would not verify
+		// against the signet recipients get. The mail waits.
+		return fmt.Errorf("the account's current signet %s is not this device's key: the keys were rotated on another device; this device needs them (umbra account login)", me.Fingerprint())
+	}
 	domain := signet.DomainOf(rcpt)
 	to, toTrust, err := b.dir.User(ctx, rcpt, signet.Fingerprint{})
 	if isPermanent(err) {

@@ -59,6 +59,15 @@ func WriteSignet(path string, b []byte, headers map[string]string) error {
 	return create(path, &pem.Block{Type: TypeSignet, Headers: headers, Bytes: b})
 }
 
+// ReplaceSignet writes the signet bytes b as PEM to path, replacing the
+// file there: the account's newer signet after a rotation.
+func ReplaceSignet(path string, b []byte, headers map[string]string) error {
+	if err := atomicfile.Replace(path, pem.EncodeToMemory(&pem.Block{Type: TypeSignet, Headers: headers, Bytes: b})); err != nil {
+		return fmt.Errorf("keyfile: %w", err)
+	}
+	return nil
+}
+
 // ReadSigning reads an Ed25519 private key file.
 func ReadSigning(path string) (ed25519.PrivateKey, error) {
 	b, err := readBlock(path, TypeSigning)

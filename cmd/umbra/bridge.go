@@ -109,6 +109,7 @@ func runBridge(c *cmd) error {
 	dnsServer := dnsFlag(c.flags)
 	level := logLevelFlag(c.flags)
 	darkOnly := c.flags.Bool("dark-only", false, "send only end-to-end encrypted mail: refuse addresses outside Umbra unless the bridge has their OpenPGP key (kept until changed; without the flag the kept setting holds)")
+	rotateEvery := c.flags.Duration("rotate-every", defaultRotateEvery, "rotate the account's keys at start once they are this old (0: never; see umbra keys rotate -h)")
 	safeHTML := c.flags.String("safe-html", bridge.SafeHTMLLegacy, "neutralise remote images, scripts and forms in HTML mail before a mail client sees it: `legacy` mail only, all mail (dark mail from validated senders too), or off (kept until changed, like --dark-only)")
 	if _, err := c.parse(0, 0); err != nil {
 		return err
@@ -142,7 +143,7 @@ func runBridge(c *cmd) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(c.stderr, lvl)
-	rb, err := startBridgeConfig(ctx, d, pw, res, bridge.Config{
+	rb, err := startBridgeConfig(ctx, d, pw, res, *rotateEvery, bridge.Config{
 		IMAP: *imapAddr, SMTP: *smtpAddr, IMAPS: *imapsAddr, DarkOnly: setDarkOnly, SafeHTML: setSafeHTML, Logger: log,
 	})
 	if err != nil {
@@ -171,13 +172,15 @@ func (r *runningBridge) close() error {
 // Without the provider it still starts (offline), logging in later.
 // darkOnly, when not nil, changes the account's dark-only setting.
 func startBridge(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, imapAddr, smtpAddr string, darkOnly *bool, log *slog.Logger) (*runningBridge, error) {
-	return startBridgeConfig(ctx, dir, password, res, bridge.Config{IMAP: imapAddr, SMTP: smtpAddr, DarkOnly: darkOnly, Logger: log})
+	return startBridgeConfig(ctx, dir, password, res, 0, bridge.Config{IMAP: imapAddr, SMTP: smtpAddr, DarkOnly: darkOnly, Logger: log})
 }
 
 // startBridgeConfig is startBridge with the listen addresses, the
 // dark-only setting and the logger (default: slog's) of cfg; it fills in
-// the rest.
-func startBridgeConfig(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, cfg bridge.Config) (*runningBridge, error) {
+// the rest. Once logged in, it finishes a key rotation a crash
+// interrupted and rotates the keys when they are rotateEvery old (0:
+// never; maintainKeys).
+func startBridgeConfig(ctx context.Context, dir string, password []byte, res *dnsrec.Resolver, rotateEvery time.Duration, cfg bridge.Config) (*runningBridge, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -195,6 +198,9 @@ func startBridgeConfig(ctx context.Context, dir string, password []byte, res *dn
 			return nil, err
 		}
 		log.Warn("provider not reachable now: serving the local copy, trying again in the background", "err", err)
+	} else if err := s.maintainKeys(lctx, password, time.Now(), rotateEvery, log); err != nil {
+		// The keys the vault holds still work; the next start tries again.
+		log.Warn("key rotation did not happen", "err", err)
 	}
 	cfg.Dir, cfg.Keys, cfg.DeviceID, cfg.Client, cfg.Resolver = dir, keys, info.DeviceID, s.cl, res
 	b, err := bridge.Open(cfg)

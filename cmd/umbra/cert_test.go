@@ -156,7 +156,7 @@ func restartDemoBridge(t *testing.T, d *demo, i int, cfg bridge.Config) *running
 		t.Fatal(err)
 	}
 	cfg.IMAP, cfg.SMTP = cmp.Or(cfg.IMAP, "127.0.0.1:0"), cmp.Or(cfg.SMTP, "127.0.0.1:0")
-	rb, err := startBridgeConfig(context.Background(), acct.Dir, []byte(pw), d.net.Resolver(), cfg)
+	rb, err := startBridgeConfig(context.Background(), acct.Dir, []byte(pw), d.net.Resolver(), 0, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

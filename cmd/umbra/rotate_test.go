@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"umbra/keyfile"
+	"umbra/signet"
+	"umbra/vault"
+)
+
+// TestKeysRotateFiveGenerations (issue 12, rotation and forward secrecy):
+// alice rotates her keys five times while bob's device is offline
+// throughout. Mail bob sealed to her first key before she rotated still
+// opens (her vault keeps that key, retired, while the mail waits at the
+// provider); once no mail waits, a rotation destroys every retired key,
+// and what she received stays readable. Bob's bridge, which pinned her
+// first key, then follows the chain of five custody signatures (HIST) to
+// her newest key: her mail shows as chained, not as a key change, and his
+// reply is sealed to her newest key.
+func TestKeysRotateFiveGenerations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := startPair(t, nil)
+	const alice, bob = "alice@a.test", "bob@b.test"
+	send := func(from, to, subject string) {
+		t.Helper()
+		msg := "From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: " + subject + "\r\n\r\nhello\r\n"
+		if err := p.bridges[from].b.Submit(ctx, []string{to}, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pwFile := secretFile(t, string(p.passwords[alice]))
+	rotate := func() string {
+		t.Helper()
+		return mustUmbra(t, "keys", "rotate", "--dir", p.dir(alice), "--password-file", pwFile, "--retire-after", "0s")
+	}
+	openVault := func() *vault.Keys {
+		t.Helper()
+		k, err := vault.Open(filepath.Join(p.dir(alice), vaultFile), p.passwords[alice])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	signetOf := func() *signet.User {
+		t.Helper()
+		raw, err := keyfile.ReadSignet(filepath.Join(p.dir(alice), signetFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := signet.ParseUser(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+
+	// Each pins the other's first key.
+	send(alice, bob, "first contact")
+	waitMailbox(t, p.bridges[bob].b.Store(), "INBOX", "first contact")
+	send(bob, alice, "reply before")
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "reply before")
+	first := openVault()
+	firstSeed := bytes.Clone(first.Encryption)
+	first.Zero()
+	failUmbra(t, "is running", "keys", "rotate", "--dir", p.dir(alice), "--password-file", pwFile)
+
+	// Alice away; bob seals a message to her first key; then bob away.
+	p.stop(alice)
+	send(bob, alice, "sealed to the first key")
+	eventually(t, "bob's outbox empties", func() bool {
+		p.bridges[bob].b.Flush(ctx)
+		o, err := p.bridges[bob].b.Store().Outbox(ctx)
+		return err == nil && len(o) == 0
+	})
+	p.stop(bob)
+
+	// Four rotations: the retired keys stay, the mail waits.
+	fps := []signet.Fingerprint{signetOf().Fingerprint()}
+	for range 4 {
+		out := rotate()
+		// At least bob's message waits (alice's bridge may have stopped
+		// before it pushed the conversion of the one before).
+		if !strings.Contains(out, "messages wait at the provider") {
+			t.Fatalf("keys rotate with mail waiting:\n%s", out)
+		}
+		fps = append(fps, signetOf().Fingerprint())
+	}
+	k := openVault()
+	if len(k.Retired) != 4 || !bytes.Equal(k.Retired[0].Seed, firstSeed) {
+		t.Fatalf("after 4 rotations the vault keeps %d retired keys (want 4, the first key first)", len(k.Retired))
+	}
+	k.Zero()
+	// The provider's chain: each signet succeeds the one before.
+	u := signetOf()
+	if u.Custody != signet.CustodyPrevious || !u.Prev.Equal(fps[3]) {
+		t.Fatalf("the newest signet succeeds %s by %v, want %s by rotation", u.Prev, u.Custody, fps[3])
+	}
+
+	// Alice back: the waiting mail opens with her first key.
+	p.start(alice)
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "sealed to the first key")
+	p.stop(alice)
+
+	// The fifth rotation: nothing waits, every retired key is destroyed.
+	if out := rotate(); !strings.Contains(out, "5 older encryption keys destroyed, 0 kept") {
+		t.Fatalf("keys rotate with nothing waiting:\n%s", out)
+	}
+	fps = append(fps, signetOf().Fingerprint())
+	k = openVault()
+	if len(k.Retired) != 0 {
+		t.Fatalf("the vault keeps %d retired keys", len(k.Retired))
+	}
+	k.Zero()
+	assertNoSecrets(t, p.dir(alice), nil, map[string][]byte{"alice's first encryption key": firstSeed})
+
+	// Old mail still opens; bob, back after five generations, follows
+	// the chain from the key he pinned to the newest.
+	p.start(alice)
+	for _, s := range []string{"reply before", "sealed to the first key"} {
+		if raw := messageText(t, p.bridges[alice].b.Store(), "INBOX", s); !strings.Contains(raw, "hello") {
+			t.Errorf("%q after the rotations: %q", s, raw)
+		}
+	}
+	p.start(bob)
+	send(alice, bob, "after five rotations")
+	waitMailbox(t, p.bridges[bob].b.Store(), "INBOX", "after five rotations")
+	raw := messageText(t, p.bridges[bob].b.Store(), "INBOX", "after five rotations")
+	if !strings.Contains(raw, "signed=alice@a.test; key=chained") {
+		t.Errorf("bob's verdict on alice's newest key:\n%s", raw)
+	}
+	bobPW := secretFile(t, string(p.passwords[bob]))
+	if out := mustUmbra(t, "keys", "show", alice, "--dir", p.dir(bob), "--password-file", bobPW); !strings.Contains(out, fps[5].String()) {
+		t.Errorf("bob's pinned key for alice: %q, want %s", out, fps[5])
+	}
+	send(bob, alice, "reply after")
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "reply after")
+}
+
+// TestRotationInterrupted: a rotation that dies after the provider
+// certified the new keys and before the vault took them is finished at
+// the bridge's next start, so mail sealed to the new key opens; one that
+// dies before the certification leaves the old keys in use.
+func TestRotationInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := startPair(t, nil)
+	const alice, bob = "alice@a.test", "bob@b.test"
+	p.stop(alice)
+	// interrupted leaves vault.next as rotate writes it and, if certify,
+	// has the provider certify its keys.
+	interrupted := func(certify bool) ed25519.PublicKey {
+		t.Helper()
+		info, keys, err := openAccount(p.dir(alice), p.passwords[alice])
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &session{dir: p.dir(alice), info: info, keys: keys}
+		if err := s.connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer s.close()
+		cur, err := currentSignet(ctx, s.cl, s.ep, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := successorKeys(keys, cur.NotBefore)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer next.Zero()
+		nextPath := filepath.Join(s.dir, vaultNextFile)
+		sealed, err := os.ReadFile(filepath.Join(s.dir, vaultFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(nextPath, sealed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := vault.Save(nextPath, p.passwords[alice], next); err != nil {
+			t.Fatal(err)
+		}
+		if certify {
+			req, err := request(next, cur.RecoveryKey, time.Now(), &signet.Successor{Prev: cur, Kind: signet.CustodyPrevious, Key: keys.Signing})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.cl.Rotate(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return next.Signing.Public().(ed25519.PublicKey)
+	}
+	signing := func() ed25519.PublicKey {
+		t.Helper()
+		k, err := vault.Open(filepath.Join(p.dir(alice), vaultFile), p.passwords[alice])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer k.Zero()
+		return k.Signing.Public().(ed25519.PublicKey)
+	}
+	before := signing()
+
+	// Died before the provider certified: the next keys are dropped.
+	interrupted(false)
+	p.start(alice)
+	if _, err := os.Stat(filepath.Join(p.dir(alice), vaultNextFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an uncertified vault.next stays: %v", err)
+	}
+	if !signing().Equal(before) {
+		t.Fatal("the vault took keys the provider never certified")
+	}
+	p.stop(alice)
+
+	// Died after: the next start takes them, and mail sealed to them opens.
+	want := interrupted(true)
+	p.start(alice)
+	if !signing().Equal(want) {
+		t.Fatal("the bridge's start did not finish the rotation")
+	}
+	msg := "From: <bob@b.test>\r\nTo: <alice@a.test>\r\nSubject: to the new key\r\n\r\nhello\r\n"
+	if err := p.bridges[bob].b.Submit(ctx, []string{alice}, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "to the new key")
+}
