@@ -59,6 +59,13 @@ func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust
 		signet.VerifyHistory(chain) != nil {
 		return changed, nil
 	}
+	// The links are kept, so that an older one served as current later
+	// is recognised as such (newerPinned).
+	for _, s := range chain[:len(chain)-1] {
+		if err := b.dir.mem.put(ctx, linkState(s.Fingerprint()), s.Bytes()); err != nil {
+			return Trust{}, err
+		}
+	}
 	return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
 }
 

@@ -158,6 +158,11 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 			return held(rcpt, t)
 		}
 	}
+	if newest, t, ok := b.newerPinned(ctx, to); ok {
+		b.log.Warn("the recipient's provider serves an older signet than the newest this device verified; sealing to the newest",
+			"rcpt", rcpt, "served", to.Fingerprint(), "newest", newest.Fingerprint())
+		to, toTrust = newest, t
+	}
 	if t, err := b.continuity(ctx, to, toTrust); err != nil {
 		return err
 	} else if t.Level == LevelChanged {

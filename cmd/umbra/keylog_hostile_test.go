@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
+
 	"umbra/bridge/mailstore"
 	"umbra/keyfile"
 	"umbra/provider"
+	"umbra/provider/store/sqlite"
 	"umbra/signet"
 )
 
@@ -185,4 +190,83 @@ func messageText(t *testing.T, st *mailstore.Store, mailbox, subject string) str
 	}
 	t.Fatalf("no %q in %s", subject, mailbox)
 	return ""
+}
+
+// TestHostileProviderWithholdsNewestSignet: bob rotated his keys, and
+// alice's bridge followed his chain to the new key from his mail. b.test
+// then serves bob's old signet as his current one again (the newest
+// withheld: moved to the front of his chain in the store, so the store's
+// Current answers the old one; mail sealed to the new one is still
+// accepted). Alice's bridge recognises the
+// served signet as an ancestor of the one it verified and seals to the
+// newest: bob reads the mail, and alice is not told of a key change.
+func TestHostileProviderWithholdsNewestSignet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := startPair(t, nil)
+	const alice, bob = "alice@a.test", "bob@b.test"
+	send := func(from, to, subject string) {
+		t.Helper()
+		msg := "From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: " + subject + "\r\n\r\nhello\r\n"
+		if err := p.bridges[from].b.Submit(ctx, []string{to}, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(bob, alice, "first contact")
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "first contact")
+	p.stop(bob)
+	mustUmbra(t, "keys", "rotate", "--dir", p.dir(bob), "--password-file", secretFile(t, string(p.passwords[bob])))
+	raw, err := keyfile.ReadSignet(filepath.Join(p.dir(bob), signetFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest, err := signet.ParseUser(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.start(bob)
+	send(bob, alice, "from the new key")
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "from the new key")
+	if sec := messageText(t, p.bridges[alice].b.Store(), "INBOX", "from the new key"); !strings.Contains(sec, "signed=bob@b.test; key=chained") {
+		t.Fatalf("alice's verdict on bob's rotated key:\n%s", sec)
+	}
+
+	// b.test withholds the newest signet.
+	db, err := sqlite3.Open("file:" + filepath.Join(p.nodes["b.test"].Dir, provider.DataDir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := newest.Fingerprint()
+	err = db.Exec("PRAGMA busy_timeout = 10000; UPDATE signets SET seq = 0 WHERE fingerprint = x'" + hex.EncodeToString(fp[:]) + "'")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := p.bridges[alice].s.cl
+	if served, err := cl.Signet(ctx, bob, signet.Fingerprint{}); err != nil || bytes.Equal(served, raw) {
+		t.Fatalf("b.test still serves bob's newest signet (%v)", err)
+	}
+
+	send(alice, bob, "to the newest key")
+	waitMailbox(t, p.bridges[bob].b.Store(), "INBOX", "to the newest key")
+	for _, s := range []string{"Security warning", "Undeliverable"} {
+		if uids := searchSubject(t, p.bridges[alice].b.Store(), s); len(uids) > 0 {
+			t.Errorf("alice was told %q", s)
+		}
+	}
+}
+
+// searchSubject lists the INBOX messages of st whose subject contains s.
+func searchSubject(t *testing.T, st *mailstore.Store, s string) []uint32 {
+	t.Helper()
+	ctx := context.Background()
+	mb, err := st.Mailbox(ctx, mailstore.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids, err := st.Search(ctx, mb.ID, mailstore.FieldSubject, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uids
 }
