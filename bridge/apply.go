@@ -100,6 +100,13 @@ func (b *Bridge) apply(ctx context.Context, q *batcher, ch dmap.Change, r fetche
 			}
 			return err
 		}
+	case syncdoc.KindKeyring:
+		if err := b.applyKeyring(ctx, r.keyring); err != nil {
+			if isPermanent(err) {
+				return b.rejected(ctx, ch, err)
+			}
+			return err
+		}
 	case syncdoc.KindSpam:
 		if err := b.applySpam(ctx, ch.ID, r.spam); err != nil {
 			if isPermanent(err) {

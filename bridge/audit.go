@@ -172,7 +172,7 @@ func (b *Bridge) ownChain(ctx context.Context, src source) (mine map[signet.Fing
 		}
 		chain = append(chain, u)
 	}
-	key := b.cfg.Keys.Signing.Public()
+	key := b.signingKey().Public()
 	last := len(chain) - 1
 	for last >= 0 && !chain[last].SigningKey.Equal(key) {
 		last--

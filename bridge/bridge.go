@@ -68,6 +68,10 @@ type Config struct {
 	// SafeHTML, when set, changes the account's safe-HTML setting (kept
 	// in the store; safehtml.go): "legacy" (the default), "all" or "off".
 	SafeHTML *string
+	// SaveKeys saves keys in the account's vault (and its key backup),
+	// for keys another device rotated to (keyring.go). Nil: such keys are
+	// not taken, and this device cannot open mail sealed to them.
+	SaveKeys func(keys *vault.Keys) error
 	Logger   *slog.Logger
 }
 
@@ -106,9 +110,12 @@ type Bridge struct {
 	spam     *spamFilter  // spam.go
 	safeHTML atomic.Value // safehtml.go: the safe-HTML setting, a string
 
-	decOnce     sync.Once
+	// keysMu guards the fields of cfg.Keys that a rotation on another
+	// device replaces (Signing, Encryption, Retired; keyring.go), and
+	// decKeys, their expanded decryption keys (nil: not expanded yet).
+	keysMu      sync.RWMutex
 	decKeys     []hpke.PrivateKey
-	decErr      error
+	adoptMu     sync.Mutex      // one adoption of another device's keys at a time
 	ctx         context.Context // the bridge's lifetime (Open to Close)
 	cancel      context.CancelFunc
 	guard       *ratelimit.Guard // password guessing at IMAP and SMTP

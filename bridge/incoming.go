@@ -117,21 +117,31 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 }
 
 // decryptionKeys are the current encryption key and the retired ones,
-// newest first, expanded from their seeds once (an ML-KEM-768 key
-// expansion per message cost a tenth of opening it).
+// newest first, expanded from their seeds once per key set (an ML-KEM-768
+// key expansion per message cost a tenth of opening it).
 func (b *Bridge) decryptionKeys() ([]hpke.PrivateKey, error) {
-	b.decOnce.Do(func() {
-		var k hpke.PrivateKey
-		if k, b.decErr = b.cfg.Keys.EncryptionKey(); b.decErr != nil {
-			return
+	b.keysMu.RLock()
+	keys := b.decKeys
+	b.keysMu.RUnlock()
+	if keys != nil {
+		return keys, nil
+	}
+	b.keysMu.Lock()
+	defer b.keysMu.Unlock()
+	if b.decKeys != nil {
+		return b.decKeys, nil
+	}
+	k, err := b.cfg.Keys.EncryptionKey()
+	if err != nil {
+		return nil, err
+	}
+	keys = []hpke.PrivateKey{k}
+	for i := len(b.cfg.Keys.Retired) - 1; i >= 0; i-- {
+		if k, err = b.cfg.Keys.Retired[i].EncryptionKey(); err != nil {
+			return nil, err
 		}
-		b.decKeys = []hpke.PrivateKey{k}
-		for i := len(b.cfg.Keys.Retired) - 1; i >= 0; i-- {
-			if k, b.decErr = b.cfg.Keys.Retired[i].EncryptionKey(); b.decErr != nil {
-				return
-			}
-			b.decKeys = append(b.decKeys, k)
-		}
-	})
-	return b.decKeys, b.decErr
+		keys = append(keys, k)
+	}
+	b.decKeys = keys
+	return keys, nil
 }

@@ -123,11 +123,20 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 	if err != nil {
 		return fmt.Errorf("own signet: %w", err)
 	}
-	if !me.SigningKey.Equal(b.cfg.Keys.Signing.Public()) {
-		// Another device rotated the account's keys (umbra keys rotate
-		// --force): a signature with this device's key would not verify
-		// against the signet recipients get. The mail waits.
-		return fmt.Errorf("the account's current signet %s is not this device's key: the keys were rotated on another device; this device needs them (umbra account login)", me.Fingerprint())
+	signing := b.signingKey()
+	if !me.SigningKey.Equal(signing.Public()) {
+		if took, err := b.takePendingKeys(ctx); err != nil {
+			return err
+		} else if took {
+			signing = b.signingKey()
+		}
+	}
+	if !me.SigningKey.Equal(signing.Public()) {
+		// Another device rotated the account's keys and this one has
+		// not taken them from the keyring document yet (keyring.go): a
+		// signature with the old key would not verify against the signet
+		// recipients get. The mail waits.
+		return fmt.Errorf("the account's current signet %s is not this device's key: the keys were rotated on another device, and this device takes them when it syncs", me.Fingerprint())
 	}
 	domain := signet.DomainOf(rcpt)
 	to, toTrust, err := b.dir.User(ctx, rcpt, signet.Fingerprint{})
@@ -175,7 +184,7 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 	var out bytes.Buffer
 	if _, err := dmime.Seal(&out, bytes.NewReader(mime), dmime.SealParams{
 		Author:      dmime.Party{Address: b.address, Fingerprint: me.Fingerprint(), Enc: me.Enc},
-		AuthorKey:   b.cfg.Keys.Signing,
+		AuthorKey:   signing,
 		Carried:     carried, // version 2: signature and signet sealed for author and recipient alone
 		Origin:      dmime.Party{Address: origin.Domain, Fingerprint: origin.Fingerprint(), Enc: origin.Enc},
 		Destination: dmime.Party{Address: dest.Domain, Fingerprint: dest.Fingerprint(), Enc: dest.Enc},

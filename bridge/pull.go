@@ -11,6 +11,7 @@ import (
 	"umbra/bridge/mailstore"
 	"umbra/bridge/syncdoc"
 	"umbra/dmap"
+	"umbra/dmime"
 )
 
 // kindMail is the kind of a document the provider made from a delivered
@@ -37,6 +38,7 @@ type fetched struct {
 	meta    *syncdoc.Meta    // KindMeta
 	folders *syncdoc.Folders // KindFolders
 	contact *syncdoc.Contact // KindContact
+	keyring *syncdoc.Keyring // KindKeyring
 	skip    bool             // nothing to do (already applied)
 	err     error
 }
@@ -108,7 +110,7 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
 			return b.relogin(ctx, r.err)
 		}
 		b.st.setOnline(true)
-		page := r.page
+		page := cutAtKeyring(r.page)
 		b.catchingUp.Store(page.More)
 		if page.More {
 			next = b.readPage(rctx, page.Next, 0)
@@ -137,6 +139,20 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
 			return nil
 		}
 	}
+}
+
+// cutAtKeyring ends a page at its keyring document (keyring.go): the mail
+// after it may be sealed to the keys it brings, so it is fetched, and
+// opened, only once they are taken, with the next page.
+func cutAtKeyring(p dmap.Page) dmap.Page {
+	for i, ch := range p.Changes {
+		if ch.Kind == syncdoc.KindKeyring && i+1 < len(p.Changes) {
+			p.Changes = p.Changes[:i+1]
+			p.Next, p.More = ch.Seq, true
+			break
+		}
+	}
+	return p
 }
 
 // pageResult is one answer of the change feed.
@@ -331,7 +347,7 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 		}
 	}
 	switch ch.Kind {
-	case kindMail, syncdoc.KindContent, syncdoc.KindMeta, syncdoc.KindFolders, syncdoc.KindContact:
+	case kindMail, syncdoc.KindContent, syncdoc.KindMeta, syncdoc.KindFolders, syncdoc.KindContact, syncdoc.KindKeyring:
 	case syncdoc.KindSpam:
 		if ch.ID == syncdoc.SpamID(b.cfg.DeviceID) {
 			return fetched{skip: true} // this device's own counts, which it has
@@ -349,6 +365,15 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 	b.st.downloaded(len(doc.Data), ch.Kind == kindMail || ch.Kind == syncdoc.KindContent)
 	if ch.Kind == kindMail {
 		mime, err := b.openMail(ctx, doc.Data)
+		if errors.Is(err, dmime.ErrKeyslot) {
+			// Sealed to keys another device rotated to, which this one
+			// may have kept aside (keyring.go).
+			if took, terr := b.takePendingKeys(ctx); terr != nil {
+				return fetched{err: terr}
+			} else if took {
+				mime, err = b.openMail(ctx, doc.Data)
+			}
+		}
 		if err != nil {
 			return fetched{err: err}
 		}
@@ -374,6 +399,9 @@ func (b *Bridge) fetch(ctx context.Context, ch dmap.Change, applied int64) fetch
 		r.folders, err = syncdoc.ParseFolders(plain)
 	case syncdoc.KindContact:
 		r.contact, err = syncdoc.ParseContact(plain)
+	case syncdoc.KindKeyring:
+		r.keyring, err = syncdoc.ParseKeyring(plain)
+		clear(plain)
 	case syncdoc.KindSpam:
 		r.spam = plain
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/hpke"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -98,6 +99,34 @@ func GenerateKeys(address string) (*Keys, error) {
 	storage := make([]byte, seedSize)
 	rand.Read(storage) // crypto/rand.Read never fails (Go 1.24+)
 	return &Keys{Address: address, Signing: signing, Encryption: encSeed, Device: device, Storage: storage}, nil
+}
+
+// Rotated returns a copy of k whose signing key is signing and whose
+// encryption key is the seed enc, with k's encryption key appended to the
+// retired keys at created (DESIGN §4: rotation; spec §5), raised to one
+// second after the newest retired key's time when it is not later, since
+// those times must increase. The copy shares no memory with k, which is
+// unchanged.
+func (k *Keys) Rotated(signing ed25519.PrivateKey, enc []byte, created time.Time) *Keys {
+	created = created.UTC().Truncate(time.Second)
+	if n := len(k.Retired); n > 0 && !created.After(k.Retired[n-1].Created) {
+		created = k.Retired[n-1].Created.Add(time.Second)
+	}
+	next := &Keys{
+		Address:    k.Address,
+		Signing:    slices.Clone(signing),
+		Encryption: slices.Clone(enc),
+		Device:     slices.Clone(k.Device),
+		Recovery:   slices.Clone(k.Recovery),
+		Storage:    slices.Clone(k.Storage),
+		OpenPGP:    slices.Clone(k.OpenPGP),
+		Retired:    make([]RetiredKey, 0, len(k.Retired)+1),
+	}
+	for _, r := range k.Retired {
+		next.Retired = append(next.Retired, RetiredKey{Created: r.Created, Seed: slices.Clone(r.Seed)})
+	}
+	next.Retired = append(next.Retired, RetiredKey{Created: created, Seed: slices.Clone(k.Encryption)})
+	return next
 }
 
 // EncryptionKey returns the current HPKE private key.

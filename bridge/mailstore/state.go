@@ -59,3 +59,15 @@ func (s *Store) StateNames(ctx context.Context, prefix string) ([]string, error)
 	}
 	return names, nil
 }
+
+// DeleteState removes the value stored under name, if any.
+func (s *Store) DeleteState(ctx context.Context, name string) error {
+	err := s.write(ctx, func(c *conn) ([]Event, error) {
+		_, err := c.exec(`DELETE FROM state WHERE name = ?`, name)
+		return nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("mailstore: delete state %q: %w", name, err)
+	}
+	return nil
+}

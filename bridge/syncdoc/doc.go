@@ -3,13 +3,14 @@
 // the provider sees only opaque bytes (DESIGN §2, §7): never flags,
 // folders, message content or any other client metadata.
 //
-// Five kinds of document exist (docs/spec/sync.md §2):
+// Six kinds of document exist (docs/spec/sync.md §2):
 //
 //   - msg (id "c-KEY"): a message's content, written once: Content.
 //   - meta (id "m-KEY"): a message's mutable state: Meta.
 //   - folders (id "folders"): the account's user-made folders: Folders.
 //   - contact (id Sealer.ContactID): a correspondent's OpenPGP state: Contact.
 //   - spam (id SpamID(device)): one device's spam-filter training: Spam.
+//   - keyring (id "keyring"): the keys the account rotates to: Keyring.
 //
 // Each plaintext has a canonical, versioned binary encoding (Marshal and
 // the Parse functions; spec §5). A Sealer pads it to a Padmé bucket and

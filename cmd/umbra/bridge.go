@@ -203,6 +203,8 @@ func startBridgeConfig(ctx context.Context, dir string, password []byte, res *dn
 		log.Warn("key rotation did not happen", "err", err)
 	}
 	cfg.Dir, cfg.Keys, cfg.DeviceID, cfg.Client, cfg.Resolver = dir, keys, info.DeviceID, s.cl, res
+	// Keys another device rotated to (bridge/keyring.go).
+	cfg.SaveKeys = func(k *vault.Keys) error { return vault.Save(filepath.Join(dir, vaultFile), password, k) }
 	b, err := bridge.Open(cfg)
 	if err != nil {
 		s.close()

@@ -48,7 +48,7 @@ const (
 func init() {
 	register(verb{
 		words:    "keys rotate",
-		synopsis: "[--account ADDRESS | --dir DIR] [--retire-after DURATION] [--force]",
+		synopsis: "[--account ADDRESS | --dir DIR] [--retire-after DURATION]",
 		help: `replace the account's keys with new ones, chained to the old
 
 Makes a new signing key and a new encryption key, has the provider certify
@@ -62,18 +62,16 @@ on its way to you (forward secrecy). Mail already received stays readable:
 the bridge keeps it under the storage key.
 
 The bridge does this by itself when it starts and the signet is older than
-its --rotate-every (30 days). Stop the bridge before running this. Other
-devices of the account keep the old keys, so new mail would be unreadable
-there: this refuses to rotate while the account has other devices unless
---force is given (a cautious account's other devices get the new keys
-with umbra account login).`,
+its --rotate-every (30 days). Stop the bridge before running this. The
+account's other devices get the new keys through the provider, sealed
+under the account's storage key, which the provider cannot open; each
+takes them at its next sync and keeps its own old key retired.`,
 		run: runKeysRotate,
 	})
 }
 
 func runKeysRotate(c *cmd) error {
 	retireAfter := c.flags.Duration("retire-after", defaultRetireAfter, "destroy a replaced encryption key once it has been retired this long and no mail sealed to it waits")
-	force := c.flags.Bool("force", false, "rotate although the account has other devices (they cannot open new mail until they get the new keys)")
 	dir, password, keys, _, err := unlockAccount(c, 0, 0, nil)
 	if err != nil {
 		return err
@@ -102,7 +100,7 @@ func runKeysRotate(c *cmd) error {
 	if err := s.settleRotation(ctx, password); err != nil {
 		return err
 	}
-	u, err := s.rotate(ctx, password, time.Now(), *force)
+	u, err := s.rotate(ctx, password, time.Now())
 	if err != nil {
 		return err
 	}
@@ -132,7 +130,7 @@ func (s *session) maintainKeys(ctx context.Context, password []byte, now time.Ti
 		return err
 	}
 	if now.Sub(start) >= every {
-		u, err := s.rotate(ctx, password, now, false)
+		u, err := s.rotate(ctx, password, now)
 		if err != nil {
 			return err
 		}
@@ -150,7 +148,7 @@ func (s *session) maintainKeys(ctx context.Context, password []byte, now time.Ti
 // new signet. The keys are first written to vaultNextFile, then certified,
 // then moved into the vault: settleRotation finishes a rotation a crash
 // interrupted.
-func (s *session) rotate(ctx context.Context, password []byte, now time.Time, force bool) (*signet.User, error) {
+func (s *session) rotate(ctx context.Context, password []byte, now time.Time) (*signet.User, error) {
 	address := s.info.Address
 	cur, err := currentSignet(ctx, s.cl, s.ep, address)
 	if err != nil {
@@ -158,11 +156,6 @@ func (s *session) rotate(ctx context.Context, password []byte, now time.Time, fo
 	}
 	if !cur.SigningKey.Equal(s.keys.Signing.Public()) {
 		return nil, fmt.Errorf("the current signet of %s (%s) is not this device's key: another device rotated, or the chain was restarted; this device needs the account's newer keys (umbra account login)", address, cur.Fingerprint())
-	}
-	if !force {
-		if err := s.onlyDevice(ctx); err != nil {
-			return nil, err
-		}
 	}
 	next, err := successorKeys(s.keys, cur.NotBefore)
 	if err != nil {
@@ -198,6 +191,12 @@ func (s *session) rotate(ctx context.Context, password []byte, now time.Time, fo
 		os.Remove(nextPath)
 		return nil, err
 	}
+	// The account's other devices get the keys before the provider
+	// certifies them: no mail sealed to them can come first (keyring.go).
+	if err := bridge.PublishKeys(ctx, s.cl, next, nil); err != nil {
+		os.Remove(nextPath)
+		return nil, fmt.Errorf("give the new keys to the account's other devices: %w", explain(err, s.ep.server))
+	}
 	u, err := s.cl.Rotate(ctx, req)
 	if err != nil {
 		// Not certified, unless the answer was lost: settleRotation asks
@@ -230,7 +229,12 @@ func (s *session) settleRotation(ctx context.Context, password []byte) error {
 		return err
 	}
 	if !cur.SigningKey.Equal(next.Signing.Public()) {
-		next.Zero()
+		// Not certified: the keyring goes back to the keys in use, if
+		// it still holds the ones thrown away.
+		defer next.Zero()
+		if err := bridge.PublishKeys(ctx, s.cl, s.keys, next); err != nil {
+			return err
+		}
 		return os.Remove(nextPath)
 	}
 	return s.adoptNext(ctx, password, cur, next)
@@ -271,31 +275,9 @@ func (s *session) backUp(ctx context.Context, password []byte) error {
 	return nil
 }
 
-// onlyDevice refuses a rotation while the account has other devices:
-// their vaults hold the old keys, and mail sealed to the new one would be
-// unreadable there.
-func (s *session) onlyDevice(ctx context.Context) error {
-	ds, err := s.cl.Devices(ctx)
-	if err != nil {
-		return fmt.Errorf("list the account's devices: %w", explain(err, s.ep.server))
-	}
-	var others []string
-	for _, d := range ds {
-		if d.ID != s.info.DeviceID {
-			others = append(others, fmt.Sprintf("%s (%s)", d.Name, d.ID))
-		}
-	}
-	if len(others) > 0 {
-		return fmt.Errorf("the account has other devices, which would keep the old keys and could not open new mail: %v; revoke them (umbra account revoke) or give --force and log them in again afterwards", others)
-	}
-	return nil
-}
-
 // successorKeys are keys with a new signing key and a new encryption
 // key, the current encryption key retired with curStart, the start of the
-// signet that carried it, as its creation time. Retired keys' times must
-// increase strictly (vault spec §5), so two rotations within one second
-// space them a second apart.
+// signet that carried it, as its time.
 func successorKeys(keys *vault.Keys, curStart time.Time) (*vault.Keys, error) {
 	_, signing, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -309,22 +291,9 @@ func successorKeys(keys *vault.Keys, curStart time.Time) (*vault.Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	created := curStart.UTC().Truncate(time.Second)
-	if n := len(keys.Retired); n > 0 && !created.After(keys.Retired[n-1].Created) {
-		created = keys.Retired[n-1].Created.Add(time.Second)
-	}
-	next := *keys
-	next.Signing, next.Encryption = signing, seed
-	next.Device = slices.Clone(keys.Device)
-	next.Recovery = slices.Clone(keys.Recovery)
-	next.Storage = slices.Clone(keys.Storage)
-	next.OpenPGP = slices.Clone(keys.OpenPGP)
-	next.Retired = make([]vault.RetiredKey, 0, len(keys.Retired)+1)
-	for _, r := range keys.Retired {
-		next.Retired = append(next.Retired, vault.RetiredKey{Created: r.Created, Seed: slices.Clone(r.Seed)})
-	}
-	next.Retired = append(next.Retired, vault.RetiredKey{Created: created, Seed: slices.Clone(keys.Encryption)})
-	return &next, nil
+	defer clear(seed)
+	defer clear(signing)
+	return keys.Rotated(signing, seed, curStart), nil
 }
 
 // retired says what retire did.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"umbra/bridge"
 	"umbra/keyfile"
 	"umbra/signet"
 	"umbra/vault"
@@ -106,9 +107,14 @@ func TestKeysRotateFiveGenerations(t *testing.T) {
 		t.Fatalf("the newest signet succeeds %s by %v, want %s by rotation", u.Prev, u.Custody, fps[3])
 	}
 
-	// Alice back: the waiting mail opens with her first key.
+	// Alice back: the waiting mail opens with her first key, and her
+	// bridge converts it to its storage form.
 	p.start(alice)
 	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "sealed to the first key")
+	eventually(t, "alice's bridge converts the mail waiting for her", func() bool {
+		n, err := bridge.PendingMail(ctx, p.bridges[alice].s.cl)
+		return err == nil && n == 0
+	})
 	p.stop(alice)
 
 	// The fifth rotation: nothing waits, every retired key is destroyed.
@@ -233,4 +239,72 @@ func TestRotationInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "to the new key")
+}
+
+// TestKeysRotateTwoDevices: alice rotates on her first device while her
+// laptop's bridge runs. The laptop takes the new keys from the keyring
+// document (sealed under the storage key) and saves them in its vault:
+// with her first device stopped, it opens bob's mail sealed to the new
+// key, and its own mail to bob is signed with the new key, which bob's
+// bridge follows from the one it pinned. Her first device then has the
+// mail the laptop received. The provider never sees the keys: its files
+// hold neither seed.
+func TestKeysRotateTwoDevices(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := startTestDemo(t)
+	alice, bob := d.info.Accounts[0], d.info.Accounts[1]
+	laptop := secondDevice(t, d, alice.Address, "laptop")
+	laptopDir := filepath.Join(d.dir, "accounts", alice.Address+"-laptop")
+	pwFile := filepath.Join(d.dir, "accounts", alice.Address+".password")
+	pw, err := readSecretFile(pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, d.bridges[1].b.Store(), "INBOX", welcomeSubject) // bob pinned alice's key
+	send := func(rb *runningBridge, from, to, subject string) {
+		t.Helper()
+		msg := "From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: " + subject + "\r\n\r\nhello\r\n"
+		if err := rb.b.Submit(ctx, []string{to}, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vaultOf := func(dir string) *vault.Keys {
+		t.Helper()
+		k, err := vault.Open(filepath.Join(dir, vaultFile), []byte(pw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+
+	if err := d.bridges[0].close(); err != nil {
+		t.Fatal(err)
+	}
+	d.bridges[0] = nil
+	mustUmbra(t, "keys", "rotate", "--dir", alice.Dir, "--password-file", pwFile)
+	rotated := vaultOf(alice.Dir)
+	defer rotated.Zero()
+
+	send(d.bridges[1], bob.Address, alice.Address, "sealed to the new key")
+	waitMailbox(t, laptop.b.Store(), "INBOX", "sealed to the new key")
+	k := vaultOf(laptopDir)
+	if !k.Signing.Equal(rotated.Signing) || !bytes.Equal(k.Encryption, rotated.Encryption) || len(k.Retired) != 1 {
+		t.Fatalf("the laptop's vault: same signing key %v, same encryption key %v, %d retired", k.Signing.Equal(rotated.Signing), bytes.Equal(k.Encryption, rotated.Encryption), len(k.Retired))
+	}
+	k.Zero()
+
+	send(laptop, alice.Address, bob.Address, "from the laptop")
+	waitMailbox(t, d.bridges[1].b.Store(), "INBOX", "from the laptop")
+	if raw := messageText(t, d.bridges[1].b.Store(), "INBOX", "from the laptop"); !strings.Contains(raw, "signed=alice@a.test; key=chained") {
+		t.Errorf("bob's verdict on the laptop's mail:\n%s", raw)
+	}
+
+	rb, err := startBridge(ctx, alice.Dir, []byte(pw), d.net.Resolver(), "127.0.0.1:0", "127.0.0.1:0", nil, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.bridges[0] = rb
+	waitMailbox(t, rb.b.Store(), "INBOX", "sealed to the new key")
+	scanFor(t, d.info.Providers[0].DataDir, "a.test", string(rotated.Signing.Seed()), string(rotated.Encryption))
 }
