@@ -282,7 +282,7 @@ func (b dmapBackend) Put(ctx context.Context, account, id, kind string, expected
 }
 
 func (b dmapBackend) Delete(ctx context.Context, account, id string, expected int64) (dmap.Change, error) {
-	c, err := b.p.st.Mailbox().Delete(ctx, account, id, expected)
+	c, err := b.p.st.Mailbox().Delete(ctx, account, id, expected, b.p.cfg.Now())
 	if err == nil {
 		b.p.watch.notify(account)
 	}

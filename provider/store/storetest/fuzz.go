@@ -68,7 +68,7 @@ func fuzzOps(t *testing.T, m store.Mailbox, addr string, ops []byte, raw string)
 				docs[id] = &modelDoc{change: c, data: data}
 			}
 		case 1:
-			c, err := m.Delete(ctx, addr, id, rev)
+			c, err := m.Delete(ctx, addr, id, rev, t0)
 			switch {
 			case !validID:
 				is(t, err, store.ErrInvalid, fmt.Sprintf("Delete id %q", id))
@@ -90,7 +90,7 @@ func fuzzOps(t *testing.T, m store.Mailbox, addr string, ops []byte, raw string)
 		case 2:
 			key := y % 4
 			data := fmt.Sprint("mail ", step)
-			docID, created, err := m.Deliver(ctx, addr, messageID(string(rune(key))), []byte(data))
+			docID, created, err := m.Deliver(ctx, addr, messageID(string(rune(key))), []byte(data), t0)
 			ok(t, err)
 			if prev, seen := delivered[key]; seen {
 				if created || docID != prev {
