@@ -31,6 +31,8 @@ func dmapErr(err error) error {
 		return dmap.Conflict(ce.Current)
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("%w: %v", dmap.ErrNotFound, err)
+	case errors.Is(err, store.ErrResync):
+		return fmt.Errorf("%w: %v", dmap.ErrResync, err)
 	case errors.Is(err, store.ErrExists):
 		return fmt.Errorf("%w: %v", dmap.ErrExists, err)
 	case errors.Is(err, store.ErrInvalid):
