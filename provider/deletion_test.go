@@ -1,12 +1,8 @@
 package provider_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,19 +19,26 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // oneDomain is b.test alone, on clk, with bob@b.test registered over
-// DMAP (his device's client) and carol@b.test to write to him.
-func oneDomain(t *testing.T, clk *clock, override func(*provider.Config)) (*testnet.Node, *testnet.Device, *testnet.User) {
+// DMAP (bob.Client is his device's) and carol@b.test to write to him.
+type oneDomain struct {
+	net   *testnet.Network
+	b     *testnet.Node
+	bob   *testnet.Device
+	carol *testnet.User
+}
+
+func newOneDomain(t *testing.T, clk *clock, override func(*provider.Config)) *oneDomain {
 	t.Helper()
 	n, err := testnet.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Close)
-	b, err := n.AddProvider("b.test")
-	if err != nil {
+	w := &oneDomain{net: n}
+	if w.b, err = n.AddProvider("b.test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Start(func(c *provider.Config) {
+	if err := w.b.Start(func(c *provider.Config) {
 		c.Now = clk.now
 		if override != nil {
 			override(c)
@@ -44,16 +47,14 @@ func oneDomain(t *testing.T, clk *clock, override func(*provider.Config)) (*test
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	bob, err := testnet.RegisterDevice(ctx, b, "", "bob@b.test")
-	if err != nil {
+	if w.bob, err = testnet.RegisterDevice(ctx, w.b, "", "bob@b.test"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(bob.Client.Close)
-	carol, err := b.NewUser(ctx, "carol@b.test")
-	if err != nil {
+	t.Cleanup(w.bob.Client.Close)
+	if w.carol, err = w.b.NewUser(ctx, "carol@b.test"); err != nil {
 		t.Fatal(err)
 	}
-	return b, bob, carol
+	return w
 }
 
 // feed reads a device's whole change feed from 0.
@@ -82,7 +83,8 @@ func feed(ctx context.Context, cl *dmap.Client) ([]dmap.Change, error) {
 func TestDeletedMailLeavesNoTrace(t *testing.T) {
 	t.Parallel()
 	clk := new(clock)
-	b, bob, carol := oneDomain(t, clk, nil)
+	w := newOneDomain(t, clk, nil)
+	b, bob, carol := w.b, w.bob, w.carol
 	ctx := t.Context()
 	if err := b.Deliver(ctx, carol, bob.User, b, 1, func(i int) []byte { return testnet.MailMIME(i, 200<<10) }); err != nil {
 		t.Fatal(err)
@@ -101,15 +103,15 @@ func TestDeletedMailLeavesNoTrace(t *testing.T) {
 	}
 	// 64-byte pieces every 4 KiB of the sealed message: one left
 	// anywhere is found.
-	var needles [][]byte
+	var needles []string
 	for off := 0; off+64 <= len(doc.Data); off += 4 << 10 {
-		needles = append(needles, doc.Data[off:off+64])
+		needles = append(needles, string(doc.Data[off:off+64]))
 	}
 	for digest := range digests {
-		needles = append(needles, digest[:])
+		needles = append(needles, string(digest[:]))
 	}
-	needles = append(needles, []byte(doc.ID))
-	if found := findInFiles(t, b.Dir, needles); len(found) == 0 {
+	needles = append(needles, doc.ID)
+	if len(filesHolding(t, b.Dir, needles...)) == 0 {
 		t.Fatal("the delivered message is in none of the provider's files: the scan finds nothing")
 	}
 
@@ -117,15 +119,13 @@ func TestDeletedMailLeavesNoTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	provider.Sweep(ctx, b.Provider)
-	if found := findInFiles(t, b.Dir, [][]byte{[]byte(doc.ID)}); len(found) == 0 {
+	if len(filesHolding(t, b.Dir, doc.ID)) == 0 {
 		t.Fatal("the tombstone went before the horizon")
 	}
 
 	clk.advance(90*24*time.Hour + time.Minute) // past the default horizon and the delivery window
 	provider.Sweep(ctx, b.Provider)
-	if found := findInFiles(t, b.Dir, needles); len(found) > 0 {
-		t.Fatalf("after deletion and the horizon, pieces of the message remain in %v", found)
-	}
+	scanFiles(t, b.Dir, needles...) // after the deletion and the horizon
 	// The device's session lapsed with the months.
 	if err := bob.Client.Login(ctx, bob.User.Address, bob.Key); err != nil {
 		t.Fatal(err)
@@ -133,30 +133,4 @@ func TestDeletedMailLeavesNoTrace(t *testing.T) {
 	if _, err := bob.Client.Changes(ctx, changes[0].Seq, 0); !errors.Is(err, dmap.ErrResync) {
 		t.Errorf("changes before the collected tombstone: %v, want %v", err, dmap.ErrResync)
 	}
-}
-
-// findInFiles returns the files under dir that hold any of needles.
-func findInFiles(t *testing.T, dir string, needles [][]byte) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, n := range needles {
-			if bytes.Contains(data, n) {
-				found = append(found, path)
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }
