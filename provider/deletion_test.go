@@ -130,7 +130,12 @@ func TestDeletedMailLeavesNoTrace(t *testing.T) {
 	if err := bob.Client.Login(ctx, bob.User.Address, bob.Key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.Client.Changes(ctx, changes[0].Seq, 0); !errors.Is(err, dmap.ErrResync) {
+	_, err = bob.Client.Changes(ctx, changes[0].Seq, 0)
+	var de *dmap.Error
+	if !errors.As(err, &de) || de.Status != 410 || !errors.Is(err, dmap.ErrResync) {
 		t.Errorf("changes before the collected tombstone: %v, want %v", err, dmap.ErrResync)
+	}
+	if _, err := bob.Client.Changes(ctx, 0, 0); err != nil {
+		t.Errorf("changes from 0 after the collection: %v", err)
 	}
 }
