@@ -104,8 +104,20 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := b.readPage(rctx, since, wait)
+	// listed is, during a resync from scratch, every id the feed lists.
+	var listed map[string]bool
 	for {
 		r := <-next
+		if listed == nil && errors.Is(r.err, dmap.ErrResync) {
+			// The provider collected tombstones this device has not seen
+			// (docs/spec/dmap.md §8.6): read the whole feed again. The
+			// cursor stays where it was until the resync is complete, so
+			// one interrupted starts over.
+			b.log.Info("sync: tombstones since the cursor were collected; syncing again from scratch", "cursor", since)
+			listed = map[string]bool{}
+			next = b.readPage(rctx, 0, 0)
+			continue
+		}
 		if r.err != nil {
 			return b.relogin(ctx, r.err)
 		}
@@ -118,7 +130,19 @@ func (b *Bridge) pullOnce(ctx context.Context, wait time.Duration) (err error) {
 		if err := b.applyPage(ctx, q, page.Changes); err != nil {
 			return err
 		}
-		q.cur.SetCursor(page.Next)
+		if listed == nil {
+			q.cur.SetCursor(page.Next)
+		} else {
+			for _, ch := range page.Changes {
+				listed[ch.ID] = true
+			}
+			if !page.More {
+				if err := b.dropUnlisted(ctx, q, listed); err != nil {
+					return err
+				}
+				q.cur.SetCursor(page.Next)
+			}
+		}
 		if len(b.doomed) > 0 {
 			// reapFolders reads the store.
 			if err := q.flush(ctx); err != nil {
@@ -153,6 +177,58 @@ func cutAtKeyring(p dmap.Page) dmap.Page {
 		}
 	}
 	return p
+}
+
+// dropUnlisted ends a resync from scratch: a message whose content
+// document this device applied, and which the whole feed no longer lists,
+// was deleted and its tombstone collected, so it goes exactly as that
+// tombstone would have taken it (apply). Only a tombstone of a content
+// document removes anything here; those of other kinds are records
+// alone. The provider is asked before: a document written after its page
+// was read (this device's push, say) is not gone, and the next page lists
+// it.
+func (b *Bridge) dropUnlisted(ctx context.Context, q *batcher, listed map[string]bool) error {
+	if err := q.flush(ctx); err != nil {
+		return err
+	}
+	boxes, err := b.store.Mailboxes(ctx)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, mb := range boxes {
+		msgs, err := b.store.List(ctx, mb.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if id := syncdoc.ContentID(m.Key); !listed[id] {
+				ids = append(ids, id)
+			}
+		}
+	}
+	applied, err := b.store.Revisions(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		rev, ok := applied[id]
+		if !ok {
+			continue // never at the provider: push writes it
+		}
+		_, err := b.cfg.Client.GetRange(ctx, id, 0, 1)
+		if errors.Is(err, dmap.ErrDeleted) || err == nil {
+			continue // written since its page was read: the next pull applies it
+		}
+		if !errors.Is(err, dmap.ErrNotFound) {
+			return fmt.Errorf("resync: %s: %w", id, err)
+		}
+		gone := dmap.Change{ID: id, Kind: syncdoc.KindContent, Revision: rev + 1, Deleted: true}
+		if err := b.apply(ctx, q, gone, fetched{}, nil); err != nil {
+			return fmt.Errorf("resync: %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // pageResult is one answer of the change feed.

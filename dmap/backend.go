@@ -121,7 +121,9 @@ type Sessions interface {
 // Documents is an account's sync feed of opaque documents (spec §8).
 type Documents interface {
 	// Changes returns, in sequence order, the documents whose latest
-	// change has a sequence number above since, at most limit of them.
+	// change has a sequence number above since, at most limit of them;
+	// ErrResync when since is above 0 and tombstones after it were
+	// collected (spec §8.6).
 	Changes(ctx context.Context, account string, since int64, limit int) ([]Change, error)
 	// Head returns the sequence number of the account's latest change (0
 	// before the first).

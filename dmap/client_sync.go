@@ -25,6 +25,8 @@ type Page struct {
 // Changes returns the changes above since (spec §8.2). With wait > 0 it
 // long-polls: the server answers as soon as there is a change, or with an
 // empty page after wait (which it may shorten to its own maximum).
+// ErrResync when tombstones after since were collected: read the feed
+// again from 0 (spec §8.6).
 func (c *Client) Changes(ctx context.Context, since int64, wait time.Duration) (Page, error) {
 	q := url.Values{"since": {strconv.FormatInt(since, 10)}}
 	if wait > 0 {

@@ -70,6 +70,7 @@ const (
 	CodeExists               = "exists"
 	CodeWrongMode            = "wrong_mode"
 	CodeDeleted              = "deleted"
+	CodeResync               = "resync" // changes since a collected tombstone (spec §8.6)
 	CodeRangeNotSatisfiable  = "range_not_satisfiable"
 	CodePreconditionRequired = "precondition_required"
 	CodeNoDarkMail           = "no_dark_mail"
@@ -106,6 +107,7 @@ var (
 	ErrExists               = newErr(http.StatusConflict, CodeExists, "already exists")
 	ErrWrongMode            = newErr(http.StatusConflict, CodeWrongMode, "not possible in this account's mode")
 	ErrDeleted              = newErr(http.StatusGone, CodeDeleted, "the document is deleted")
+	ErrResync               = newErr(http.StatusGone, CodeResync, "changes before this position were collected; read the feed again from since=0")
 	ErrRangeNotSatisfiable  = newErr(http.StatusRequestedRangeNotSatisfiable, CodeRangeNotSatisfiable, "the range starts beyond the document's end")
 	ErrPreconditionRequired = newErr(http.StatusPreconditionRequired, CodePreconditionRequired, "this request needs an If-Match header")
 	ErrNoDarkMail           = newErr(http.StatusUnprocessableEntity, CodeNoDarkMail, "the destination domain has no _dime record")

@@ -88,6 +88,8 @@ var configKeys = append([]configKey{
 		func(c *Config, v string) error { return setDuration(&c.RetryMax, v) }},
 	{"claim_lease", "2m", "How long a node's claim on an outbound message lasts: the longest a node that died keeps its claimed mail from the other nodes sharing the store.",
 		func(c *Config, v string) error { return setDuration(&c.ClaimLease, v) }},
+	{"tombstone_horizon", "90d", "How long a deleted document's tombstone stays in its account's change feed. A device offline for longer syncs again from scratch.",
+		func(c *Config, v string) error { return setDuration(&c.TombstoneHorizon, v) }},
 	{"queue_workers", "4", "Concurrent outbound deliveries.",
 		func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)

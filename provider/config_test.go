@@ -29,6 +29,7 @@ var configCases = map[string]struct {
 	"retry_base":          {"90s", func(c *Config) { c.RetryBase = 90 * time.Second }},
 	"retry_max":           {"2h", func(c *Config) { c.RetryMax = 2 * time.Hour }},
 	"queue_workers":       {"16", func(c *Config) { c.QueueWorkers = 16 }},
+	"tombstone_horizon":   {"30d", func(c *Config) { c.TombstoneHorizon = 30 * 24 * time.Hour }},
 	"claim_lease":         {"5s", func(c *Config) { c.ClaimLease = 5 * time.Second }},
 	"tunnel_private":      {"yes", func(c *Config) { c.TunnelPrivate = true }},
 	"node":                {"mx-2", func(c *Config) { c.Node = "mx-2" }},

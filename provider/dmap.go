@@ -31,6 +31,8 @@ func dmapErr(err error) error {
 		return dmap.Conflict(ce.Current)
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("%w: %v", dmap.ErrNotFound, err)
+	case errors.Is(err, store.ErrResync):
+		return fmt.Errorf("%w: %v", dmap.ErrResync, err)
 	case errors.Is(err, store.ErrExists):
 		return fmt.Errorf("%w: %v", dmap.ErrExists, err)
 	case errors.Is(err, store.ErrInvalid):
@@ -282,7 +284,7 @@ func (b dmapBackend) Put(ctx context.Context, account, id, kind string, expected
 }
 
 func (b dmapBackend) Delete(ctx context.Context, account, id string, expected int64) (dmap.Change, error) {
-	c, err := b.p.st.Mailbox().Delete(ctx, account, id, expected)
+	c, err := b.p.st.Mailbox().Delete(ctx, account, id, expected, b.p.cfg.Now())
 	if err == nil {
 		b.p.watch.notify(account)
 	}

@@ -81,8 +81,13 @@ func (p *Provider) startDMAP(ctx context.Context) error {
 // the older copies of deleted data (store.Store.Checkpoint).
 const checkpointEvery = time.Hour
 
-// janitor removes expired login challenges, sessions and cached remote
-// signets once a minute, and checkpoints the store every checkpointEvery.
+// deliveryWindow is how long the store remembers a delivered message so
+// that a redelivery is not stored twice (docs/spec/store.md §4.2): beyond
+// the 5 days an origin's queue retries a message by default
+// (queue_max_age, docs/spec/dmtp.md §5.4).
+const deliveryWindow = 7 * 24 * time.Hour
+
+// janitor sweeps once a minute.
 func (p *Provider) janitor(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -93,21 +98,38 @@ func (p *Provider) janitor(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if p.cfg.Now().Sub(lastCheckpoint) >= checkpointEvery {
-			lastCheckpoint = p.cfg.Now()
-			if err := p.st.Checkpoint(ctx); err != nil && ctx.Err() == nil {
-				p.log.Info("store checkpoint deferred", "err", err)
-			}
-		}
-		now := p.cfg.Now()
-		for name, purge := range map[string]func(context.Context, time.Time) (int, error){
-			"challenges":     p.st.Challenges().Purge,
-			"sessions":       p.st.Sessions().Purge,
-			"remote signets": p.st.RemoteSignets().Purge,
-		} {
-			if _, err := purge(ctx, now); err != nil && ctx.Err() == nil {
-				p.log.Warn("purge", "what", name, "err", err)
-			}
+		lastCheckpoint = p.sweep(ctx, lastCheckpoint)
+	}
+}
+
+// sweep removes expired login challenges, sessions and cached remote
+// signets, delivery records past deliveryWindow and tombstones past the
+// tombstone horizon, then checkpoints the store if checkpointEvery has
+// passed since lastCheckpoint, so that what the purges freed leaves the
+// WAL too (docs/spec/store.md §7.1). It returns the last checkpoint's
+// time.
+func (p *Provider) sweep(ctx context.Context, lastCheckpoint time.Time) time.Time {
+	now, mb := p.cfg.Now(), p.st.Mailbox()
+	for name, purge := range map[string]func(context.Context, time.Time) (int, error){
+		"challenges":     p.st.Challenges().Purge,
+		"sessions":       p.st.Sessions().Purge,
+		"remote signets": p.st.RemoteSignets().Purge,
+		"deliveries": func(ctx context.Context, now time.Time) (int, error) {
+			return mb.PurgeDeliveries(ctx, now.Add(-deliveryWindow))
+		},
+		"tombstones": func(ctx context.Context, now time.Time) (int, error) {
+			return mb.CollectTombstones(ctx, now.Add(-p.cfg.TombstoneHorizon))
+		},
+	} {
+		if _, err := purge(ctx, now); err != nil && ctx.Err() == nil {
+			p.log.Warn("purge", "what", name, "err", err)
 		}
 	}
+	if now.Sub(lastCheckpoint) < checkpointEvery {
+		return lastCheckpoint
+	}
+	if err := p.st.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+		p.log.Info("store checkpoint deferred", "err", err)
+	}
+	return now
 }

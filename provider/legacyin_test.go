@@ -173,6 +173,16 @@ func snapshot(t *testing.T, dir string) map[string][32]byte {
 // scanFiles fails if any file under dir holds one of secrets, raw.
 func scanFiles(t *testing.T, dir string, secrets ...string) {
 	t.Helper()
+	for path, s := range filesHolding(t, dir, secrets...) {
+		t.Errorf("%s holds %q", path, s)
+	}
+}
+
+// filesHolding returns the files under dir that hold one of needles,
+// raw, each with the first it holds.
+func filesHolding(t *testing.T, dir string, needles ...string) map[string]string {
+	t.Helper()
+	found := map[string]string{}
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -181,9 +191,10 @@ func scanFiles(t *testing.T, dir string, secrets ...string) {
 		if err != nil {
 			return err
 		}
-		for _, s := range secrets {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds %q", path, s)
+		for _, n := range needles {
+			if bytes.Contains(b, []byte(n)) {
+				found[path] = n
+				break
 			}
 		}
 		return nil
@@ -191,4 +202,5 @@ func scanFiles(t *testing.T, dir string, secrets ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return found
 }

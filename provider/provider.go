@@ -83,6 +83,11 @@ type Config struct {
 	// RetryBase and RetryMax bound the exponential back-off between
 	// delivery attempts (defaults 1 minute and 1 hour).
 	RetryBase, RetryMax time.Duration
+	// TombstoneHorizon is how long a deleted document's tombstone stays
+	// in its account's change feed (default 90 days): a device away for
+	// longer reads the feed again from the start (docs/spec/dmap.md
+	// §8.6, docs/spec/store.md §4.5).
+	TombstoneHorizon time.Duration
 	// QueueWorkers is the number of concurrent relay workers (default 4).
 	QueueWorkers int
 	// ClaimLease is how long a relay worker's claim on a queue entry
@@ -145,6 +150,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RetryBase <= 0 {
 		c.RetryBase = time.Minute
+	}
+	if c.TombstoneHorizon <= 0 {
+		c.TombstoneHorizon = 90 * 24 * time.Hour
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = time.Hour

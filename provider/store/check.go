@@ -160,3 +160,15 @@ func clip(s string) string {
 	}
 	return s[:64] + "…"
 }
+
+// CheckCollected is ErrResync when a change listing since lies before
+// the account's collected sequence number: a tombstone numbered above
+// since is gone, so the caller would miss a deletion. Since 0 reads
+// everything there is and misses nothing; since equal to collected has
+// seen the highest collected change itself (docs/spec/store.md §4.5).
+func CheckCollected(address string, since, collected int64) error {
+	if since > 0 && since < collected {
+		return fmt.Errorf("%w: changes of %s since %d: tombstones up to %d were collected", ErrResync, address, since, collected)
+	}
+	return nil
+}

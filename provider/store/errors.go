@@ -17,6 +17,9 @@ var (
 	ErrLeaseLost = errors.New("store: queue entry is not claimed by this owner")
 	ErrClosed    = errors.New("store: closed")
 	ErrBusy      = errors.New("store: busy; try again later")
+	// ErrResync is Changes' answer to a caller whose position lies
+	// before a collected tombstone: it must read the feed again from 0.
+	ErrResync = errors.New("store: changes before this position were collected; read the feed again from 0")
 )
 
 // ConflictError is returned by Put and Delete when the expected revision

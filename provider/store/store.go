@@ -77,29 +77,42 @@ type Signets interface {
 // sync feed that DMAP serves (docs/spec/store.md §4).
 type Mailbox interface {
 	// Deliver stores an arriving message as a new document of kind
-	// KindMail and returns its id with created true. If a message with the
-	// same id was delivered to address before, it returns that document's
-	// id with created false and stores nothing, even if the document has
-	// since been deleted.
-	Deliver(ctx context.Context, address string, id MessageID, data []byte) (docID string, created bool, err error)
+	// KindMail and returns its id with created true, recording the
+	// delivery as made at at. If a message with the same id was delivered
+	// to address before and its record is not purged yet, it returns that
+	// document's id with created false and stores nothing, even if the
+	// document has since been deleted.
+	Deliver(ctx context.Context, address string, id MessageID, data []byte, at time.Time) (docID string, created bool, err error)
 	// Put creates (expectedRevision 0) or replaces a document. A deleted
 	// document is replaced by naming its tombstone's revision. On a
 	// revision mismatch it returns a *ConflictError.
 	Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (Change, error)
 	// Delete replaces a document by a tombstone (no data, Deleted set),
-	// which keeps its place in the change feed. ErrNotFound if there is no
-	// such document or it is already deleted; *ConflictError on a
-	// revision mismatch.
-	Delete(ctx context.Context, address, docID string, expectedRevision int64) (Change, error)
+	// deleted at at, which keeps its place in the change feed until
+	// CollectTombstones removes it. ErrNotFound if there is no such
+	// document or it is already deleted; *ConflictError on a revision
+	// mismatch.
+	Delete(ctx context.Context, address, docID string, expectedRevision int64, at time.Time) (Change, error)
 	// Changes returns, in sequence order, the documents whose latest
 	// change has a sequence number above since, at most limit of them
 	// (clamped to MaxPage). Fewer than limit means the feed is exhausted.
+	// ErrResync if since is above 0 and below the account's highest
+	// collected sequence number: a tombstone the caller has not seen is
+	// gone (docs/spec/store.md §4.5).
 	Changes(ctx context.Context, address string, since int64, limit int) ([]Change, error)
 	// Head returns the sequence number of the account's latest change (0
 	// before the first): where the feed ends now.
 	Head(ctx context.Context, address string) (int64, error)
 	// Get returns a document, or its tombstone.
 	Get(ctx context.Context, address, docID string) (Document, error)
+	// PurgeDeliveries forgets the deliveries made at or before cutoff
+	// (docs/spec/store.md §4.2) and returns how many.
+	PurgeDeliveries(ctx context.Context, cutoff time.Time) (int, error)
+	// CollectTombstones removes the tombstones deleted at or before
+	// cutoff and raises each account's collected sequence number to the
+	// highest sequence number it removed (docs/spec/store.md §4.5). It
+	// returns how many it removed.
+	CollectTombstones(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // Queue is the outbound relay queue (docs/spec/store.md §5). Relays claim due entries

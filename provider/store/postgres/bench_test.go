@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"umbra/provider/store"
 )
@@ -58,7 +59,7 @@ func benchDeliver(b *testing.B, size, writers, accounts int) {
 			for i := n.Add(1); i <= int64(b.N); i = n.Add(1) {
 				var id store.MessageID
 				binary.BigEndian.PutUint64(id[:], uint64(i))
-				if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, data); err != nil {
+				if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, data, time.Now()); err != nil {
 					b.Error(err)
 					return
 				}

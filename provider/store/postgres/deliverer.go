@@ -41,6 +41,7 @@ type delivery struct {
 	address string
 	id      store.MessageID
 	data    []byte
+	at      int64  // when delivered, in nanoseconds
 	docID   string // set by the run that stores it
 	created bool
 	done    chan error // buffered: the loop never blocks on an answer
@@ -160,7 +161,7 @@ func (d *deliverer) run(group []*delivery) {
 func queueDelivery(b *pgx.Batch, r *delivery) {
 	r.docID, r.created = store.NewDocID(), false
 	b.Queue(`WITH d AS (
-			INSERT INTO deliveries (address, message_id, doc_id) VALUES ($1, $2, $3)
+			INSERT INTO deliveries (address, message_id, doc_id, delivered) VALUES ($1, $2, $3, $6)
 			ON CONFLICT (address, message_id) DO NOTHING RETURNING address
 		), a AS (
 			UPDATE accounts SET last_seq = last_seq + 1 WHERE address = (SELECT address FROM d) RETURNING last_seq
@@ -169,7 +170,7 @@ func queueDelivery(b *pgx.Batch, r *delivery) {
 			SELECT $1, $3, $4, 1, last_seq, false, $5 FROM a RETURNING 1
 		)
 		SELECT EXISTS (SELECT 1 FROM d) AND EXISTS (SELECT 1 FROM doc)`,
-		r.address, r.id[:], r.docID, store.KindMail, notNull(r.data)).
+		r.address, r.id[:], r.docID, store.KindMail, notNull(r.data), r.at).
 		QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&r.created)
 			if isForeignKey(err) {

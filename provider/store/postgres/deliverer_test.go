@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"umbra/provider/store"
 )
@@ -44,7 +45,7 @@ func TestDeliverGroups(t *testing.T) {
 			// Every message goes to both nodes at once: one document.
 			for _, n := range ns {
 				wg.Go(func() {
-					id, _, err := n.Mailbox().Deliver(ctx, a, sha256.Sum256(fmt.Appendf(nil, "%s %d", a, i)), []byte("mail"))
+					id, _, err := n.Mailbox().Deliver(ctx, a, sha256.Sum256(fmt.Appendf(nil, "%s %d", a, i)), []byte("mail"), time.Now())
 					if a == addrs[3] {
 						if !errors.Is(err, store.ErrNotFound) {
 							t.Errorf("delivery to a missing account: %v, want ErrNotFound", err)

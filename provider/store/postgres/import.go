@@ -31,10 +31,10 @@ type table struct {
 
 // importTables are in an order that satisfies the foreign keys.
 var importTables = []table{
-	{name: "accounts", cols: []string{"address", "state", "code_hash", "mode", "created", "key_backup", "last_seq"}, key: "address"},
+	{name: "accounts", cols: []string{"address", "state", "code_hash", "mode", "created", "key_backup", "last_seq", "collected_seq"}, key: "address"},
 	{name: "signets", cols: []string{"address", "seq", "fingerprint", "signet", "added"}, key: "address, seq"},
-	{name: "documents", cols: []string{"address", "id", "kind", "revision", "seq", "deleted", "data"}, bools: []string{"deleted"}, key: "address, id"},
-	{name: "deliveries", cols: []string{"address", "message_id", "doc_id"}, key: "address, message_id"},
+	{name: "documents", cols: []string{"address", "id", "kind", "revision", "seq", "deleted", "deleted_at", "data"}, bools: []string{"deleted"}, key: "address, id"},
+	{name: "deliveries", cols: []string{"address", "message_id", "doc_id", "delivered"}, key: "address, message_id"},
 	{name: "queue", cols: []string{"id", "message_id", "domain", "message", "bounce_to", "created", "attempts",
 		"next_attempt", "last_error", "lease_owner", "lease_until"}, key: "id"},
 	{name: "remote_signets", cols: []string{"domain", "signet", "fetched", "expires"}, key: "domain"},
@@ -170,8 +170,8 @@ func (s *Store) Verify(ctx context.Context, src *sql.DB) (Verified, error) {
 		src, dst string // queries of a key and its identity (and data, in src)
 	}{
 		{&v.Accounts, "account",
-			`SELECT address, CAST(last_seq AS TEXT) FROM accounts`,
-			`SELECT address, last_seq::text FROM accounts`},
+			`SELECT address, last_seq || ' ' || collected_seq FROM accounts`,
+			`SELECT address, last_seq || ' ' || collected_seq FROM accounts`},
 		{&v.Documents, "document",
 			`SELECT address || ' ' || id, kind || ' ' || revision || ' ' || seq || ' ' || deleted, data FROM documents`,
 			`SELECT address || ' ' || id, kind || ' ' || revision || ' ' || seq || ' ' || deleted::int || ' ' || encode(sha256(data), 'hex') FROM documents`},

@@ -45,12 +45,12 @@ func embedded(t *testing.T, dir string) *sql.DB {
 		_, err := s.Signets().Append(ctx, addr, signet.FingerprintOf(sg), sg)
 		must(err)
 		for m := range 30 {
-			_, _, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256(fmt.Appendf(nil, "%s %d", addr, m)), bytes.Repeat([]byte{byte(m)}, 100*m))
+			_, _, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256(fmt.Appendf(nil, "%s %d", addr, m)), bytes.Repeat([]byte{byte(m)}, 100*m), time.Now())
 			must(err)
 		}
 		c, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", 0, []byte("p"))
 		must(err)
-		_, err = s.Mailbox().Delete(ctx, addr, "prefs", c.Revision)
+		_, err = s.Mailbox().Delete(ctx, addr, "prefs", c.Revision, time.Now())
 		must(err)
 		key := sha256.Sum256([]byte("key " + addr))
 		must(s.Devices().Add(ctx, store.Device{Account: addr, ID: "dev-" + fmt.Sprint(a), Key: key[:], Name: "phone", Created: t0}))
@@ -116,7 +116,7 @@ func TestImport(t *testing.T) {
 	if err != nil || c.Seq != 33 || c.Revision != 3 {
 		t.Fatalf("put after the import: %+v %v", c, err)
 	}
-	if _, created, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256([]byte(addr+" 7")), nil); err != nil || created {
+	if _, created, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256([]byte(addr+" 7")), nil, time.Now()); err != nil || created {
 		t.Fatalf("redelivery after the import: created %v, %v", created, err)
 	}
 	id, _, err := s.Queue().Enqueue(ctx, store.Outbound{MessageID: sha256.Sum256([]byte("new")), Domain: "example.org", Message: []byte("m")})

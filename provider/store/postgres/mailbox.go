@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type mailbox struct{ s *Store }
@@ -25,8 +27,11 @@ func nextSeq(ctx context.Context, tx pgx.Tx, address string) (int64, error) {
 	return seq, nil
 }
 
-func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte) (string, bool, error) {
+func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte, at time.Time) (string, bool, error) {
 	if err := store.CheckAddress(address); err != nil {
+		return "", false, err
+	}
+	if err := store.CheckTime("delivered", at); err != nil {
 		return "", false, err
 	}
 	if err := store.CheckSize("message", data, store.MaxDataSize); err != nil {
@@ -34,7 +39,7 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 	}
 	// Stored with the other deliveries waiting meanwhile, in one
 	// transaction (deliverer.go).
-	r := &delivery{address: address, id: id, data: data}
+	r := &delivery{address: address, id: id, data: data, at: sqlrow.Nanos(at)}
 	err := m.s.deliveries.deliver(ctx, r)
 	docID, created := r.docID, r.created
 	if err != nil {
@@ -96,7 +101,7 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 		_, err = tx.Exec(ctx, `INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
 			VALUES ($1, $2, $3, $4, $5, false, $6)
 			ON CONFLICT (address, id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision,
-				seq = excluded.seq, deleted = false, data = excluded.data`,
+				seq = excluded.seq, deleted = false, deleted_at = 0, data = excluded.data`,
 			address, docID, kind, c.Revision, c.Seq, notNull(data))
 		if err != nil {
 			return fmt.Errorf("postgres store: put document %q of %s: %w", docID, address, err)
@@ -110,9 +115,12 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 	return c, nil
 }
 
-func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64) (store.Change, error) {
+func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64, at time.Time) (store.Change, error) {
 	c := store.Change{DocID: docID, Deleted: true}
 	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
+		return c, err
+	}
+	if err := store.CheckTime("deleted", at); err != nil {
 		return c, err
 	}
 	err := m.s.write(ctx, func(tx pgx.Tx) error {
@@ -132,8 +140,8 @@ func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevi
 			return fmt.Errorf("%w: document %q of %s is already deleted", store.ErrNotFound, docID, address)
 		}
 		c.Revision, c.Seq = rev+1, seq
-		err = tx.QueryRow(ctx, `UPDATE documents SET revision = $1, seq = $2, deleted = true, data = ''::bytea
-			WHERE address = $3 AND id = $4 RETURNING kind`, c.Revision, c.Seq, address, docID).Scan(&c.Kind)
+		err = tx.QueryRow(ctx, `UPDATE documents SET revision = $1, seq = $2, deleted = true, deleted_at = $3, data = ''::bytea
+			WHERE address = $4 AND id = $5 RETURNING kind`, c.Revision, c.Seq, sqlrow.Nanos(at), address, docID).Scan(&c.Kind)
 		if err != nil {
 			return fmt.Errorf("postgres store: delete document %q of %s: %w", docID, address, err)
 		}
@@ -167,8 +175,12 @@ func (m mailbox) Changes(ctx context.Context, address string, since int64, limit
 	}
 	var list []store.Change
 	err = m.s.read(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE address = $1`, address).Scan(new(int)); err != nil {
+		var collected int64
+		if err := tx.QueryRow(ctx, `SELECT collected_seq FROM accounts WHERE address = $1`, address).Scan(&collected); err != nil {
 			return noRows(err, "account %s", address)
+		}
+		if err := store.CheckCollected(address, since, collected); err != nil {
+			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id, kind, revision, seq, deleted, length(data) FROM documents
 			WHERE address = $1 AND seq > $2 ORDER BY seq LIMIT $3`, address, since, limit)

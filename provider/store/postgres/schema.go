@@ -154,6 +154,19 @@ CREATE TABLE rate_buckets (
 );
 CREATE INDEX rate_buckets_by_full ON rate_buckets (full_at);
 `,
+	// 6: deletion with a horizon (§4.2, §4.5), as SQLite's version 5:
+	// when each delivery was made and each tombstone deleted, and per
+	// account the highest sequence number collected. Rows from before
+	// this version count from the migration, so none is purged at once.
+	`
+ALTER TABLE deliveries ADD COLUMN delivered BIGINT NOT NULL DEFAULT 0;
+UPDATE deliveries SET delivered = (extract(epoch FROM now()) * 1000000000)::BIGINT;
+CREATE INDEX deliveries_by_time ON deliveries (delivered);
+ALTER TABLE documents ADD COLUMN deleted_at BIGINT NOT NULL DEFAULT 0;
+UPDATE documents SET deleted_at = (extract(epoch FROM now()) * 1000000000)::BIGINT WHERE deleted;
+CREATE INDEX documents_tombstones ON documents (deleted_at) WHERE deleted;
+ALTER TABLE accounts ADD COLUMN collected_seq BIGINT NOT NULL DEFAULT 0;
+`,
 }
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer

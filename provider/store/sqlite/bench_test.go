@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"umbra/provider/store"
 )
@@ -53,7 +54,7 @@ func BenchmarkDeliver(b *testing.B) {
 					}
 					var id store.MessageID
 					binary.BigEndian.PutUint64(id[:], uint64(i))
-					if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, data); err != nil {
+					if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, data, time.Now()); err != nil {
 						b.Error(err)
 						return false
 					}

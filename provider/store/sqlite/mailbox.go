@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/internal/sqlrow"
 )
 
 type mailbox struct{ s *Store }
@@ -24,8 +26,11 @@ func nextSeq(tx *wtx, address string) (int64, error) {
 	return seq, nil
 }
 
-func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte) (string, bool, error) {
+func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte, at time.Time) (string, bool, error) {
 	if err := store.CheckAddress(address); err != nil {
+		return "", false, err
+	}
+	if err := store.CheckTime("delivered", at); err != nil {
 		return "", false, err
 	}
 	if err := store.CheckSize("message", data, store.MaxDataSize); err != nil {
@@ -50,7 +55,8 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 			VALUES (?, ?, ?, 1, ?, 0, ?)`, address, docID, store.KindMail, seq, data); err != nil {
 			return fmt.Errorf("sqlite store: deliver %s to %s: %w", id, address, err)
 		}
-		if _, err := tx.exec(`INSERT INTO deliveries (address, message_id, doc_id) VALUES (?, ?, ?)`, address, id[:], docID); err != nil {
+		if _, err := tx.exec(`INSERT INTO deliveries (address, message_id, doc_id, delivered) VALUES (?, ?, ?, ?)`,
+			address, id[:], docID, sqlrow.Nanos(at)); err != nil {
 			return fmt.Errorf("sqlite store: record delivery %s to %s: %w", id, address, err)
 		}
 		created = true
@@ -104,7 +110,7 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 		_, err = tx.exec(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
 			VALUES (?, ?, ?, ?, ?, 0, ?)
 			ON CONFLICT (address, id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision,
-				seq = excluded.seq, deleted = 0, data = excluded.data`,
+				seq = excluded.seq, deleted = 0, deleted_at = 0, data = excluded.data`,
 			address, docID, kind, c.Revision, c.Seq, data)
 		if err != nil {
 			return fmt.Errorf("sqlite store: put document %q of %s: %w", docID, address, err)
@@ -117,9 +123,12 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 	return c, nil
 }
 
-func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64) (store.Change, error) {
+func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64, at time.Time) (store.Change, error) {
 	c := store.Change{DocID: docID, Deleted: true}
 	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
+		return c, err
+	}
+	if err := store.CheckTime("deleted", at); err != nil {
 		return c, err
 	}
 	err := m.s.w.do(ctx, func(tx *wtx) error {
@@ -139,8 +148,8 @@ func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevi
 			return fmt.Errorf("%w: document %q of %s is already deleted", store.ErrNotFound, docID, address)
 		}
 		c.Revision, c.Seq = rev+1, seq
-		err = tx.queryRow(`UPDATE documents SET revision = ?, seq = ?, deleted = 1, data = X''
-			WHERE address = ? AND id = ? RETURNING kind`, c.Revision, c.Seq, address, docID).Scan(&c.Kind)
+		err = tx.queryRow(`UPDATE documents SET revision = ?, seq = ?, deleted = 1, deleted_at = ?, data = X''
+			WHERE address = ? AND id = ? RETURNING kind`, c.Revision, c.Seq, sqlrow.Nanos(at), address, docID).Scan(&c.Kind)
 		if err != nil {
 			return fmt.Errorf("sqlite store: delete document %q of %s: %w", docID, address, err)
 		}
@@ -176,9 +185,12 @@ func (m mailbox) Changes(ctx context.Context, address string, since int64, limit
 	}
 	var list []store.Change
 	err = m.s.read(ctx, func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE address = ?`, address).Scan(&one); err != nil {
+		var collected int64
+		if err := tx.QueryRowContext(ctx, `SELECT collected_seq FROM accounts WHERE address = ?`, address).Scan(&collected); err != nil {
 			return noRows(err, "account %s", address)
+		}
+		if err := store.CheckCollected(address, since, collected); err != nil {
+			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id, kind, revision, seq, deleted, length(data) FROM documents
 			WHERE address = ? AND seq > ? ORDER BY seq LIMIT ?`, address, since, limit)

@@ -139,6 +139,19 @@ CREATE TABLE keylog_hashes (
 	hash BLOB NOT NULL
 ) STRICT;
 `,
+	// 5: deletion with a horizon (docs/spec/store.md §4.2, §4.5): when
+	// each delivery was made and each tombstone deleted, and per account
+	// the highest sequence number collected. Rows from before this
+	// version count from the migration, so none is purged at once.
+	`
+ALTER TABLE deliveries ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+UPDATE deliveries SET delivered = unixepoch() * 1000000000;
+CREATE INDEX deliveries_by_time ON deliveries (delivered);
+ALTER TABLE documents ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0; -- 0 unless a tombstone
+UPDATE documents SET deleted_at = unixepoch() * 1000000000 WHERE deleted = 1;
+CREATE INDEX documents_tombstones ON documents (deleted_at) WHERE deleted = 1;
+ALTER TABLE accounts ADD COLUMN collected_seq INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"umbra/provider/store"
 	"umbra/provider/store/storetest"
@@ -223,21 +224,21 @@ func TestDeletedDataLeavesNoTrace(t *testing.T) {
 	}
 	secret := make([]byte, 200<<10) // overflow pages, as real messages take
 	rand.Read(secret)
-	docID, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(secret)), secret)
+	docID, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(secret)), secret, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another document written after it, so the deleted one is not simply
 	// the tail of the file.
 	keep := bytes.Repeat([]byte("k"), 50<<10)
-	if _, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(keep)), keep); err != nil {
+	if _, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(keep)), keep, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := s.Mailbox().Get(ctx, "bob@b.test", docID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Mailbox().Delete(ctx, "bob@b.test", docID, doc.Revision); err != nil {
+	if _, err := s.Mailbox().Delete(ctx, "bob@b.test", docID, doc.Revision, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Checkpoint(ctx); err != nil {

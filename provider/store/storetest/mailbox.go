@@ -18,7 +18,7 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 	active(t, s, alice)
 	active(t, s, bob)
 	id := messageID("message 1")
-	docID, created, err := m.Deliver(ctx, alice, id, []byte("first copy"))
+	docID, created, err := m.Deliver(ctx, alice, id, []byte("first copy"), t0)
 	ok(t, err)
 	if !created {
 		t.Fatal("first Deliver: created false")
@@ -30,7 +30,7 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 		t.Fatalf("delivered document: %+v", doc)
 	}
 
-	again, created, err := m.Deliver(ctx, alice, id, []byte("second copy"))
+	again, created, err := m.Deliver(ctx, alice, id, []byte("second copy"), t0)
 	ok(t, err)
 	if created || again != docID {
 		t.Fatalf("redelivery: doc %q created %v, want %q false", again, created, docID)
@@ -40,9 +40,9 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 	}
 
 	// Deleting the document does not let a redelivery resurrect it.
-	_, err = m.Delete(ctx, alice, docID, 1)
+	_, err = m.Delete(ctx, alice, docID, 1, t0)
 	ok(t, err)
-	again, created, err = m.Deliver(ctx, alice, id, []byte("third copy"))
+	again, created, err = m.Deliver(ctx, alice, id, []byte("third copy"), t0)
 	ok(t, err)
 	if created || again != docID {
 		t.Fatalf("redelivery after delete: doc %q created %v", again, created)
@@ -57,14 +57,14 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 	}
 
 	// The same message id is a different delivery for another account.
-	other, created, err := m.Deliver(ctx, bob, id, []byte("bob's copy"))
+	other, created, err := m.Deliver(ctx, bob, id, []byte("bob's copy"), t0)
 	ok(t, err)
 	if !created || other == docID {
 		t.Fatalf("delivery to bob: doc %q created %v", other, created)
 	}
-	_, _, err = m.Deliver(ctx, "nobody@example.test", id, []byte("x"))
+	_, _, err = m.Deliver(ctx, "nobody@example.test", id, []byte("x"), t0)
 	is(t, err, store.ErrNotFound, "Deliver to no account")
-	_, _, err = m.Deliver(ctx, "not an address", id, []byte("x"))
+	_, _, err = m.Deliver(ctx, "not an address", id, []byte("x"), t0)
 	is(t, err, store.ErrInvalid, "Deliver to an invalid address")
 }
 
@@ -87,11 +87,11 @@ func testDeliverConcurrent(t *testing.T, s store.Store) {
 	for i := range n {
 		wg.Go(func() {
 			r := &same[i]
-			r.doc, r.created, r.err = m.Deliver(ctx, addr, messageID("the same"), fmt.Appendf(nil, "copy %d", i))
+			r.doc, r.created, r.err = m.Deliver(ctx, addr, messageID("the same"), fmt.Appendf(nil, "copy %d", i), t0)
 		})
 		wg.Go(func() {
 			r := &distinct[i]
-			r.doc, r.created, r.err = m.Deliver(ctx, addr, messageID(fmt.Sprint("distinct ", i)), []byte("x"))
+			r.doc, r.created, r.err = m.Deliver(ctx, addr, messageID(fmt.Sprint("distinct ", i)), []byte("x"), t0)
 		})
 	}
 	wg.Wait()
@@ -167,9 +167,9 @@ func testPutDeleteConflicts(t *testing.T, s store.Store) {
 		t.Fatalf("Get after update: %+v", doc)
 	}
 
-	_, err = m.Delete(ctx, addr, "folders", 1)
+	_, err = m.Delete(ctx, addr, "folders", 1, t0)
 	conflict(t, err, 2, "Delete with a stale revision")
-	c, err = m.Delete(ctx, addr, "folders", 2)
+	c, err = m.Delete(ctx, addr, "folders", 2, t0)
 	ok(t, err)
 	if c.Revision != 3 || c.Seq != 3 || !c.Deleted || c.Size != 0 || c.Kind != "index2" {
 		t.Fatalf("delete: %+v", c)
@@ -179,9 +179,9 @@ func testPutDeleteConflicts(t *testing.T, s store.Store) {
 	if !doc.Deleted || doc.Data != nil || doc.Revision != 3 || doc.Size != 0 {
 		t.Fatalf("tombstone: %+v", doc)
 	}
-	_, err = m.Delete(ctx, addr, "folders", 3)
+	_, err = m.Delete(ctx, addr, "folders", 3, t0)
 	is(t, err, store.ErrNotFound, "Delete a tombstone")
-	_, err = m.Delete(ctx, addr, "folders", 2)
+	_, err = m.Delete(ctx, addr, "folders", 2, t0)
 	conflict(t, err, 3, "Delete a tombstone with a stale revision")
 	_, err = m.Put(ctx, addr, "folders", "index", 0, []byte("new"))
 	conflict(t, err, 3, "create over a tombstone")
@@ -190,7 +190,7 @@ func testPutDeleteConflicts(t *testing.T, s store.Store) {
 	if c.Revision != 4 || c.Seq != 4 || c.Deleted {
 		t.Fatalf("revive: %+v", c)
 	}
-	_, err = m.Delete(ctx, addr, "missing", 0)
+	_, err = m.Delete(ctx, addr, "missing", 0, t0)
 	is(t, err, store.ErrNotFound, "Delete a missing document")
 
 	// The failed calls above took no sequence numbers.
@@ -212,7 +212,7 @@ func testDocumentValidation(t *testing.T, s store.Store) {
 		is(t, err, store.ErrInvalid, fmt.Sprintf("Put id %q", id))
 		_, err = m.Get(ctx, addr, id)
 		is(t, err, store.ErrInvalid, fmt.Sprintf("Get id %q", id))
-		_, err = m.Delete(ctx, addr, id, 1)
+		_, err = m.Delete(ctx, addr, id, 1, t0)
 		is(t, err, store.ErrInvalid, fmt.Sprintf("Delete id %q", id))
 	}
 	longest := strings.Repeat("z", store.MaxDocIDLen)
@@ -271,7 +271,7 @@ func testSeqConcurrent(t *testing.T, s store.Store) {
 				last[doc] = c
 				mu.Unlock()
 			}
-			id, _, err := m.Deliver(ctx, addr, messageID(doc), []byte("mail"))
+			id, _, err := m.Deliver(ctx, addr, messageID(doc), []byte("mail"), t0)
 			if err != nil {
 				t.Error(err)
 				return
@@ -333,7 +333,7 @@ func testChangesPaging(t *testing.T, s store.Store) {
 		ok(t, err)
 		revs[doc] = c.Revision
 	}
-	_, err := m.Delete(ctx, addr, "d3", revs["d3"])
+	_, err := m.Delete(ctx, addr, "d3", revs["d3"], t0)
 	ok(t, err)
 	oc, err := m.Put(ctx, other, "d0", "k", 0, nil)
 	ok(t, err)

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DocumentValidation", testDocumentValidation},
 		{"SeqConcurrent", testSeqConcurrent},
 		{"ChangesPaging", testChangesPaging},
+		{"PurgeDeliveries", testPurgeDeliveries},
+		{"CollectTombstones", testCollectTombstones},
 		{"QueueEnqueue", testEnqueue},
 		{"QueueClaimExclusive", testClaimExclusive},
 		{"QueueLeaseExpiry", testLeaseExpiry},
@@ -124,7 +126,7 @@ func testClosed(t *testing.T, s store.Store) {
 	_, err := s.Accounts().Get(t.Context(), "x@example.test")
 	is(t, err, store.ErrClosed, "Get after Close")
 	is(t, s.Accounts().AddInvited(t.Context(), "y@example.test", codeHash("y")), store.ErrClosed, "AddInvited after Close")
-	_, _, err = s.Mailbox().Deliver(t.Context(), "x@example.test", messageID("m"), []byte("m"))
+	_, _, err = s.Mailbox().Deliver(t.Context(), "x@example.test", messageID("m"), []byte("m"), t0)
 	is(t, err, store.ErrClosed, "Deliver after Close")
 	_, err = s.Sessions().ByAccess(t.Context(), codeHash("token"))
 	is(t, err, store.ErrClosed, "ByAccess after Close")
