@@ -132,6 +132,7 @@ func capabilities() imap.CapSet {
 		imap.CapSpecialUse:   {},
 		imap.CapID:           {},
 		imap.CapCondStore:    {},
+		imap.CapQResync:      {},
 	}
 }
 

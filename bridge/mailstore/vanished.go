@@ -71,29 +71,37 @@ func noteVanished(c *conn, mailboxID int64, uid uint32, modseq int64) error {
 	return nil
 }
 
+// Expunged is what Vanished reports of a mailbox.
+type Expunged struct {
+	UIDs []uint32 // in increasing order
+	// Exact is false when the question went back further than the store
+	// remembers: more UIDs below UIDNext may have gone, and the caller
+	// must take every UID it cannot find in the mailbox as possibly
+	// expunged.
+	Exact   bool
+	UIDNext uint32 // the mailbox's, read with UIDs
+}
+
 // Vanished returns the UIDs expunged from mailbox mailboxID with a
-// mod-sequence above since, in increasing order, and whether the list is
-// exact. It is not when since is older than what the store still knows
-// (keptVanished): then more UIDs may have gone, and the caller must take
-// every UID it cannot find in the mailbox as possibly expunged.
-func (s *Store) Vanished(ctx context.Context, mailboxID int64, since uint64) ([]uint32, bool, error) {
-	var (
-		uids  []uint32
-		exact bool
-	)
+// mod-sequence above since.
+func (s *Store) Vanished(ctx context.Context, mailboxID int64, since uint64) (Expunged, error) {
+	var out Expunged
 	err := s.read(ctx, func(c *conn) error {
-		floor, err := c.int64Row(`SELECT vanished_floor FROM mailbox WHERE id = ?`, mailboxID)
+		err := c.queryRow(`SELECT vanished_floor, uidnext FROM mailbox WHERE id = ?`, func(st *sqlite3.Stmt) error {
+			out.Exact = since >= uint64(st.ColumnInt64(0))
+			out.UIDNext = uint32(st.ColumnInt64(1))
+			return nil
+		}, mailboxID)
 		if err != nil {
 			return err
 		}
-		exact = since >= uint64(floor)
 		return c.query(`SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, func(st *sqlite3.Stmt) error {
-			uids = append(uids, uint32(st.ColumnInt64(0)))
+			out.UIDs = append(out.UIDs, uint32(st.ColumnInt64(0)))
 			return nil
 		}, mailboxID, int64(min(since, 1<<63-1)))
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("mailstore: expunged uids of mailbox %d: %w", mailboxID, err)
+		return Expunged{}, fmt.Errorf("mailstore: expunged uids of mailbox %d: %w", mailboxID, err)
 	}
-	return uids, exact, nil
+	return out, nil
 }

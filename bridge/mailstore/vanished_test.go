@@ -32,9 +32,9 @@ func TestVanished(t *testing.T) {
 	}
 	check := func(s *Store, since uint64, want []uint32) {
 		t.Helper()
-		got, exact, err := s.Vanished(ctx, inbox, since)
-		if err != nil || !exact || !slices.Equal(got, want) {
-			t.Errorf("Vanished(%d) = %v, exact %v, %v; want %v, exact", since, got, exact, err, want)
+		got, err := s.Vanished(ctx, inbox, since)
+		if err != nil || !got.Exact || !slices.Equal(got.UIDs, want) || got.UIDNext != 6 {
+			t.Errorf("Vanished(%d) = %+v, %v; want %v, exact, UIDNEXT 6", since, got, err, want)
 		}
 	}
 	check(s, before, []uint32{1, 2, 4})
@@ -81,12 +81,12 @@ func TestVanishedBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, exact, err := s.Vanished(ctx, inbox, 100+extra-1)
-	if err != nil || !exact || len(got) != keptVanished || got[0] != extra+1 {
-		t.Errorf("from the floor: %d uids from %v, exact %v, %v", len(got), got[:1], exact, err)
+	got, err := s.Vanished(ctx, inbox, 100+extra-1)
+	if err != nil || !got.Exact || len(got.UIDs) != keptVanished || got.UIDs[0] != extra+1 {
+		t.Errorf("from the floor: %d uids, exact %v, %v", len(got.UIDs), got.Exact, err)
 	}
-	if _, exact, err := s.Vanished(ctx, inbox, 100+extra-2); err != nil || exact {
-		t.Errorf("from before the floor: exact %v, %v", exact, err)
+	if got, err := s.Vanished(ctx, inbox, 100+extra-2); err != nil || got.Exact {
+		t.Errorf("from before the floor: exact %v, %v", got.Exact, err)
 	}
 }
 
@@ -101,13 +101,13 @@ func TestMigrateV4(t *testing.T) {
 	add(t, s, "b", Inbox, Remote)
 	s = downgrade(t, s, path, toV3)
 	inbox := mailbox(t, s, Inbox)
-	if _, exact, err := s.Vanished(ctx, inbox.ID, inbox.HighestModSeq-1); err != nil || exact {
-		t.Errorf("before the migration: exact %v, %v", exact, err)
+	if got, err := s.Vanished(ctx, inbox.ID, inbox.HighestModSeq-1); err != nil || got.Exact {
+		t.Errorf("before the migration: exact %v, %v", got.Exact, err)
 	}
 	if err := s.Expunge(ctx, m.ID, Local); err != nil {
 		t.Fatal(err)
 	}
-	if got, exact, err := s.Vanished(ctx, inbox.ID, inbox.HighestModSeq); err != nil || !exact || !slices.Equal(got, []uint32{1}) {
-		t.Errorf("after the migration: %v, exact %v, %v", got, exact, err)
+	if got, err := s.Vanished(ctx, inbox.ID, inbox.HighestModSeq); err != nil || !got.Exact || !slices.Equal(got.UIDs, []uint32{1}) {
+		t.Errorf("after the migration: %+v, %v", got, err)
 	}
 }

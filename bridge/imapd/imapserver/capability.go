@@ -97,6 +97,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,
 			imap.CapCondStore, // umbra
+			imap.CapQResync,   // umbra
 			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})

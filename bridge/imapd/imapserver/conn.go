@@ -639,6 +639,16 @@ func (w *UpdateWriter) WriteExpunge(seqNum uint32) error {
 	return w.conn.writeExpunge(seqNum)
 }
 
+// WriteVanished writes a VANISHED response: the messages of uids were
+// expunged (umbra: in place of EXPUNGE once QRESYNC is enabled, RFC 7162
+// §3.2.10).
+func (w *UpdateWriter) WriteVanished(uids imap.UIDSet) error {
+	if !w.allowExpunge {
+		return fmt.Errorf("imapserver: VANISHED updates are not allowed in this context")
+	}
+	return w.conn.writeVanished(uids, false)
+}
+
 // WriteNumMessages writes an EXISTS response.
 func (w *UpdateWriter) WriteNumMessages(n uint32) error {
 	return w.conn.writeExists(n)

@@ -65,12 +65,14 @@ func (t *MailboxTracker) queueUpdate(update *trackerUpdate, source *SessionTrack
 	}
 }
 
-// QueueExpunge queues a new EXPUNGE update.
-func (t *MailboxTracker) QueueExpunge(seqNum uint32) {
+// QueueExpunge queues a new EXPUNGE update of the message seqNum, whose
+// UID is uid (umbra: a session that enabled QRESYNC is told VANISHED uid,
+// RFC 7162 §3.2.10).
+func (t *MailboxTracker) QueueExpunge(seqNum uint32, uid imap.UID) {
 	if seqNum == 0 {
 		panic("imapserver: invalid expunge message sequence number")
 	}
-	t.queueUpdate(&trackerUpdate{expunge: seqNum}, nil)
+	t.queueUpdate(&trackerUpdate{expunge: seqNum, uid: uid}, nil)
 }
 
 // QueueNumMessages queues a new EXISTS update.
@@ -100,6 +102,7 @@ func (t *MailboxTracker) QueueMessageFlags(seqNum uint32, uid imap.UID, flags []
 
 type trackerUpdate struct {
 	expunge      uint32
+	uid          imap.UID // of the message expunged (umbra)
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
@@ -188,9 +191,20 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 	}
 	t.mutex.Unlock()
 
-	for _, update := range updates {
+	qresync := w.conn.QResyncEnabled()
+	for i := 0; i < len(updates); i++ {
+		update := updates[i]
 		var err error
 		switch {
+		case update.expunge != 0 && qresync:
+			// umbra: one VANISHED for a run of expunges in place of
+			// their EXPUNGEs (RFC 7162 §3.2.10).
+			var uids imap.UIDSet
+			for ; i < len(updates) && updates[i].expunge != 0; i++ {
+				uids.AddNum(updates[i].uid)
+			}
+			i--
+			err = w.WriteVanished(uids)
 		case update.expunge != 0:
 			err = w.WriteExpunge(update.expunge)
 		case update.numMessages != 0:
