@@ -70,17 +70,8 @@ func (v *view) uids() []uint32 {
 func absent(set imap.UIDSet, present []uint32, top imap.UID) imap.UIDSet {
 	var out imap.UIDSet
 	for _, r := range set {
-		start, stop := r.Start, r.Stop
-		if start == 0 {
-			start = top
-		}
-		if stop == 0 {
-			stop = top
-		}
-		if start > stop {
-			start, stop = stop, start
-		}
-		stop = min(stop, top)
+		lo, hi := bounds(uint32(r.Start), uint32(r.Stop), uint32(top))
+		start, stop := imap.UID(lo), min(imap.UID(hi), top)
 		i := sort.Search(len(present), func(i int) bool { return imap.UID(present[i]) >= start })
 		for next := start; next <= stop && next != 0; {
 			if i < len(present) && imap.UID(present[i]) <= stop {

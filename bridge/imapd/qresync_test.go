@@ -46,6 +46,21 @@ func qresyncConn(t *testing.T, addr string) *rawConn {
 	return r
 }
 
+// qresyncBox adds n messages to the INBOX of the store e serves and
+// selects it in a session that enabled QRESYNC; it returns the session,
+// the messages, and the UIDVALIDITY and HIGHESTMODSEQ the SELECT answered.
+func qresyncBox(t *testing.T, e *testEnv, n int) (*rawConn, []mailstore.Message, string, uint64) {
+	t.Helper()
+	var ms []mailstore.Message
+	for i := range n {
+		ms = append(ms, e.add(t, "INBOX", fmt.Sprint("m", i), "body", mailstore.Remote))
+	}
+	r := qresyncConn(t, e.addr)
+	sel := r.cmd("SELECT INBOX")
+	uv := regexp.MustCompile(`UIDVALIDITY (\d+)`).FindStringSubmatch(strings.Join(sel, "\n"))[1]
+	return r, ms, uv, highestModSeq(t, sel)
+}
+
 // TestQResync: a session that enabled QRESYNC is told of its own, another
 // session's and another device's expunges as VANISHED, and a reselect
 // with the mod-sequence it last saw gets VANISHED (EARLIER) and the
@@ -53,14 +68,7 @@ func qresyncConn(t *testing.T, addr string) *rawConn {
 func TestQResync(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
-	var ms []mailstore.Message
-	for i := range 6 {
-		ms = append(ms, e.add(t, "INBOX", fmt.Sprint("m", i), "body", mailstore.Remote))
-	}
-	r := qresyncConn(t, e.addr)
-	sel := r.cmd("SELECT INBOX")
-	uv := regexp.MustCompile(`UIDVALIDITY (\d+)`).FindStringSubmatch(strings.Join(sel, "\n"))[1]
-	h := highestModSeq(t, sel)
+	r, ms, uv, h := qresyncBox(t, e, 6)
 
 	// Another session's expunge, then another device's: one VANISHED for
 	// the run of them.
@@ -130,14 +138,7 @@ func TestQResyncRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := serve(t, st, nil)
-	var ms []mailstore.Message
-	for i := range 4 {
-		ms = append(ms, e.add(t, "INBOX", fmt.Sprint("m", i), "body", mailstore.Remote))
-	}
-	r := qresyncConn(t, e.addr)
-	sel := r.cmd("SELECT INBOX")
-	uv := regexp.MustCompile(`UIDVALIDITY (\d+)`).FindStringSubmatch(strings.Join(sel, "\n"))[1]
-	h := highestModSeq(t, sel)
+	r, ms, uv, h := qresyncBox(t, e, 4)
 	r.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
 	r.cmd("EXPUNGE")
 	e.stop()

@@ -59,26 +59,27 @@ func (s *session) Sort(kind imapserver.NumKind, keys []imapserver.SortCriterion,
 	return nums, nil
 }
 
+// sortStrings gives the string each string key compares.
+var sortStrings = map[imapserver.SortKey]func(*sortInfo) string{
+	imapserver.SortCc:          func(in *sortInfo) string { return in.cc },
+	imapserver.SortFrom:        func(in *sortInfo) string { return in.from },
+	imapserver.SortSubject:     func(in *sortInfo) string { return in.subject },
+	imapserver.SortTo:          func(in *sortInfo) string { return in.to },
+	imapserver.SortDisplayFrom: func(in *sortInfo) string { return in.dispFrom },
+	imapserver.SortDisplayTo:   func(in *sortInfo) string { return in.dispTo },
+}
+
 func compareBy(a, b *sortInfo, key imapserver.SortKey) int {
 	switch key {
 	case imapserver.SortArrival:
 		return a.date.Compare(b.date)
-	case imapserver.SortCc:
-		return strings.Compare(a.cc, b.cc)
 	case imapserver.SortDate:
 		return a.sent.Compare(b.sent)
-	case imapserver.SortFrom:
-		return strings.Compare(a.from, b.from)
 	case imapserver.SortSize:
 		return cmp.Compare(a.size, b.size)
-	case imapserver.SortSubject:
-		return strings.Compare(a.subject, b.subject)
-	case imapserver.SortTo:
-		return strings.Compare(a.to, b.to)
-	case imapserver.SortDisplayFrom:
-		return strings.Compare(a.dispFrom, b.dispFrom)
-	case imapserver.SortDisplayTo:
-		return strings.Compare(a.dispTo, b.dispTo)
+	}
+	if f := sortStrings[key]; f != nil {
+		return strings.Compare(f(a), f(b))
 	}
 	return 0
 }

@@ -71,17 +71,6 @@ func noteVanished(c *conn, mailboxID int64, uid uint32, modseq int64) error {
 	return nil
 }
 
-// Expunged is what Vanished reports of a mailbox.
-type Expunged struct {
-	UIDs []uint32 // in increasing order
-	// Exact is false when the question went back further than the store
-	// remembers: more UIDs below UIDNext may have gone, and the caller
-	// must take every UID it cannot find in the mailbox as possibly
-	// expunged.
-	Exact   bool
-	UIDNext uint32 // the mailbox's, read with UIDs
-}
-
 // Vanished returns the UIDs expunged from mailbox mailboxID with a
 // mod-sequence above since.
 func (s *Store) Vanished(ctx context.Context, mailboxID int64, since uint64) (Expunged, error) {
