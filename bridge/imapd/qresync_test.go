@@ -81,7 +81,14 @@ func TestQResync(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.cmd("STORE 1 +FLAGS.SILENT (\\Flagged)")
-	lines := r.cmd("NOOP")
+	// FETCH may not report expunges (RFC 9051 §7.5.1): while they wait,
+	// HIGHESTMODSEQ stays below the first one's mod-sequence (RFC 7162
+	// §3.2): the STORE of \Deleted took h+1, the EXPUNGE h+2.
+	lines := r.cmd("FETCH 1 (MODSEQ)")
+	if has(lines, `VANISHED|EXPUNGE`) || !has(lines, fmt.Sprintf(`^\* OK \[HIGHESTMODSEQ %d\]`, h+1)) {
+		t.Errorf("FETCH with expunges waiting: %q (SELECT's HIGHESTMODSEQ %d)", lines, h)
+	}
+	lines = r.cmd("NOOP")
 	if !has(lines, `^\* VANISHED 2,4$`) || has(lines, `EXPUNGE`) {
 		t.Errorf("NOOP after two expunges: %q", lines)
 	}
