@@ -1,17 +1,22 @@
 // Package imapd is the bridge's local IMAP server: it serves the account's
 // mail from the encrypted local store (package bridge/mailstore) to any
 // mail client on 127.0.0.1, speaking IMAP4rev1 and IMAP4rev2 (RFC 3501,
-// RFC 9051) with CONDSTORE (RFC 7162), ID (RFC 2971) and the extensions
-// capabilities() lists, through imapserver: the project's fork of
-// go-imap v2.0.0-beta.8's server layer (imapserver/FORK.md), which the
-// project owns and fuzzes (FuzzCommands), since the defects of issue 10
-// and CONDSTORE sat inside it.
+// RFC 9051) with CONDSTORE and QRESYNC (RFC 7162), SORT and THREAD (RFC
+// 5256, with SORT=DISPLAY, RFC 5957), ESEARCH (RFC 4731), ID (RFC 2971)
+// and the other extensions capabilities() lists, through imapserver: the
+// project's fork of go-imap v2.0.0-beta.8's server layer
+// (imapserver/FORK.md), which the project owns and fuzzes (FuzzCommands),
+// since the defects of issue 10 and these extensions sat inside it.
 //
 // STORE +FLAGS/-FLAGS go to the store as deltas applied in its write
 // transaction (mailstore.ChangeFlags), so concurrent sessions lose
 // nothing. \Recent follows RFC 3501 §2.3.2 as Dovecot does (recent.go).
 // Mod-sequences are the store's, persistent and advanced by the sync
-// engine's changes too. The differential conformance suite
+// engine's changes too; so are the expunged UIDs QRESYNC reports as
+// VANISHED, kept with their expunge's mod-sequence (qresync.go,
+// mailstore.Vanished). SORT and THREAD read the headers of the messages
+// a search selects (sort.go, thread.go, references.go; base subjects in
+// subject.go). The differential conformance suite
 // (testdata/conformance.py, TestConformance) runs against this server
 // and against Dovecot.
 //

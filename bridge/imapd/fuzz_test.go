@@ -4,13 +4,24 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
+// sortAll is every SORT key, DISPLAYFROM and DISPLAYTO (RFC 5957) too.
+var sortAll = []imapclient.SortCriterion{
+	{Key: imapclient.SortKeyArrival}, {Key: imapclient.SortKeyCc}, {Key: imapclient.SortKeyDate, Reverse: true},
+	{Key: imapclient.SortKeyFrom}, {Key: imapclient.SortKeySize}, {Key: imapclient.SortKeySubject},
+	{Key: imapclient.SortKeyTo}, {Key: "DISPLAYFROM"}, {Key: "DISPLAYTO"},
+}
+
 // FuzzFetchMessage stores arbitrary bytes as a message (anyone can send
-// one) and fetches every item of it through a real session: the server
-// must answer each FETCH, never drop the connection (imapserver turns a
-// panic into a closed connection).
+// one), fetches every item of it through a real session, and sorts and
+// threads it with the messages before it: the server must answer each
+// command, never drop the connection (imapserver turns a panic into a
+// closed connection).
 func FuzzFetchMessage(f *testing.F) {
+	f.Add([]byte("Subject: =?utf-8?q?Re=3A_[list]_Fwd=3A?= [fwd: x (fwd)]\r\nFrom: \"A\" <a@b>, c@d\r\nCc: (x) <>\r\n" +
+		"Date: 31 Feb 2024 25:00 +9999\r\nMessage-ID: <m@x>\r\nReferences: <m@x> <a@x> <<b@x>\r\nIn-Reply-To: garbage\r\n\r\n"))
 	f.Add([]byte(multipartMsg))
 	f.Add([]byte("Subject: no blank line"))
 	f.Add([]byte("Content-Type: multipart/mixed; boundary=never\r\n\r\nno parts\r\n"))
@@ -43,6 +54,18 @@ func FuzzFetchMessage(f *testing.F) {
 		}
 		if _, err := c.Fetch(imap.UIDSetNum(data.UID), &imap.FetchOptions{BodyStructure: &imap.FetchItemBodyStructure{}}).Collect(); err != nil {
 			t.Fatalf("FETCH BODY: %v", err)
+		}
+		// SORT and THREAD read the header's subject, addresses, dates
+		// and references: among the last few messages, so references
+		// between them are followed.
+		recent := &imap.SearchCriteria{UID: []imap.UIDSet{{{Start: max(data.UID, 4) - 3, Stop: data.UID}}}}
+		if _, err := c.UIDSort(&imapclient.SortOptions{SearchCriteria: recent, SortCriteria: sortAll}).Wait(); err != nil {
+			t.Fatalf("SORT: %v", err)
+		}
+		for _, alg := range []imap.ThreadAlgorithm{imap.ThreadOrderedSubject, imap.ThreadReferences} {
+			if _, err := c.UIDThread(&imapclient.ThreadOptions{Algorithm: alg, SearchCriteria: recent}).Wait(); err != nil {
+				t.Fatalf("THREAD %s: %v", alg, err)
+			}
 		}
 	})
 }

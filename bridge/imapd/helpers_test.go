@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ type testEnv struct {
 	srv   *Server
 	store *mailstore.Store
 	addr  string
+	stop  func() // closes the server (not the store); also run when the test ends
 }
 
 // start opens a store in t.TempDir() with a random key and serves it on
@@ -42,6 +44,17 @@ func start(t testing.TB, tweak func(*Options)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return serve(t, st, tweak)
+}
+
+// serve serves st on 127.0.0.1 until e.stop or the end of the test.
+func serve(t testing.TB, st *mailstore.Store, tweak func(*Options)) *testEnv {
+	t.Helper()
 	o := Options{Store: st, Username: testUser, Password: testPass}
 	if tweak != nil {
 		tweak(&o)
@@ -56,18 +69,19 @@ func start(t testing.TB, tweak func(*Options)) *testEnv {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &testEnv{srv: srv, store: st, addr: ln.Addr().String()}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			if err := srv.Close(); err != nil {
+				t.Error(err)
+			}
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &testEnv{srv: srv, store: st, addr: ln.Addr().String(), stop: stop}
 }
 
 // dial connects without logging in; the client is closed when the test

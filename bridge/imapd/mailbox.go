@@ -163,7 +163,7 @@ func (b *mailbox) applyLocked(ev mailstore.Event) {
 		b.msgs = slices.Delete(b.msgs, i, i+1)
 		b.goneLocked(ev.UID)
 		if b.tracker != nil {
-			b.tracker.QueueExpunge(uint32(i) + 1)
+			b.tracker.QueueExpunge(uint32(i)+1, imap.UID(ev.UID), ev.ModSeq)
 		}
 	case mailstore.FlagsChanged:
 		b.noteKeywordsLocked(ev.Flags)

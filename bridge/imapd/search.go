@@ -23,30 +23,17 @@ import (
 // the store's index (mailstore.Search), except header fields it does not
 // index, and sent dates, which are read from the messages' headers.
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
-	v := s.view
-	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
+	_, matched, err := s.search(criteria)
+	if err != nil {
 		return nil, err
 	}
-	msgs, maxSeq, maxUID := v.all()
-	sc := &searcher{s: s, v: v, maxSeq: maxSeq, maxUID: maxUID, text: map[textQuery]map[uint32]bool{}, headers: map[uint32]textproto.Header{}}
-
 	var (
 		data   imap.SearchData
 		seqs   imap.SeqSet
 		uids   imap.UIDSet
 		result imap.UIDSet
 	)
-	for _, m := range msgs {
-		if !m.loaded {
-			continue
-		}
-		ok, err := sc.match(m, criteria)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
+	for _, m := range matched {
 		result.AddNum(imap.UID(m.uid))
 		num := m.uid
 		if kind == imapserver.NumKindSeq {
@@ -74,9 +61,36 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		data.All = uids
 	}
 	if options.ReturnSave {
-		v.searchRes = result // RFC 5182: "$" refers to it from now on
+		s.view.searchRes = result // RFC 5182: "$" refers to it from now on
 	}
 	return &data, nil
+}
+
+// search returns the messages of the selected mailbox that match
+// criteria, in mailbox order, with the searcher that read them (SORT and
+// THREAD read their headers through it too). Messages not announced to
+// the session yet are among them, with sequence number 0.
+func (s *session) search(criteria *imap.SearchCriteria) (*searcher, []selected, error) {
+	v := s.view
+	if err := v.box.ensureDetails(s.srv.ctx, s.srv.store); err != nil {
+		return nil, nil, err
+	}
+	msgs, maxSeq, maxUID := v.all()
+	sc := &searcher{s: s, v: v, maxSeq: maxSeq, maxUID: maxUID, text: map[textQuery]map[uint32]bool{}, headers: map[uint32]textproto.Header{}}
+	var matched []selected
+	for _, m := range msgs {
+		if !m.loaded {
+			continue
+		}
+		ok, err := sc.match(m, criteria)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			matched = append(matched, m)
+		}
+	}
+	return sc, matched, nil
 }
 
 // textQuery is one question for the store's full-text index.

@@ -29,6 +29,7 @@ var _ interface {
 	imapserver.SessionIMAP4rev2
 	imapserver.SessionAppendLimit
 	imapserver.SessionID
+	imapserver.SessionQResync
 } = (*session)(nil)
 
 // Close releases the selected mailbox when the connection ends.

@@ -251,16 +251,20 @@ func inRange(start, stop, n, max uint32) bool {
 	if max == 0 && (start == 0 || stop == 0) {
 		return false // "*" of an empty mailbox
 	}
+	lo, hi := bounds(start, stop, max)
+	return lo <= n && n <= hi
+}
+
+// bounds returns the range start:stop as lo ≤ hi, with 0 ("*") standing
+// for top.
+func bounds(start, stop, top uint32) (lo, hi uint32) {
 	if start == 0 {
-		start = max
+		start = top
 	}
 	if stop == 0 {
-		stop = max
+		stop = top
 	}
-	if start > stop {
-		start, stop = stop, start
-	}
-	return start <= n && n <= stop
+	return min(start, stop), max(start, stop)
 }
 
 func seqContains(set imap.SeqSet, n, max uint32) bool {

@@ -111,6 +111,17 @@ type Event struct {
 	Actor     any // what the writer's context carried (WithActor), or nil
 }
 
+// Expunged is what Vanished reports of a mailbox.
+type Expunged struct {
+	UIDs []uint32 // in increasing order
+	// Exact is false when the question went back further than the store
+	// remembers: more UIDs below UIDNext may have gone, and the caller
+	// must take every UID it cannot find in the mailbox as possibly
+	// expunged.
+	Exact   bool
+	UIDNext uint32 // the mailbox's, read with UIDs
+}
+
 // Field selects what Search looks in.
 type Field int
 

@@ -202,6 +202,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, name string, origin Origin) e
 		if _, err := c.exec(`DELETE FROM mailbox WHERE id = ?`, m.ID); err != nil {
 			return nil, err
 		}
+		if _, err := c.exec(`DELETE FROM vanished WHERE mailbox_id = ?`, m.ID); err != nil {
+			return nil, err
+		}
 		if origin == Local {
 			if err := markMailboxPending(c, name, true); err != nil {
 				return nil, err

@@ -104,5 +104,5 @@ DELETE FROM search;
 			slog.Info("mailstore: indexing", "done", done, "of", total)
 		}
 	}
-	return c.c.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+	return nil
 }

@@ -100,12 +100,19 @@ func TestSubscriptionsIndependent(t *testing.T) {
 	}
 }
 
-// toV2 turns a version 3 store into version 2, as far as a migration can
+// toV3 turns a version 4 store into version 3: no vanished table, no
+// floor.
+const toV3 = `
+DROP TABLE vanished;
+ALTER TABLE mailbox DROP COLUMN vanished_floor;
+PRAGMA user_version = 3;`
+
+// toV2 turns a version 4 store into version 2, as far as a migration can
 // tell: body_text without its new column, no body_search and
 // content_info, and the
 // version 2 reading of messages in the indexes (here: text it would not
 // have found).
-const toV2 = `
+const toV2 = toV3 + `
 DROP TABLE body_search;
 DROP TABLE content_info;
 ALTER TABLE body_text DROP COLUMN doc;

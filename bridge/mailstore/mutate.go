@@ -146,6 +146,9 @@ func (s *Store) Move(ctx context.Context, id int64, dest string, origin Origin) 
 		if err != nil {
 			return nil, err
 		}
+		if err := noteVanished(c, old.MailboxID, old.UID, left); err != nil {
+			return nil, err
+		}
 		modseq, err := nextModSeq(c, box.ID)
 		if err != nil {
 			return nil, err
@@ -218,7 +221,8 @@ func (s *Store) Copy(ctx context.Context, id int64, dest, newKey string, origin 
 
 // Expunge removes a message from its mailbox. Local keeps a tombstone (in
 // no mailbox, listed by Pending as Expunged) until Pushed; Remote removes
-// it for good. Content no message uses any more is deleted.
+// it for good. Content no message uses any more is deleted. Either way its
+// UID is kept with the expunge's mod-sequence (Vanished).
 func (s *Store) Expunge(ctx context.Context, id int64, origin Origin) error {
 	err := s.write(ctx, func(c *conn) ([]Event, error) {
 		ev, err := expunge(c, id, origin)
@@ -240,6 +244,9 @@ func expunge(c *conn, id int64, origin Origin) (Event, error) {
 	}
 	modseq, err := nextModSeq(c, m.MailboxID)
 	if err != nil {
+		return Event{}, err
+	}
+	if err := noteVanished(c, m.MailboxID, m.UID, modseq); err != nil {
 		return Event{}, err
 	}
 	if origin == Local {

@@ -11,12 +11,12 @@ import (
 // user_version; applicationID (PRAGMA application_id, "Umbr") marks the
 // file as a mailstore (https://sqlite.org/pragma.html#pragma_application_id).
 const (
-	schemaVersion = 3
+	schemaVersion = 4
 	applicationID = 0x556d6272
 )
 
-// schema is version 3 (migrateV2 and migrateV3 make it of versions 1
-// and 2). Notes:
+// schema is version 4 (migrateV2, migrateV3 and migrateV4 make it of
+// versions 1 to 3). Notes:
 //   - AUTOINCREMENT on mailbox, message and content: ids are never reused,
 //     so an IMAP session holding an old id can never reach another row.
 //   - A message with mailbox_id NULL is a tombstone: expunged locally and
@@ -49,6 +49,10 @@ const (
 //     message (added, flags changed, moved in) and the mailbox's at every
 //     message leaving it, whoever made the change (an IMAP client or the
 //     sync engine), so they only grow and survive restarts.
+//   - vanished holds the UIDs expunged from each mailbox with the
+//     mod-sequence of their expunge, the newest keptVanished of each;
+//     mailbox.vanished_floor is the mod-sequence after which every
+//     expunge is still there (QRESYNC, RFC 7162 §3.2; vanished.go).
 //   - subscription is the list of subscribed names, apart from the
 //     mailboxes: a name may be subscribed without a mailbox, and CREATE,
 //     DELETE and RENAME leave it alone (RFC 3501 §6.3.6, RFC 9051 §6.3.7).
@@ -64,7 +68,8 @@ CREATE TABLE mailbox (
 	special_use TEXT NOT NULL DEFAULT '',
 	uidvalidity INTEGER NOT NULL,
 	uidnext     INTEGER NOT NULL DEFAULT 1,
-	highest_modseq INTEGER NOT NULL DEFAULT 1
+	highest_modseq INTEGER NOT NULL DEFAULT 1,
+	vanished_floor INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE subscription (
@@ -111,7 +116,7 @@ CREATE TABLE body_text (
 );
 ` + contentInfoSchema + `
 ` + bodySearchSchema + `
-
+` + vanishedSchema + `
 CREATE TABLE doc (
 	id       TEXT PRIMARY KEY,
 	kind     TEXT NOT NULL,
@@ -170,16 +175,16 @@ func migrate(c *conn) error {
 			return errors.New("wrong key or not a mailstore")
 		case version == schemaVersion:
 			return nil
-		case version == 1:
-			if err := migrateV2(c); err != nil {
-				return err
-			}
-			return migrateV3(c)
-		case version == 2:
-			return migrateV3(c)
-		default:
+		case version < 1 || version > schemaVersion:
 			return fmt.Errorf("schema version %d unknown to this program (it knows %d)", version, schemaVersion)
 		}
+		// Each step turns version n into n+1, in this transaction.
+		for _, step := range []func(*conn) error{migrateV2, migrateV3, migrateV4}[version-1:] {
+			if err := step(c); err != nil {
+				return err
+			}
+		}
+		return c.c.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
 	})
 }
 

@@ -97,9 +97,20 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,
 			imap.CapCondStore, // umbra
+			imap.CapQResync,   // umbra
 			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})
+
+		// umbra: SORT and THREAD (RFC 5256), SORT=DISPLAY (RFC 5957).
+		if _, ok := c.session.(SessionSort); ok {
+			addAvailableCaps(&caps, available, []imap.Cap{
+				imap.CapSort,
+				imap.CapSortDisplay,
+				ThreadOrderedSubject,
+				ThreadReferences,
+			})
+		}
 
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()

@@ -54,29 +54,43 @@ func expectModSeqValue(dec *imapwire.Decoder, v *uint64) error {
 	return nil
 }
 
-// readSelectParams reads SELECT/EXAMINE's optional parameters.
-func (c *Conn) readSelectParams(dec *imapwire.Decoder, options *imap.SelectOptions) error {
-	return readModifiers(dec, func(name string) error {
-		if name != "CONDSTORE" || !c.server.options.caps().Has(imap.CapCondStore) {
-			return newClientBugError(fmt.Sprintf("Unknown SELECT parameter %s", name))
-		}
-		options.CondStore = true
-		return nil
-	})
-}
-
-// readFetchModifiers reads FETCH's optional modifiers: CHANGEDSINCE.
-func (c *Conn) readFetchModifiers(dec *imapwire.Decoder, options *imap.FetchOptions) error {
-	return readModifiers(dec, func(name string) error {
-		if name != "CHANGEDSINCE" || !c.server.options.caps().Has(imap.CapCondStore) {
-			return newClientBugError(fmt.Sprintf("Unknown FETCH modifier %s", name))
-		}
-		if err := expectModSeqValue(dec, &options.ChangedSince); err != nil {
+// readSelectParams reads SELECT/EXAMINE's optional parameters:
+// CONDSTORE, and QRESYNC's, which it returns (nil if absent).
+func (c *Conn) readSelectParams(dec *imapwire.Decoder, options *imap.SelectOptions) (*qresyncParams, error) {
+	var qr *qresyncParams
+	err := readModifiers(dec, func(name string) error {
+		switch {
+		case name == "CONDSTORE" && c.server.options.caps().Has(imap.CapCondStore):
+			options.CondStore = true
+			return nil
+		case name == "QRESYNC" && c.canQResync() && qr == nil:
+			var err error
+			qr, err = c.readQResyncParams(dec)
 			return err
 		}
-		options.ModSeq = true // RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ
-		return nil
+		return newClientBugError(fmt.Sprintf("Unknown SELECT parameter %s", name))
 	})
+	return qr, err
+}
+
+// readFetchModifiers reads FETCH's optional modifiers: CHANGEDSINCE, and
+// QRESYNC's VANISHED, which it reports.
+func (c *Conn) readFetchModifiers(dec *imapwire.Decoder, options *imap.FetchOptions) (vanished bool, err error) {
+	err = readModifiers(dec, func(name string) error {
+		switch {
+		case name == "CHANGEDSINCE" && c.server.options.caps().Has(imap.CapCondStore):
+			if err := expectModSeqValue(dec, &options.ChangedSince); err != nil {
+				return err
+			}
+			options.ModSeq = true // RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ
+			return nil
+		case name == "VANISHED" && c.canQResync():
+			vanished = true
+			return nil
+		}
+		return newClientBugError(fmt.Sprintf("Unknown FETCH modifier %s", name))
+	})
+	return vanished, err
 }
 
 // readStoreModifiers reads STORE's optional modifiers, UNCHANGEDSINCE,

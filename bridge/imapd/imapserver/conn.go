@@ -293,6 +293,10 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleMove(dec, numKind)
 	case "SEARCH", "UID SEARCH":
 		err = c.handleSearch(tag, dec, numKind)
+	case "SORT", "UID SORT": // umbra: RFC 5256
+		err = c.handleSort(dec, numKind)
+	case "THREAD", "UID THREAD": // umbra: RFC 5256
+		err = c.handleThread(dec, numKind)
 	default:
 		if c.state == imap.ConnStateNotAuthenticated {
 			// Don't allow a single unknown command before authentication to
@@ -515,7 +519,7 @@ func (c *Conn) poll(cmd string) error {
 
 	allowExpunge := true
 	switch cmd {
-	case "FETCH", "STORE", "SEARCH":
+	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD": // umbra: SORT, THREAD as SEARCH (RFC 5256 §3)
 		allowExpunge = false
 	}
 
@@ -637,6 +641,16 @@ func (w *UpdateWriter) WriteExpunge(seqNum uint32) error {
 		return fmt.Errorf("imapserver: EXPUNGE updates are not allowed in this context")
 	}
 	return w.conn.writeExpunge(seqNum)
+}
+
+// WriteVanished writes a VANISHED response: the messages of uids were
+// expunged (umbra: in place of EXPUNGE once QRESYNC is enabled, RFC 7162
+// §3.2.10).
+func (w *UpdateWriter) WriteVanished(uids imap.UIDSet) error {
+	if !w.allowExpunge {
+		return fmt.Errorf("imapserver: VANISHED updates are not allowed in this context")
+	}
+	return w.conn.writeVanished(uids, false)
 }
 
 // WriteNumMessages writes an EXISTS response.

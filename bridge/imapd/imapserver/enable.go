@@ -33,6 +33,11 @@ func (c *Conn) handleEnable(dec *imapwire.Decoder) error {
 			if c.server.options.caps().Has(req) {
 				enabled = append(enabled, req)
 			}
+		case imap.CapQResync: // umbra: RFC 7162 §3.2.3, which enables CONDSTORE too
+			if c.canQResync() {
+				enabled = append(enabled, req)
+				c.enableQResync()
+			}
 		}
 	}
 

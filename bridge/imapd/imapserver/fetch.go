@@ -76,11 +76,17 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 		}
 	}
 
-	if err := c.readFetchModifiers(dec, &options); err != nil { // umbra
+	vanished, err := c.readFetchModifiers(dec, &options) // umbra
+	if err != nil {
 		return err
 	}
 	if !dec.ExpectCRLF() {
 		return dec.Err()
+	}
+	if vanished {
+		if err := c.checkVanishedModifier(numKind, &options); err != nil { // umbra
+			return err
+		}
 	}
 
 	if err := c.checkState(imap.ConnStateSelected); err != nil {
@@ -95,6 +101,11 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 	}
 
 	w := &FetchWriter{conn: c, options: writerOptions}
+	if vanished { // umbra: RFC 7162 §3.2.6, VANISHED (EARLIER) before the FETCHes
+		if err := c.session.(SessionQResync).Vanished(w, numSet, options.ChangedSince); err != nil {
+			return err
+		}
+	}
 	if err := c.session.Fetch(w, numSet, &options); err != nil {
 		return err
 	}

@@ -32,40 +32,26 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 		maybeReadSearchKeyAtom(dec, &atom)
 	}
 	if strings.EqualFold(atom, "CHARSET") {
-		var charset string
-		if !dec.ExpectSP() || !dec.ExpectAString(&charset) || !dec.ExpectSP() {
+		if !dec.ExpectSP() {
 			return dec.Err()
 		}
-		switch strings.ToUpper(charset) {
-		case "US-ASCII", "UTF-8":
-			// nothing to do
-		default:
-			return &imap.Error{
-				Type: imap.StatusResponseTypeNo,
-				Code: imap.ResponseCodeBadCharset, // TODO: return list of supported charsets
-				Text: "Only US-ASCII and UTF-8 are supported SEARCH charsets",
-			}
+		var charset string
+		if !dec.ExpectAString(&charset) {
+			return dec.Err()
+		}
+		if err := checkCharset(charset); err != nil { // umbra: shared with SORT and THREAD
+			return err
+		}
+		if !dec.ExpectSP() {
+			return dec.Err()
 		}
 		atom = ""
 		maybeReadSearchKeyAtom(dec, &atom)
 	}
 
-	var criteria imap.SearchCriteria
-	for {
-		var err error
-		if atom != "" {
-			err = readSearchKeyWithAtom(&criteria, dec, atom)
-			atom = ""
-		} else {
-			err = readSearchKey(&criteria, dec)
-		}
-		if err != nil {
-			return fmt.Errorf("in search-key: %w", err)
-		}
-
-		if !dec.SP() {
-			break
-		}
+	criteria, err := readSearchKeys(dec, atom)
+	if err != nil {
+		return err
 	}
 
 	if !dec.ExpectCRLF() {
@@ -81,10 +67,10 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 		options.ReturnAll = true
 	}
 
-	if hasModSeq(&criteria) {
+	if hasModSeq(criteria) {
 		c.enableCondStore() // RFC 7162 §3.1
 	}
-	data, err := c.session.Search(numKind, &criteria, &options)
+	data, err := c.session.Search(numKind, criteria, &options)
 	if err != nil {
 		return err
 	}
@@ -165,6 +151,42 @@ func (c *Conn) writeSearch(numSet imap.NumSet, modSeq uint64) error {
 		enc.SP().Special('(').Atom("MODSEQ").SP().ModSeq(modSeq).Special(')')
 	}
 	return enc.CRLF()
+}
+
+// checkCharset refuses a search charset other than US-ASCII and UTF-8
+// (umbra: shared by SEARCH, SORT and THREAD, RFC 5256 §3).
+func checkCharset(charset string) error {
+	switch strings.ToUpper(charset) {
+	case "US-ASCII", "UTF-8":
+		return nil
+	}
+	return &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: "BADCHARSET (US-ASCII UTF-8)",
+		Text: "Only US-ASCII and UTF-8 are supported charsets",
+	}
+}
+
+// readSearchKeys reads one or more search keys separated by spaces, the
+// first one's atom already read if atom is not empty (umbra: shared by
+// SEARCH, SORT and THREAD).
+func readSearchKeys(dec *imapwire.Decoder, atom string) (*imap.SearchCriteria, error) {
+	var criteria imap.SearchCriteria
+	for {
+		var err error
+		if atom != "" {
+			err = readSearchKeyWithAtom(&criteria, dec, atom)
+			atom = ""
+		} else {
+			err = readSearchKey(&criteria, dec)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("in search-key: %w", err)
+		}
+		if !dec.SP() {
+			return &criteria, nil
+		}
+	}
 }
 
 func readSearchReturnOpts(dec *imapwire.Decoder, options *imap.SearchOptions) error {

@@ -14,7 +14,8 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) {
 		return dec.Err()
 	}
-	if err := c.readSelectParams(dec, &options); err != nil { // umbra
+	qresync, err := c.readSelectParams(dec, &options) // umbra
+	if err != nil {
 		return err
 	}
 	if !dec.ExpectCRLF() {
@@ -40,7 +41,7 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 		}
 	}
 
-	if options.CondStore {
+	if options.CondStore || qresync != nil {
 		c.enableCondStore() // RFC 7162 §3.1: a CONDSTORE-enabling command
 	}
 	data, err := c.session.Select(mailbox, &options)
@@ -86,6 +87,11 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 
 	c.state = imap.ConnStateSelected
 	c.readOnly = readOnly
+	if qresync != nil { // umbra
+		if err := c.resync(qresync, data.UIDValidity); err != nil {
+			return err
+		}
+	}
 	// TODO: forbid write commands in read-only mode
 
 	var (

@@ -65,12 +65,15 @@ func (t *MailboxTracker) queueUpdate(update *trackerUpdate, source *SessionTrack
 	}
 }
 
-// QueueExpunge queues a new EXPUNGE update.
-func (t *MailboxTracker) QueueExpunge(seqNum uint32) {
+// QueueExpunge queues a new EXPUNGE update of the message seqNum, whose
+// UID is uid, expunged at mod-sequence modSeq (umbra: a session that
+// enabled QRESYNC is told VANISHED uid, RFC 7162 §3.2.10, and while the
+// update waits, a HIGHESTMODSEQ below modSeq, §3.2).
+func (t *MailboxTracker) QueueExpunge(seqNum uint32, uid imap.UID, modSeq uint64) {
 	if seqNum == 0 {
 		panic("imapserver: invalid expunge message sequence number")
 	}
-	t.queueUpdate(&trackerUpdate{expunge: seqNum}, nil)
+	t.queueUpdate(&trackerUpdate{expunge: seqNum, uid: uid, modSeq: modSeq}, nil)
 }
 
 // QueueNumMessages queues a new EXISTS update.
@@ -100,6 +103,8 @@ func (t *MailboxTracker) QueueMessageFlags(seqNum uint32, uid imap.UID, flags []
 
 type trackerUpdate struct {
 	expunge      uint32
+	uid          imap.UID // of the message expunged (umbra)
+	modSeq       uint64   // of the expunge (umbra)
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
@@ -178,6 +183,13 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 			t.queue = nil
 		}
 	}
+	// umbra: the lowest mod-sequence of the expunges left waiting.
+	var waiting uint64
+	for _, update := range t.queue {
+		if update.expunge != 0 && update.modSeq != 0 && (waiting == 0 || update.modSeq < waiting) {
+			waiting = update.modSeq
+		}
+	}
 	for _, update := range updates {
 		switch {
 		case update.expunge != 0:
@@ -188,9 +200,20 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 	}
 	t.mutex.Unlock()
 
-	for _, update := range updates {
+	qresync := w.conn.QResyncEnabled()
+	for i := 0; i < len(updates); i++ {
+		update := updates[i]
 		var err error
 		switch {
+		case update.expunge != 0 && qresync:
+			// umbra: one VANISHED for a run of expunges in place of
+			// their EXPUNGEs (RFC 7162 §3.2.10).
+			var uids imap.UIDSet
+			for ; i < len(updates) && updates[i].expunge != 0; i++ {
+				uids.AddNum(updates[i].uid)
+			}
+			i--
+			err = w.WriteVanished(uids)
 		case update.expunge != 0:
 			err = w.WriteExpunge(update.expunge)
 		case update.numMessages != 0:
@@ -205,6 +228,14 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 		if err != nil {
 			return err
 		}
+	}
+	// umbra: a client that saw MODSEQs above an expunge it has not been
+	// told of yet must not take them as its point to resynchronise from,
+	// or it would miss the expunge after a disconnection: HIGHESTMODSEQ
+	// below the expunge's says where it stands (RFC 7162 §3.2, example
+	// in §6).
+	if waiting != 0 && w.conn.CondStoreEnabled() {
+		return w.conn.writeHighestModSeq(waiting - 1)
 	}
 	return nil
 }

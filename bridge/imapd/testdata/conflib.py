@@ -116,3 +116,12 @@ def append(s, c, box, msg, *opts, what="APPEND"):
     m = re.match(r"\[APPENDUID (\d+) (\d+)\]", r.text)
     s.check(m is not None, "%s: APPENDUID in %r" % (what, r.text))
     return int(m.group(2)) if m else 0
+
+def numset(text):
+    """The numbers of an IMAP sequence set such as "2,4:6" (no "*")."""
+    out = set()
+    for part in text.split(","):
+        a, _, b = part.partition(":")
+        lo, hi = sorted((int(a), int(b or a)))
+        out.update(range(lo, hi + 1))
+    return out

@@ -25,6 +25,8 @@ from conf_edges import test_edges, test_state  # noqa: E402
 from conf_extensions import test_extensions  # noqa: E402
 from conf_mime import test_mime  # noqa: E402
 from conf_mailboxes import test_mailboxes, test_subscriptions  # noqa: E402
+from conf_qresync import test_qresync  # noqa: E402
+from conf_sort import test_sort_thread  # noqa: E402
 from conf_messages import test_append, test_fetch, test_select  # noqa: E402
 from conf_session import test_idle, test_imaplib, test_preauth, test_syntax  # noqa: E402
 from conflib import Suite  # noqa: E402
@@ -41,7 +43,7 @@ def main():
     s = Suite(p.parse_args())
     for test in [test_preauth, test_mailboxes, test_subscriptions, test_append, test_select, test_fetch,
                  test_store, test_copy_move_expunge, test_search, test_idle, test_syntax, test_imaplib,
-                 test_concurrent_stores, test_condstore, test_extensions, test_edges, test_state, test_mime]:
+                 test_concurrent_stores, test_condstore, test_qresync, test_sort_thread, test_extensions, test_edges, test_state, test_mime]:
         before = len(s.failures)
         try:
             test(s)
