@@ -38,7 +38,7 @@ func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust
 	case err != nil:
 		return Trust{}, err
 	case !ok:
-		return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
+		return t, b.setPin(ctx, u.Address, fp)
 	}
 	if pinnedFP.Equal(fp) {
 		return t, nil
@@ -66,7 +66,7 @@ func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust
 			return Trust{}, err
 		}
 	}
-	return t, b.store.SetState(ctx, contactState(u.Address), fp[:])
+	return t, b.setPin(ctx, u.Address, fp)
 }
 
 // errUnchecked: continuity could not fetch the history that would link
@@ -107,18 +107,17 @@ func (b *Bridge) heldForChange(ctx context.Context, u *signet.User) error {
 
 // pinned returns the fingerprint pinned for address, if any.
 func pinned(ctx context.Context, st *mailstore.Store, address string) (signet.Fingerprint, bool, error) {
-	var fp signet.Fingerprint
 	raw, err := st.GetState(ctx, contactState(address))
 	if errors.Is(err, mailstore.ErrNotFound) {
-		return fp, false, nil
+		return signet.Fingerprint{}, false, nil
 	}
 	if err != nil {
-		return fp, false, err
+		return signet.Fingerprint{}, false, err
 	}
-	if len(raw) != len(fp) {
-		return fp, false, fmt.Errorf("contact %s: stored fingerprint of %d bytes", address, len(raw))
+	fp, _, err := unstamp(raw)
+	if err != nil {
+		return fp, false, fmt.Errorf("contact %s: %w", address, err)
 	}
-	copy(fp[:], raw)
 	return fp, true, nil
 }
 
@@ -132,5 +131,5 @@ func TrustKey(ctx context.Context, dir string, keys *vault.Keys, address string,
 		return err
 	}
 	defer st.Close()
-	return st.SetState(ctx, contactState(address), fp[:])
+	return (&Bridge{store: st}).setPin(ctx, address, fp)
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // Correspondents' OpenPGP state — Autocrypt keys picked up, keys imported,
-// Web Key Directory answers — travels to the user's other devices as one
+// Web Key Directory answers — and the signets pinned for Umbra
+// correspondents (pinsync.go) travel to the user's other devices as one
 // contact document per correspondent (docs/spec/sync.md §5.5, §6.4), so a
 // key learnt on one device encrypts mail sent from all of them. Every
 // change made through updatePeer marks the correspondent; the push loop
@@ -78,7 +79,21 @@ func recordContact(address string, r peerRecord) *syncdoc.Contact {
 		Published: syncdoc.ContactKey{At: millis(r.WKDAt), Key: r.Published}, WKDNext: millis(r.WKDNext)}
 }
 
-// contactRecord is recordContact's inverse.
+// contactOf is the local state of address as its contact document: its
+// OpenPGP state and its pin (pinsync.go). The caller holds peerMu.
+func (b *Bridge) contactOf(ctx context.Context, address string) (*syncdoc.Contact, error) {
+	r, err := b.loadRecord(ctx, address)
+	if err != nil {
+		return nil, err
+	}
+	c := recordContact(address, r)
+	if c.Pin, c.Verified, err = b.loadPin(ctx, address); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// contactRecord is recordContact's inverse (for the OpenPGP state).
 func contactRecord(c *syncdoc.Contact) peerRecord {
 	return peerRecord{LastSeen: fromMillis(c.LastSeen),
 		AutocryptTimestamp: fromMillis(c.Autocrypt.At), AutocryptKey: c.Autocrypt.Key, PreferMutual: c.Mutual,
@@ -143,12 +158,12 @@ func (b *Bridge) pushContact(ctx context.Context, address string) error {
 	rev := revs[id]
 	for range maxMergeRounds {
 		b.peerMu.Lock()
-		r, err := b.loadRecord(ctx, address)
+		c, err := b.contactOf(ctx, address)
 		b.peerMu.Unlock()
 		if err != nil {
 			return err
 		}
-		plain, err := recordContact(address, r).Marshal()
+		plain, err := c.Marshal()
 		if err != nil {
 			return err
 		}
@@ -219,13 +234,18 @@ func (b *Bridge) applyContact(ctx context.Context, id string, c *syncdoc.Contact
 func (b *Bridge) mergeContact(ctx context.Context, theirs *syncdoc.Contact, markOurs bool) error {
 	b.peerMu.Lock()
 	defer b.peerMu.Unlock()
-	local, err := b.loadRecord(ctx, theirs.Address)
+	local, err := b.contactOf(ctx, theirs.Address)
 	if err != nil {
 		return err
 	}
-	merged := syncdoc.MergeContact(recordContact(theirs.Address, local), theirs)
+	merged := syncdoc.MergeContact(local, theirs)
 	if err := b.saveRecord(ctx, theirs.Address, contactRecord(merged)); err != nil {
 		return err
+	}
+	if merged.Pin.At != local.Pin.At || !bytes.Equal(merged.Pin.Key, local.Pin.Key) || merged.Verified != local.Verified {
+		if err := b.savePin(ctx, theirs.Address, merged.Pin, merged.Verified); err != nil {
+			return err
+		}
 	}
 	if !markOurs {
 		return nil

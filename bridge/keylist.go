@@ -44,7 +44,7 @@ func VerifyKey(ctx context.Context, dir string, keys *vault.Keys, address string
 	if pin != fp {
 		return fmt.Errorf("%w: %s uses %s for %s; check again, and if they are sure, ask how their key changed", ErrFingerprintMismatch, "this device", pin, address)
 	}
-	return st.SetState(ctx, verifiedState(address), fp[:])
+	return (&Bridge{store: st}).setVerified(ctx, address, fp)
 }
 
 // ContactKeys is what this device knows of one correspondent.
@@ -92,7 +92,8 @@ func Contacts(ctx context.Context, dir string, keys *vault.Keys, only string) ([
 		v, err := st.GetState(ctx, verifiedState(a))
 		switch {
 		case err == nil:
-			c.Verified = string(v) == string(fp[:])
+			vfp, _, err := unstamp(v)
+			c.Verified = err == nil && vfp == fp
 		case !errors.Is(err, mailstore.ErrNotFound):
 			return nil, err
 		}

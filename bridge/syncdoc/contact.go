@@ -56,7 +56,19 @@ type Contact struct {
 	// look again.
 	Published ContactKey
 	WKDNext   int64
+	// Pin is the correspondent's Umbra signet this device pinned (the
+	// raw signet, at most MaxContactKey bytes), At when it pinned it:
+	// first seen, followed along the chain of custody, or trusted by the
+	// user (DESIGN §4, the validation ladder). Verified is when the user
+	// checked Pin's fingerprint with the correspondent (`umbra keys
+	// verify`), 0 if never. Both zero for a correspondent outside Umbra,
+	// which then encodes as version 1.
+	Pin      ContactKey
+	Verified int64
 }
+
+// formatV2 is the version byte of a contact that has a pin (spec §5.5).
+const formatV2 = 2
 
 // ContactKey is a binary transferable public key (empty: none) and the
 // time, in unix milliseconds, it was learnt.
@@ -67,67 +79,106 @@ type ContactKey struct {
 
 // Marshal returns the canonical encoding (spec §5.5):
 //
-//	0x01 ‖ len(address) ‖ address ‖ last_seen (int64 BE, unix ms)
+//	version ‖ len(address) ‖ address ‖ last_seen (int64 BE, unix ms)
 //	‖ autocrypt ‖ mutual (state byte) ‖ imported ‖ published ‖ wkd_next
+//	[‖ pin ‖ verified (int64 BE, unix ms)]
 //
 // where each key part is at (int64 BE, unix ms) ‖ len(key) (uint32 BE) ‖
-// key, of at most MaxContactKey bytes.
+// key, of at most MaxContactKey bytes. The version is 0x01 without a pin
+// and 0x02 with one (the bracketed fields), so a contact has one encoding.
 func (c *Contact) Marshal() ([]byte, error) {
 	if err := checkText("address", c.Address, 3, MaxName); err != nil {
 		return nil, invalid("contact", err)
 	}
-	for _, v := range []int64{c.LastSeen, c.Autocrypt.At, c.Imported.At, c.Published.At, c.WKDNext} {
+	for _, v := range []int64{c.LastSeen, c.Autocrypt.At, c.Imported.At, c.Published.At, c.WKDNext, c.Pin.At, c.Verified} {
 		if err := checkUpdated(v); err != nil {
 			return nil, invalid("contact", err)
 		}
 	}
+	pinned := c.hasPin()
 	b := []byte{formatV1}
+	if pinned {
+		b[0] = formatV2
+	}
 	b = appendText(b, c.Address)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.LastSeen))
-	for i, k := range []ContactKey{c.Autocrypt, c.Imported, c.Published} {
-		if len(k.Key) > MaxContactKey {
+	keys := []ContactKey{c.Autocrypt, c.Imported, c.Published}
+	for i, k := range keys {
+		if b = appendContactKey(b, k); b == nil {
 			return nil, invalid("contact", fmt.Errorf("key of %d bytes, limit %d", len(k.Key), MaxContactKey))
 		}
-		b = binary.BigEndian.AppendUint64(b, uint64(k.At))
-		b = binary.BigEndian.AppendUint32(b, uint32(len(k.Key)))
-		b = append(b, k.Key...)
 		if i == 0 {
 			b = appendState(b, c.Mutual)
 		}
 	}
-	return binary.BigEndian.AppendUint64(b, uint64(c.WKDNext)), nil
+	b = binary.BigEndian.AppendUint64(b, uint64(c.WKDNext))
+	if !pinned {
+		return b, nil
+	}
+	if b = appendContactKey(b, c.Pin); b == nil {
+		return nil, invalid("contact", fmt.Errorf("signet of %d bytes, limit %d", len(c.Pin.Key), MaxContactKey))
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(c.Verified)), nil
 }
 
-// ParseContact decodes a contact plaintext.
+// hasPin reports whether c has any part of the version 2 fields.
+func (c *Contact) hasPin() bool { return c.Pin.At != 0 || len(c.Pin.Key) > 0 || c.Verified != 0 }
+
+// appendContactKey appends a key part; nil if the key is too long.
+func appendContactKey(b []byte, k ContactKey) []byte {
+	if len(k.Key) > MaxContactKey {
+		return nil
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(k.At))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(k.Key)))
+	return append(b, k.Key...)
+}
+
+// ParseContact decodes a contact plaintext, of version 1 or 2.
 func ParseContact(b []byte) (*Contact, error) {
 	r := &reader{what: "contact", b: b}
-	r.version()
+	version := r.u8("version")
+	if r.err == nil && version != formatV1 && version != formatV2 {
+		r.err = fmt.Errorf("syncdoc: contact: version %d: %w", version, ErrVersion)
+	}
 	c := &Contact{Address: r.text("address", 3)}
 	c.LastSeen = r.millis("last_seen")
 	for i, k := range []*ContactKey{&c.Autocrypt, &c.Imported, &c.Published} {
-		k.At = r.millis("key time")
-		n := r.u32("key length")
-		if r.err == nil && n > MaxContactKey {
-			r.fail("key of %d bytes, limit %d", n, MaxContactKey)
-		}
-		if key := r.take(int(n), "key"); len(key) > 0 {
-			k.Key = bytes.Clone(key)
-		}
+		r.contactKey(k)
 		if i == 0 {
 			c.Mutual = r.state()
 		}
 	}
 	c.WKDNext = r.millis("wkd_next")
+	if version == formatV2 {
+		r.contactKey(&c.Pin)
+		c.Verified = r.millis("verified")
+		if r.err == nil && !c.hasPin() {
+			r.fail("version 2 without a pin")
+		}
+	}
 	if err := r.end(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// contactKey reads a key part.
+func (r *reader) contactKey(k *ContactKey) {
+	k.At = r.millis("key time")
+	n := r.u32("key length")
+	if r.err == nil && n > MaxContactKey {
+		r.fail("key of %d bytes, limit %d", n, MaxContactKey)
+	}
+	if key := r.take(int(n), "key"); len(key) > 0 {
+		k.Key = bytes.Clone(key)
+	}
+}
+
 // MergeContact combines two devices' states of one correspondent (spec
 // §6.4): the later LastSeen; of each key part, the one learnt later (on
 // equal times, the greater key bytes); WKDNext with the published key it
-// came with. It is commutative and idempotent, so devices converge.
+// came with; Verified with the pin it came with. It is commutative and idempotent, so devices converge.
 func MergeContact(a, b *Contact) *Contact {
 	m := *a
 	m.LastSeen = max(a.LastSeen, b.LastSeen)
@@ -143,6 +194,14 @@ func MergeContact(a, b *Contact) *Contact {
 		m.Published, m.WKDNext = b.Published, b.WKDNext
 	} else if !learntLater(a.Published, b.Published) {
 		m.WKDNext = max(a.WKDNext, b.WKDNext)
+	}
+	// The pin a device made last wins, with its verification; the same
+	// pin keeps the later verification. The user's devices trust each
+	// other: each followed the chain, or the user, before it pinned.
+	if learntLater(b.Pin, a.Pin) {
+		m.Pin, m.Verified = b.Pin, b.Verified
+	} else if !learntLater(a.Pin, b.Pin) {
+		m.Verified = max(a.Verified, b.Verified)
 	}
 	return &m
 }

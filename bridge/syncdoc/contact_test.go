@@ -137,3 +137,37 @@ func FuzzParseContact(f *testing.F) {
 		}
 	})
 }
+
+// TestContactPin: a contact with a pin encodes as version 2 and round
+// trips; version 2 without one is malformed (one encoding per contact);
+// the later pin wins a merge with its verification, and the same pin
+// keeps the later verification.
+func TestContactPin(t *testing.T) {
+	t.Parallel()
+	c := &Contact{Address: "bob@b.test", Pin: ContactKey{At: 5, Key: []byte("signet one")}, Verified: 6}
+	b := mustMarshal(t, c)
+	if b[0] != formatV2 {
+		t.Fatalf("version %d", b[0])
+	}
+	back, err := ParseContact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := mustMarshal(t, back); !bytes.Equal(again, b) {
+		t.Fatal("no round trip")
+	}
+	bare := mustMarshal(t, &Contact{Address: "bob@b.test"})
+	v2 := append([]byte{formatV2}, bare[1:]...)
+	v2 = append(v2, make([]byte, 8+4+8)...)
+	if _, err := ParseContact(v2); !errors.Is(err, ErrMalformed) {
+		t.Errorf("version 2 without a pin: %v", err)
+	}
+	newer := &Contact{Address: "bob@b.test", Pin: ContactKey{At: 9, Key: []byte("signet two")}}
+	if m := MergeContact(c, newer); string(m.Pin.Key) != "signet two" || m.Verified != 0 {
+		t.Errorf("later pin: %+v", m)
+	}
+	same := &Contact{Address: "bob@b.test", Pin: c.Pin, Verified: 8}
+	if m := MergeContact(c, same); m.Verified != 8 || MergeContact(same, c).Verified != 8 {
+		t.Errorf("same pin: %+v", m)
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -118,4 +120,46 @@ func TestKeysListVerify(t *testing.T) {
 	if out := mustUmbra(t, args("keys", "list")...); out != want {
 		t.Errorf("keys list:\n%s\nwant:\n%s", out, want)
 	}
+}
+
+// TestPinsSync: the key alice's first device pinned for bob, and her
+// verification of it there, reach her laptop through the contact
+// document: the laptop shows bob's key as verified without having
+// opened any of his mail itself. Alice's provider stores neither bob's
+// address nor his fingerprint.
+func TestPinsSync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := startTestDemo(t)
+	alice, bob := d.info.Accounts[0], d.info.Accounts[1]
+	pwFile := filepath.Join(d.dir, "accounts", alice.Address+".password")
+	msg := "From: <bob@b.test>\r\nTo: <alice@a.test>\r\nSubject: pin me\r\n\r\nhello\r\n"
+	if err := d.bridges[1].b.Submit(ctx, []string{alice.Address}, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, d.bridges[0].b.Store(), "INBOX", "pin me")
+	show := func(dir string) string {
+		code, out, _ := umbraStdin(t, "", "keys", "show", bob.Address, "--dir", dir, "--password-file", pwFile)
+		if code != 0 {
+			return ""
+		}
+		return out
+	}
+	fields := strings.Fields(show(alice.Dir))
+	if len(fields) < 2 {
+		t.Fatalf("alice's device pinned nothing for bob: %q", fields)
+	}
+	fp := fields[1]
+	mustUmbra(t, "keys", "verify", bob.Address, fp, "--dir", alice.Dir, "--password-file", pwFile)
+
+	laptop := secondDevice(t, d, alice.Address, "laptop")
+	laptopDir := filepath.Join(d.dir, "accounts", alice.Address+"-laptop")
+	waitMailbox(t, laptop.b.Store(), "INBOX", "pin me")
+	want := bob.Address + "  " + fp + "  (verified by you)"
+	eventually(t, "the laptop knows bob's key as verified", func() bool { return strings.Contains(show(laptopDir), want) })
+	raw, err := base64.RawURLEncoding.DecodeString(fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanFor(t, d.info.Providers[0].DataDir, "a.test", bob.Address, fp, string(raw))
 }
