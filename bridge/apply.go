@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"umbra/bridge/mailstore"
 	"umbra/bridge/syncdoc"
@@ -198,7 +197,7 @@ func (b *Bridge) applyMeta(ctx context.Context, theirs *syncdoc.Meta) error {
 		return err
 	}
 	base := &syncdoc.Meta{Key: m.Key, Mailbox: m.SyncedMailbox, Flags: m.SyncedFlags}
-	ours := &syncdoc.Meta{Key: m.Key, Mailbox: m.Mailbox, Flags: m.Flags, Updated: time.Now().UnixMilli(), Device: b.cfg.DeviceID}
+	ours := &syncdoc.Meta{Key: m.Key, Mailbox: m.Mailbox, Flags: m.Flags, Updated: b.now().UnixMilli(), Device: b.cfg.DeviceID}
 	merged := syncdoc.MergeMeta(base, ours, theirs)
 	origin := mailstore.Local
 	if merged.Mailbox == theirs.Mailbox && slices.Equal(merged.Flags, theirs.Flags) {

@@ -77,7 +77,7 @@ func (b *Bridge) AuditLog(ctx context.Context) (Audit, error) {
 		return a, fmt.Errorf("audit: the organisation signet of %s: %w", home, err)
 	}
 	if org.LogKey == "" {
-		a.NoLog, a.At = true, time.Now()
+		a.NoLog, a.At = true, b.now()
 		return a, b.saveAudit(ctx, a)
 	}
 	a.NoLog = false
@@ -107,7 +107,7 @@ func (b *Bridge) AuditLog(ctx context.Context) (Audit, error) {
 			found = append(found, fmt.Sprintf("%s logged a signet for you that is not in your chain: %s", home, fp))
 		}
 	}
-	a.At = time.Now()
+	a.At = b.now()
 	for _, f := range found {
 		if err := b.alarm(ctx, &a, f); err != nil {
 			return a, err

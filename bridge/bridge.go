@@ -72,7 +72,12 @@ type Config struct {
 	// for keys another device rotated to (keyring.go). Nil: such keys are
 	// not taken, and this device cannot open mail sealed to them.
 	SaveKeys func(keys *vault.Keys) error
-	Logger   *slog.Logger
+	// Now is the bridge's clock (default time.Now), as provider.Config's
+	// is the provider's: the one clock of what the bridge decides by time
+	// (trust, retries, caches, stamps). TLS and socket deadlines keep the
+	// system's.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Bridge is one running bridge.
@@ -137,6 +142,9 @@ func Open(cfg Config) (*Bridge, error) {
 	if cfg.Wait <= 0 {
 		cfg.Wait = 30 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.IMAP == "" {
 		cfg.IMAP = DefaultIMAP
 	}
@@ -152,6 +160,7 @@ func Open(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	b.dir = NewDirectory(cfg.Client, cfg.Resolver, signet.DomainOf(cfg.Keys.Address), b.store)
+	b.dir.now = cfg.Now
 	// The bridge's lifetime: Close cancels it. Servers whose libraries
 	// give no context per connection (go-smtp) wait on it.
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -163,7 +172,7 @@ func Open(cfg Config) (*Bridge, error) {
 			return nil, err
 		}
 	}
-	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, time.Now()); err != nil {
+	if b.pgpKey, b.pgpMade, err = EnsureOpenPGPKey(cfg.Keys, cfg.Now()); err != nil {
 		b.store.Close()
 		return nil, err
 	}
@@ -363,6 +372,15 @@ func (b *Bridge) Close() error {
 		b.unsubscribe()
 	}
 	return b.store.Close()
+}
+
+// now is the bridge's clock (Config.Now); the system's for a Bridge made
+// around a store alone (the CLI's verbs beside a running bridge).
+func (b *Bridge) now() time.Time {
+	if b.cfg.Now == nil {
+		return time.Now()
+	}
+	return b.cfg.Now()
 }
 
 // ownSignet is this account's current signet, verified.

@@ -272,7 +272,7 @@ func (b *Bridge) knownKeys(ctx context.Context, address string) ([]KnownKey, err
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := b.now()
 	var out []KnownKey
 	for _, k := range []struct {
 		source string

@@ -29,6 +29,7 @@ type Directory struct {
 	homeSrc  source           // the account's provider (DMAP; tests replace it)
 	resolver *dnsrec.Resolver // nil: no DNS anchoring, no tunnels
 	home     string           // the account's domain
+	now      func() time.Time // the bridge's clock (Config.Now)
 	logs     *logMemory       // the newest checkpoint seen of each log
 	mem      *memory          // anchors and verified signets, kept in the local store
 	// onDowngrade, if set, is told once when a domain's anchor becomes
@@ -67,7 +68,7 @@ const maxCached = 4096
 // organisation signets and name other domains' DMTP services. st (may be
 // nil) keeps the newest checkpoint of each log across restarts.
 func NewDirectory(cl *dmap.Client, resolver *dnsrec.Resolver, home string, st stateStore) *Directory {
-	return &Directory{cl: cl, homeSrc: dmapSource{cl}, resolver: resolver, home: home, logs: &logMemory{st: st}, mem: &memory{st: st},
+	return &Directory{cl: cl, homeSrc: dmapSource{cl}, resolver: resolver, home: home, now: time.Now, logs: &logMemory{st: st}, mem: &memory{st: st},
 		orgs: map[string]*orgEntry{}, users: map[signet.Fingerprint]*userEntry{}, legacy: map[string]time.Time{}}
 }
 
@@ -110,7 +111,7 @@ func (d *Directory) rememberedOrg(ctx context.Context, domain string, cause erro
 		return nil, Trust{}, false
 	}
 	org, err := signet.ParseOrg(raw)
-	if err != nil || org.Domain != domain || org.Verify(time.Now()) != nil {
+	if err != nil || org.Domain != domain || org.Verify(d.now()) != nil {
 		return nil, Trust{}, false
 	}
 	warning := WarnUnreached
@@ -128,7 +129,7 @@ func (d *Directory) cachedOrg(domain string) (*signet.Org, Trust, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e := d.orgs[domain]
-	if e != nil && time.Since(e.fetched) < orgTTL {
+	if e != nil && d.now().Sub(e.fetched) < orgTTL {
 		return e.org, e.trust, true
 	}
 	return nil, Trust{}, false
@@ -153,7 +154,7 @@ func (d *Directory) orgFrom(ctx context.Context, s source, domain string) (*sign
 	if org.Domain != domain {
 		return nil, Trust{}, &permanentError{fmt.Errorf("asked for the organisation signet of %s, got the one of %s", domain, org.Domain)}
 	}
-	if err := org.Verify(time.Now()); err != nil {
+	if err := org.Verify(d.now()); err != nil {
 		return nil, Trust{}, &permanentError{fmt.Errorf("organisation signet of %s: %w", domain, err)}
 	}
 	t, err := d.anchor(ctx, org)
@@ -167,7 +168,7 @@ func (d *Directory) orgFrom(ctx context.Context, s source, domain string) (*sign
 	if len(d.orgs) >= maxCached {
 		clear(d.orgs)
 	}
-	d.orgs[domain] = &orgEntry{org: org, trust: t, fetched: time.Now()}
+	d.orgs[domain] = &orgEntry{org: org, trust: t, fetched: d.now()}
 	d.mu.Unlock()
 	return org, t, nil
 }
@@ -257,7 +258,7 @@ func (d *Directory) UserCarried(ctx context.Context, address string, fp signet.F
 	if err != nil {
 		return nil, Trust{}, err
 	}
-	if err := u.Verify(org, time.Now()); err != nil {
+	if err := u.Verify(org, d.now()); err != nil {
 		return nil, Trust{}, &permanentError{fmt.Errorf("the signet of %s does not verify: %w", address, err)}
 	}
 	if org.LogKey != "" {
@@ -295,7 +296,7 @@ func (d *Directory) rememberedUser(ctx context.Context, address string, fp signe
 		return nil, Trust{}, false
 	}
 	org, t, err := d.Org(ctx, signet.DomainOf(address))
-	if err != nil || u.Verify(org, time.Now()) != nil {
+	if err != nil || u.Verify(org, d.now()) != nil {
 		return nil, Trust{}, false
 	}
 	d.remember(u, t)
@@ -321,7 +322,7 @@ func (d *Directory) userFrom(ctx context.Context, s source, address string, fp s
 	if err != nil {
 		return nil, Trust{}, err
 	}
-	if err := u.Verify(org, time.Now()); err != nil {
+	if err := u.Verify(org, d.now()); err != nil {
 		return nil, Trust{}, &permanentError{fmt.Errorf("the signet of %s does not verify: %w", address, err)}
 	}
 	if err := d.proveLogged(ctx, s, org, u); err != nil {

@@ -301,7 +301,7 @@ func (d *Directory) ownProof(ctx context.Context, org *signet.Org, me *signet.Us
 	d.mu.Lock()
 	p := d.own
 	d.mu.Unlock()
-	if p.fp == me.Fingerprint() && time.Since(p.at) < ownProofTTL {
+	if p.fp == me.Fingerprint() && d.now().Sub(p.at) < ownProofTTL {
 		return p.proof, p.signed, nil
 	}
 	src := d.homeSrc
@@ -331,7 +331,7 @@ func (d *Directory) ownProof(ctx context.Context, org *signet.Org, me *signet.Us
 	if err != nil {
 		return nil, nil, fmt.Errorf("the provider's proof of the account's own signet: %w", err)
 	}
-	p = ownProof{fp: me.Fingerprint(), at: time.Now(), proof: keylog.EncodeIndexedProof(index, s.c.Size, hashes), signed: s.signed}
+	p = ownProof{fp: me.Fingerprint(), at: d.now(), proof: keylog.EncodeIndexedProof(index, s.c.Size, hashes), signed: s.signed}
 	d.mu.Lock()
 	d.own = p
 	d.mu.Unlock()

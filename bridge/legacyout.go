@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"umbra/dmap"
 	"umbra/signet"
@@ -25,7 +24,7 @@ func (d *Directory) IsLegacy(ctx context.Context, domain string) (bool, error) {
 		if len(d.legacy) >= maxCached {
 			clear(d.legacy)
 		}
-		d.legacy[domain] = time.Now()
+		d.legacy[domain] = d.now()
 		d.mu.Unlock()
 		return true, nil
 	}
@@ -38,7 +37,7 @@ func (d *Directory) knownLegacy(domain string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	at, ok := d.legacy[domain]
-	return ok && time.Since(at) < orgTTL
+	return ok && d.now().Sub(at) < orgTTL
 }
 
 // encryptForLegacy makes, for each of rcpts known to be outside Umbra

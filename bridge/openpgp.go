@@ -197,7 +197,7 @@ func ImportContactKey(ctx context.Context, dir string, keys *vault.Keys, key *pg
 
 // importKey is ImportContactKey on the bridge's store.
 func (b *Bridge) importKey(ctx context.Context, key *pgp.PublicKey) ([]string, error) {
-	now := time.Now()
+	now := b.now()
 	var done []string
 	for _, a := range key.Addresses() {
 		if !key.HasAddress(a, now) {
@@ -240,7 +240,7 @@ func encryptionKey(p peer, darkOnly, replyToEncrypted bool, now time.Time) *pgp.
 
 // legacyKey is encryptionKey for the correspondent address.
 func (b *Bridge) legacyKey(ctx context.Context, address string, replyToEncrypted bool) (*pgp.PublicKey, error) {
-	now := time.Now()
+	now := b.now()
 	p, err := b.loadPeer(ctx, address, now)
 	if err != nil {
 		return nil, err
@@ -299,7 +299,7 @@ func (b *Bridge) withAutocrypt(mime []byte) []byte {
 // of RFC 9788) for rcpt: encrypted to key and to our own key, signed by
 // ours, with the Autocrypt field outside.
 func (b *Bridge) encryptLegacy(mime []byte, key *pgp.PublicKey) ([]byte, error) {
-	enc, err := pgp.Encrypt(bytes.NewReader(mime), b.pgpKey, []*pgp.PublicKey{key}, time.Now())
+	enc, err := pgp.Encrypt(bytes.NewReader(mime), b.pgpKey, []*pgp.PublicKey{key}, b.now())
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func (b *Bridge) openLegacy(ctx context.Context, msg []byte, domain string) []by
 		return stamp(msg, legacyVerdict(tr, ""))
 	}
 	from := singleAddress(h.Get("From"))
-	now := time.Now()
+	now := b.now()
 	p, err := b.loadPeer(ctx, from, now)
 	if err != nil {
 		b.log.Warn("legacy mail: OpenPGP state of the sender", "err", err)

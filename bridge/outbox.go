@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"umbra/backoff"
 	"umbra/bridge/mailstore"
 	"umbra/bridge/syncdoc"
 	"umbra/dmap"
@@ -49,7 +50,7 @@ func (b *Bridge) Flush(ctx context.Context) (time.Time, error) {
 	var next time.Time
 	var firstErr error
 	left := 0 // entries that stay for a later try
-	now := time.Now()
+	now := b.now()
 	for _, o := range entries {
 		if o.NextTry.After(now) {
 			next = earliest(next, o.NextTry)
@@ -60,7 +61,7 @@ func (b *Bridge) Flush(ctx context.Context) (time.Time, error) {
 			if firstErr == nil {
 				firstErr = err
 			}
-			retry := time.Now().Add(retryDelay(o.Attempts + 1))
+			retry := b.now().Add(outboxRetry.Delay(o.Attempts + 1))
 			if ferr := b.store.OutboxFailed(ctx, o.ID, err.Error(), retry); ferr != nil {
 				return next, ferr
 			}
@@ -79,15 +80,10 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// retryDelay is the wait before attempt n: doubling from 5 s up to 10 min,
-// so a provider that is back is used within minutes.
-func retryDelay(n int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < n && d < 10*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 10*time.Minute)
-}
+// outboxRetry is the wait before the outbox tries an entry again:
+// doubling from 5 s up to 10 min, so a provider that is back is used
+// within minutes.
+var outboxRetry = backoff.Policy{Base: 5 * time.Second, Max: 10 * time.Minute}
 
 // sendEntry seals the message for each remaining recipient and sends it.
 // A recipient that can never be reached is dropped with a notice to the

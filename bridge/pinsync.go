@@ -47,7 +47,7 @@ func unstamp(raw []byte) (fp signet.Fingerprint, at int64, err error) {
 func (b *Bridge) setPin(ctx context.Context, address string, fp signet.Fingerprint) error {
 	b.peerMu.Lock()
 	defer b.peerMu.Unlock()
-	if err := b.store.SetState(ctx, contactState(address), stamped(fp, time.Now())); err != nil {
+	if err := b.store.SetState(ctx, contactState(address), stamped(fp, b.now())); err != nil {
 		return err
 	}
 	return b.contactChanged(ctx, address)
@@ -58,7 +58,7 @@ func (b *Bridge) setPin(ctx context.Context, address string, fp signet.Fingerpri
 func (b *Bridge) setVerified(ctx context.Context, address string, fp signet.Fingerprint) error {
 	b.peerMu.Lock()
 	defer b.peerMu.Unlock()
-	if err := b.store.SetState(ctx, verifiedState(address), stamped(fp, time.Now())); err != nil {
+	if err := b.store.SetState(ctx, verifiedState(address), stamped(fp, b.now())); err != nil {
 		return err
 	}
 	return b.contactChanged(ctx, address)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"umbra/backoff"
 	"umbra/bridge/mailstore"
 	"umbra/bridge/syncdoc"
 	"umbra/dmap"
@@ -43,38 +44,42 @@ type fetched struct {
 	err     error
 }
 
+// syncRetry is the wait of the pull and push loops after a failure.
+var syncRetry = backoff.Policy{Base: time.Second, Max: time.Minute}
+
 // pullLoop follows the change feed until ctx ends, backing off while the
 // provider cannot be reached.
 func (b *Bridge) pullLoop(ctx context.Context) {
-	backoff := time.Second
+	failures := 0
 	var audited time.Time
 	for ctx.Err() == nil {
 		err := b.pullOnce(ctx, b.cfg.Wait)
-		if err == nil && time.Since(audited) >= auditInterval {
+		if err == nil && b.now().Sub(audited) >= auditInterval {
 			// The audit follows the sync, at most once a minute: a key
 			// made in the user's name is found within a minute of its
 			// logging, and the first audit runs right after start.
-			audited = time.Now()
+			audited = b.now()
 			if _, aerr := b.AuditLog(ctx); aerr != nil && ctx.Err() == nil {
 				b.setError("audit", aerr)
 				b.log.Warn("audit failed", "err", aerr)
 			}
 		}
 		if err == nil {
-			backoff = time.Second
+			failures = 0
 			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
+		failures++
+		wait := syncRetry.Delay(failures)
 		b.setError("sync", err)
-		b.log.Warn("sync: pull failed", "err", err, "retry_in", backoff)
+		b.log.Warn("sync: pull failed", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, time.Minute)
 	}
 }
 

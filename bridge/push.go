@@ -26,7 +26,7 @@ const maxMergeRounds = 8
 func (b *Bridge) pushLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
-	backoff := time.Second
+	failures := 0
 	for {
 		// While the pull catches up with a long feed, pushing waits: the
 		// user sees mail sooner, and the uploads of storage forms do not
@@ -45,17 +45,18 @@ func (b *Bridge) pushLoop(ctx context.Context) {
 			return
 		}
 		if err != nil {
+			failures++
+			wait := syncRetry.Delay(failures)
 			b.setError("push", err)
-			b.log.Warn("sync: push failed", "err", err, "retry_in", backoff)
+			b.log.Warn("sync: push failed", "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
-			backoff = min(backoff*2, time.Minute)
 			continue
 		}
-		backoff = time.Second
+		failures = 0
 		select {
 		case <-ctx.Done():
 			return
@@ -162,7 +163,7 @@ func (b *Bridge) pushMessage(ctx context.Context, p mailstore.Pending) (*mailsto
 	}
 	meta := &syncdoc.Meta{
 		Key: p.Key, Mailbox: p.Mailbox, Flags: p.Flags, Deleted: p.Expunged,
-		Updated: time.Now().UnixMilli(), Device: b.cfg.DeviceID,
+		Updated: b.now().UnixMilli(), Device: b.cfg.DeviceID,
 	}
 	d, err := b.putMeta(ctx, meta, byID[mid].Revision)
 	if err != nil {
@@ -307,7 +308,7 @@ func (b *Bridge) pushFolders(ctx context.Context) error {
 	if err != nil || len(pending) == 0 {
 		return err
 	}
-	now := time.Now().UnixMilli()
+	now := b.now().UnixMilli()
 	ours := &syncdoc.Folders{}
 	for _, p := range pending {
 		ours.Entries = append(ours.Entries, syncdoc.Folder{Name: p.Name, Deleted: p.Deleted, Updated: now, Device: b.cfg.DeviceID})

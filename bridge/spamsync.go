@@ -23,7 +23,7 @@ func (b *Bridge) saveSpam(ctx context.Context) error {
 	if pruned := spam.Prune(spamMaxTokens, f.plus, f.minus); pruned > 0 {
 		b.log.Info("spam: pruned rare tokens", "tokens", pruned)
 	}
-	plain, err := f.ownDoc(b.cfg.DeviceID)
+	plain, err := f.ownDoc(b.cfg.DeviceID, b.now())
 	f.mu.Unlock()
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func (b *Bridge) saveSpam(ctx context.Context) error {
 
 // ownDoc is the plaintext of this device's spam document; the caller
 // holds f.mu.
-func (f *spamFilter) ownDoc(device string) ([]byte, error) {
+func (f *spamFilter) ownDoc(device string, now time.Time) ([]byte, error) {
 	plus, err := f.plus.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func (f *spamFilter) ownDoc(device string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &syncdoc.Spam{Device: device, Updated: time.Now().UnixMilli(), Plus: plus, Minus: minus}
+	d := &syncdoc.Spam{Device: device, Updated: now.UnixMilli(), Plus: plus, Minus: minus}
 	return d.Marshal()
 }
 

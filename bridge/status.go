@@ -81,7 +81,7 @@ func (st *status) sent()            { st.update(func(s *Status) { s.Sent++ }) }
 // setError records the latest failure for status.
 func (b *Bridge) setError(where string, err error) {
 	b.st.update(func(s *Status) {
-		s.LastError, s.ErrorAt = where+": "+err.Error(), time.Now()
+		s.LastError, s.ErrorAt = where+": "+err.Error(), b.now()
 	})
 }
 
@@ -124,7 +124,7 @@ func listenStatus(path string) (net.Listener, error) {
 // serveStatus answers each connection of the status socket with the
 // Status as one JSON object.
 func (b *Bridge) serveStatus(ctx context.Context) {
-	b.st.update(func(s *Status) { s.Started = time.Now() })
+	b.st.update(func(s *Status) { s.Started = b.now() })
 	for {
 		c, err := b.statusLn.Accept()
 		if err != nil {

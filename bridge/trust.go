@@ -147,7 +147,7 @@ func (d *Directory) judge(ctx context.Context, domain, now, warning string, expD
 	if err != nil {
 		return Trust{}, err
 	}
-	t := time.Now()
+	t := d.now()
 	if !ok || rank(now) >= rank(mem.Best) || !mem.inForce(t) {
 		if rank(now) > 0 {
 			err = d.mem.setAnchor(ctx, domain, anchorMemory{Best: now, Seen: t, ExpDays: expDays})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"umbra/backoff"
 	"umbra/dmtp"
 	"umbra/provider/store"
 )
@@ -158,20 +159,11 @@ func (p *Provider) failed(ctx context.Context, owner string, e store.QueueEntry,
 		return
 	}
 	p.metrics.relays.WithLabelValues("retry").Inc()
-	next := now.Add(p.backoff(e.Attempts))
+	next := now.Add(backoff.Policy{Base: p.cfg.RetryBase, Max: p.cfg.RetryMax}.Delay(e.Attempts))
 	p.log.Info("delivery deferred", "id", e.ID, "domain", e.Domain, "attempts", e.Attempts, "next", next, "err", err)
 	if rerr := p.st.Queue().Reschedule(ctx, e.ID, owner, next, err.Error()); rerr != nil && ctx.Err() == nil {
 		p.log.Error("queue reschedule", "id", e.ID, "err", rerr)
 	}
-}
-
-// backoff is RetryBase·2^(attempts−1), at most RetryMax.
-func (p *Provider) backoff(attempts int) time.Duration {
-	d := p.cfg.RetryBase
-	for i := 1; i < attempts && d < p.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	return min(d, p.cfg.RetryMax)
 }
 
 // releaseOwnClaims makes the entries this node held when it last stopped
