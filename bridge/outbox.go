@@ -135,7 +135,7 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 		return fmt.Errorf("the account's current signet %s is not this device's key: the keys were rotated on another device, and this device takes them when it syncs", me.Fingerprint())
 	}
 	domain := signet.DomainOf(rcpt)
-	to, toTrust, err := b.dir.User(ctx, rcpt, signet.Fingerprint{})
+	to, toTrust, fresh, err := b.recipientSignet(ctx, rcpt)
 	if isPermanent(err) {
 		if legacy, lerr := b.dir.IsLegacy(ctx, domain); legacy {
 			return b.sendLegacy(ctx, rcpt, mime)
@@ -172,6 +172,16 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 		return err
 	} else if t.Level == LevelChanged {
 		return b.heldForChange(ctx, to)
+	}
+	if !fresh {
+		// Looked up: the pin stands for the current signet again from now.
+		if p, ok, err := pinned(ctx, b.store, rcpt); err != nil {
+			return err
+		} else if ok && p.Equal(to.Fingerprint()) {
+			if err := b.setPin(ctx, rcpt, p); err != nil {
+				return err
+			}
+		}
 	}
 	carried, err := b.dir.Evidence(ctx, me, domain)
 	if err != nil {

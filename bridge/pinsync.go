@@ -11,6 +11,7 @@ import (
 	"umbra/bridge/mailstore"
 	"umbra/bridge/syncdoc"
 	"umbra/signet"
+	"umbra/vault"
 )
 
 // The signets this device pinned for its Umbra correspondents, and the
@@ -19,6 +20,50 @@ import (
 // merged by time like its OpenPGP parts (contactsync.go): a key followed
 // along its chain, trusted or verified on one device is the key of every
 // device, and a look-up one device made need not be made again.
+
+// pinFresh is how long a pin stands for its correspondent's current
+// signet: mail within it is sealed to the pinned signet without a look-up
+// (issue 12: a fresh look-up only when the cached signet expires or the
+// user asks, `umbra keys refresh`). It is far shorter than the time a
+// rotated key is kept (docs/spec/vault.md §5, 30 days), so mail sealed to
+// a pin rotated away still opens; and a correspondent's mail carries
+// their newest signet, which moves the pin on arrival.
+const pinFresh = 24 * time.Hour
+
+// recipientSignet is rcpt's signet to seal to, and its trust: the pinned
+// one while the pin is fresh (fresh true), else the current one looked up.
+func (b *Bridge) recipientSignet(ctx context.Context, rcpt string) (u *signet.User, t Trust, fresh bool, err error) {
+	if raw, err := b.store.GetState(ctx, contactState(rcpt)); err == nil {
+		if fp, at, err := unstamp(raw); err == nil && b.now().Sub(fromMillis(at)) < pinFresh {
+			if u, t, ok := b.dir.rememberedUser(ctx, rcpt, fp); ok {
+				return u, t, true, nil
+			}
+		}
+	}
+	u, t, err = b.dir.User(ctx, rcpt, signet.Fingerprint{})
+	return u, t, false, err
+}
+
+// RefreshKey makes the pin of address in the account's store at dir
+// stale, so that the next mail to address looks its signet up again
+// (`umbra keys refresh`). Works while the bridge runs. ErrNotFound if
+// nothing is pinned.
+func RefreshKey(ctx context.Context, dir string, keys *vault.Keys, address string) error {
+	st, err := openStore(dir, keys)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	raw, err := st.GetState(ctx, contactState(address))
+	if err != nil {
+		return err
+	}
+	fp, _, err := unstamp(raw)
+	if err != nil {
+		return err
+	}
+	return st.SetState(ctx, contactState(address), stamped(fp, time.UnixMilli(1)))
+}
 
 // stamped is a pin or verification as stored: the fingerprint, then the
 // time in unix milliseconds (8 bytes, big-endian). A value of the

@@ -57,6 +57,10 @@ func TestHostileProviderBogusKey(t *testing.T) {
 	if _, err := bnode.Provider.Store().Signets().Append(ctx, "bob@b.test", bogus.Fingerprint(), bogus.Bytes()); err != nil {
 		t.Fatal(err)
 	}
+	// Alice's pin of bob's key is fresh: her bridge would seal to it
+	// without asking. She asks for his key again (keys refresh).
+	pwFile := filepath.Join(accounts, "alice@a.test.password")
+	mustUmbra(t, "keys", "refresh", "bob@b.test", "--dir", filepath.Join(accounts, "alice@a.test"), "--password-file", pwFile)
 	send("meant for bob")
 	waitMailbox(t, alice.Store(), "INBOX", "Undeliverable: meant for bob")
 	body := messageText(t, alice.Store(), "INBOX", "Undeliverable: meant for bob")
@@ -96,7 +100,6 @@ func TestHostileProviderBogusKey(t *testing.T) {
 		entries, err := alice.Store().Outbox(ctx)
 		return err == nil && len(entries) == 1 && strings.Contains(entries[0].LastError, "umbra keys trust bob@b.test "+bogus.Fingerprint().String())
 	})
-	pwFile := filepath.Join(accounts, "alice@a.test.password")
 	for _, args := range [][]string{
 		{"keys", "show", "bob@b.test"},
 		{"keys", "trust", "bob@b.test", bogus.Fingerprint().String()},
@@ -247,6 +250,9 @@ func TestHostileProviderWithholdsNewestSignet(t *testing.T) {
 		t.Fatalf("b.test still serves bob's newest signet (%v)", err)
 	}
 
+	// Alice's pin is fresh; she asks for bob's key again, and gets the
+	// old one.
+	mustUmbra(t, "keys", "refresh", bob, "--dir", p.dir(alice), "--password-file", secretFile(t, string(p.passwords[alice])))
 	send(alice, bob, "to the newest key")
 	waitMailbox(t, p.bridges[bob].b.Store(), "INBOX", "to the newest key")
 	for _, s := range []string{"Security warning", "Undeliverable"} {

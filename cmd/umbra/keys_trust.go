@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"umbra/bridge"
+	"umbra/bridge/mailstore"
 	"umbra/signet"
 	"umbra/vault"
 )
@@ -63,6 +65,20 @@ runs.`,
 		run: runKeysVerify,
 	})
 	register(verb{
+		words:    "keys refresh",
+		synopsis: "ADDRESS",
+		help: `look a correspondent's key up again before the next mail to them
+
+The bridge seals mail to the key it pinned for a correspondent without
+asking anyone while the pin is less than a day old (each look-up tells
+their provider that someone writes to them, and their own mail brings
+their newest key anyway). This makes the pin stale: the next mail to
+ADDRESS asks for their current key, which is accepted only if it descends
+from the pinned one (else the mail waits and you are told). Works while
+the bridge runs.`,
+		run: runKeysRefresh,
+	})
+	register(verb{
 		words: "keys fingerprint",
 		help: `print the fingerprint of this account's own key
 
@@ -113,6 +129,20 @@ func runKeysTrust(c *cmd) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "%s: key %s trusted; held mail goes at the outbox's next try\n", address, fp)
+		return nil
+	})
+}
+
+func runKeysRefresh(c *cmd) error {
+	return contactVerb(c, 1, func(ctx context.Context, dir string, keys *vault.Keys, address string, _ []string) error {
+		err := bridge.RefreshKey(ctx, dir, keys, address)
+		if errors.Is(err, mailstore.ErrNotFound) {
+			return fmt.Errorf("this device knows no key for %s yet (it looks one up with the first mail to them)", address)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s: the key is looked up again with the next mail\n", address)
 		return nil
 	})
 }

@@ -286,6 +286,10 @@ func TestKeysRotateTwoDevices(t *testing.T) {
 	rotated := vaultOf(alice.Dir)
 	defer rotated.Zero()
 
+	// Bob's pin of alice's key is fresh; he asks for her key again, so
+	// his mail is sealed to the new one.
+	bobPW := filepath.Join(d.dir, "accounts", bob.Address+".password")
+	mustUmbra(t, "keys", "refresh", alice.Address, "--dir", bob.Dir, "--password-file", bobPW)
 	send(d.bridges[1], bob.Address, alice.Address, "sealed to the new key")
 	waitMailbox(t, laptop.b.Store(), "INBOX", "sealed to the new key")
 	k := vaultOf(laptopDir)
