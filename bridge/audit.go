@@ -187,6 +187,13 @@ func (b *Bridge) ownChain(ctx context.Context, src source) (mine map[signet.Fing
 		mine[chain[i-1].Fingerprint()] = true
 	}
 	if last != len(chain)-1 {
+		// Another device may have rotated the account's keys since the
+		// last pull: its keyring document says so (keyring.go).
+		if took, err := b.fetchKeyring(ctx); err != nil {
+			return nil, "", err
+		} else if took {
+			return b.ownChain(ctx, src)
+		}
 		problem = fmt.Sprintf("%s serves a current signet for you (%s) that is not yours: it does not succeed your key",
 			signet.DomainOf(b.address), chain[len(chain)-1].Fingerprint())
 	}

@@ -168,6 +168,37 @@ func (b *Bridge) takePendingKeys(ctx context.Context) (bool, error) {
 	return true, b.store.DeleteState(ctx, pendingKeysState)
 }
 
+// fetchKeyring reads the keyring document now, without waiting for the
+// pull, and reports whether this device took keys from it: the audit's
+// check before it calls a current signet that is not this device's a
+// stranger's.
+func (b *Bridge) fetchKeyring(ctx context.Context) (bool, error) {
+	if b.cfg.Client == nil || b.sealer == nil {
+		return false, nil
+	}
+	doc, err := b.cfg.Client.Get(ctx, syncdoc.KeyringID)
+	if errors.Is(err, dmap.ErrNotFound) || errors.Is(err, dmap.ErrDeleted) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the keyring document: %w", err)
+	}
+	plain, err := b.sealer.Open(doc.ID, doc.Kind, doc.Revision, doc.Data)
+	if err != nil {
+		return false, nil // the pull rejects it, and says why
+	}
+	kr, err := syncdoc.ParseKeyring(plain)
+	clear(plain)
+	if err != nil {
+		return false, nil
+	}
+	before := b.signingKey()
+	if err := b.applyKeyring(ctx, kr); err != nil {
+		return false, err
+	}
+	return !b.signingKey().Equal(before), nil
+}
+
 // signingKey is the account's signing key now.
 func (b *Bridge) signingKey() ed25519.PrivateKey {
 	b.keysMu.RLock()

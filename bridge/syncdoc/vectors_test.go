@@ -33,6 +33,37 @@ type vectorFields struct {
 	Updated      int64          `json:"updated"`
 	Device       string         `json:"device"`
 	Entries      []vectorFolder `json:"entries"`
+	// contact (§5.5)
+	Address   string    `json:"address"`
+	LastSeen  int64     `json:"last_seen"`
+	Autocrypt vectorKey `json:"autocrypt"`
+	Mutual    bool      `json:"mutual"`
+	Imported  vectorKey `json:"imported"`
+	Published vectorKey `json:"published"`
+	WKDNext   int64     `json:"wkd_next"`
+	Pin       vectorKey `json:"pin"`
+	Verified  int64     `json:"verified"`
+	// keyring (§5.7)
+	Signing    string `json:"signing_hex"`
+	Encryption string `json:"encryption_hex"`
+}
+
+// vectorKey is a key part of a contact.
+type vectorKey struct {
+	At  int64  `json:"at"`
+	Key string `json:"key_hex"`
+}
+
+func (k vectorKey) part(t *testing.T) ContactKey {
+	return ContactKey{At: k.At, Key: unhexOrNil(t, k.Key)}
+}
+
+// unhexOrNil is unhex with "" as nil.
+func unhexOrNil(t *testing.T, s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unhex(t, s)
 }
 
 type vectorDoc struct {
@@ -89,6 +120,12 @@ func marshalFields(t *testing.T, kind string, f vectorFields) []byte {
 			fs.Entries = append(fs.Entries, Folder(e))
 		}
 		b, err = fs.Marshal()
+	case KindContact:
+		b, err = (&Contact{Address: f.Address, LastSeen: f.LastSeen, Autocrypt: f.Autocrypt.part(t), Mutual: f.Mutual,
+			Imported: f.Imported.part(t), Published: f.Published.part(t), WKDNext: f.WKDNext,
+			Pin: f.Pin.part(t), Verified: f.Verified}).Marshal()
+	case KindKeyring:
+		b, err = (&Keyring{Signing: unhex(t, f.Signing), Encryption: unhex(t, f.Encryption)}).Marshal()
 	default:
 		t.Fatalf("unknown kind %q", kind)
 	}
@@ -113,6 +150,18 @@ func parseKind(kind string, b []byte) ([]byte, error) {
 			return nil, err
 		}
 		return m.Marshal()
+	case KindContact:
+		c, err := ParseContact(b)
+		if err != nil {
+			return nil, err
+		}
+		return c.Marshal()
+	case KindKeyring:
+		k, err := ParseKeyring(b)
+		if err != nil {
+			return nil, err
+		}
+		return k.Marshal()
 	default:
 		f, err := ParseFolders(b)
 		if err != nil {
@@ -132,7 +181,7 @@ func TestVectors(t *testing.T) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.MailKeys) == 0 || len(v.PadSizes) == 0 || len(v.Documents) < 5 {
+	if len(v.MailKeys) == 0 || len(v.PadSizes) == 0 || len(v.Documents) < 8 {
 		t.Fatalf("vector file is missing entries")
 	}
 	for _, mk := range v.MailKeys {
@@ -157,6 +206,11 @@ func TestVectors(t *testing.T) {
 			}
 			if again, err := parseKind(d.Kind, pt); err != nil || !bytes.Equal(again, pt) {
 				t.Fatalf("parse and marshal again: %x, %v", again, err)
+			}
+			if d.Kind == KindContact {
+				if id, err := s.ContactID(d.Fields.Address); err != nil || id != d.ID {
+					t.Errorf("ContactID(%q) = %q (%v), want %q", d.Fields.Address, id, err, d.ID)
+				}
 			}
 			if k, err := s.docKey(d.ID); err != nil || !bytes.Equal(k, unhex(t, d.DocKey)) {
 				t.Errorf("document key %x (%v), want %s", k, err, d.DocKey)

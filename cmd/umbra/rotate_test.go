@@ -297,6 +297,13 @@ func TestKeysRotateTwoDevices(t *testing.T) {
 		t.Fatalf("the laptop's vault: same signing key %v, same encryption key %v, %d retired", k.Signing.Equal(rotated.Signing), bytes.Equal(k.Encryption, rotated.Encryption), len(k.Retired))
 	}
 	k.Zero()
+	// The laptop's audit knows the new signet as the account's own.
+	if a, err := laptop.b.AuditLog(ctx); err != nil || len(a.Alarms) != 0 {
+		t.Fatalf("the laptop's audit after the rotation: %+v, %v", a, err)
+	}
+	if n := searchSubject(t, laptop.b.Store(), "Security alarm"); len(n) != 0 {
+		t.Fatal("the laptop raised an alarm over its own account's rotation")
+	}
 
 	send(laptop, alice.Address, bob.Address, "from the laptop")
 	waitMailbox(t, d.bridges[1].b.Store(), "INBOX", "from the laptop")

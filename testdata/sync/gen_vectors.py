@@ -7,7 +7,7 @@ Go package produces exactly these bytes, and opens and parses them back.
 
 Usage: python3 gen_vectors.py > vectors.json
 """
-import base64, hashlib, json, struct
+import base64, hashlib, hmac, json, struct
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -96,6 +96,33 @@ def folders(d):
     return out
 
 
+# Spec §1: the id of a contact document.
+def contact_id(storage, address):
+    k = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"umbra contact id v1").derive(storage)
+    return "p-" + b64u(hmac.new(k, address.lower().encode(), hashlib.sha256).digest()[:16])
+
+
+def key_part(p):
+    k = bytes.fromhex(p["key_hex"])
+    return struct.pack(">qI", p["at"], len(k)) + k
+
+
+# Spec §5.5: contact, version 1 without a pin, version 2 with one.
+def contact(d):
+    pinned = d["pin"]["at"] != 0 or d["pin"]["key_hex"] != "" or d["verified"] != 0
+    out = bytes([2 if pinned else 1]) + text(d["address"]) + struct.pack(">q", d["last_seen"])
+    out += key_part(d["autocrypt"]) + bytes([1 if d["mutual"] else 0])
+    out += key_part(d["imported"]) + key_part(d["published"]) + struct.pack(">q", d["wkd_next"])
+    if pinned:
+        out += key_part(d["pin"]) + struct.pack(">q", d["verified"])
+    return out
+
+
+# Spec §5.7: keyring.
+def keyring(d):
+    return b"\x01" + bytes.fromhex(d["signing_hex"]) + bytes.fromhex(d["encryption_hex"])
+
+
 def main():
     storage = seed("storage key")
     key1 = mail_key("mail-7")
@@ -118,6 +145,19 @@ def main():
             {"name": "Archive/2026", "deleted": False, "updated": 1767318000000, "device": "AAAAAAAAAAAAAAAA"},
             {"name": "Old", "deleted": True, "updated": 1767319700000, "device": "kt1AynM0cD_WjOG_"}]}),
         ("folders_empty", "folders", "folders", 1, folders, {"entries": []}),
+        ("contact_legacy", contact_id(storage, "Carol@Legacy.test"), "contact", 2, contact, {
+            "address": "Carol@Legacy.test", "last_seen": 1767319000000,
+            "autocrypt": {"at": 1767318000000, "key_hex": seed("autocrypt key")[:20].hex()}, "mutual": True,
+            "imported": {"at": 0, "key_hex": ""},
+            "published": {"at": 1767317000000, "key_hex": seed("wkd key")[:24].hex()}, "wkd_next": 1767921800000,
+            "pin": {"at": 0, "key_hex": ""}, "verified": 0}),
+        ("contact_pinned", contact_id(storage, "bob@b.test"), "contact", 5, contact, {
+            "address": "bob@b.test", "last_seen": 1767319100000,
+            "autocrypt": {"at": 0, "key_hex": ""}, "mutual": False,
+            "imported": {"at": 0, "key_hex": ""}, "published": {"at": 0, "key_hex": ""}, "wkd_next": 0,
+            "pin": {"at": 1767319200000, "key_hex": seed("bob's signet")[:32].hex()}, "verified": 1767319300000}),
+        ("keyring", "keyring", "keyring", 3, keyring, {
+            "signing_hex": seed("signing seed").hex(), "encryption_hex": seed("encryption seed").hex()}),
     ]
     out = {
         "description": "docs/spec/sync.md §9; made by gen_vectors.py",
