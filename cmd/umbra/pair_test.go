@@ -83,6 +83,15 @@ func (p *pair) start(address string) {
 	p.bridges[address] = rb
 }
 
+// send submits a short message from one pair user's bridge to another.
+func (p *pair) send(from, to, subject string) {
+	p.t.Helper()
+	msg := "From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: " + subject + "\r\n\r\nhello\r\n"
+	if err := p.bridges[from].b.Submit(context.Background(), []string{to}, []byte(msg)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 // stop stops address's bridge, if it runs.
 func (p *pair) stop(address string) {
 	p.t.Helper()

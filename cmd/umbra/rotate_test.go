@@ -32,13 +32,7 @@ func TestKeysRotateFiveGenerations(t *testing.T) {
 	ctx := context.Background()
 	p := startPair(t, nil)
 	const alice, bob = "alice@a.test", "bob@b.test"
-	send := func(from, to, subject string) {
-		t.Helper()
-		msg := "From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: " + subject + "\r\n\r\nhello\r\n"
-		if err := p.bridges[from].b.Submit(ctx, []string{to}, []byte(msg)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := p.send
 	pwFile := secretFile(t, string(p.passwords[alice]))
 	rotate := func() string {
 		t.Helper()
