@@ -59,7 +59,11 @@ func TestIMAPLatencyVsDovecot(t *testing.T) {
 	servers := []struct {
 		name string
 		c    *imapclient.Client
-	}{{"bridge", benchLogin(t, e.addr)}, {"dovecot", benchLogin(t, d.addr)}}
+	}{
+		{"bridge", e.login(t, nil)},
+		// Dovecot serves testUser too: the same client and login helper.
+		{"dovecot", (&testEnv{addr: d.addr}).login(t, nil)},
+	}
 	// Warm both up: Dovecot indexes the Maildir on its first SELECT and
 	// caches what the first FETCH and SEARCH read.
 	for _, s := range servers {
@@ -223,21 +227,6 @@ func fillBoth(t *testing.T, st *mailstore.Store, d *dovecot, n int) int64 {
 		}
 	}
 	return size
-}
-
-// benchLogin logs in at addr with a plain go-imap client, closed when the
-// test ends.
-func benchLogin(t *testing.T, addr string) *imapclient.Client {
-	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Login(testUser, testPass).Wait(); err != nil {
-		t.Fatalf("login at %s: %v", addr, err)
-	}
-	return c
 }
 
 func benchMS(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
