@@ -17,6 +17,8 @@ const doomedState = "sync.doomed-folders"
 
 // applyFolders creates the folders another device made and deletes those
 // it deleted, unless this device changed them since (then push merges).
+// Entries this device wrote are left alone: its folders are in that state
+// or a newer one.
 func (b *Bridge) applyFolders(ctx context.Context, f *syncdoc.Folders) error {
 	pending, err := b.store.MailboxesPending(ctx)
 	if err != nil {
@@ -28,7 +30,7 @@ func (b *Bridge) applyFolders(ctx context.Context, f *syncdoc.Folders) error {
 	}
 	doomed := false
 	for _, e := range f.Entries {
-		if mine[e.Name] {
+		if mine[e.Name] || e.Device == b.cfg.DeviceID {
 			continue
 		}
 		if e.Deleted {

@@ -327,7 +327,7 @@ func (b *Bridge) pushFolders(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ch, err := b.cfg.Client.Put(ctx, syncdoc.FoldersID, syncdoc.KindFolders, rev, sealed)
+		_, err = b.cfg.Client.Put(ctx, syncdoc.FoldersID, syncdoc.KindFolders, rev, sealed)
 		var de *dmap.Error
 		if errors.As(err, &de) && de.Code == dmap.CodeConflict {
 			continue
@@ -335,9 +335,9 @@ func (b *Bridge) pushFolders(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := b.store.PutDoc(ctx, mailstore.Doc{ID: syncdoc.FoldersID, Kind: syncdoc.KindFolders, Revision: ch.Revision}); err != nil {
-			return err
-		}
+		// The new revision is not recorded as applied: it may carry
+		// another device's changes merged in above, which only the pull
+		// applies here (applyFolders, which skips this device's entries).
 		for _, p := range pending {
 			if err := b.store.MailboxPushed(ctx, p.Name, p.Change); err != nil {
 				return err

@@ -16,7 +16,7 @@ import (
 // so BODY[] and RFC822.SIZE are what it appended, unless it carries a
 // field Options.Stamp removes (see stamped).
 func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	mb, err := s.srv.store.Mailbox(s.srv.ctx, name)
+	mb, err := s.srv.store.MailboxRef(s.srv.ctx, name)
 	if err != nil {
 		return nil, tryCreate("append", err)
 	}

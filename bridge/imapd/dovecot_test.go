@@ -23,8 +23,9 @@ import (
 // with, special use and all, and "/" as the hierarchy delimiter, so the
 // conformance suite can run unchanged against both servers.
 type dovecot struct {
-	addr string
-	dir  string
+	addr     string
+	dir      string
+	uid, gid int // of the user Dovecot's mail processes run as
 }
 
 const dovecotConf = `base_dir = {{dir}}/run
@@ -164,13 +165,31 @@ func startDovecot(t *testing.T, username, password string) *dovecot {
 		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d := &dovecot{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
+		d := &dovecot{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, uid: uid, gid: gid}
 		if lastErr = d.run(t, bin, confPath); lastErr == nil {
 			return d
 		}
 	}
 	t.Fatalf("dovecot did not start: %v", lastErr)
 	return nil
+}
+
+// inbox makes username's INBOX, a Maildir (LAYOUT=fs keeps INBOX at the
+// root), owned by the mail user, and returns its path: a test writes
+// messages into its cur/ before the user's first session, as a delivery
+// agent would, so that Dovecot finds them on its first sync.
+func (d *dovecot) inbox(t testing.TB, username string) string {
+	t.Helper()
+	root := filepath.Join(d.dir, "home", username, "Maildir")
+	for _, p := range []string{filepath.Dir(root), root, filepath.Join(root, "cur"), filepath.Join(root, "new"), filepath.Join(root, "tmp")} {
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, d.uid, d.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
 
 // run starts the master process and waits until it greets on d.addr.

@@ -157,7 +157,7 @@ func (s *session) transfer(numSet imap.NumSet, dest, op string, do func(message)
 	if err := v.checkSeqSet(numSet); err != nil {
 		return nil, err
 	}
-	mb, err := s.srv.store.Mailbox(s.srv.ctx, dest)
+	mb, err := s.srv.store.MailboxRef(s.srv.ctx, dest)
 	if err != nil {
 		return nil, tryCreate(op, err)
 	}
@@ -173,7 +173,7 @@ func (s *session) transfer(numSet imap.NumSet, dest, op string, do func(message)
 		if errors.Is(err, mailstore.ErrNotFound) {
 			// Either the message went away meanwhile (skip it) or the
 			// destination did (tell the client).
-			if _, merr := s.srv.store.Mailbox(s.srv.ctx, dest); merr != nil {
+			if _, merr := s.srv.store.MailboxRef(s.srv.ctx, dest); merr != nil {
 				return nil, tryCreate(op, merr)
 			}
 			continue

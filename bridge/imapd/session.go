@@ -92,7 +92,7 @@ func (s *session) AppendLimit() uint32 { return appendLimit }
 // Select opens a mailbox; EXAMINE comes with options.ReadOnly.
 func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
 	s.unselect()
-	mb, err := s.srv.store.Mailbox(s.srv.ctx, name)
+	mb, err := s.srv.store.MailboxRef(s.srv.ctx, name)
 	if err != nil {
 		return nil, storeError("select", err)
 	}

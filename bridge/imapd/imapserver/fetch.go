@@ -100,7 +100,7 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 		options.UID = true
 	}
 
-	w := &FetchWriter{conn: c, options: writerOptions}
+	w := &FetchWriter{conn: c, options: writerOptions, inCommand: true}
 	if vanished { // umbra: RFC 7162 §3.2.6, VANISHED (EARLIER) before the FETCHes
 		if err := c.session.(SessionQResync).Vanished(w, numSet, options.ChangedSince); err != nil {
 			return err
@@ -346,6 +346,12 @@ func maybeReadPartial(dec *imapwire.Decoder) (*imap.SectionPartial, error) {
 type FetchWriter struct {
 	conn    *Conn
 	options fetchWriterOptions
+	// inCommand (umbra): the responses answer a command (FETCH, STORE, a
+	// QRESYNC SELECT), so they are left in the buffer for its tagged
+	// response to flush: one write for many messages, where a flush each
+	// made FETCH 1:* of 10,000 messages 10,000 system calls. Unsolicited
+	// ones (UpdateWriter) are flushed at once.
+	inCommand bool
 }
 
 // Updates returns a writer of untagged updates other than EXPUNGE, for
@@ -361,13 +367,14 @@ func (w *FetchWriter) Updates() *UpdateWriter {
 func (cmd *FetchWriter) CreateMessage(seqNum uint32) *FetchResponseWriter {
 	enc := newResponseEncoder(cmd.conn)
 	enc.Atom("*").SP().Number(seqNum).SP().Atom("FETCH").SP().Special('(')
-	return &FetchResponseWriter{enc: enc, options: cmd.options}
+	return &FetchResponseWriter{enc: enc, options: cmd.options, inCommand: cmd.inCommand}
 }
 
 // FetchResponseWriter writes a single FETCH response for a message.
 type FetchResponseWriter struct {
-	enc     *responseEncoder
-	options fetchWriterOptions
+	enc       *responseEncoder
+	options   fetchWriterOptions
+	inCommand bool // umbra: FetchWriter.inCommand
 
 	hasItem bool
 }
@@ -527,7 +534,13 @@ func (w *FetchResponseWriter) Close() error {
 	if w.enc == nil {
 		return fmt.Errorf("imapserver: FetchResponseWriter already closed")
 	}
-	err := w.enc.Special(')').CRLF()
+	w.enc.Special(')')
+	var err error
+	if w.inCommand {
+		err = w.enc.EndLine()
+	} else {
+		err = w.enc.CRLF()
+	}
 	w.enc.end()
 	w.enc = nil
 	return err

@@ -151,7 +151,7 @@ func (c *Conn) resync(p *qresyncParams, uidValidity uint32) error {
 	if uids == nil {
 		uids = imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
 	}
-	w := &FetchWriter{conn: c}
+	w := &FetchWriter{conn: c, inCommand: true}
 	if err := c.session.(SessionQResync).Vanished(w, p.knownUIDs, p.modSeq); err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 	if options.UnchangedSince != 0 {
 		c.enableCondStore() // RFC 7162 §3.1
 	}
-	w := &FetchWriter{conn: c}
+	w := &FetchWriter{conn: c, inCommand: true}
 	return c.session.Store(w, numSet, &imap.StoreFlags{
 		Op:     op,
 		Silent: silent,

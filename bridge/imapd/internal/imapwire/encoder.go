@@ -72,6 +72,14 @@ func (enc *Encoder) CRLF() error {
 	return enc.w.Flush()
 }
 
+// EndLine writes a "\r\n" sequence without flushing (umbra): for a
+// response that the command's own others follow, the last of which (the
+// tagged one) flushes them all.
+func (enc *Encoder) EndLine() error {
+	enc.writeString("\r\n")
+	return enc.err
+}
+
 func (enc *Encoder) Atom(s string) *Encoder {
 	return enc.writeString(s)
 }
