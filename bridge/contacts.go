@@ -26,11 +26,12 @@ func contactState(address string) string { return "contact:" + address }
 
 // continuity checks the author's signet u against the one pinned for its
 // address: the first one seen is pinned (trust on first use, on top of the
-// DNS anchor); a newer one is accepted, and pinned, only if the provider's
-// history links the pinned signet to it with each step signed by the
-// previous key. t is the Directory's verdict; the result is that, or
-// LevelChanged with t's warning.
-func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust, error) {
+// DNS anchor); a newer one is accepted, and pinned, only if a chain links
+// the pinned signet to it with each step signed by the previous key: the
+// earlier signets the message carried (carried, newest first; dmime spec
+// §7.3), or else the provider's history. t is the Directory's verdict; the
+// result is that, or LevelChanged with t's warning.
+func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust, carried [][]byte) (Trust, error) {
 	changed := Trust{Level: LevelChanged, Warning: t.Warning}
 	fp := u.Fingerprint()
 	pinnedFP, ok, err := pinned(ctx, b.store, u.Address)
@@ -42,6 +43,9 @@ func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust
 	}
 	if pinnedFP.Equal(fp) {
 		return t, nil
+	}
+	if links := carriedLinks(pinnedFP, u, carried); links != nil {
+		return t, b.pinAlong(ctx, u, links)
 	}
 	frames, err := b.dir.History(ctx, u.Address, pinnedFP, fp)
 	if err != nil {
@@ -59,14 +63,39 @@ func (b *Bridge) continuity(ctx context.Context, u *signet.User, t Trust) (Trust
 		signet.VerifyHistory(chain) != nil {
 		return changed, nil
 	}
-	// The links are kept, so that an older one served as current later
-	// is recognised as such (newerPinned).
-	for _, s := range chain[:len(chain)-1] {
+	return t, b.pinAlong(ctx, u, chain[:len(chain)-1])
+}
+
+// pinAlong pins u, reached along links from the pinned signet. The links
+// are kept, so that an older one served as current later is recognised as
+// such (newerPinned).
+func (b *Bridge) pinAlong(ctx context.Context, u *signet.User, links []*signet.User) error {
+	for _, s := range links {
 		if err := b.dir.mem.put(ctx, linkState(s.Fingerprint()), s.Bytes()); err != nil {
-			return Trust{}, err
+			return err
 		}
 	}
-	return t, b.setPin(ctx, u.Address, fp)
+	return b.setPin(ctx, u.Address, u.Fingerprint())
+}
+
+// carriedLinks returns the carried earlier signets from the one pinned
+// down to the one u succeeds, if they link u back to pinned, each step
+// signed by the key before it; nil otherwise.
+func carriedLinks(pinned signet.Fingerprint, u *signet.User, carried [][]byte) []*signet.User {
+	next := u
+	var links []*signet.User
+	for _, raw := range carried {
+		prev, err := signet.ParseUser(raw)
+		if err != nil || prev.Address != u.Address || signet.VerifyChain(prev, next) != nil {
+			return nil
+		}
+		links = append(links, prev)
+		if prev.Fingerprint().Equal(pinned) {
+			return links
+		}
+		next = prev
+	}
+	return nil
 }
 
 // errUnchecked: continuity could not fetch the history that would link

@@ -36,10 +36,12 @@ type Directory struct {
 	// weaker than this device saw before (trust.go).
 	onDowngrade func(ctx context.Context, domain, warning string, was anchorMemory) error
 
-	mu    sync.Mutex
-	own   ownProof             // the account's own signet's log proof (keylog.go)
-	orgs  map[string]*orgEntry // by domain
-	users map[signet.Fingerprint]*userEntry
+	mu  sync.Mutex
+	own ownProof // the account's own signet's log proof (keylog.go)
+	// ownEarlier is the account's chain behind its signet (keylog.go).
+	ownEarlier ownEarlier
+	orgs       map[string]*orgEntry // by domain
+	users      map[signet.Fingerprint]*userEntry
 	// legacy holds when each domain was last found to have no
 	// organisation signet: a domain outside Umbra.
 	legacy map[string]time.Time

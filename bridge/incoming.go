@@ -99,7 +99,11 @@ func (b *Bridge) openMail(ctx context.Context, data []byte) ([]byte, error) {
 	if legacy {
 		return b.openLegacy(ctx, mime.Bytes(), origin), nil
 	}
-	if trust, err = b.continuity(ctx, author, trust); err != nil && !errors.Is(err, errUnchecked) {
+	var earlier [][]byte
+	if opened.Carried != nil {
+		earlier = opened.Carried.Chain
+	}
+	if trust, err = b.continuity(ctx, author, trust, earlier); err != nil && !errors.Is(err, errUnchecked) {
 		return nil, err
 	}
 	// Gossip (docs/spec/keylog.md §10): the author's view of this

@@ -281,6 +281,7 @@ func (d *Directory) Evidence(ctx context.Context, me *signet.User, rcptDomain st
 		}
 		c.Proof, c.Checkpoints = proof, [][]byte{signed}
 	}
+	c.Chain = d.earlierOwn(ctx, me)
 	if rcptDomain != d.home {
 		if s, ok, err := d.logs.newest(ctx, rcptDomain); err != nil {
 			return nil, err
@@ -289,6 +290,48 @@ func (d *Directory) Evidence(ctx context.Context, me *signet.User, rcptDomain st
 		}
 	}
 	return c, nil
+}
+
+// earlierOwn returns the account's signets before me, newest first, at
+// most dmime.MaxCarriedChain, each linked to the next by its custody
+// signature: carried in mail, they let a correspondent who pinned one of
+// them follow the account's rotations without asking anyone (dmime spec
+// §7.3). They are read from the provider once per signet; a failure
+// carries none (the correspondent then asks for the history).
+func (d *Directory) earlierOwn(ctx context.Context, me *signet.User) [][]byte {
+	if me.Prev.IsZero() {
+		return nil
+	}
+	d.mu.Lock()
+	e := d.ownEarlier
+	d.mu.Unlock()
+	if e.fp == me.Fingerprint() {
+		return e.chain
+	}
+	frames, err := d.homeSrc.History(ctx, me.Address, signet.Fingerprint{}, me.Fingerprint())
+	if err != nil || len(frames) == 0 || !bytes.Equal(frames[len(frames)-1], me.Bytes()) {
+		return nil // (a history longer than the provider answers at once ends before me)
+	}
+	var chain [][]byte
+	next := me
+	for i := len(frames) - 2; i >= 0 && len(chain) < dmime.MaxCarriedChain; i-- {
+		prev, err := signet.ParseUser(frames[i])
+		if err != nil || signet.VerifyChain(prev, next) != nil {
+			break
+		}
+		chain = append(chain, frames[i])
+		next = prev
+	}
+	d.mu.Lock()
+	d.ownEarlier = ownEarlier{fp: me.Fingerprint(), chain: chain}
+	d.mu.Unlock()
+	return chain
+}
+
+// ownEarlier is earlierOwn's memory: the chain behind signet fp.
+type ownEarlier struct {
+	fp    signet.Fingerprint
+	chain [][]byte
 }
 
 // ownProofTTL is how long the proof of the account's own signet is reused

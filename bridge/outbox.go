@@ -168,7 +168,7 @@ func (b *Bridge) sendTo(ctx context.Context, rcpt string, mime []byte) error {
 			"rcpt", rcpt, "served", to.Fingerprint(), "newest", newest.Fingerprint())
 		to, toTrust = newest, t
 	}
-	if t, err := b.continuity(ctx, to, toTrust); err != nil {
+	if t, err := b.continuity(ctx, to, toTrust, nil); err != nil {
 		return err
 	} else if t.Level == LevelChanged {
 		return b.heldForChange(ctx, to)

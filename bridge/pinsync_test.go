@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"crypto/ed25519"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -82,4 +84,77 @@ func TestPinStandsForCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	lookups(3, false)
+}
+
+// chain certifies n signets for address, each succeeding the one before
+// by rotation (custody signed by the previous signing key).
+func (w *logWorld) chain(t *testing.T, address string, n int) []*signet.User {
+	t.Helper()
+	var out []*signet.User
+	var prevKey ed25519.PrivateKey
+	for i := range n {
+		_, sk, _ := ed25519.GenerateKey(nil)
+		_, rk, _ := ed25519.GenerateKey(nil)
+		enc, _ := signet.KEM().GenerateKey()
+		var succ *signet.Successor
+		if i > 0 {
+			succ = &signet.Successor{Prev: out[i-1], Kind: signet.CustodyPrevious, Key: prevKey}
+		}
+		req, err := signet.NewRequest(signet.UserFields{
+			SigningKey: sk.Public().(ed25519.PublicKey), Enc: enc.PublicKey(), RecoveryKey: rk.Public().(ed25519.PublicKey),
+			Address: address, NotBefore: w.org.NotBefore, NotAfter: w.org.NotAfter,
+		}, sk, succ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := signet.Certify(req, w.org, w.sok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, prevKey = append(out, u), sk
+	}
+	return out
+}
+
+// TestContinuityFromCarriedChain (issue 12): the earlier signets a
+// message carries link the pinned signet to the author's newest without a
+// look-up (the history source here fails every request); a carried chain
+// that does not reach the pin, or that is broken, is not enough.
+func TestContinuityFromCarriedChain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newLogWorld(t)
+	gens := w.chain(t, "bob@b.test", 4)
+	st := openTestStore(t, filepath.Join(t.TempDir(), StoreFile))
+	t.Cleanup(func() { st.Close() })
+	b := &Bridge{store: st, dir: NewDirectory(nil, nil, "b.test", st)}
+	b.dir.homeSrc = &logSource{org: w.org}
+	if err := b.setPin(ctx, "bob@b.test", gens[0].Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	raw := func(us ...*signet.User) (out [][]byte) {
+		for _, u := range us {
+			out = append(out, u.Bytes())
+		}
+		return out
+	}
+	pin := func() signet.Fingerprint {
+		fp, _, err := pinned(ctx, st, "bob@b.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fp
+	}
+	// Carried chain short of the pin: the history is asked, and fails.
+	if _, err := b.continuity(ctx, gens[3], Trust{}, raw(gens[2], gens[1])); !errors.Is(err, errUnchecked) || !pin().Equal(gens[0].Fingerprint()) {
+		t.Fatalf("a chain short of the pin: %v, pin %s", err, pin())
+	}
+	// A gap in it: the same.
+	if _, err := b.continuity(ctx, gens[3], Trust{}, raw(gens[2], gens[0])); !errors.Is(err, errUnchecked) {
+		t.Fatalf("a broken chain: %v", err)
+	}
+	// The whole way back: the pin moves, nobody asked.
+	if tr, err := b.continuity(ctx, gens[3], Trust{}, raw(gens[2], gens[1], gens[0])); err != nil || tr.Level == LevelChanged || !pin().Equal(gens[3].Fingerprint()) {
+		t.Fatalf("the whole chain: %+v, %v, pin %s", tr, err, pin())
+	}
 }

@@ -12,7 +12,12 @@ import (
 // §10). dmime checks only the framing and that Signet is the signet the
 // origin chunk names; the rest is opaque to it, for the reader to judge.
 type Carried struct {
-	Signet      []byte   // the author's user signet, as encoded (required)
+	Signet []byte // the author's user signet, as encoded (required)
+	// Chain are the author's signets before Signet, newest first, each
+	// the one the signet before it in the list succeeds (docs/spec/signet.md
+	// §4.3), at most MaxCarriedChain: a recipient who pinned one of them
+	// follows the author's rotations without a look-up.
+	Chain       [][]byte
 	Proof       []byte   // an inclusion proof of Signet, or nil
 	Checkpoints [][]byte // signed checkpoints, at most MaxCarriedCheckpoints
 }
@@ -20,15 +25,17 @@ type Carried struct {
 // Bounds of the carried items (spec §7.3).
 const (
 	MaxCarriedCheckpoints = 4
+	MaxCarriedChain       = 4
 	maxCheckpointLen      = 4096
 	maxProofLen           = 16 + 128*32
 	itemSignet            = 0x01
 	itemCheckpoint        = 0x02
 	itemProof             = 0x03
+	itemPrevious          = 0x04
 	itemHeaderLen         = 4 // type (1) and length (3)
 	// maxSealPlain bounds the author seal's plaintext: the signature and
 	// every item at its largest.
-	maxSealPlain = sigLen + itemHeaderLen + maxSealedSignet +
+	maxSealPlain = sigLen + (1+MaxCarriedChain)*(itemHeaderLen+maxSealedSignet) +
 		MaxCarriedCheckpoints*(itemHeaderLen+maxCheckpointLen) + itemHeaderLen + maxProofLen
 )
 
@@ -40,6 +47,13 @@ func (c *Carried) check() error {
 		return fmt.Errorf("%w: %d carried checkpoints, at most %d", ErrInput, len(c.Checkpoints), MaxCarriedCheckpoints)
 	case len(c.Proof) > maxProofLen:
 		return fmt.Errorf("%w: carried proof of %d bytes", ErrInput, len(c.Proof))
+	case len(c.Chain) > MaxCarriedChain:
+		return fmt.Errorf("%w: %d carried earlier signets, at most %d", ErrInput, len(c.Chain), MaxCarriedChain)
+	}
+	for _, s := range c.Chain {
+		if len(s) == 0 || len(s) > maxSealedSignet {
+			return fmt.Errorf("%w: carried earlier signet of %d bytes", ErrInput, len(s))
+		}
 	}
 	for _, cp := range c.Checkpoints {
 		if len(cp) == 0 || len(cp) > maxCheckpointLen {
@@ -52,6 +66,9 @@ func (c *Carried) check() error {
 // plainLen is the length of the seal's plaintext with sig.
 func (c *Carried) plainLen() int {
 	n := sigLen + itemHeaderLen + len(c.Signet)
+	for _, s := range c.Chain {
+		n += itemHeaderLen + len(s)
+	}
 	for _, cp := range c.Checkpoints {
 		n += itemHeaderLen + len(cp)
 	}
@@ -62,7 +79,7 @@ func (c *Carried) plainLen() int {
 }
 
 // encode is the seal's plaintext: sig, then the items in their fixed
-// order — signet, checkpoints, proof.
+// order — signet, earlier signets, checkpoints, proof.
 func (c *Carried) encode(sig []byte) []byte {
 	b := make([]byte, 0, c.plainLen())
 	b = append(b, sig...)
@@ -71,6 +88,9 @@ func (c *Carried) encode(sig []byte) []byte {
 		b = append(b, v...)
 	}
 	item(itemSignet, c.Signet)
+	for _, s := range c.Chain {
+		item(itemPrevious, s)
+	}
 	for _, cp := range c.Checkpoints {
 		item(itemCheckpoint, cp)
 	}
@@ -104,10 +124,13 @@ func decodeCarried(pt []byte) ([]byte, *Carried, error) {
 		case t == itemSignet && last == 0:
 			ok = n <= maxSealedSignet
 			c.Signet = v
-		case t == itemCheckpoint && (last == itemSignet || last == itemCheckpoint):
+		case t == itemPrevious && (last == itemSignet || last == itemPrevious):
+			ok = n <= maxSealedSignet && len(c.Chain) < MaxCarriedChain
+			c.Chain = append(c.Chain, v)
+		case t == itemCheckpoint && (last == itemSignet || last == itemPrevious || last == itemCheckpoint):
 			ok = n <= maxCheckpointLen && len(c.Checkpoints) < MaxCarriedCheckpoints
 			c.Checkpoints = append(c.Checkpoints, v)
-		case t == itemProof && (last == itemSignet || last == itemCheckpoint):
+		case t == itemProof && (last == itemSignet || last == itemPrevious || last == itemCheckpoint):
 			ok = n <= maxProofLen
 			c.Proof = v
 		}

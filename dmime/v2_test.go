@@ -174,6 +174,7 @@ func FuzzDecodeCarried(f *testing.F) {
 	f.Add((&Carried{Signet: []byte("s")}).encode(sig))
 	f.Add((&Carried{Signet: []byte("signet"), Proof: []byte("proof"), Checkpoints: [][]byte{[]byte("a"), []byte("b")}}).encode(sig))
 	f.Add(append(slices.Clone(sig), 0x02, 0, 0, 1, 'c'))
+	f.Add((&Carried{Signet: []byte("s"), Chain: [][]byte{[]byte("p1"), []byte("p2")}, Checkpoints: [][]byte{[]byte("cp")}}).encode(sig))
 	f.Fuzz(func(t *testing.T, pt []byte) {
 		s, c, err := decodeCarried(pt)
 		if err != nil {
@@ -186,4 +187,35 @@ func FuzzDecodeCarried(f *testing.F) {
 			t.Fatalf("decoded %+v does not re-encode to the input", c)
 		}
 	})
+}
+
+// TestCarriedChain: earlier signets travel after the signet, newest
+// first, and come back in order; more than MaxCarriedChain is refused
+// when sealing; one after a checkpoint is malformed.
+func TestCarriedChain(t *testing.T) {
+	t.Parallel()
+	sig := bytes.Repeat([]byte{9}, sigLen)
+	c := &Carried{Signet: []byte("newest"), Chain: [][]byte{[]byte("before"), []byte("oldest")}, Checkpoints: [][]byte{[]byte("cp")}}
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+	enc := c.encode(sig)
+	if len(enc) != c.plainLen() {
+		t.Fatalf("encoded %d bytes, plainLen %d", len(enc), c.plainLen())
+	}
+	_, got, err := decodeCarried(enc)
+	if err != nil || len(got.Chain) != 2 || string(got.Chain[0]) != "before" || string(got.Chain[1]) != "oldest" || len(got.Checkpoints) != 1 {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	long := &Carried{Signet: []byte("s"), Chain: make([][]byte, MaxCarriedChain+1)}
+	for i := range long.Chain {
+		long.Chain[i] = []byte("x")
+	}
+	if err := long.check(); !errors.Is(err, ErrInput) {
+		t.Errorf("%d earlier signets: %v", len(long.Chain), err)
+	}
+	late := append(append(bytes.Clone(sig), itemSignet, 0, 0, 1, 's', itemCheckpoint, 0, 0, 1, 'c'), itemPrevious, 0, 0, 1, 'p')
+	if _, _, err := decodeCarried(late); !errors.Is(err, ErrMalformed) {
+		t.Errorf("an earlier signet after a checkpoint: %v", err)
+	}
 }
