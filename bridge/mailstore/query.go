@@ -83,8 +83,9 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 	// cost grows with the trigrams and the store (most of a three-word
 	// query's time in the CPU profile, docs/benchmarks.md). With a limit,
 	// the newest messages are first confirmed without the lookups, while
-	// at least half of each page matches; the first such page is small,
-	// so that a rare word wastes little before the lookups take over.
+	// at least half of each page matches; such pages start small and
+	// double, so that a rare word wastes little before the lookups take
+	// over, and a word matching a third of the messages not much more.
 	if opt.Limit > 0 {
 		if loose, largs, _ := compile(q, false); loose != where {
 			plans = slices.Insert(plans, 0, queryPlan{head + loose + tail, append(largs, folderArgs...), true})
@@ -131,7 +132,7 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 			if p.loose && 2*matched < len(cands) {
 				break
 			}
-			offset, size = offset+size, page
+			offset, size = offset+size, min(2*size, page)
 		}
 	}
 	return hits, nil
@@ -147,7 +148,7 @@ type queryPlan struct {
 
 // looseProbe is the candidates of the first page read without the
 // trigram lookups.
-const looseProbe = 16
+const looseProbe = 4
 
 // confirm matches a candidate on its analysis: ok with its Hit if it
 // matches q.
