@@ -119,13 +119,73 @@ func contains(needle string, texts ...string) bool {
 			return true
 		}
 	}
+	// A word of ASCII is found by comparing ASCII bytes ignoring case,
+	// which allocates nothing: a text without it (most of the messages
+	// Query reads without the trigram lookups, for a rare word) costs a
+	// scan instead of a folded copy. Folding matches no ASCII character
+	// to a byte of a longer UTF-8 sequence, and the needle holds no white
+	// space for a run of it to stand for; only the Kelvin sign and the
+	// long s fold with ASCII letters (TestFoldsWithASCII), and a text
+	// with one is folded.
+	word := asciiWord(needle)
+	ks := strings.ContainsAny(needle, "kKsS")
 	n := fold(needle)
 	for _, t := range texts {
-		if strings.Contains(fold(t), n) {
+		if word && !(ks && (strings.Contains(t, "\u212A") || strings.Contains(t, "\u017F"))) {
+			if containsASCIIFold(t, needle) {
+				return true
+			}
+		} else if strings.Contains(fold(t), n) {
 			return true
 		}
 	}
 	return false
+}
+
+// asciiWord reports whether s is ASCII without white space.
+func asciiWord(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf || asciiSpace[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// containsASCIIFold reports whether t holds needle, which is ASCII, with
+// ASCII letters compared ignoring case.
+func containsASCIIFold(t, needle string) bool {
+	if needle == "" {
+		return true
+	}
+	first, other := needle[0], needle[0]
+	if 'a' <= first && first <= 'z' || 'A' <= first && first <= 'Z' {
+		other ^= 'a' - 'A'
+	}
+	for i := 0; i+len(needle) <= len(t); i++ {
+		if (t[i] == first || t[i] == other) && equalASCIIFold(t[i:i+len(needle)], needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalASCIIFold reports whether a and b, of one length, differ at most in
+// the case of ASCII letters.
+func equalASCIIFold(a, b string) bool {
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // fold maps each letter to the least of its simple case folding orbit

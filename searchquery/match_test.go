@@ -1,6 +1,8 @@
 package searchquery
 
 import (
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -94,6 +96,48 @@ func TestFoldASCII(t *testing.T) {
 		}
 		if got := fold(string(r)); got != want {
 			t.Errorf("fold(%q) = %q, want %q", r, got, want)
+		}
+	}
+}
+
+// TestFoldsWithASCII: the Kelvin sign and the long s are the only runes
+// beyond ASCII that fold with an ASCII character, as contains assumes.
+func TestFoldsWithASCII(t *testing.T) {
+	t.Parallel()
+	var got []rune
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if leastFold(r) < utf8.RuneSelf {
+			got = append(got, r)
+		}
+	}
+	if want := []rune{'\u017F', '\u212A'}; !slices.Equal(got, want) {
+		t.Errorf("runes folding with ASCII: %q, want %q", got, want)
+	}
+}
+
+// TestContainsASCIIWord: contains finds a word of ASCII exactly where
+// comparing the folded texts does, on random texts of ASCII, white space,
+// letters beyond ASCII and the Kelvin sign and long s.
+func TestContainsASCIIWord(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(14, 3))
+	pieces := []string{"a", "A", "k", "K", "\u212A", "s", "S", "\u017F", "x", "-", " ", "\t", "\r\n", "é", "ß", "\u00a0"}
+	text := func(n int) string {
+		var b strings.Builder
+		for range r.IntN(n) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	for range 20000 {
+		needle := strings.Join(strings.Fields(text(4)), "")
+		if !asciiWord(needle) {
+			continue
+		}
+		texts := []string{text(12), text(12)}
+		want := strings.Contains(fold(texts[0]), fold(needle)) || strings.Contains(fold(texts[1]), fold(needle))
+		if got := contains(needle, texts...); got != want {
+			t.Fatalf("contains(%q, %q) = %v, want %v", needle, texts, got, want)
 		}
 	}
 }

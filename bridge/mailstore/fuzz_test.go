@@ -122,9 +122,12 @@ func FuzzQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got := queryIDs(t, s, q)
-		if want := scan(docs, q); !slices.Equal(got, want) {
+		want := scan(docs, q)
+		if got := queryIDs(t, s, q, 0); !slices.Equal(got, want) {
 			t.Fatalf("Query(%q) = %v, scan %v", text, got, want)
+		}
+		if got := queryIDs(t, s, q, 2); !slices.Equal(got, want[:min(2, len(want))]) {
+			t.Fatalf("Query(%q) with Limit 2 = %v, scan %v", text, got, want)
 		}
 	})
 }

@@ -44,7 +44,8 @@ func (m Message) Tags() []string {
 
 // Query returns the messages matching q, newest first by Date field,
 // then those without a readable one by internal date: the query compiles to SQL that selects candidates
-// by the trigram indexes (words of three characters or more) and by
+// by the trigram indexes (words of three characters or more; with a
+// limit, not while the newest messages mostly match) and by
 // folder, keyword, date and attachment, and each candidate is confirmed
 // by searchquery.Match on mailtext.Analyze's reading of its content (as
 // the index stored it), so that the hits are exactly what a scan of every
@@ -52,18 +53,19 @@ func (m Message) Tags() []string {
 // A Hit's Analysis has the fields Match reads and the Message-ID; its
 // Parts have their text only.
 func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions) ([]Hit, error) {
-	where, args, _ := compile(q)
-	sql := `SELECT m.id, m.content_id, b.name, m.flags FROM message m JOIN mailbox b ON b.id = m.mailbox_id
-		JOIN content_info t INDEXED BY content_info_sent ON t.id = m.content_id WHERE (` + where + `)`
+	const head = `SELECT m.id, m.content_id, b.name, m.flags FROM message m JOIN mailbox b ON b.id = m.mailbox_id
+		JOIN content_info t INDEXED BY content_info_sent ON t.id = m.content_id WHERE (`
+	tail := `)`
+	var folderArgs []any
 	if opt.Folder != "" {
 		name, err := canonicalName(opt.Folder)
 		if err != nil {
 			return nil, err
 		}
-		sql += ` AND b.name = ?`
-		args = append(args, name)
+		tail += ` AND b.name = ?`
+		folderArgs = []any{name}
 	}
-	sql += ` ORDER BY t.sent DESC NULLS LAST, m.internal_date DESC, m.id DESC`
+	tail += ` ORDER BY t.sent DESC NULLS LAST, m.internal_date DESC, m.id DESC`
 	// With a limit, candidates come a page at a time: a common word makes
 	// every message a candidate, and the newest few usually confirm.
 	// INDEXED BY: SQLite then reads candidates in Date order and stops
@@ -72,48 +74,98 @@ func (s *Store) Query(ctx context.Context, q searchquery.Node, opt QueryOptions)
 	page := 0
 	if opt.Limit > 0 {
 		page = max(2*opt.Limit, minQueryPage)
-		sql += ` LIMIT ? OFFSET ?`
+		tail += ` LIMIT ? OFFSET ?`
+	}
+	where, args, _ := compile(q, true)
+	plans := []queryPlan{{head + where + tail, append(args, folderArgs...), false}}
+	// Even so, SQLite evaluates a trigram lookup whole before the first
+	// candidate: it reads the doclist of each trigram of each word, so the
+	// cost grows with the trigrams and the store (most of a three-word
+	// query's time in the CPU profile, docs/benchmarks.md). With a limit,
+	// the newest messages are first confirmed without the lookups, while
+	// at least half of each page matches; such pages start small and
+	// double, so that a rare word wastes little before the lookups take
+	// over, and a word matching a third of the messages not much more.
+	if opt.Limit > 0 {
+		if loose, largs, _ := compile(q, false); loose != where {
+			plans = slices.Insert(plans, 0, queryPlan{head + loose + tail, append(largs, folderArgs...), true})
+		}
 	}
 	var hits []Hit
-	seen := map[int64]bool{} // a message moved between pages is taken once
-	for offset := 0; ; offset += page {
-		pageArgs := args
-		if page > 0 {
-			pageArgs = append(slices.Clone(args), page, offset)
+	// A message moved between pages, or judged by the plan before, is
+	// taken once.
+	seen := map[int64]bool{}
+	for _, p := range plans {
+		size := page
+		if p.loose {
+			size = looseProbe
 		}
-		cands, err := s.candidates(ctx, sql, pageArgs)
-		if err != nil {
-			return nil, fmt.Errorf("mailstore: query %q: %w", q.String(), err)
-		}
-		for _, cd := range cands {
-			if opt.Limit > 0 && len(hits) >= opt.Limit {
-				return hits, nil
+		for offset := 0; ; {
+			pageArgs := p.args
+			if page > 0 {
+				pageArgs = append(slices.Clone(p.args), size, offset)
 			}
-			if seen[cd.id] {
-				continue
-			}
-			seen[cd.id] = true
-			a, err := s.analysis(ctx, cd.contentID)
+			cands, err := s.candidates(ctx, p.sql, pageArgs)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("mailstore: query %q: %w", q.String(), err)
 			}
-			if a == nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
-				continue
+			matched := 0
+			for _, cd := range cands {
+				if opt.Limit > 0 && len(hits) >= opt.Limit {
+					return hits, nil
+				}
+				if seen[cd.id] {
+					continue
+				}
+				seen[cd.id] = true
+				h, ok, err := s.confirm(ctx, q, cd)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					hits, matched = append(hits, h), matched+1
+				}
 			}
-			m, err := s.Get(ctx, cd.id)
-			if err != nil {
-				return nil, err
+			if page == 0 || len(cands) < size {
+				return hits, nil // every candidate of this plan seen: none left for the next
 			}
-			h := Hit{Message: m, Analysis: a, Date: a.Date}
-			if h.Date.IsZero() {
-				h.Date = m.InternalDate
+			if p.loose && 2*matched < len(cands) {
+				break
 			}
-			hits = append(hits, h)
-		}
-		if page == 0 || len(cands) < page {
-			return hits, nil
+			offset, size = offset+size, min(2*size, page)
 		}
 	}
+	return hits, nil
+}
+
+// queryPlan is an SQL selecting Query's candidates; loose: without the
+// trigram lookups, a superset of the other plan's.
+type queryPlan struct {
+	sql   string
+	args  []any
+	loose bool
+}
+
+// looseProbe is the candidates of the first page read without the
+// trigram lookups.
+const looseProbe = 4
+
+// confirm matches a candidate on its analysis: ok with its Hit if it
+// matches q.
+func (s *Store) confirm(ctx context.Context, q searchquery.Node, cd candidate) (Hit, bool, error) {
+	a, err := s.analysis(ctx, cd.contentID)
+	if err != nil || a == nil || !searchquery.Match(q, searchquery.Doc{Msg: a, Folder: cd.folder, Tags: cd.tags}) {
+		return Hit{}, false, err
+	}
+	m, err := s.Get(ctx, cd.id)
+	if err != nil {
+		return Hit{}, false, err
+	}
+	h := Hit{Message: m, Analysis: a, Date: a.Date}
+	if h.Date.IsZero() {
+		h.Date = m.InternalDate
+	}
+	return h, true, nil
 }
 
 // minQueryPage is the fewest candidates Query reads at a time.
@@ -188,11 +240,11 @@ var headerFields = map[searchquery.Field][]string{
 
 // compile turns n into an SQL condition on message m, mailbox b and
 // content_info t that holds for every message n matches (a candidate), and
-// exactly for those when exact: words look up trigrams, which finds a
-// superset; folder, tag, date and attachment conditions are exact. A
-// negation of an inexact condition cannot narrow anything: it compiles
-// to true.
-func compile(n searchquery.Node) (where string, args []any, exact bool) {
+// exactly for those when exact: words look up trigrams (unless not
+// trigrams: then they narrow nothing), which finds a superset; folder,
+// tag, date and attachment conditions are exact. A negation of an inexact
+// condition cannot narrow anything: it compiles to true.
+func compile(n searchquery.Node, trigrams bool) (where string, args []any, exact bool) {
 	switch n := n.(type) {
 	case searchquery.And, searchquery.Or:
 		nodes, op, empty := []searchquery.Node(nil), " AND ", "1"
@@ -210,13 +262,13 @@ func compile(n searchquery.Node) (where string, args []any, exact bool) {
 			// The words of an And look up their trigrams together: one
 			// FTS5 query intersects them, where one query each would
 			// leave SQLite to intersect their candidates row by row.
-			if t, ok := c.(searchquery.Term); ok && op == " AND " && t.Field == searchquery.FieldText {
+			if t, ok := c.(searchquery.Term); ok && trigrams && op == " AND " && t.Field == searchquery.FieldText {
 				if q := trigramMatch(nil, t.Text); q != "" {
 					words, exact = append(words, q), false
 					continue
 				}
 			}
-			w, a, e := compile(c)
+			w, a, e := compile(c, trigrams)
 			parts, args, exact = append(parts, "("+w+")"), append(args, a...), exact && e
 		}
 		if len(words) > 0 {
@@ -224,7 +276,7 @@ func compile(n searchquery.Node) (where string, args []any, exact bool) {
 		}
 		return strings.Join(parts, op), args, exact
 	case searchquery.Not:
-		w, a, e := compile(n.Node)
+		w, a, e := compile(n.Node, trigrams)
 		if !e {
 			return "1", nil, false
 		}
@@ -237,12 +289,12 @@ func compile(n searchquery.Node) (where string, args []any, exact bool) {
 		}
 		return "coalesce(t.sent_day >= ?, 0)", []any{n.Day.Format(time.DateOnly)}, true
 	case searchquery.Term:
-		return compileTerm(n)
+		return compileTerm(n, trigrams)
 	}
 	return "1", nil, false
 }
 
-func compileTerm(t searchquery.Term) (string, []any, bool) {
+func compileTerm(t searchquery.Term, trigrams bool) (string, []any, bool) {
 	switch t.Field {
 	case searchquery.FieldFolder:
 		if strings.EqualFold(t.Text, Inbox) {
@@ -260,7 +312,7 @@ func compileTerm(t searchquery.Term) (string, []any, bool) {
 	}
 	cols, header := headerFields[t.Field]
 	q := trigramMatch(cols, t.Text)
-	if q == "" {
+	if q == "" || !trigrams {
 		return "1", nil, false
 	}
 	if !header {

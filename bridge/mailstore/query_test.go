@@ -101,10 +101,10 @@ func scan(docs []scanned, q searchquery.Node) []int64 {
 	return ids
 }
 
-// queryIDs runs Query and returns the ids of its hits.
-func queryIDs(t testing.TB, s *Store, q searchquery.Node) []int64 {
+// queryIDs runs Query with limit and returns the ids of its hits.
+func queryIDs(t testing.TB, s *Store, q searchquery.Node, limit int) []int64 {
 	t.Helper()
-	hits, err := s.Query(context.Background(), q, QueryOptions{})
+	hits, err := s.Query(context.Background(), q, QueryOptions{Limit: limit})
 	if err != nil {
 		t.Fatalf("Query(%q): %v", q.String(), err)
 	}
@@ -148,10 +148,17 @@ func TestQueryMatchesScan(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", qs, err)
 		}
-		got := queryIDs(t, s, q)
+		got := queryIDs(t, s, q, 0)
 		want := scan(docs, q)
 		if !slices.Equal(got, want) {
 			t.Errorf("Query(%q): %d hits %v\nscan: %d %v", qs, len(got), got, len(want), want)
+		}
+		// With a limit, the newest hits: the candidates of common words
+		// read without the trigram lookups, of rarer ones with them.
+		for _, limit := range []int{1, 20} {
+			if got, want := queryIDs(t, s, q, limit), want[:min(limit, len(want))]; !slices.Equal(got, want) {
+				t.Errorf("Query(%q) with Limit %d: %v\nscan: %v", qs, limit, got, want)
+			}
 		}
 		if finds := i < len(corpusQueries)-corpusFinds; finds != (len(want) > 0) {
 			t.Errorf("%q finds %d messages", qs, len(want))
@@ -177,6 +184,64 @@ func TestQueryMatchesScan(t *testing.T) {
 		}
 		if err != nil || len(want) == 0 || !slices.Equal(got, want) {
 			t.Errorf("Query(%q) with Limit %d and Folder inbox: %v, %v; want %v", tc.query, tc.limit, got, err, want)
+		}
+	}
+}
+
+// TestQueryLimitPlans: with a limit, a word common among the newest
+// messages and rare before them is confirmed without the trigram lookups
+// until a page of candidates is mostly misses, then with them; a word
+// rare throughout with them from the start. The hits are the newest, in
+// order, either way.
+func TestQueryLimitPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openTest(t)
+	var b Batch
+	const n = 200
+	for i := range n {
+		body := "nothing to see"
+		if i >= n-30 || i%20 == 0 {
+			body = "a zanzibar crossing"
+		}
+		if i%25 == 0 {
+			body += ", a quagga"
+		}
+		nm := NewMessage{Key: fmt.Sprint(i), Mailbox: Inbox, InternalDate: time.Unix(1e9+int64(i), 0), MIME: mimeMsg("m", body)}
+		if err := b.Add(nm, Remote); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query string
+		limit int
+		want  func(i int) bool
+	}{
+		{"zanzibar", 35, func(i int) bool { return i >= n-30 || i%20 == 0 }},
+		{"zanzibar", 100, func(i int) bool { return i >= n-30 || i%20 == 0 }},
+		{"quagga", 5, func(i int) bool { return i%25 == 0 }},
+		{"ZANZIBAR crossing -quagga", 40, func(i int) bool { return (i >= n-30 || i%20 == 0) && i%25 != 0 }},
+	} {
+		var want []string
+		for i := n - 1; i >= 0 && len(want) < tc.limit; i-- {
+			if tc.want(i) {
+				want = append(want, fmt.Sprint(i))
+			}
+		}
+		q, err := searchquery.Parse(tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits, err := s.Query(ctx, q, QueryOptions{Limit: tc.limit})
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.Key)
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Query(%q) with Limit %d: %v, %v\nwant %v", tc.query, tc.limit, got, err, want)
 		}
 	}
 }
