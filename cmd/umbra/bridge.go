@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -109,7 +110,7 @@ func runBridge(c *cmd) error {
 	dnsServer := dnsFlag(c.flags)
 	level := logLevelFlag(c.flags)
 	darkOnly := c.flags.Bool("dark-only", false, "send only end-to-end encrypted mail: refuse addresses outside Umbra unless the bridge has their OpenPGP key (kept until changed; without the flag the kept setting holds)")
-	rotateEvery := c.flags.Duration("rotate-every", defaultRotateEvery, "rotate the account's keys at start once they are this old (0: never; see umbra keys rotate -h)")
+	rotateEvery := c.flags.Duration("rotate-every", defaultRotateEvery, "rotate the account's keys once they are this old, at start and hourly while running (0: never; see umbra keys rotate -h)")
 	safeHTML := c.flags.String("safe-html", bridge.SafeHTMLLegacy, "neutralise remote images, scripts and forms in HTML mail before a mail client sees it: `legacy` mail only, all mail (dark mail from validated senders too), or off (kept until changed, like --dark-only)")
 	if _, err := c.parse(0, 0); err != nil {
 		return err
@@ -150,6 +151,9 @@ func runBridge(c *cmd) error {
 		return err
 	}
 	printClientSettings(c.stdout, rb.b)
+	if *rotateEvery > 0 {
+		go keepRotating(ctx, d, pw, *rotateEvery, log)
+	}
 	<-ctx.Done()
 	stop()
 	log.Info("shutting down")
@@ -203,8 +207,21 @@ func startBridgeConfig(ctx context.Context, dir string, password []byte, res *dn
 		log.Warn("key rotation did not happen", "err", err)
 	}
 	cfg.Dir, cfg.Keys, cfg.DeviceID, cfg.Client, cfg.Resolver = dir, keys, info.DeviceID, s.cl, res
-	// Keys another device rotated to (bridge/keyring.go).
-	cfg.SaveKeys = func(k *vault.Keys) error { return vault.Save(filepath.Join(dir, vaultFile), password, k) }
+	// Keys another device rotated to (bridge/keyring.go), or this one's
+	// keepRotating, which saved them itself, having destroyed the retired
+	// keys that were due: those must not come back from the bridge's
+	// memory.
+	cfg.SaveKeys = func(k *vault.Keys) error {
+		path := filepath.Join(dir, vaultFile)
+		if cur, err := vault.Open(path, password); err == nil {
+			same := cur.Signing.Equal(k.Signing) && bytes.Equal(cur.Encryption, k.Encryption)
+			cur.Zero()
+			if same {
+				return nil
+			}
+		}
+		return vault.Save(path, password, k)
+	}
 	b, err := bridge.Open(cfg)
 	if err != nil {
 		s.close()

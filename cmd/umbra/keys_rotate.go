@@ -61,8 +61,8 @@ later gets hold of your vault and password cannot open mail they recorded
 on its way to you (forward secrecy). Mail already received stays readable:
 the bridge keeps it under the storage key.
 
-The bridge does this by itself when it starts and the signet is older than
-its --rotate-every (30 days). Stop the bridge before running this. The
+The bridge does this by itself, at its start and hourly while it runs,
+once the signet is older than its --rotate-every (30 days). Stop the bridge before running this. The
 account's other devices get the new keys through the provider, sealed
 under the account's storage key, which the provider cannot open; each
 takes them at its next sync and keeps its own old key retired.`,
@@ -141,6 +141,43 @@ func (s *session) maintainKeys(ctx context.Context, password []byte, now time.Ti
 		log.Info("destroyed retired encryption keys", "retired", r.String())
 	}
 	return err
+}
+
+// keepRotating rotates the keys of the account in dir once an hour if
+// they are every old, beside its running bridge, until ctx ends. It works
+// on a session of its own, with its own copy of the keys: the running
+// bridge takes the new keys from the keyring document, as it would from
+// another device (bridge/keyring.go).
+func keepRotating(ctx context.Context, dir string, password []byte, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := rotateIfDue(ctx, dir, password, every, log); err != nil && ctx.Err() == nil {
+			log.Warn("key rotation did not happen; trying again in an hour", "err", err)
+		}
+	}
+}
+
+// rotateIfDue is one round of keepRotating.
+func rotateIfDue(ctx context.Context, dir string, password []byte, every time.Duration, log *slog.Logger) error {
+	info, keys, err := openAccount(dir, password)
+	if err != nil {
+		return err
+	}
+	s := &session{dir: dir, info: info, keys: keys}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := s.connect(ctx); err != nil {
+		keys.Zero()
+		return err
+	}
+	defer s.close()
+	return s.maintainKeys(ctx, password, time.Now(), every, log)
 }
 
 // rotate replaces the account's keys (s.keys, the vault, the signet file

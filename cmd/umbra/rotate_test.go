@@ -313,3 +313,58 @@ func TestKeysRotateTwoDevices(t *testing.T) {
 	waitMailbox(t, rb.b.Store(), "INBOX", "sealed to the new key")
 	scanFor(t, d.info.Providers[0].DataDir, "a.test", string(rotated.Signing.Seed()), string(rotated.Encryption))
 }
+
+// TestRotateWhileRunning: the hourly round of a running bridge's runner
+// (rotateIfDue) rotates alice's keys beside her running bridge, which
+// takes them from the keyring document as it would from another device:
+// bob, asking for her key again, seals to the new key and alice reads it;
+// her mail to bob is signed with the new key, which bob follows; her
+// bridge's audit sees no stranger's key.
+func TestRotateWhileRunning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := startPair(t, nil)
+	const alice, bob = "alice@a.test", "bob@b.test"
+	p.send(alice, bob, "before")
+	waitMailbox(t, p.bridges[bob].b.Store(), "INBOX", "before")
+	p.send(bob, alice, "reply before")
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "reply before")
+
+	if err := rotateIfDue(ctx, p.dir(alice), p.passwords[alice], time.Nanosecond, quietLog()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := keyfile.ReadSignet(filepath.Join(p.dir(alice), signetFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := signet.ParseUser(raw)
+	if err != nil || u.Prev.IsZero() {
+		t.Fatalf("alice's signet after the round: %v, previous %s", err, u.Prev)
+	}
+	mustUmbra(t, "keys", "refresh", alice, "--dir", p.dir(bob), "--password-file", secretFile(t, string(p.passwords[bob])))
+	p.send(bob, alice, "to the new key")
+	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "to the new key")
+	p.send(alice, bob, "from the new key")
+	waitMailbox(t, p.bridges[bob].b.Store(), "INBOX", "from the new key")
+	if raw := messageText(t, p.bridges[bob].b.Store(), "INBOX", "from the new key"); !strings.Contains(raw, "signed=alice@a.test; key=chained") {
+		t.Errorf("bob's verdict:\n%s", raw)
+	}
+	if fp, ok, err := bridgePin(p, bob, alice); err != nil || !ok || !fp.Equal(u.Fingerprint()) {
+		t.Errorf("bob's pin for alice: %s (%v), want %s", fp, err, u.Fingerprint())
+	}
+	if a, err := p.bridges[alice].b.AuditLog(ctx); err != nil || len(a.Alarms) != 0 {
+		t.Errorf("alice's audit: %+v, %v", a, err)
+	}
+}
+
+// bridgePin is the fingerprint address's device pinned for contact, as
+// `umbra keys show` prints it.
+func bridgePin(p *pair, address, contact string) (signet.Fingerprint, bool, error) {
+	out := mustUmbra(p.t, "keys", "show", contact, "--dir", p.dir(address), "--password-file", secretFile(p.t, string(p.passwords[address])))
+	f := strings.Fields(out)
+	if len(f) < 2 {
+		return signet.Fingerprint{}, false, nil
+	}
+	fp, err := signet.ParseFingerprint(f[1])
+	return fp, err == nil, err
+}
