@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -63,8 +64,14 @@ type Server struct {
 	closeErr  error
 
 	mu     sync.Mutex
-	boxes  map[int64]*mailbox    // mailboxes selected by at least one session, by store id
+	boxes  map[int64]*mailbox    // loaded mailboxes, by store id: selected, or idle
 	authed map[*session]struct{} // sessions logged in, ended by SetPassword
+	// idle are the loaded mailboxes no session has selected, least
+	// recently released first, at most maxIdleBoxes: kept current by
+	// onEvent like the selected ones, so that selecting one again needs no
+	// listing of its messages (a SELECT of 10,000 messages spent most of
+	// its time there).
+	idle []*mailbox
 
 	password atomic.Pointer[string] // the one LOGIN accepts (SetPassword)
 }
@@ -209,6 +216,9 @@ func (s *Server) openMailbox(ctx context.Context, id int64) (*mailbox, error) {
 	s.mu.Lock()
 	b := s.boxes[id]
 	if b != nil {
+		if b.refs == 0 {
+			s.idle = slices.DeleteFunc(s.idle, func(x *mailbox) bool { return x == b })
+		}
 		b.refs++
 		s.mu.Unlock()
 		<-b.ready
@@ -235,13 +245,28 @@ func (s *Server) openMailbox(ctx context.Context, id int64) (*mailbox, error) {
 	return b, nil
 }
 
-// closeMailbox drops one reference to b, forgetting b with the last one.
+// maxIdleBoxes bounds the loaded mailboxes kept without a session.
+const maxIdleBoxes = 4
+
+// closeMailbox drops one reference to b. With the last one, b stays
+// loaded, idle, unless it failed to load; the least recently released
+// idle mailbox beyond maxIdleBoxes is forgotten.
 func (s *Server) closeMailbox(b *mailbox) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b.refs--
-	if b.refs == 0 && s.boxes[b.id] == b {
+	if b.refs > 0 || s.boxes[b.id] != b {
+		return
+	}
+	if b.loadErr != nil {
 		delete(s.boxes, b.id)
+		return
+	}
+	s.idle = append(s.idle, b)
+	if len(s.idle) > maxIdleBoxes {
+		old := s.idle[0]
+		s.idle = s.idle[1:]
+		delete(s.boxes, old.id)
 	}
 }
 
