@@ -213,14 +213,7 @@ func TestHostileProviderWithholdsNewestSignet(t *testing.T) {
 	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "first contact")
 	p.stop(bob)
 	mustUmbra(t, "keys", "rotate", "--dir", p.dir(bob), "--password-file", secretFile(t, string(p.passwords[bob])))
-	raw, err := keyfile.ReadSignet(filepath.Join(p.dir(bob), signetFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	newest, err := signet.ParseUser(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	newest := signetOf(t, p.dir(bob))
 	p.start(bob)
 	send(bob, alice, "from the new key")
 	waitMailbox(t, p.bridges[alice].b.Store(), "INBOX", "from the new key")
@@ -240,7 +233,7 @@ func TestHostileProviderWithholdsNewestSignet(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl := p.bridges[alice].s.cl
-	if served, err := cl.Signet(ctx, bob, signet.Fingerprint{}); err != nil || bytes.Equal(served, raw) {
+	if served, err := cl.Signet(ctx, bob, signet.Fingerprint{}); err != nil || bytes.Equal(served, newest.Bytes()) {
 		t.Fatalf("b.test still serves bob's newest signet (%v)", err)
 	}
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"umbra/bridge"
-	"umbra/keyfile"
 	"umbra/signet"
 	"umbra/vault"
 )
@@ -46,18 +45,6 @@ func TestKeysRotateFiveGenerations(t *testing.T) {
 		}
 		return k
 	}
-	signetOf := func() *signet.User {
-		t.Helper()
-		raw, err := keyfile.ReadSignet(filepath.Join(p.dir(alice), signetFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, err := signet.ParseUser(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
 
 	// Each pins the other's first key.
 	send(alice, bob, "first contact")
@@ -80,7 +67,7 @@ func TestKeysRotateFiveGenerations(t *testing.T) {
 	p.stop(bob)
 
 	// Four rotations: the retired keys stay, the mail waits.
-	fps := []signet.Fingerprint{signetOf().Fingerprint()}
+	fps := []signet.Fingerprint{signetOf(t, p.dir(alice)).Fingerprint()}
 	for range 4 {
 		out := rotate()
 		// At least bob's message waits (alice's bridge may have stopped
@@ -88,7 +75,7 @@ func TestKeysRotateFiveGenerations(t *testing.T) {
 		if !strings.Contains(out, "messages wait at the provider") {
 			t.Fatalf("keys rotate with mail waiting:\n%s", out)
 		}
-		fps = append(fps, signetOf().Fingerprint())
+		fps = append(fps, signetOf(t, p.dir(alice)).Fingerprint())
 	}
 	k := openVault()
 	if len(k.Retired) != 4 || !bytes.Equal(k.Retired[0].Seed, firstSeed) {
@@ -96,7 +83,7 @@ func TestKeysRotateFiveGenerations(t *testing.T) {
 	}
 	k.Zero()
 	// The provider's chain: each signet succeeds the one before.
-	u := signetOf()
+	u := signetOf(t, p.dir(alice))
 	if u.Custody != signet.CustodyPrevious || !u.Prev.Equal(fps[3]) {
 		t.Fatalf("the newest signet succeeds %s by %v, want %s by rotation", u.Prev, u.Custody, fps[3])
 	}
@@ -115,7 +102,7 @@ func TestKeysRotateFiveGenerations(t *testing.T) {
 	if out := rotate(); !strings.Contains(out, "5 older encryption keys destroyed, 0 kept") {
 		t.Fatalf("keys rotate with nothing waiting:\n%s", out)
 	}
-	fps = append(fps, signetOf().Fingerprint())
+	fps = append(fps, signetOf(t, p.dir(alice)).Fingerprint())
 	k = openVault()
 	if len(k.Retired) != 0 {
 		t.Fatalf("the vault keeps %d retired keys", len(k.Retired))
@@ -333,13 +320,9 @@ func TestRotateWhileRunning(t *testing.T) {
 	if err := rotateIfDue(ctx, p.dir(alice), p.passwords[alice], time.Nanosecond, quietLog()); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := keyfile.ReadSignet(filepath.Join(p.dir(alice), signetFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := signet.ParseUser(raw)
-	if err != nil || u.Prev.IsZero() {
-		t.Fatalf("alice's signet after the round: %v, previous %s", err, u.Prev)
+	u := signetOf(t, p.dir(alice))
+	if u.Prev.IsZero() {
+		t.Fatal("alice's signet after the round succeeds none")
 	}
 	mustUmbra(t, "keys", "refresh", alice, "--dir", p.dir(bob), "--password-file", secretFile(t, string(p.passwords[bob])))
 	p.send(bob, alice, "to the new key")
