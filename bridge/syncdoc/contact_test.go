@@ -124,6 +124,7 @@ func FuzzParseContact(f *testing.F) {
 	f.Add(mustMarshal(f, sampleContact()))
 	f.Add(mustMarshal(f, &Contact{Address: "dave@old.test"}))
 	f.Add([]byte{1, 3, 'a', '@', 'b'})
+	f.Add(mustMarshal(f, &Contact{Address: "bob@b.test", Pin: ContactKey{At: 5, Key: []byte("signet")}, Verified: 6}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseContact(b)
 		if err != nil {
