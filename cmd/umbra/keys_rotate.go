@@ -62,10 +62,11 @@ on its way to you (forward secrecy). Mail already received stays readable:
 the bridge keeps it under the storage key.
 
 The bridge does this by itself, at its start and hourly while it runs,
-once the signet is older than its --rotate-every (30 days). Stop the bridge before running this. The
-account's other devices get the new keys through the provider, sealed
-under the account's storage key, which the provider cannot open; each
-takes them at its next sync and keeps its own old key retired.`,
+once the signet is older than its --rotate-every (30 days). Stop the
+bridge before running this. The account's other devices get the new keys
+through the provider, sealed under the account's storage key, which the
+provider cannot open; each takes them at its next sync and keeps its own
+old key retired.`,
 		run: runKeysRotate,
 	})
 }
@@ -82,7 +83,7 @@ func runKeysRotate(c *cmd) error {
 	}
 	if _, err := bridge.ReadStatus(dir); err == nil {
 		keys.Zero()
-		return fmt.Errorf("the bridge of %s is running: stop it first (it rotates by itself at its start once the keys are older than its --rotate-every)", keys.Address)
+		return fmt.Errorf("the bridge of %s is running: stop it first (it rotates by itself, at its start and hourly, once the keys are older than its --rotate-every)", keys.Address)
 	}
 	info, err := readAccountInfo(dir)
 	if err != nil {
