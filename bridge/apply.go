@@ -1,141 +1,114 @@
 package bridge
 
+// The handlers of the message kinds of the sync engine's table
+// (synckinds.go): delivered mail (mail), a message's content (msg) and its
+// state (meta), with what they share with the local changes.
+
 import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"umbra/bridge/mailstore"
 	"umbra/bridge/syncdoc"
 	"umbra/dmap"
+	"umbra/dmime"
 )
 
-// apply applies one fetched document of the feed (the serial half of
-// applyPage). New messages and document records go into q, which commits
-// many at a time; anything that reads the store first flushes q, so it
-// sees every earlier document. meta, when set, is the message's meta
-// document fetched alongside its content document.
-func (b *Bridge) apply(ctx context.Context, q *batcher, ch dmap.Change, r fetched, meta *fetched) error {
-	record := func(key string) error {
-		return q.cur.PutDoc(mailstore.Doc{ID: ch.ID, Kind: ch.Kind, Revision: ch.Revision, Key: key})
+// openedMail is a delivered message opened for its mailbox (openMailDoc).
+type openedMail struct {
+	mime    []byte // the opened, stamped, screened message
+	mailbox string // where screen filed it
+}
+
+// openMailDoc opens a delivered D/MIME message (incoming.go) and screens
+// it (spam.go): the open of kind mail.
+func openMailDoc(b *Bridge, ctx context.Context, doc dmap.Document) (any, error) {
+	mime, err := b.openMail(ctx, doc.Data)
+	if errors.Is(err, dmime.ErrKeyslot) {
+		// Sealed to keys another device rotated to, which this one may
+		// have kept aside (keyring.go).
+		if took, terr := b.takePendingKeys(ctx); terr != nil {
+			return nil, terr
+		} else if took {
+			mime, err = b.openMail(ctx, doc.Data)
+		}
 	}
-	if r.err != nil {
-		if err := q.flush(ctx); err != nil {
+	if err != nil {
+		return nil, err
+	}
+	mime, mailbox, err := b.screen(ctx, mime)
+	if err == nil && mailbox != mailstore.Inbox {
+		// Remembered so that the user's moving it out of Junk trains ham
+		// (spamtrain.go).
+		err = b.store.SetState(ctx, spamMsgState+syncdoc.MailKey(doc.ID), []byte(filedAsSpam))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &openedMail{mime: mime, mailbox: mailbox}, nil
+}
+
+// applyMail queues a delivered message in its mailbox. Local: this device
+// made the message's storage form; push writes it up and then deletes the
+// delivered document.
+func applyMail(b *Bridge, ctx context.Context, q *batcher, ch dmap.Change, r fetched) error {
+	m := r.doc.(*openedMail)
+	key := syncdoc.MailKey(ch.ID)
+	mailbox := cmp.Or(m.mailbox, mailstore.Inbox)
+	if mailbox != mailstore.Inbox {
+		if err := b.queuedMailbox(ctx, q, mailbox); err != nil {
 			return err
 		}
-		return b.rejected(ctx, ch, r.err)
 	}
-	if r.skip || ch.Deleted && ch.Kind != syncdoc.KindContent {
-		return record(keyOf(ch.ID))
+	if err := q.cur.Add(mailstore.NewMessage{Key: key, Mailbox: mailbox, MIME: m.mime}, mailstore.Local); err != nil {
+		return err
 	}
-	if r.meta != nil && r.meta.Device == b.cfg.DeviceID {
-		// The echo of this device's own write (push): the local state is
-		// that or newer. Recorded in the batch, without the flush applying
-		// a meta document takes: a push of thousands comes back as
-		// thousands of echoes.
-		return record(r.meta.Key)
-	}
-	switch ch.Kind {
-	case kindMail:
-		key := syncdoc.MailKey(ch.ID)
-		// Local: this device made the message's storage form; push writes
-		// it up and then deletes the delivered document.
-		mailbox := cmp.Or(r.mailbox, mailstore.Inbox)
-		if mailbox != mailstore.Inbox {
-			if err := b.queuedMailbox(ctx, q, mailbox); err != nil {
-				return err
-			}
+	return q.record(ch, key)
+}
+
+// haveMessage: a message this device already has (it converted or sent
+// it) needs no download of its content document.
+func haveMessage(b *Bridge, ctx context.Context, ch dmap.Change) bool {
+	_, err := b.store.ByKey(ctx, keyOf(ch.ID))
+	return err == nil
+}
+
+// applyContent queues a message another device wrote, in the mailbox and
+// with the flags of its meta document when that came in the same page
+// (pairContent).
+func applyContent(b *Bridge, ctx context.Context, q *batcher, ch dmap.Change, r fetched) error {
+	key := keyOf(ch.ID)
+	c := r.doc.(*syncdoc.Content)
+	nm := mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox}
+	if p := r.paired; p != nil && p.doc != nil {
+		meta := p.doc.(*syncdoc.Meta)
+		if meta.Deleted {
+			return q.record(ch, key)
 		}
-		if err := q.cur.Add(mailstore.NewMessage{Key: key, Mailbox: mailbox, MIME: r.mime}, mailstore.Local); err != nil {
+		nm.Mailbox, nm.Flags = meta.Mailbox, meta.Flags
+	}
+	if nm.Mailbox != mailstore.Inbox {
+		if err := b.queuedMailbox(ctx, q, nm.Mailbox); err != nil {
 			return err
 		}
-		return record(key)
-	case syncdoc.KindContent:
-		key := keyOf(ch.ID)
-		nm := mailstore.NewMessage{Key: key, Mailbox: mailstore.Inbox}
-		if !ch.Deleted && meta != nil && meta.meta != nil {
-			if meta.meta.Deleted {
-				return record(key)
-			}
-			nm.Mailbox, nm.Flags = meta.meta.Mailbox, meta.meta.Flags
-		}
-		if ch.Deleted {
-			// Reads the store: everything queued goes first.
-			if err := q.flush(ctx); err != nil {
-				return err
-			}
-			return b.expungeRemote(ctx, ch, key)
-		}
-		if nm.Mailbox != mailstore.Inbox {
-			if err := b.queuedMailbox(ctx, q, nm.Mailbox); err != nil {
-				return err
-			}
-		}
-		nm.InternalDate, nm.MIME = r.content.InternalDate, stamp(r.content.MIME, r.content.Security)
-		if err := q.cur.Add(nm, mailstore.Remote); err != nil {
-			return err
-		}
-		return record(key)
 	}
+	nm.InternalDate, nm.MIME = c.InternalDate, stamp(c.MIME, c.Security)
+	if err := q.cur.Add(nm, mailstore.Remote); err != nil {
+		return err
+	}
+	return q.record(ch, key)
+}
+
+// deleteContent removes a message another device deleted (its content
+// document's tombstone). It reads the store, so everything queued goes
+// first.
+func deleteContent(b *Bridge, ctx context.Context, q *batcher, ch dmap.Change) error {
 	if err := q.flush(ctx); err != nil {
 		return err
 	}
-	switch ch.Kind {
-	case syncdoc.KindMeta:
-		if err := b.applyMeta(ctx, r.meta); err != nil {
-			return err
-		}
-		return b.recordDoc(ctx, ch, r.meta.Key)
-	case syncdoc.KindFolders:
-		if err := b.applyFolders(ctx, r.folders); err != nil {
-			return err
-		}
-	case syncdoc.KindContact:
-		if err := b.applyContact(ctx, ch.ID, r.contact); err != nil {
-			if isPermanent(err) {
-				return b.rejected(ctx, ch, err)
-			}
-			return err
-		}
-	case syncdoc.KindKeyring:
-		if err := b.applyKeyring(ctx, r.keyring); err != nil {
-			if isPermanent(err) {
-				return b.rejected(ctx, ch, err)
-			}
-			return err
-		}
-	case syncdoc.KindSpam:
-		if err := b.applySpam(ctx, ch.ID, r.spam); err != nil {
-			if isPermanent(err) {
-				return b.rejected(ctx, ch, err)
-			}
-			return err
-		}
-	}
-	return b.recordDoc(ctx, ch, "")
-}
-
-// rejected handles a document that can never be applied: it is recorded so
-// that it is not fetched again, and for delivered mail the user finds a
-// notice in the inbox (the document stays at the provider).
-func (b *Bridge) rejected(ctx context.Context, ch dmap.Change, cause error) error {
-	b.setError("sync", fmt.Errorf("%s: %w", ch.ID, cause))
-	b.log.Warn("sync: document rejected", "id", ch.ID, "kind", ch.Kind, "err", cause)
-	if ch.Kind == kindMail {
-		notice := noticeMIME("A message could not be opened",
-			"Umbra received a message for you that failed its checks, so it is not shown.\r\n\r\n"+
-				"Reason: "+cause.Error()+"\r\n\r\nIt stays on your provider as document "+ch.ID+".\r\n")
-		if _, _, err := b.store.Add(ctx, mailstore.NewMessage{Key: syncdoc.MailKey(ch.ID + "/notice"), Mailbox: mailstore.Inbox, MIME: notice}, mailstore.Remote); err != nil {
-			return err
-		}
-	}
-	return b.recordDoc(ctx, ch, "")
-}
-
-// expungeRemote removes a message another device deleted.
-func (b *Bridge) expungeRemote(ctx context.Context, ch dmap.Change, key string) error {
+	key := keyOf(ch.ID)
 	m, err := b.store.ByKey(ctx, key)
 	if err == nil {
 		err = b.store.Expunge(ctx, m.ID, mailstore.Remote)
@@ -144,6 +117,25 @@ func (b *Bridge) expungeRemote(ctx context.Context, ch dmap.Change, key string) 
 		return err
 	}
 	return b.recordDoc(ctx, ch, key)
+}
+
+// applyMetaDoc applies another device's state of a message.
+func applyMetaDoc(b *Bridge, ctx context.Context, q *batcher, ch dmap.Change, r fetched) error {
+	meta := r.doc.(*syncdoc.Meta)
+	if meta.Device == b.cfg.DeviceID {
+		// The echo of this device's own write (push): the local state is
+		// that or newer. Recorded in the batch, without the flush applying
+		// a meta document takes: a push of thousands comes back as
+		// thousands of echoes.
+		return q.record(ch, meta.Key)
+	}
+	if err := q.flush(ctx); err != nil {
+		return err
+	}
+	if err := b.applyMeta(ctx, meta); err != nil {
+		return err
+	}
+	return b.recordDoc(ctx, ch, meta.Key)
 }
 
 // queuedMailbox makes sure a message queued in q for mailbox name finds it

@@ -99,7 +99,7 @@ type Bridge struct {
 	statusLn net.Listener
 
 	pushWake, outboxWake chan struct{}
-	catchingUp           atomic.Bool // the last feed page was full
+	sync                 *syncEngine // the pull half of sync (sync.go)
 
 	// doomed holds the folders deleted elsewhere, to delete once empty
 	// (folders.go); only the pull goroutine uses it.
@@ -155,6 +155,7 @@ func Open(cfg Config) (*Bridge, error) {
 		cfg: cfg, address: cfg.Keys.Address, log: cfg.Logger.With("account", cfg.Keys.Address),
 		pushWake: make(chan struct{}, 1), outboxWake: make(chan struct{}, 1),
 	}
+	b.sync = newSyncEngine(b)
 	var err error
 	if b.store, err = openStore(cfg.Dir, cfg.Keys); err != nil {
 		return nil, err
@@ -265,7 +266,7 @@ func (b *Bridge) Start() error {
 		b.run(func() { b.serveErr("smtp", b.smtp.srv.Serve(ln)) })
 	}
 	b.run(func() { b.serveStatus(ctx) })
-	b.run(func() { b.pullLoop(ctx) })
+	b.run(func() { b.sync.loop(ctx) })
 	b.run(func() { b.pushLoop(ctx) })
 	b.run(func() { b.outboxLoop(ctx) })
 	// `umbra import` writes to the store from its own process while the
@@ -387,4 +388,17 @@ func (b *Bridge) now() time.Time {
 func (b *Bridge) ownSignet(ctx context.Context) (*signet.User, error) {
 	u, _, err := b.dir.User(ctx, b.address, signet.Fingerprint{})
 	return u, err
+}
+
+// relogin logs in again when the session has lapsed (the refresh token
+// expired or the provider forgot it), and reports err otherwise.
+func (b *Bridge) relogin(ctx context.Context, err error) error {
+	if !errors.Is(err, dmap.ErrUnauthorized) && !errors.Is(err, dmap.ErrNotLoggedIn) {
+		b.st.setOnline(false)
+		return err
+	}
+	if lerr := b.cfg.Client.Login(ctx, b.address, b.cfg.Keys.Device); lerr != nil {
+		return fmt.Errorf("log in again: %w", lerr)
+	}
+	return err
 }

@@ -31,7 +31,7 @@ func (b *Bridge) pushLoop(ctx context.Context) {
 		// While the pull catches up with a long feed, pushing waits: the
 		// user sees mail sooner, and the uploads of storage forms do not
 		// compete with the downloads (pullOnce wakes push when done).
-		if b.catchingUp.Load() {
+		if b.sync.catchingUp.Load() {
 			select {
 			case <-ctx.Done():
 				return

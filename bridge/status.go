@@ -23,7 +23,12 @@ type Status struct {
 	CatchingUp bool     `json:"catching_up"` // the last feed page was full: more to pull
 	Applied    int64    `json:"applied"`     // documents applied since start
 	Received   int64    `json:"received"`    // messages added from the feed since start
-	Downloaded int64    `json:"downloaded_bytes"`
+	// UnknownDocs counts the documents of the feed, since start, of kinds
+	// this version cannot read (synckinds.go); UnknownKind is the last
+	// such kind.
+	UnknownDocs int64  `json:"unknown_docs,omitempty"`
+	UnknownKind string `json:"unknown_kind,omitempty"`
+	Downloaded  int64  `json:"downloaded_bytes"`
 	// FetchedMessages counts message documents (delivered mail and
 	// content) downloaded since start: what a resumed sync fetches again.
 	FetchedMessages int64  `json:"fetched_messages"`

@@ -51,7 +51,7 @@ func TestResyncAfterHorizon(t *testing.T) {
 		Device: tabletKey, Storage: make([]byte, 32)}
 	rand.Read(keys.Storage)
 	dir := t.TempDir()
-	tablet := openBridge(t, w, dir, keys)
+	tablet := openBridge(t, w, dir, keys, nil)
 	if err := tablet.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestResyncAfterHorizon(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tablet = openBridge(t, w, dir, keys)
+	tablet = openBridge(t, w, dir, keys, nil)
 	st := tablet.Store()
 	cursor, err := st.Cursor(ctx)
 	if err != nil {
@@ -150,9 +150,9 @@ func TestResyncAfterHorizon(t *testing.T) {
 }
 
 // openBridge opens bob's tablet bridge in dir over a client logged in with
-// its key, enrolling the key first if the provider does not know it. The
-// test closes it.
-func openBridge(t *testing.T, w *oneDomain, dir string, keys *vault.Keys) *bridge.Bridge {
+// its key, enrolling the key first if the provider does not know it; log
+// receives its log (nil: none). The test closes it.
+func openBridge(t *testing.T, w *oneDomain, dir string, keys *vault.Keys, log io.Writer) *bridge.Bridge {
 	t.Helper()
 	ctx := t.Context()
 	cl, err := w.b.DMAPClient(w.b.DMAP)
@@ -169,9 +169,13 @@ func openBridge(t *testing.T, w *oneDomain, dir string, keys *vault.Keys) *bridg
 			t.Fatal(err)
 		}
 	}
+	out := io.Discard
+	if log != nil {
+		out = log
+	}
 	br, err := bridge.Open(bridge.Config{Dir: dir, Keys: keys, DeviceID: dmap.DeviceID(pub), Client: cl,
 		Resolver: w.net.Resolver(), IMAP: "127.0.0.1:0", SMTP: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(out, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

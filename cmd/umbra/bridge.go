@@ -319,6 +319,10 @@ func runBridgeStatus(c *cmd) error {
 	}
 	fmt.Fprintf(w, "sync        %s; %d documents applied, %d messages received, %.1f MB down, %.1f MB up\n",
 		sync, st.Applied, st.Received, float64(st.Downloaded)/1e6, float64(st.Uploaded)/1e6)
+	if st.UnknownDocs > 0 {
+		fmt.Fprintf(w, "unreadable  %d synced documents of a kind this version cannot read (the last: %q); a later Umbra reads them\n",
+			st.UnknownDocs, st.UnknownKind)
+	}
 	fmt.Fprintf(w, "pending     %d local changes to push\n", st.Pending)
 	fmt.Fprintf(w, "outbox      %d messages waiting; %d sent since start\n", st.Outbox, st.Sent)
 	switch a := st.Audit; {
