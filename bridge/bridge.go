@@ -99,7 +99,7 @@ type Bridge struct {
 	statusLn net.Listener
 
 	pushWake, outboxWake chan struct{}
-	sync                 *syncEngine // the pull half of sync (sync.go)
+	sync                 *syncEngine // sync.go
 
 	// doomed holds the folders deleted elsewhere, to delete once empty
 	// (folders.go); only the pull goroutine uses it.
@@ -267,7 +267,7 @@ func (b *Bridge) Start() error {
 	}
 	b.run(func() { b.serveStatus(ctx) })
 	b.run(func() { b.sync.loop(ctx) })
-	b.run(func() { b.pushLoop(ctx) })
+	b.run(func() { b.sync.pushLoop(ctx) })
 	b.run(func() { b.outboxLoop(ctx) })
 	// `umbra import` writes to the store from its own process while the
 	// bridge runs; this makes the push loop and IMAP clients see it.

@@ -23,7 +23,8 @@ const maxMergeRounds = 8
 
 // pushLoop pushes local changes whenever the store reports one, and once a
 // minute in case a push failed.
-func (b *Bridge) pushLoop(ctx context.Context) {
+func (e *syncEngine) pushLoop(ctx context.Context) {
+	b := e.b
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	failures := 0
@@ -31,32 +32,20 @@ func (b *Bridge) pushLoop(ctx context.Context) {
 		// While the pull catches up with a long feed, pushing waits: the
 		// user sees mail sooner, and the uploads of storage forms do not
 		// compete with the downloads (pullOnce wakes push when done).
-		if b.sync.catchingUp.Load() {
-			select {
-			case <-ctx.Done():
+		if !e.catchingUp.Load() {
+			err := b.Push(ctx)
+			if ctx.Err() != nil {
 				return
-			case <-b.pushWake:
-			case <-tick.C:
 			}
-			continue
-		}
-		err := b.Push(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			failures++
-			wait := syncRetry.Delay(failures)
-			b.setError("push", err)
-			b.log.Warn("sync: push failed", "err", err, "retry_in", wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
+			if err != nil {
+				failures++
+				if !e.failed(ctx, "push", failures, err) {
+					return
+				}
+				continue
 			}
-			continue
+			failures = 0
 		}
-		failures = 0
 		select {
 		case <-ctx.Done():
 			return

@@ -13,19 +13,20 @@ import (
 	"umbra/dmap"
 )
 
-// syncEngine is the pull half of sync (docs/spec/sync.md §7.4): it follows
-// the account's change feed and applies each document to the local store,
-// dispatching on the table of document kinds (synckinds.go); the handlers
-// of the message kinds are in apply.go, those of the others beside what
-// they concern (folders.go, contactsync.go, keyring.go, spamsync.go). Its
-// parts: the loop and the feed pages (this file), a page's prefetching and
-// applying (syncpage.go), and every commit (synccommit.go). Push (push.go)
-// is the other half: it writes this device's changes.
+// syncEngine keeps the local store and the provider's documents in step
+// (docs/spec/sync.md §7). Its pull follows the account's change feed and
+// applies each document, dispatching on the table of document kinds
+// (synckinds.go); the handlers of the message kinds are in apply.go, those
+// of the others beside what they concern (folders.go, contactsync.go,
+// keyring.go, spamsync.go). The pull's parts: the loop and the feed pages
+// (this file), a page's prefetching and applying (syncpage.go), and every
+// commit (synccommit.go). Its push (pushLoop, push.go) writes this
+// device's changes.
 //
-// Concurrency: one goroutine pulls at a time (the bridge's pull loop, or
-// Sync when the loop is not running); within a pull, prefetch workers
-// download and open documents concurrently, and one applier applies them
-// in feed order.
+// Concurrency: one goroutine pulls at a time (the pull loop, or Sync when
+// the loop is not running); within a pull, prefetch workers download and
+// open documents concurrently, and one applier applies them in feed
+// order. The push loop runs beside it.
 type syncEngine struct {
 	b *Bridge
 	// catchingUp: the last feed page was full (push waits for the end).
@@ -70,14 +71,23 @@ func (e *syncEngine) loop(ctx context.Context) {
 			return
 		}
 		failures++
-		wait := syncRetry.Delay(failures)
-		b.setError("sync", err)
-		b.log.Warn("sync: pull failed", "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
+		if !e.failed(ctx, "pull", failures, err) {
 			return
-		case <-time.After(wait):
 		}
+	}
+}
+
+// failed reports the failures-th failure in a row of the pull or the push
+// loop and waits out its back-off; false when ctx ended meanwhile.
+func (e *syncEngine) failed(ctx context.Context, loop string, failures int, err error) bool {
+	wait := syncRetry.Delay(failures)
+	e.b.setError(loop, err)
+	e.b.log.Warn("sync: "+loop+" failed", "err", err, "retry_in", wait)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(wait):
+		return true
 	}
 }
 
