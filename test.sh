@@ -54,9 +54,12 @@ done
 rm -rf "$race_dir"
 # Under the race detector the tests whose point is a size the issues name
 # run smaller (race_on_test.go); here they run once more at that size,
-# without it: 2,000 + 2,000 messages with a node SIGKILLed (issue 15) and
-# an import of 2,000 killed at half (issue 14).
+# without it: 2,000 + 2,000 messages with a node SIGKILLed (issue 15), an
+# import of 2,000 killed at half (issue 14), and the hostile load with
+# 1,000 legitimate messages, their p99 latency and the provider's peak RSS
+# bounded (issue 11).
 if [ $status -eq 0 ]; then
 	go test -count=1 -timeout 10m -run '^(TestTwoNodesKilled|TestImportKilledAndResumed)$' ./cmd/umbra/ || status=$?
+	go test -count=1 -timeout 10m -run '^TestHostileLoad$' ./provider/ || status=$?
 fi
 exit $status
