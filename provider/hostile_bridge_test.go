@@ -3,22 +3,15 @@ package provider_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/mail"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"umbra/bridge"
 	"umbra/bridge/mailstore"
-	"umbra/dmap"
 	"umbra/testnet"
-	"umbra/vault"
 )
 
 // The legitimate side of TestHostileLoad: alice@a.test sends at a steady
@@ -33,32 +26,7 @@ import (
 func syncingBridge(t *testing.T, w *world) *arrivals {
 	t.Helper()
 	ctx := t.Context()
-	cl, err := w.b.DMAPClient(w.b.DMAP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	seed, err := w.bob.Enc.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, device, _ := ed25519.GenerateKey(nil)
-	keys := &vault.Keys{Address: w.bob.Address, Signing: w.bob.Signing, Encryption: seed, Device: device, Storage: make([]byte, 32)}
-	rand.Read(keys.Storage)
-	pub := device.Public().(ed25519.PublicKey)
-	if _, err := cl.Enroll(ctx, keys.Address, pub, "laptop", keys.Signing, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Login(ctx, keys.Address, device); err != nil {
-		t.Fatal(err)
-	}
-	br, err := bridge.Open(bridge.Config{Dir: t.TempDir(), Keys: keys, DeviceID: dmap.DeviceID(pub), Client: cl,
-		Resolver: w.net.Resolver(), IMAP: "127.0.0.1:0", SMTP: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
+	br := openBridge(t, w.net, w.b, t.TempDir(), newDeviceKeys(t, w.bob), nil)
 	a := &arrivals{store: br.Store(), at: map[uint32]time.Time{}}
 	inbox, err := a.store.Mailbox(ctx, mailstore.Inbox)
 	if err != nil {

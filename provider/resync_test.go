@@ -42,16 +42,9 @@ func TestResyncAfterHorizon(t *testing.T) {
 	// The second device: a key of its own, enrolled with bob's signing
 	// key; its bridge takes the three messages and writes their storage
 	// form (content and meta documents).
-	_, tabletKey, _ := ed25519.GenerateKey(nil)
-	seed, err := bob.User.Enc.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := &vault.Keys{Address: bob.User.Address, Signing: bob.User.Signing, Encryption: seed,
-		Device: tabletKey, Storage: make([]byte, 32)}
-	rand.Read(keys.Storage)
+	keys := newDeviceKeys(t, bob.User)
 	dir := t.TempDir()
-	tablet := openBridge(t, w, dir, keys, nil)
+	tablet := openBridge(t, w.net, w.b, dir, keys, nil)
 	if err := tablet.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +82,7 @@ func TestResyncAfterHorizon(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tablet = openBridge(t, w, dir, keys, nil)
+	tablet = openBridge(t, w.net, w.b, dir, keys, nil)
 	st := tablet.Store()
 	cursor, err := st.Cursor(ctx)
 	if err != nil {
@@ -149,13 +142,28 @@ func TestResyncAfterHorizon(t *testing.T) {
 	}
 }
 
-// openBridge opens bob's tablet bridge in dir over a client logged in with
-// its key, enrolling the key first if the provider does not know it; log
-// receives its log (nil: none). The test closes it.
-func openBridge(t *testing.T, w *oneDomain, dir string, keys *vault.Keys, log io.Writer) *bridge.Bridge {
+// newDeviceKeys are the keys of a new device of u's: u's own signing and
+// encryption keys, a new device key and a new storage key.
+func newDeviceKeys(t *testing.T, u *testnet.User) *vault.Keys {
+	t.Helper()
+	seed, err := u.Enc.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, device, _ := ed25519.GenerateKey(nil)
+	keys := &vault.Keys{Address: u.Address, Signing: u.Signing, Encryption: seed, Device: device, Storage: make([]byte, 32)}
+	rand.Read(keys.Storage)
+	return keys
+}
+
+// openBridge opens a bridge of keys' account at nd (in-process or a
+// child) in dir over a client logged in with its device key, enrolling the
+// key first if the provider does not know it; log receives its log (nil:
+// none). The test closes it.
+func openBridge(t *testing.T, n *testnet.Network, nd *testnet.Node, dir string, keys *vault.Keys, log io.Writer) *bridge.Bridge {
 	t.Helper()
 	ctx := t.Context()
-	cl, err := w.b.DMAPClient(w.b.DMAP)
+	cl, err := nd.DMAPClient(nd.DMAP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +182,7 @@ func openBridge(t *testing.T, w *oneDomain, dir string, keys *vault.Keys, log io
 		out = log
 	}
 	br, err := bridge.Open(bridge.Config{Dir: dir, Keys: keys, DeviceID: dmap.DeviceID(pub), Client: cl,
-		Resolver: w.net.Resolver(), IMAP: "127.0.0.1:0", SMTP: "127.0.0.1:0",
+		Resolver: n.Resolver(), IMAP: "127.0.0.1:0", SMTP: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(out, nil))})
 	if err != nil {
 		t.Fatal(err)

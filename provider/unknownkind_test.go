@@ -1,13 +1,10 @@
 package provider_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"strings"
 	"testing"
 
 	"umbra/testnet"
-	"umbra/vault"
 )
 
 // A document of a kind the bridge cannot read (a later version's) is
@@ -31,16 +28,9 @@ func TestUnknownKindCounted(t *testing.T) {
 	}
 	deliver()
 
-	_, tabletKey, _ := ed25519.GenerateKey(nil)
-	seed, err := w.bob.User.Enc.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := &vault.Keys{Address: w.bob.User.Address, Signing: w.bob.User.Signing, Encryption: seed,
-		Device: tabletKey, Storage: make([]byte, 32)}
-	rand.Read(keys.Storage)
+	keys := newDeviceKeys(t, w.bob.User)
 	var log syncBuffer
-	tablet := openBridge(t, w, t.TempDir(), keys, &log)
+	tablet := openBridge(t, w.net, w.b, t.TempDir(), keys, &log)
 	for range 2 {
 		if err := tablet.Sync(ctx); err != nil {
 			t.Fatal(err)
