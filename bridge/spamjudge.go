@@ -145,7 +145,7 @@ func (b *Bridge) reconcile(ctx context.Context) error {
 	f.mu.Unlock()
 	for _, e := range off {
 		m, err := b.store.ByKey(ctx, e.Key)
-		if errors.Is(err, mailstore.ErrNotFound) || err == nil && m.ContentID == 0 {
+		if errors.Is(err, mailstore.ErrNotFound) {
 			continue // expunged here: its tokens are gone, and nothing will judge it again
 		}
 		if err != nil {
