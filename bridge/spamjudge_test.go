@@ -176,6 +176,22 @@ func TestSpamCopyExpunge(t *testing.T) {
 	}
 }
 
+// TestSpamExpungeThenAppend: an EXPUNGE in Junk followed by an APPEND
+// elsewhere, in commits of their own, is not a move out of Junk; only a
+// move's expunge (without a key) pairs with the add after it.
+func TestSpamExpungeThenAppend(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := trainBridge(t, "devA")
+	m := addMessage(t, b, syncdoc.NewKey(), "Junk", 1, mailstore.Remote)
+	if err := b.store.Expunge(ctx, m.ID, mailstore.Local); err != nil {
+		t.Fatal(err)
+	}
+	addMessage(t, b, syncdoc.NewKey(), mailstore.Inbox, 2, mailstore.Local)
+	trainQueued(t, b)
+	wantModel(t, "deleted, then appended", b, nil, nil)
+}
+
 // TestSpamCopyKeepsOriginal: a copy into Junk is a judgement of spam of
 // the message (every copy of it); the original kept in INBOX and then
 // moved into Junk as well, or expunged, does not train it again.
@@ -240,7 +256,7 @@ func TestSpamTakeBackAcrossDevices(t *testing.T) {
 	mb = move(t, b, mb, "Junk", mailstore.Remote)
 	wantModel(t, "B has A's training", b, []int{1}, nil)
 
-	mb = move(t, b, mb, mailstore.Inbox, mailstore.Local)
+	move(t, b, mb, mailstore.Inbox, mailstore.Local)
 	syncSpam(t, b, a)
 	move(t, a, ma, mailstore.Inbox, mailstore.Remote)
 	for range 2 {
@@ -254,7 +270,6 @@ func TestSpamTakeBackAcrossDevices(t *testing.T) {
 	syncSpam(t, a, b)
 	wantModel(t, "A's word again, on A", a, []int{1}, nil)
 	wantModel(t, "A's word again, on B", b, []int{1}, nil)
-	_ = mb
 }
 
 // TestSpamConcurrentTakeBack: both devices take back the same training
