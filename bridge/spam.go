@@ -49,21 +49,31 @@ var spamLimits = mailtext.Limits{MaxSize: 32 << 20, MaxText: 4 << 20}
 // spamFilter is the account's spam filter: this device's training and the
 // other devices' (their spam documents), and the model they sum to.
 type spamFilter struct {
-	mu     sync.Mutex
-	plus   *spam.Model            // what this device trained
-	minus  *spam.Model            // what this device took back
+	mu    sync.Mutex
+	plus  *spam.Model // what this device trained
+	minus *spam.Model // what this device took back
+	// own: this device's entries of the ledger (spamjudge.go), by key.
+	own    map[string]syncdoc.SpamEntry
 	others map[string]*spamCounts // other devices' documents by id
 	model  atomic.Pointer[spam.Model]
 	// dirty: this device's counts changed since they were last pushed.
 	dirty atomic.Bool
+	// changed: this device's counts or entries changed since they were
+	// last saved; stale: another device's document came since the
+	// ledger was last reconciled (spamjudge.go).
+	changed, stale atomic.Bool
 	// queue carries training work from the store's event callback to
 	// the trainer (spamtrain.go).
 	queue   chan trainJob
 	dropped atomic.Int64 // jobs the full queue refused
 }
 
-// spamCounts are one device's two halves.
-type spamCounts struct{ plus, minus *spam.Model }
+// spamCounts are one device's two halves and its entries of the ledger.
+type spamCounts struct {
+	device      string
+	plus, minus *spam.Model
+	entries     map[string]syncdoc.SpamEntry
+}
 
 // combine recomputes the scoring model; the caller holds f.mu.
 func (f *spamFilter) combine() {
@@ -181,7 +191,7 @@ func (b *Bridge) junkMailbox(ctx context.Context) (string, error) {
 // loadSpam reads this device's training and the other devices' documents
 // from the store.
 func (b *Bridge) loadSpam(ctx context.Context) error {
-	f := &spamFilter{plus: spam.New(), minus: spam.New(), others: map[string]*spamCounts{}, queue: make(chan trainJob, trainQueue)}
+	f := &spamFilter{plus: spam.New(), minus: spam.New(), own: map[string]syncdoc.SpamEntry{}, others: map[string]*spamCounts{}, queue: make(chan trainJob, trainQueue)}
 	b.spam = f
 	own, err := getBlob(ctx, b.store, spamOwnState)
 	switch {
@@ -193,7 +203,10 @@ func (b *Bridge) loadSpam(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("bridge: spam: this device's training: %w", err)
 		}
-		f.plus, f.minus = c.plus, c.minus
+		f.plus, f.minus, f.own = c.plus, c.minus, c.entries
+	}
+	if err := b.legacyRecords(ctx); err != nil {
+		return err
 	}
 	ids, err := b.store.GetState(ctx, spamDocsState)
 	if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
@@ -216,6 +229,8 @@ func (b *Bridge) loadSpam(ctx context.Context) error {
 		return fmt.Errorf("bridge: spam: %w", err)
 	}
 	f.dirty.Store(string(pushed) == "0")
+	// Documents applied before a stop may still want settling.
+	f.stale.Store(true)
 	f.combine()
 	return nil
 }
@@ -226,12 +241,15 @@ func decodeSpamDoc(plain []byte) (*spamCounts, *syncdoc.Spam, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &spamCounts{plus: spam.New(), minus: spam.New()}
+	c := &spamCounts{device: d.Device, plus: spam.New(), minus: spam.New(), entries: make(map[string]syncdoc.SpamEntry, len(d.Entries))}
 	if err := c.plus.UnmarshalBinary(d.Plus); err != nil {
 		return nil, nil, err
 	}
 	if err := c.minus.UnmarshalBinary(d.Minus); err != nil {
 		return nil, nil, err
+	}
+	for _, e := range d.Entries {
+		c.entries[e.Key] = e
 	}
 	return c, d, nil
 }

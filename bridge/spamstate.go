@@ -16,7 +16,7 @@ const (
 	spamPushState = "spam:pushed" // "0" while spamOwnState holds changes not yet pushed
 	spamDocsState = "spam:docs"   // ids of the other devices' documents, space-separated
 	spamDocState  = "spam:doc:"   // + id: another device's document plaintext (blob)
-	spamMsgState  = "spam:msg:"   // + message key: how this device trained it (trainRecord)
+	spamMsgState  = "spam:msg:"   // + message key: "j", filed into Junk (trainRecord)
 	safeHTMLState = "setting:safe-html"
 	blobChunk     = mailstore.MaxStateSize - 1<<10
 	maxBlobChunks = 4096 // 256 MiB: above any bounded model

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ func (f *spamFilter) ownDoc(device string, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	d := &syncdoc.Spam{Device: device, Updated: now.UnixMilli(), Plus: plus, Minus: minus}
+	for _, k := range slices.Sorted(maps.Keys(f.own)) {
+		d.Entries = append(d.Entries, f.own[k])
+	}
 	return d.Marshal()
 }
 
@@ -124,6 +128,14 @@ func (b *Bridge) applySpam(ctx context.Context, id string, plain []byte) error {
 	f := b.spam
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The trainer settles what the document's entries leave off
+	// (spamjudge.go reconcile); woken by a job that trains nothing, or
+	// by the next batch when the queue is full.
+	f.stale.Store(true)
+	select {
+	case f.queue <- trainJob{}:
+	default:
+	}
 	_, known := f.others[id]
 	f.others[id] = c
 	if !known {

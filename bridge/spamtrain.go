@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"umbra/bridge/mailstore"
-	"umbra/mailtext"
+	"umbra/bridge/syncdoc"
 )
 
 // trainQueue bounds the training work waiting for the trainer. The
@@ -24,6 +24,11 @@ type trainJob struct {
 	uid       uint32
 	flags     []string
 	fromID    int64 // MessageAdded by a move: the mailbox it left
+	// expunged: a MessageExpunged by EXPUNGE (not by a move), the key
+	// and content of the message it removed from mailboxID. When a copy
+	// of it lives on, the COPY and the EXPUNGE were a move.
+	expunged  string
+	contentID int64
 }
 
 // Keywords a mail client sets to say a message is or is not spam (RFC
@@ -40,12 +45,13 @@ type pullActorKey struct{}
 
 var pullActor = &pullActorKey{}
 
-// trainRecord is what this device did with a message, kept in the state
-// table under spamMsgState+key so a later move knows what to take back.
+// trainRecord is kept in the state table under spamMsgState+key: "j"
+// for a message the filter filed into Junk (pull.go), which a move out
+// trains as ham. Versions before the ledger (spamjudge.go) kept "s" and
+// "h" there too for what this device trained; loadSpam reads those.
 type trainRecord string
 
 const (
-	trainedNone  trainRecord = ""
 	trainedSpam  trainRecord = "s"
 	trainedHam   trainRecord = "h"
 	filedAsSpam  trainRecord = "j" // filed into Junk by the filter, not trained
@@ -54,9 +60,11 @@ const (
 
 // subscribeSpam turns the user's actions in the store into training jobs.
 // It runs under the store's write lock, so it only queues: a move is an
-// expunge from the old mailbox immediately followed by the add to the new
-// one in the same commit (mailstore.Move), which is how it learns where a
-// message came from.
+// expunge without a key from the old mailbox immediately followed by the
+// add to the new one in the same commit (mailstore.Move), which is how it
+// learns where a message came from. An EXPUNGE's event names the message
+// it removed, which the trainer looks for copies of (COPY then EXPUNGE is
+// a move too).
 func (b *Bridge) subscribeSpam() (cancel func()) {
 	var lastExpunged int64
 	return b.store.Subscribe(func(ev mailstore.Event) {
@@ -67,10 +75,14 @@ func (b *Bridge) subscribeSpam() (cancel func()) {
 			return
 		}
 		judged := slices.Contains(ev.Flags, keywordJunk) || slices.Contains(ev.Flags, keywordNotJunk)
+		job := trainJob{mailboxID: ev.MailboxID, uid: ev.UID, flags: ev.Flags, fromID: from}
 		switch ev.Kind {
 		case mailstore.MessageExpunged:
-			lastExpunged = ev.MailboxID
-			return
+			if ev.Key == "" {
+				lastExpunged = ev.MailboxID // a move's: the add follows
+				return
+			}
+			job = trainJob{mailboxID: ev.MailboxID, expunged: ev.Key, contentID: ev.ContentID}
 		case mailstore.MessageAdded:
 		case mailstore.FlagsChanged:
 			if !judged {
@@ -83,10 +95,10 @@ func (b *Bridge) subscribeSpam() (cancel func()) {
 			// A new message from a client (APPEND, COPY) outside Junk is
 			// not a judgement; one into Junk is, and the trainer checks
 			// the mailbox.
-			from = -1
+			job.fromID = -1
 		}
 		select {
-		case b.spam.queue <- trainJob{mailboxID: ev.MailboxID, uid: ev.UID, flags: ev.Flags, fromID: from}:
+		case b.spam.queue <- job:
 		default:
 			b.spam.dropped.Add(1)
 		}
@@ -117,7 +129,7 @@ func (b *Bridge) spamLoop(ctx context.Context) {
 			}
 		case <-tick.C:
 		}
-		if len(jobs) > 0 {
+		if len(jobs) > 0 || b.spam.stale.Load() {
 			if err := b.train(ctx, jobs); err != nil && ctx.Err() == nil {
 				b.log.Warn("spam: training", "err", err)
 			}
@@ -128,7 +140,8 @@ func (b *Bridge) spamLoop(ctx context.Context) {
 	}
 }
 
-// train applies jobs and saves the counts once for all of them.
+// train applies jobs, settles what other devices' documents left off
+// (reconcile) and saves the counts once for all of it.
 func (b *Bridge) train(ctx context.Context, jobs []trainJob) error {
 	boxes, err := b.store.Mailboxes(ctx)
 	if err != nil {
@@ -138,84 +151,130 @@ func (b *Bridge) train(ctx context.Context, jobs []trainJob) error {
 	for _, mb := range boxes {
 		use[mb.ID] = mb.SpecialUse
 	}
-	changed := false
+	copies := &contentIndex{boxes: boxes}
 	for _, j := range jobs {
-		ok, err := b.trainOne(ctx, j, use)
-		if err != nil {
+		if err := b.trainOne(ctx, j, use, copies); err != nil {
 			return err
 		}
-		changed = changed || ok
 	}
-	if !changed {
+	if b.spam.stale.Swap(false) {
+		if err := b.reconcile(ctx); err != nil {
+			b.spam.stale.Store(true)
+			return err
+		}
+	}
+	if !b.spam.changed.Swap(false) {
 		return nil
 	}
-	return b.saveSpam(ctx)
+	if err := b.saveSpam(ctx); err != nil {
+		b.spam.changed.Store(true) // saved with the next batch
+		return err
+	}
+	return nil
 }
 
 // trainOne decides what a job means (docs/spec/spam.md §3) and trains:
 // into Junk or $Junk is spam; out of Junk into anything but Trash, or
-// $NotJunk, is ham — and ham only for a message this device had as spam
-// (trained or filed), since a move out of Junk says the filter or the
-// user was wrong about it. Reading or leaving mail in INBOX trains
-// nothing: silence is not a judgement.
-func (b *Bridge) trainOne(ctx context.Context, j trainJob, use map[int64]string) (bool, error) {
+// $NotJunk, is ham — and ham only for a message the account had as spam
+// (trained, or filed here), since a move out of Junk says the filter or
+// the user was wrong about it. Reading or leaving mail in INBOX trains
+// nothing: silence is not a judgement. A COPY then EXPUNGE is the move
+// from the expunged message's mailbox to its copy's.
+func (b *Bridge) trainOne(ctx context.Context, j trainJob, use map[int64]string, copies *contentIndex) error {
 	inJunk := use[j.mailboxID] == mailstore.Junk
 	judged := slices.Contains(j.flags, keywordJunk) || slices.Contains(j.flags, keywordNotJunk)
-	if !inJunk && !judged && j.fromID <= 0 {
-		return false, nil // a message appended or copied outside Junk: nothing to look up
+	var m mailstore.Message
+	switch {
+	case j.expunged != "":
+		// Only a message out of Junk, or one judged or filed, can make
+		// a judgement of its copy; a COPY with $Junk or $NotJunk or into
+		// Junk judged it already. That spares looking for copies of
+		// every message deleted.
+		gone, filed, _, err := b.wasJudged(ctx, "", j.expunged)
+		if err != nil || use[j.mailboxID] == mailstore.Trash || use[j.mailboxID] != mailstore.Junk && gone == 0 && !filed {
+			return err
+		}
+		live, err := copies.copiesOf(ctx, b.store, j.contentID)
+		if err != nil || len(live) == 0 {
+			return err // deleted, not moved
+		}
+		// The copy outside Trash, if there is one, is where it went.
+		i := max(0, slices.IndexFunc(live, func(c mailstore.Message) bool { return use[c.MailboxID] != mailstore.Trash }))
+		m, j.fromID = live[i], j.mailboxID
+		inJunk = use[m.MailboxID] == mailstore.Junk
+	case !inJunk && !judged && j.fromID <= 0:
+		return nil // a message appended or copied outside Junk: nothing to look up
+	default:
+		var err error
+		m, err = b.messageAt(ctx, j.mailboxID, j.uid)
+		if errors.Is(err, mailstore.ErrNotFound) {
+			return nil // gone again before the trainer came to it
+		}
+		if err != nil {
+			return err
+		}
 	}
-	m, err := b.messageAt(ctx, j.mailboxID, j.uid)
-	if errors.Is(err, mailstore.ErrNotFound) {
-		return false, nil // gone again before the trainer came to it
-	}
+	was, filed, left, err := b.wasJudged(ctx, m.Key, j.expunged)
 	if err != nil {
-		return false, err
+		return err
 	}
-	rec, err := b.store.GetState(ctx, spamMsgState+m.Key)
-	if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
-		return false, err
-	}
-	was := trainRecord(rec)
-	var want trainRecord
+	var want byte
 	switch {
 	case slices.Contains(m.Flags, keywordNotJunk):
-		want = trainedHam
+		want = syncdoc.JudgedHam
 	case slices.Contains(m.Flags, keywordJunk), inJunk && j.fromID != 0:
-		want = trainedSpam
-	case j.fromID > 0 && use[j.fromID] == mailstore.Junk && use[j.mailboxID] != mailstore.Trash,
-		j.fromID > 0 && (was == trainedSpam || was == filedAsSpam) && use[j.mailboxID] != mailstore.Trash && !inJunk:
-		want = trainedHam
+		want = syncdoc.JudgedSpam
+	case j.fromID > 0 && use[j.fromID] == mailstore.Junk && use[m.MailboxID] != mailstore.Trash,
+		j.fromID > 0 && (was == syncdoc.JudgedSpam || filed) && use[m.MailboxID] != mailstore.Trash && !inJunk:
+		want = syncdoc.JudgedHam
 	default:
-		return false, nil
+		return nil
 	}
-	if want == was {
-		return false, nil
+	if want == was && !left {
+		return nil
 	}
-	mime, err := b.store.Content(ctx, m.ContentID)
+	others, err := copies.copiesOf(ctx, b.store, m.ContentID)
 	if err != nil {
-		return false, err
+		return err
 	}
-	an, err := mailtext.Analyze(mime, spamLimits)
-	if err != nil {
-		b.log.Info("spam: message not trained", "key", m.Key, "err", err)
-		return false, nil
+	var keys []string
+	if j.expunged != "" {
+		keys = append(keys, j.expunged)
 	}
-	tokens := an.Tokens()
+	for _, c := range others {
+		keys = append(keys, c.Key)
+	}
+	return b.judge(ctx, m, want, b.now().UnixMilli(), keys)
+}
+
+// wasJudged is the account's latest judgement of the message key (0 if
+// none), or else of the message a COPY then EXPUNGE left (expunged);
+// whether the filter filed either into Junk; and whether the expunged
+// one is still judged spam or ham, a training that must move to its copy
+// even when the copy was judged alike (when COPY judged it, say).
+func (b *Bridge) wasJudged(ctx context.Context, key, expunged string) (was byte, filed, left bool, err error) {
 	f := b.spam
 	f.mu.Lock()
-	switch was {
-	case trainedSpam:
-		f.minus.Train(tokens, true)
-	case trainedHam:
-		f.minus.Train(tokens, false)
+	was = f.judgementOf(key, b.cfg.DeviceID).class
+	if expunged != "" {
+		gone := f.judgementOf(expunged, b.cfg.DeviceID).class
+		left = gone == syncdoc.JudgedSpam || gone == syncdoc.JudgedHam
+		if was == 0 {
+			was = gone
+		}
 	}
-	f.plus.Train(tokens, want == trainedSpam)
-	f.combine()
 	f.mu.Unlock()
-	if err := b.store.SetState(ctx, spamMsgState+m.Key, []byte(want)); err != nil {
-		return false, fmt.Errorf("spam: record training: %w", err)
+	for _, k := range []string{key, expunged} {
+		if k == "" {
+			continue
+		}
+		rec, err := b.store.GetState(ctx, spamMsgState+k)
+		if err != nil && !errors.Is(err, mailstore.ErrNotFound) {
+			return 0, false, false, fmt.Errorf("spam: %w", err)
+		}
+		filed = filed || trainRecord(rec) == filedAsSpam
 	}
-	return true, nil
+	return was, filed, left, nil
 }
 
 // messageAt finds the message with uid in a mailbox.

@@ -109,6 +109,10 @@ type Event struct {
 	ModSeq    uint64 // the change's mod-sequence (MessageAdded, FlagsChanged: the message's new one)
 	Origin    Origin
 	Actor     any // what the writer's context carried (WithActor), or nil
+	// Key and ContentID: MessageExpunged by Expunge or DeleteMailbox
+	// (not by Move), what the message was, which is gone once committed.
+	Key       string
+	ContentID int64
 }
 
 // Expunged is what Vanished reports of a mailbox.

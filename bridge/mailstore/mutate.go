@@ -260,7 +260,7 @@ func expunge(c *conn, id int64, origin Origin) (Event, error) {
 	if err == nil {
 		err = collectContent(c, m.ContentID)
 	}
-	return Event{Kind: MessageExpunged, MailboxID: m.MailboxID, UID: m.UID, ModSeq: uint64(modseq), Origin: origin}, err
+	return Event{Kind: MessageExpunged, MailboxID: m.MailboxID, UID: m.UID, ModSeq: uint64(modseq), Origin: origin, Key: m.Key, ContentID: m.ContentID}, err
 }
 
 // collectContent deletes a content row, and its index entry, once no

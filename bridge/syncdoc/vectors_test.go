@@ -46,6 +46,19 @@ type vectorFields struct {
 	// keyring (§5.7)
 	Signing    string `json:"signing_hex"`
 	Encryption string `json:"encryption_hex"`
+	// spam (§5.6), with Device and Updated
+	Plus   string        `json:"plus_hex"`
+	Minus  string        `json:"minus_hex"`
+	Ledger []vectorEntry `json:"ledger"`
+}
+
+// vectorEntry is an entry of a spam document.
+type vectorEntry struct {
+	Key    string `json:"key"`
+	At     int64  `json:"at"`
+	Judged string `json:"judged"`
+	Spam   int8   `json:"spam"`
+	Ham    int8   `json:"ham"`
 }
 
 // vectorKey is a key part of a contact.
@@ -126,6 +139,12 @@ func marshalFields(t *testing.T, kind string, f vectorFields) []byte {
 			Pin: f.Pin.part(t), Verified: f.Verified}).Marshal()
 	case KindKeyring:
 		b, err = (&Keyring{Signing: unhex(t, f.Signing), Encryption: unhex(t, f.Encryption)}).Marshal()
+	case KindSpam:
+		sp := &Spam{Device: f.Device, Updated: f.Updated, Plus: unhex(t, f.Plus), Minus: unhex(t, f.Minus)}
+		for _, e := range f.Ledger {
+			sp.Entries = append(sp.Entries, SpamEntry{Key: e.Key, At: e.At, Judged: e.Judged[0], Spam: e.Spam, Ham: e.Ham})
+		}
+		b, err = sp.Marshal()
 	default:
 		t.Fatalf("unknown kind %q", kind)
 	}
@@ -162,6 +181,12 @@ func parseKind(kind string, b []byte) ([]byte, error) {
 			return nil, err
 		}
 		return k.Marshal()
+	case KindSpam:
+		sp, err := ParseSpam(b)
+		if err != nil {
+			return nil, err
+		}
+		return sp.Marshal()
 	default:
 		f, err := ParseFolders(b)
 		if err != nil {
@@ -206,6 +231,9 @@ func TestVectors(t *testing.T) {
 			}
 			if again, err := parseKind(d.Kind, pt); err != nil || !bytes.Equal(again, pt) {
 				t.Fatalf("parse and marshal again: %x, %v", again, err)
+			}
+			if d.Kind == KindSpam && SpamID(d.Fields.Device) != d.ID {
+				t.Errorf("SpamID(%q) = %q, want %q", d.Fields.Device, SpamID(d.Fields.Device), d.ID)
 			}
 			if d.Kind == KindContact {
 				if id, err := s.ContactID(d.Fields.Address); err != nil || id != d.ID {

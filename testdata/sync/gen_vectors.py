@@ -118,6 +118,25 @@ def contact(d):
     return out
 
 
+# Spec §2: a device's spam document id.
+def spam_id(device):
+    return "spam:" + hashlib.sha256(b"umbra spam doc v1\x00" + device.encode()).digest()[:12].hex()
+
+
+# Spec §5.6: spam, version 2 when it has entries.
+def spam(d):
+    plus, minus = bytes.fromhex(d["plus_hex"]), bytes.fromhex(d["minus_hex"])
+    out = (text(d["device"]) + struct.pack(">q", d["updated"]) + struct.pack(">I", len(plus)) + plus
+           + struct.pack(">I", len(minus)) + minus)
+    ledger = d["ledger"]
+    if not ledger:
+        return b"\x01" + out
+    out += struct.pack(">I", len(ledger))
+    for e in ledger:
+        out += e["key"].encode() + struct.pack(">q", e["at"]) + e["judged"].encode() + struct.pack(">bb", e["spam"], e["ham"])
+    return b"\x02" + out
+
+
 # Spec §5.7: keyring.
 def keyring(d):
     return b"\x01" + bytes.fromhex(d["signing_hex"]) + bytes.fromhex(d["encryption_hex"])
@@ -156,6 +175,14 @@ def main():
             "autocrypt": {"at": 0, "key_hex": ""}, "mutual": False,
             "imported": {"at": 0, "key_hex": ""}, "published": {"at": 0, "key_hex": ""}, "wkd_next": 0,
             "pin": {"at": 1767319200000, "key_hex": seed("bob's signet")[:32].hex()}, "verified": 1767319300000}),
+        ("spam", spam_id("kt1AynM0cD_WjOG_"), "spam", 4, spam, {
+            "device": "kt1AynM0cD_WjOG_", "updated": 1767319800000,
+            "plus_hex": seed("spam plus")[:16].hex(), "minus_hex": "", "ledger": []}),
+        ("spam_ledger", spam_id("AAAAAAAAAAAAAAAA"), "spam", 9, spam, {
+            "device": "AAAAAAAAAAAAAAAA", "updated": 1767319900000,
+            "plus_hex": seed("spam plus")[:16].hex(), "minus_hex": seed("spam minus")[:8].hex(), "ledger": [
+                {"key": key1, "at": 1767319890000, "judged": "h", "spam": -1, "ham": 1},
+                {"key": key2, "at": 1767319850000, "judged": "n", "spam": -1, "ham": 0}]}),
         ("keyring", "keyring", "keyring", 3, keyring, {
             "signing_hex": seed("signing seed").hex(), "encryption_hex": seed("encryption seed").hex()}),
     ]
