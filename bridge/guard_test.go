@@ -28,16 +28,10 @@ func TestSubmissionGuessingCapped(t *testing.T) {
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	pw := "right-password"
 	b.password.Store(&pw)
-	s := newSubmission(b, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.srv.Serve(ln)
-	defer s.srv.Close()
+	addr := serveSubmission(t, b)
 
 	auth := func(password string) error {
-		c, err := smtp.Dial(ln.Addr().String())
+		c, err := smtp.Dial(addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,6 +53,20 @@ func TestSubmissionGuessingCapped(t *testing.T) {
 			t.Fatalf("past the cap, %q: %v", pw, err)
 		}
 	}
+}
+
+// serveSubmission serves b's SMTP submission, without TLS, on 127.0.0.1
+// until the test ends, and returns its address.
+func serveSubmission(t *testing.T, b *Bridge) string {
+	t.Helper()
+	s := newSubmission(b, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.srv.Serve(ln)
+	t.Cleanup(func() { s.srv.Close() })
+	return ln.Addr().String()
 }
 
 func hasCode(err error, code string) bool { return strings.HasPrefix(err.Error(), code+" ") }

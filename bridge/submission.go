@@ -20,6 +20,7 @@ import (
 	"umbra/bridge/syncdoc"
 	"umbra/ratelimit"
 	"umbra/signet"
+	"umbra/wiretrace"
 )
 
 // MaxMessage bounds a submitted message (what DMAP send accepts too).
@@ -40,8 +41,10 @@ type submission struct {
 
 func newSubmission(b *Bridge, tlsConfig *tls.Config) *submission {
 	s := &submission{b: b}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{s: s}, nil
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		// At --log-level trace, the commands and answers (wiretrace).
+		return wiretrace.SMTPSession(&smtpSession{s: s},
+			b.log.With("server", "smtp", "remote", c.Conn().RemoteAddr().String())), nil
 	}))
 	s.srv.Domain = "localhost"
 	s.srv.TLSConfig = tlsConfig

@@ -16,6 +16,7 @@ import (
 	"umbra/connguard"
 	"umbra/ratelimit"
 	"umbra/signet"
+	"umbra/wiretrace"
 )
 
 // BasePath is the prefix of every DMAP endpoint (spec §2.1).
@@ -237,6 +238,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Everything a request tells the provider but its body and tokens:
 	// what an operator's debug log shows.
 	h.o.Logger.Debug("dmap: request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "client", h.o.ClientAddress(r))
+	if h.o.Logger.Enabled(r.Context(), wiretrace.LevelTrace) {
+		h.traced(w, r, h.mux)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

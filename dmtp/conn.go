@@ -14,6 +14,7 @@ import (
 
 	"umbra/connguard"
 	"umbra/ratelimit"
+	"umbra/wiretrace"
 )
 
 // state is where a connection is in the command sequence (spec §3).
@@ -63,6 +64,9 @@ type conn struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	tc := tls.Server(nc, s.cfg.tls)
 	ctx, cancel := context.WithCancel(context.Background())
+	log := s.cfg.log.With("remote", nc.RemoteAddr().String())
+	// At --log-level trace, the lines of the conversation (wiretrace).
+	tr := wiretrace.New(log, wiretrace.DMTP())
 	return &conn{
 		srv:    s,
 		cfg:    &s.cfg,
@@ -71,9 +75,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		addr:   connguard.Addr(nc),
 		ctx:    ctx,
 		cancel: cancel,
-		r:      bufio.NewReaderSize(tc, bufferSize),
-		w:      bufio.NewWriterSize(tc, bufferSize),
-		log:    s.cfg.log.With("remote", nc.RemoteAddr().String()),
+		r:      bufio.NewReaderSize(tr.Reader(tc), bufferSize),
+		w:      bufio.NewWriterSize(tr.Writer(tc), bufferSize),
+		log:    log,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"umbra/dnsrec"
 	"umbra/dnsrec/dnstest"
+	"umbra/testlog"
 	"umbra/tlscert"
 )
 
@@ -77,7 +78,7 @@ type testMX struct {
 	be   *memBackend
 	dns  *dnstest.Server
 	pool *x509.CertPool
-	logs *bytes.Buffer
+	logs *testlog.Buffer
 }
 
 // startMX starts an MX for "b.test" whose only user is bob@b.test; adjust
@@ -100,7 +101,7 @@ func startMX(t *testing.T, adjust func(*Config)) *testMX {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
 	be := &memBackend{users: map[string]bool{"bob@b.test": true}}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	cfg := Config{
 		Hostname: "mx.b.test", AuthServID: "b.test",
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
@@ -130,19 +131,7 @@ func startMX(t *testing.T, adjust func(*Config)) *testMX {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &testMX{srv: srv, addr: ln.Addr().String(), be: be, dns: dns, pool: pool, logs: &logs.Buffer}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	return &testMX{srv: srv, addr: ln.Addr().String(), be: be, dns: dns, pool: pool, logs: logs}
 }
 
 // dial connects a go-smtp client as "sender.test", or with STARTTLS as

@@ -19,6 +19,7 @@ import (
 
 	"umbra/connguard"
 	"umbra/ratelimit"
+	"umbra/wiretrace"
 )
 
 // Replies of the MX (docs/spec/legacy.md §2.4).
@@ -58,7 +59,9 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
 		remote = ap.Addr().Unmap()
 	}
-	return &session{s: s, conn: c, remote: remote}, nil
+	// At --log-level trace, the commands and answers (wiretrace).
+	return wiretrace.SMTPSession(&session{s: s, conn: c, remote: remote},
+		s.log.With("remote", c.Conn().RemoteAddr().String())), nil
 }
 
 func (ss *session) Reset() {

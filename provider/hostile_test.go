@@ -23,6 +23,7 @@ import (
 	"umbra/dmtp"
 	"umbra/provider"
 	"umbra/provider/store"
+	"umbra/testlog"
 )
 
 // The hostile-load test's settings for b.test (umbra.conf keys): short
@@ -67,7 +68,7 @@ func TestHostileLoad(t *testing.T) {
 	w := newWorld(t)
 	w.b.Stop()
 	editConf(t, w.b.Dir, hostileConf)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	b := startChildLogging(t, w.b, &logs)
 	w.b.Provider = nil
 	u, err := url.Parse(w.b.DMAP)
@@ -429,22 +430,4 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM in /proc status")
 	return 0
-}
-
-// syncBuffer is a bytes.Buffer for a writer on another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }

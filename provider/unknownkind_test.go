@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"umbra/testlog"
 	"umbra/testnet"
 )
 
@@ -29,7 +30,7 @@ func TestUnknownKindCounted(t *testing.T) {
 	deliver()
 
 	keys := newDeviceKeys(t, w.bob.User)
-	var log syncBuffer
+	var log testlog.Buffer
 	tablet := openBridge(t, w.net, w.b, t.TempDir(), keys, &log)
 	for range 2 {
 		if err := tablet.Sync(ctx); err != nil {

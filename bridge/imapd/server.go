@@ -17,6 +17,7 @@ import (
 	"umbra/bridge/imapd/imapserver"
 	"umbra/bridge/mailstore"
 	"umbra/ratelimit"
+	"umbra/wiretrace"
 )
 
 // appendLimit is the largest message APPEND accepts (RFC 7889
@@ -112,6 +113,11 @@ func New(o Options) (*Server, error) {
 		// STARTTLS must still be able to log in (RFC 9051 §11.1 leaves
 		// this to local policy).
 		InsecureAuth: true,
+		// At --log-level trace, the lines of each conversation, without
+		// passwords or mail (wiretrace).
+		Trace: func(c net.Conn) *wiretrace.Trace {
+			return wiretrace.New(s.log.With("remote", c.RemoteAddr().String()), wiretrace.IMAP())
+		},
 	})
 	s.cancel = o.Store.Subscribe(s.onEvent)
 	return s, nil

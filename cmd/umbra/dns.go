@@ -14,6 +14,7 @@ import (
 
 	"umbra/dnsrec"
 	"umbra/ratelimit"
+	"umbra/wiretrace"
 )
 
 func init() {
@@ -54,23 +55,34 @@ func dnsFlag(fs *flag.FlagSet) *string {
 // logLevelFlag declares --log-level on fs, for the verbs that run a
 // server; logLevel reads its value.
 func logLevelFlag(fs *flag.FlagSet) *string {
-	return fs.String("log-level", "info", "least severe log level shown: debug, info, warn or error")
+	return fs.String("log-level", "info", "least severe log level shown: trace, debug, info, warn or error; "+
+		"trace adds each connection's protocol lines, without passwords, tokens or mail (wiretrace)")
 }
 
 // logLevel parses a --log-level value; a bad one is a usage error.
 func logLevel(s string) (slog.Level, error) {
+	if strings.EqualFold(s, "trace") {
+		return wiretrace.LevelTrace, nil
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(s)); err != nil {
-		return 0, usageErrorf("--log-level %q: want debug, info, warn or error", s)
+		return 0, usageErrorf("--log-level %q: want trace, debug, info, warn or error", s)
 	}
 	return lvl, nil
 }
 
 // newLogger is the logger of a verb that runs a server: text on w from
 // lvl up, with the records of client faults rate-limited per message
-// (ratelimit.LogHandler), since strangers can cause them.
+// (ratelimit.LogHandler), since strangers can cause them. Trace records
+// are marked TRACE.
 func newLogger(w io.Writer, lvl slog.Level) *slog.Logger {
-	return slog.New(ratelimit.NewLogHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}), ratelimit.Limit{}, nil))
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.LevelKey && a.Value.Any() == wiretrace.LevelTrace {
+			a.Value = slog.StringValue("TRACE")
+		}
+		return a
+	}}
+	return slog.New(ratelimit.NewLogHandler(slog.NewTextHandler(w, opts), ratelimit.Limit{}, nil))
 }
 
 // dnsResolver builds the resolver a --dns value names; a host without a

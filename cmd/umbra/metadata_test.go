@@ -9,47 +9,31 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"umbra/signet"
+	"umbra/testlog"
+	"umbra/wiretrace"
 )
-
-// syncBuffer is a log sink several goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestWhoLearnsWhat is DESIGN §2 as a test: alice@a.test and bob@b.test
 // write to each other (first contact, a reply, and again after both
-// bridges restart), while each provider logs at debug level every DMAP
-// request (method, path and query) and every DMTP command line it
-// receives. Then a.test has never seen bob's address or fingerprint, and
+// bridges restart), while each provider logs every DMAP request (method,
+// path and query) and every DMTP command line it receives at debug level,
+// and its wire trace. Then a.test has never seen bob's address or fingerprint, and
 // b.test never alice's, in any request, log line or stored byte: the
 // bridges look other domains' keys up through tunnels (docs/spec/dmap.md
 // §9.3), which their providers cannot read.
 func TestWhoLearnsWhat(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	logs := map[string]*syncBuffer{}
+	logs := map[string]*testlog.Buffer{}
 	p := startPair(t, func(domain string) *slog.Logger {
-		logs[domain] = &syncBuffer{}
-		return slog.New(slog.NewTextHandler(logs[domain], &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logs[domain] = &testlog.Buffer{}
+		return slog.New(slog.NewTextHandler(logs[domain], &slog.HandlerOptions{Level: wiretrace.LevelTrace}))
 	})
 	users, nodes, bridges := pairUsers, p.nodes, p.bridges
 	send := func(from, to, subject string) {
@@ -90,9 +74,21 @@ func TestWhoLearnsWhat(t *testing.T) {
 		log := logs[c.domain].String()
 		// The log is a record of every request: without these lines the
 		// absence checks below would prove nothing.
-		for _, want := range []string{"dmap: request", "path=/dmap/v1/changes", "dmtp: command"} {
+		for _, want := range []string{"dmap: request", "path=/dmap/v1/changes", "dmtp: command",
+			// The wire trace (issue 11) is in it too: its lines of DMTP and
+			// DMAP carry no more than the debug lines (the absence checks
+			// below), no mail and no token.
+			`"C: GET /dmap/v1/changes`, "Authorization: Bearer " + wiretrace.Redacted, `"C: DATA `, "bytes of data>"} {
 			if !strings.Contains(log, want) {
-				t.Fatalf("%s's debug log has no %q: the test does not see what the provider receives", c.domain, want)
+				t.Fatalf("%s's trace log has no %q: the test does not see what the provider receives", c.domain, want)
+			}
+		}
+		if m := regexp.MustCompile(`Bearer [^<]`).FindString(log); m != "" {
+			t.Errorf("%s's trace shows a bearer token", c.domain)
+		}
+		for _, subject := range []string{"first contact", "after a restart"} {
+			if strings.Contains(log, subject) {
+				t.Errorf("%s's log shows the subject %q", c.domain, subject)
 			}
 		}
 		for _, s := range secrets[c.other] {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"umbra/bridge"
+	"umbra/testlog"
 )
 
 // TestThunderbirdTrustsBridgeCA: Thunderbird (the Debian package, headless)
@@ -38,7 +39,7 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 	bob, tmp := d.info.Accounts[1], filepath.Dir(caFile)
 
 	// Bob's bridge again, logging its logins for the test.
-	var logs syncBuffer
+	var logs testlog.Buffer
 	rb := restartDemoBridge(t, d, 1, bridge.Config{
 		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(&logs, os.Stderr), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -59,7 +60,7 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 	defer cancel()
 	tb := exec.Command(thunderbird, "--headless", "--no-remote", "-profile", profile)
 	tb.Env = append(os.Environ(), "HOME="+tmp, "MOZ_HEADLESS=1", "XDG_CACHE_HOME="+filepath.Join(tmp, "cache"))
-	var tbOut syncBuffer
+	var tbOut testlog.Buffer
 	tb.Stdout, tb.Stderr = &tbOut, &tbOut
 	tb.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := tb.Start(); err != nil {
@@ -113,7 +114,7 @@ func TestThunderbirdTrustsBridgeCA(t *testing.T) {
 // relay forwards connections to a server and keeps what clients sent.
 type relay struct {
 	addr string
-	sent syncBuffer
+	sent testlog.Buffer
 }
 
 // startRelay listens on an ephemeral port of 127.0.0.1 and relays each

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"umbra/bridge/imapd/internal/imapwire"
+	"umbra/wiretrace"
 )
 
 const (
@@ -55,10 +56,12 @@ type Conn struct {
 	// from commands).
 	readOnly bool
 	bye      string
+	trace    *wiretrace.Trace // nil: not traced
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
-	rw := server.options.wrapReadWriter(c)
+	trace := server.options.trace(c)
+	rw := trace.Wrap(c)
 	br := bufio.NewReader(rw)
 	bw := bufio.NewWriter(rw)
 	return &Conn{
@@ -66,6 +69,7 @@ func newConn(c net.Conn, server *Server) *Conn {
 		server:  server,
 		br:      br,
 		bw:      bw,
+		trace:   trace,
 		enabled: make(imap.CapSet),
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"umbra/wiretrace"
 )
 
 var errClosed = errors.New("imapserver: server closed")
@@ -49,23 +50,18 @@ type Options struct {
 	// InsecureAuth allows clients to authenticate without TLS. In this mode,
 	// the server is susceptible to man-in-the-middle attacks.
 	InsecureAuth bool
-	// Raw ingress and egress data will be written to this writer, if any.
-	// Note, this may include sensitive information such as credentials used
-	// during authentication.
-	DebugWriter io.Writer
+	// umbra: Trace, when set, gives each connection its wire trace
+	// (umbra/wiretrace; nil: none), kept across STARTTLS, in place of
+	// go-imap's DebugWriter, which logged passwords and mail.
+	Trace func(net.Conn) *wiretrace.Trace
 }
 
-func (options *Options) wrapReadWriter(rw io.ReadWriter) io.ReadWriter {
-	if options.DebugWriter == nil {
-		return rw
+// trace is the wire trace of a new connection c, or nil.
+func (options *Options) trace(c net.Conn) *wiretrace.Trace {
+	if options.Trace == nil {
+		return nil
 	}
-	return struct {
-		io.Reader
-		io.Writer
-	}{
-		Reader: io.TeeReader(rw, options.DebugWriter),
-		Writer: io.MultiWriter(rw, options.DebugWriter),
-	}
+	return options.Trace(c)
 }
 
 func (options *Options) caps() imap.CapSet {

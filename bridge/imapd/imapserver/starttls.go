@@ -67,7 +67,7 @@ func (c *Conn) handleStartTLS(tag string, dec *imapwire.Decoder) error {
 	c.conn = tlsConn
 	c.mutex.Unlock()
 
-	rw := c.server.options.wrapReadWriter(tlsConn)
+	rw := c.trace.Wrap(tlsConn)
 	c.br.Reset(rw)
 	c.bw.Reset(rw)
 
