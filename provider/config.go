@@ -80,7 +80,7 @@ var configKeys = append([]configKey{
 		func(c *Config, v string) error { c.TLSKey = v; return nil }},
 	{"max_message_size", "64MiB", "Largest message accepted over DMTP (advertised as SIZE). Units: B, KiB, MiB, GiB.",
 		func(c *Config, v string) error { return setSize(&c.MaxMessageSize, v) }},
-	{"queue_max_age", "5d", "How long an outbound message is retried before it bounces to its author. Units: s, m, h, d.",
+	{"queue_max_age", "5d", "How long an outbound message is retried before it bounces to its author, at most 7d (how long a destination remembers a delivery, so that a retry is not stored twice). Units: s, m, h, d.",
 		func(c *Config, v string) error { return setDuration(&c.QueueMaxAge, v) }},
 	{"retry_base", "1m", "First delay after a failed delivery; each further failure doubles it.",
 		func(c *Config, v string) error { return setDuration(&c.RetryBase, v) }},

@@ -313,3 +313,20 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// A queue that retries past the destination's delivery window could have
+// a message stored twice (docs/spec/dmtp.md §5.4): such a queue_max_age
+// is refused when the provider starts, the window itself allowed.
+func TestQueueMaxAgeWithinDeliveryWindow(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		age time.Duration
+		ok  bool
+	}{{deliveryWindow, true}, {deliveryWindow + time.Hour, false}, {365 * 24 * time.Hour, false}} {
+		cfg := Config{Dir: t.TempDir(), Node: "n1", QueueMaxAge: c.age}
+		err := cfg.setDefaults()
+		if (err == nil) != c.ok || err != nil && !strings.Contains(err.Error(), "§5.4") {
+			t.Errorf("queue_max_age %v: %v", c.age, err)
+		}
+	}
+}

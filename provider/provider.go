@@ -148,6 +148,13 @@ func (c *Config) setDefaults() error {
 	if c.QueueMaxAge <= 0 {
 		c.QueueMaxAge = 5 * 24 * time.Hour
 	}
+	if c.QueueMaxAge > deliveryWindow {
+		// A destination remembers a delivery for deliveryWindow; retried
+		// for longer, a message whose 250 was lost could be stored twice
+		// (docs/spec/dmtp.md §5.4).
+		return fmt.Errorf("provider: queue_max_age %v is over %v, how long a destination remembers a delivery so that a retry is not stored twice (docs/spec/dmtp.md §5.4)",
+			c.QueueMaxAge, deliveryWindow)
+	}
 	if c.RetryBase <= 0 {
 		c.RetryBase = time.Minute
 	}
