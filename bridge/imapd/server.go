@@ -293,3 +293,9 @@ type printfLogger struct{ l *slog.Logger }
 func (p printfLogger) Printf(format string, args ...any) {
 	p.l.Warn("imapd: " + fmt.Sprintf(format, args...))
 }
+
+// ClientFaultf logs what a client's connection caused at INFO, rate-limited
+// as a client fault (ratelimit.LogHandler).
+func (p printfLogger) ClientFaultf(format string, args ...any) {
+	p.l.Info("imapd: "+fmt.Sprintf(format, args...), ratelimit.ClientFault)
+}

@@ -146,7 +146,7 @@ func (c *Conn) serve() {
 			resp = internalServerErrorResp
 		}
 		if err := c.writeStatusResp("", resp); err != nil {
-			c.server.logger().Printf("failed to write greeting: %v", err)
+			c.server.clientFault("failed to write greeting: %v", err)
 		}
 		return
 	}
@@ -180,7 +180,7 @@ func (c *Conn) serve() {
 		statusType = imap.StatusResponseTypePreAuth
 	}
 	if err := c.writeCapabilityStatus("", statusType, "IMAP server ready"); err != nil {
-		c.server.logger().Printf("failed to write greeting: %v", err)
+		c.server.clientFault("failed to write greeting: %v", err)
 		return
 	}
 
@@ -205,7 +205,7 @@ func (c *Conn) serve() {
 		c.setReadTimeout(cmdReadTimeout)
 		if err := c.readCommand(dec); err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				c.server.logger().Printf("failed to read command: %v", err)
+				c.server.clientFault("failed to read command: %v", err)
 			}
 			break
 		}

@@ -22,6 +22,23 @@ type Logger interface {
 	Printf(format string, args ...interface{})
 }
 
+// umbra: ClientFaultLogger, when the Logger implements it, takes the
+// failures a client causes (its connection dropped, reset or timed out
+// while the server read or wrote): they are not the server's, and a
+// client can make many of them.
+type ClientFaultLogger interface {
+	ClientFaultf(format string, args ...any)
+}
+
+// clientFault logs a failure the client caused.
+func (s *Server) clientFault(format string, args ...any) {
+	if l, ok := s.logger().(ClientFaultLogger); ok {
+		l.ClientFaultf(format, args...)
+		return
+	}
+	s.logger().Printf(format, args...)
+}
+
 // Options contains server options.
 //
 // The only required field is NewSession.
