@@ -100,27 +100,42 @@ func (v *view) isRecentLocked(uid uint32) bool { return v.recent[uid] }
 
 // withRecent adds \Recent to the flags of a recent message, for the
 // FETCH responses the tracker writes, and gives the message's current
-// mod-sequence, which they carry once CONDSTORE is enabled.
+// mod-sequence, which they carry once CONDSTORE is enabled. flags is not
+// changed.
 func (v *view) withRecent(uid imap.UID, flags []imap.Flag) ([]imap.Flag, uint64) {
-	v.box.mu.Lock()
-	recent := v.isRecentLocked(uint32(uid))
-	var modseq uint64
-	if i, ok := v.box.find(uint32(uid)); ok {
-		modseq = v.box.msgs[i].modseq
-	}
-	v.box.mu.Unlock()
-	if v.conn != nil && v.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
-		recent = false // RFC 9051 Appendix E: \Recent is gone
-	}
+	recent, modseq := v.recentAndModSeq(uint32(uid))
 	if recent {
 		flags = append(flags[:len(flags):len(flags)], imap.Flag(flagRecent))
 	}
 	return flags, modseq
 }
 
+// recentAndModSeq reports whether uid shows \Recent to this session, and
+// its current mod-sequence.
+func (v *view) recentAndModSeq(uid uint32) (bool, uint64) {
+	v.box.mu.Lock()
+	recent := v.isRecentLocked(uid)
+	var modseq uint64
+	if i, ok := v.box.find(uid); ok {
+		modseq = v.box.msgs[i].modseq
+	}
+	v.box.mu.Unlock()
+	if v.conn != nil && v.conn.Enabled(imap.CapIMAP4rev2) {
+		recent = false // RFC 9051 Appendix E: \Recent is gone
+	}
+	return recent, modseq
+}
+
 // messageFlags returns m's flags as this session sees them.
 func (v *view) messageFlags(m message) []imap.Flag {
-	flags, _ := v.withRecent(imap.UID(m.uid), imapFlags(m.flags))
+	recent, _ := v.recentAndModSeq(m.uid)
+	flags := make([]imap.Flag, len(m.flags), len(m.flags)+1)
+	for i, f := range m.flags {
+		flags[i] = imap.Flag(f)
+	}
+	if recent {
+		flags = append(flags, imap.Flag(flagRecent))
+	}
 	return flags
 }
 

@@ -102,7 +102,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	v, data := newView(b, mb, options.ReadOnly, s.conn)
 	s.view = v
-	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+	if s.conn.Enabled(imap.CapIMAP4rev2) {
 		// RFC 9051 §6.3.2: the mailbox's name as the server spells it.
 		data.List = &imap.ListData{Mailbox: mb.Name, Delim: delim}
 	}

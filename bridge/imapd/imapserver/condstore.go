@@ -19,7 +19,7 @@ import (
 // ENABLE or by a CONDSTORE-enabling command (RFC 7162 §3.1): from then on
 // every FETCH response with FLAGS carries MODSEQ too.
 func (c *Conn) CondStoreEnabled() bool {
-	return c.EnabledCaps().Has(imap.CapCondStore)
+	return c.Enabled(imap.CapCondStore)
 }
 
 func (c *Conn) enableCondStore() {

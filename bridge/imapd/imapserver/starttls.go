@@ -69,7 +69,8 @@ func (c *Conn) handleStartTLS(tag string, dec *imapwire.Decoder) error {
 
 	rw := c.trace.Wrap(tlsConn)
 	c.br.Reset(rw)
-	c.bw.Reset(rw)
+	c.dw.w = rw
+	c.bw.Reset(c.dw)
 
 	return nil
 }
