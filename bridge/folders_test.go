@@ -24,14 +24,7 @@ func TestDoomedFoldersSurviveRestart(t *testing.T) {
 		return b
 	}
 	b := open()
-	if _, err := b.store.CreateMailbox(ctx, "Old", mailstore.Remote); err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := b.store.Add(ctx, mailstore.NewMessage{Key: "k1", Mailbox: "Old",
-		MIME: []byte("Subject: still here\r\n\r\nbody\r\n")}, mailstore.Remote)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := folderWithMessage(t, b.store, "Old")
 	deleted := &syncdoc.Folders{Entries: []syncdoc.Folder{{Name: "Old", Deleted: true, Updated: 1, Device: "phone"}}}
 	if err := b.applyFolders(ctx, deleted); err != nil {
 		t.Fatal(err)
@@ -79,14 +72,7 @@ func TestRecreatedFolderNotDoomed(t *testing.T) {
 			if err := b.loadDoomed(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.store.CreateMailbox(ctx, "Old", mailstore.Remote); err != nil {
-				t.Fatal(err)
-			}
-			m, _, err := b.store.Add(ctx, mailstore.NewMessage{Key: "k1", Mailbox: "Old",
-				MIME: []byte("Subject: still here\r\n\r\nbody\r\n")}, mailstore.Remote)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := folderWithMessage(t, b.store, "Old")
 			if err := b.applyFolders(ctx, deleted); err != nil {
 				t.Fatal(err)
 			}
@@ -151,4 +137,19 @@ func TestDoomedFoldersOldState(t *testing.T) {
 	if len(b.doomed) != 0 {
 		t.Fatalf("still waiting: %v", b.doomed)
 	}
+}
+
+// folderWithMessage creates the folder name with a message in it.
+func folderWithMessage(t *testing.T, s *mailstore.Store, name string) mailstore.Message {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.CreateMailbox(ctx, name, mailstore.Remote); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := s.Add(ctx, mailstore.NewMessage{Key: "k1", Mailbox: name,
+		MIME: []byte("Subject: still here\r\n\r\nbody\r\n")}, mailstore.Remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -2,8 +2,6 @@ package imapd
 
 import (
 	"context"
-	"crypto/rand"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,14 +18,7 @@ import (
 func TestOtherProcessExpunges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	key := make([]byte, mailstore.KeySize)
-	rand.Read(key)
-	path := filepath.Join(t.TempDir(), "mail.db")
-	st, err := mailstore.Open(path, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, path, key := openStore(t)
 	e := serve(t, st, nil)
 	var ms []mailstore.Message
 	for _, s := range []string{"one", "two", "three", "four"} {

@@ -73,27 +73,8 @@ func TestWatchSeesOtherWriters(t *testing.T) {
 func TestWatchSeesOtherExpunges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, path := openTest(t)
-	for _, k := range []string{"a", "b", "c"} {
-		add(t, s, k, Inbox, Remote)
-	}
-	r := record(s)
-	w, err := s.NewWatch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := Open(path, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	a, err := other.ByKey(ctx, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := other.Expunge(ctx, a.ID, Local); err != nil {
-		t.Fatal(err)
-	}
+	s, r, w, other := watchOther(t, "a", "b", "c")
+	expungeKey(t, other, "a", Local)
 	b, err := other.ByKey(ctx, "b")
 	if err != nil {
 		t.Fatal(err)
@@ -119,33 +100,13 @@ func TestWatchSeesOtherExpunges(t *testing.T) {
 func TestWatchBeyondVanishedFloor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, path := openTest(t)
-	for _, k := range []string{"a", "b", "c", "d"} {
-		add(t, s, k, Inbox, Remote)
-	}
-	r := record(s)
-	w, err := s.NewWatch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := Open(path, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	for _, k := range []string{"a", "c"} {
-		m, err := other.ByKey(ctx, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := other.Expunge(ctx, m.ID, Remote); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, r, w, other := watchOther(t, "a", "b", "c", "d")
+	expungeKey(t, other, "a", Remote)
+	expungeKey(t, other, "c", Remote)
 	inbox := mailbox(t, s, Inbox).ID
 	// As noteVanished forgets beyond keptVanished: the rows go, the
 	// floor rises to the newest forgotten.
-	err = other.write(ctx, func(c *conn) ([]Event, error) {
+	err := other.write(ctx, func(c *conn) ([]Event, error) {
 		_, err := c.exec(`UPDATE mailbox SET vanished_floor = (SELECT max(modseq) FROM vanished WHERE mailbox_id = ?1) WHERE id = ?1`, inbox)
 		if err == nil {
 			_, err = c.exec(`DELETE FROM vanished WHERE mailbox_id = ?`, inbox)
@@ -159,4 +120,38 @@ func TestWatchBeyondVanishedFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEvents(t, r, "mailboxes 0 0", fmt.Sprintf("expunged %d 1", inbox), fmt.Sprintf("expunged %d 3", inbox))
+}
+
+// watchOther opens a store with messages of keys in INBOX, records its
+// events from then on, starts a Watch on it, and opens a second Store
+// on its file, as another process would.
+func watchOther(t *testing.T, keys ...string) (*Store, *recorder, *Watch, *Store) {
+	t.Helper()
+	s, path := openTest(t)
+	for _, k := range keys {
+		add(t, s, k, Inbox, Remote)
+	}
+	r := record(s)
+	w, err := s.NewWatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(path, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return s, r, w, other
+}
+
+// expungeKey expunges the message of key from s.
+func expungeKey(t *testing.T, s *Store, key string, origin Origin) {
+	t.Helper()
+	m, err := s.ByKey(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Expunge(context.Background(), m.ID, origin); err != nil {
+		t.Fatal(err)
+	}
 }
