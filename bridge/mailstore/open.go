@@ -53,6 +53,13 @@ type Store struct {
 	ckptMu    sync.Mutex
 	walFrames int
 
+	// mergeWake wakes the merger (merge.go) after a write; mergeDone
+	// gets its result once done is closed. writes counts the commits
+	// (under wmu), so that it can tell the store was idle.
+	mergeWake chan struct{}
+	mergeDone chan error
+	writes    uint64
+
 	subMu   sync.Mutex
 	subs    []subscriber // copied on write: delivery reads a snapshot
 	nextSub int
@@ -86,11 +93,13 @@ func open(path string, key []byte, l layout) (*Store, error) {
 		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, err)
 	}
 	s.w = w
-	if !l.checkpointer {
-		return s, nil
+	if l.checkpointer {
+		if err := s.startCheckpointer(w); err != nil {
+			return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, errors.Join(err, w.close()))
+		}
 	}
-	if err := s.startCheckpointer(w); err != nil {
-		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, errors.Join(err, w.close()))
+	if l.idleMerge {
+		s.startMerger()
 	}
 	return s, nil
 }
@@ -108,6 +117,9 @@ func (s *Store) openWriter() (*conn, error) {
 		return nil, errors.Join(err, c.close())
 	}
 	if err := migrate(c); err != nil {
+		return nil, errors.Join(err, c.close())
+	}
+	if err := tuneMerge(c, s.layout.idleMerge); err != nil {
 		return nil, errors.Join(err, c.close())
 	}
 	return c, nil
@@ -186,6 +198,9 @@ func (s *Store) Close() error {
 		if s.ckptDone != nil {
 			errs = append(errs, <-s.ckptDone)
 		}
+		if s.mergeDone != nil {
+			errs = append(errs, <-s.mergeDone)
+		}
 		for range readers {
 			if r := <-s.pool; r != nil {
 				errs = append(errs, r.close())
@@ -246,6 +261,7 @@ func (s *Store) write(ctx context.Context, fn func(c *conn) ([]Event, error)) er
 	if err != nil {
 		return err
 	}
+	s.wakeMerger()
 	if actor := actorOf(ctx); actor != nil {
 		for i := range events {
 			events[i].Actor = actor
