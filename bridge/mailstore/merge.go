@@ -11,15 +11,17 @@ import (
 // b-trees ("segments"): every commit that indexes a message adds one, and
 // merging them keeps a search from looking in hundreds
 // (https://sqlite.org/fts5.html#the_automerge_configuration_option). By
-// default FTS5 merges inside the commit that adds a segment (automerge),
-// so one APPEND in a dozen waited for 100 to 200 ms of merging a
-// mailbox's worth of index (docs/benchmarks.md, "IMAP latency"). Here the
-// commits only add segments (automerge 0), and the merger below merges
-// them when the store has been idle for mergeQuiet, in steps of
-// mergePages that a write waits for at most one of.
+// default FTS5 merges inside the commit that adds a segment (automerge):
+// about one Add in fifteen then wrote 100 to 160 pages more than the
+// others and took 90 to 300 ms on a loaded machine (docs/benchmarks.md,
+// "IMAP latency"). Here the commits only add segments (automerge 0), and
+// the merger below merges them once the store has gone mergeQuiet
+// without a write, one step of mergePages at a time. A write that comes
+// meanwhile interrupts the step under way (it is rolled back, and done
+// again in the next quiet spell), so it waits for no merge.
 //
-// If the store is never idle long enough (a long burst of writes), FTS5's
-// crisismerge still bounds the segments: a level that reaches
+// If the store is never quiet long enough (a long burst of writes),
+// FTS5's crisismerge still bounds the segments: a level that reaches
 // crisisSegments is merged inside the commit that fills it.
 
 // mergeQuiet is how long the store must go without a write before the
@@ -28,9 +30,12 @@ import (
 const mergeQuiet = 100 * time.Millisecond
 
 // mergePages bounds one merge step: the FTS5 pages (of pgsz, 4 KB by
-// default) it writes ("merge" command, https://sqlite.org/fts5.html#the_merge_command).
-// A step of 64 takes a few milliseconds.
-const mergePages = 64
+// default) it writes ("merge" command,
+// https://sqlite.org/fts5.html#the_merge_command). A step of 16 took
+// about 12 ms on a 10,000-message store; a smaller one costs more in all
+// (each step has its own commit), a larger one is more often
+// interrupted.
+const mergePages = 16
 
 // FTS5's defaults of its automerge and crisismerge options.
 const (
@@ -78,12 +83,23 @@ func (s *Store) startMerger() {
 	go func() { s.mergeDone <- s.mergeLoop() }()
 }
 
-// wakeMerger tells the merger a write committed; the caller holds wmu.
+// wakeMerger tells the merger a write committed.
 func (s *Store) wakeMerger() {
-	s.writes++
 	select {
 	case s.mergeWake <- struct{}{}:
 	default: // one is due already
+	}
+}
+
+// preemptMerge is called by a write before it takes the write lock: it
+// interrupts the merge step under way, if any, and (by the count of
+// writes, which it raises) keeps the next one from starting.
+func (s *Store) preemptMerge() {
+	s.writes.Add(1)
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
+	if s.mergeCancel != nil {
+		s.mergeCancel()
 	}
 }
 
@@ -119,26 +135,20 @@ func (s *Store) mergeLoop() error {
 func (s *Store) quiet() (uint64, bool) {
 	t := time.NewTimer(mergeQuiet)
 	defer t.Stop()
-	seen := s.writeCount()
+	seen := s.writes.Load()
 	for {
 		select {
 		case <-s.done:
 			return 0, false
 		case <-t.C:
 		}
-		now := s.writeCount()
+		now := s.writes.Load()
 		if now == seen {
 			return seen, true
 		}
 		seen = now
 		t.Reset(mergeQuiet)
 	}
-}
-
-func (s *Store) writeCount() uint64 {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.writes
 }
 
 // mergeWhileIdle runs merge steps until nothing is left to merge, or a
@@ -153,21 +163,34 @@ func (s *Store) mergeWhileIdle(seen uint64) (preempted bool, err error) {
 	}
 }
 
-// mergeStep runs one bounded merge step of each index, in one
-// transaction under the write lock (a write waits for one step at
-// most), unless a write came after the count seen (idle false) or the
-// store is closed. worked says whether there was anything to merge.
+// mergeStep runs one bounded merge step of each index in one transaction
+// on the writer's connection, under the write lock, unless a write came
+// after the count seen or comes meanwhile (idle false: the step is
+// interrupted and rolled back), or the store is closed. worked says
+// whether there was anything to merge.
 func (s *Store) mergeStep(seen uint64) (worked, idle bool, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Registered before the lock is taken: a write that raises the count
+	// after the check below finds the step to interrupt.
+	s.mergeMu.Lock()
+	s.mergeCancel = cancel
+	s.mergeMu.Unlock()
+	defer func() {
+		s.mergeMu.Lock()
+		s.mergeCancel = nil
+		s.mergeMu.Unlock()
+	}()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.w == nil {
 		return false, true, nil
 	}
-	if s.writes != seen {
+	if s.writes.Load() != seen {
 		return false, false, nil
 	}
 	c := s.w
-	err = c.tx(context.Background(), true, func() error {
+	err = c.tx(ctx, true, func() error {
 		for _, t := range searchTables {
 			// "merge" with a positive page count merges only a level
 			// with usermerge segments or more, or a merge under way; it
@@ -183,6 +206,9 @@ func (s *Store) mergeStep(seen uint64) (worked, idle bool, err error) {
 		}
 		return nil
 	})
+	if ctx.Err() != nil {
+		return false, false, nil // interrupted by a write: rolled back, or committed just before
+	}
 	if err != nil {
 		return false, true, fmt.Errorf("mailstore: %w", err)
 	}

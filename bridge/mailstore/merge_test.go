@@ -85,6 +85,11 @@ func TestMergeWhenIdle(t *testing.T) {
 		t.Fatalf("found %d of %d", got, n)
 	}
 	t.Logf("segments after %d commits: search %d, body_search %d", n, segments(t, s, "search"), segments(t, s, "body_search"))
+	// A step that finds a write begun since the quiet spell it follows
+	// gives way.
+	if worked, idle, err := s.mergeStep(s.writes.Load() - 1); worked || idle || err != nil {
+		t.Fatalf("merge step after a write: worked %v, idle %v, %v", worked, idle, err)
+	}
 	// A hang guard, not a timing assertion.
 	for deadline := time.Now().Add(30 * time.Second); segments(t, s, "search") >= 4 || segments(t, s, "body_search") >= 4; {
 		if time.Now().After(deadline) {

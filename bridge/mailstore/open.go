@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"umbra/sqlitex"
 
 	"github.com/ncruces/go-sqlite3"
@@ -54,11 +55,14 @@ type Store struct {
 	walFrames int
 
 	// mergeWake wakes the merger (merge.go) after a write; mergeDone
-	// gets its result once done is closed. writes counts the commits
-	// (under wmu), so that it can tell the store was idle.
-	mergeWake chan struct{}
-	mergeDone chan error
-	writes    uint64
+	// gets its result once done is closed. writes counts the writes
+	// begun, so that the merger can tell the store was idle;
+	// mergeCancel, under mergeMu, interrupts the merge step under way.
+	mergeWake   chan struct{}
+	mergeDone   chan error
+	writes      atomic.Uint64
+	mergeMu     sync.Mutex
+	mergeCancel context.CancelFunc
 
 	subMu   sync.Mutex
 	subs    []subscriber // copied on write: delivery reads a snapshot
@@ -242,6 +246,7 @@ func (s *Store) read(ctx context.Context, fn func(c *conn) error) error {
 // delivers the events fn returns to the subscribers, still holding the
 // write lock so that they arrive in commit order.
 func (s *Store) write(ctx context.Context, fn func(c *conn) ([]Event, error)) error {
+	s.preemptMerge()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.w == nil {
