@@ -12,9 +12,9 @@ import (
 // merging them keeps a search from looking in hundreds
 // (https://sqlite.org/fts5.html#the_automerge_configuration_option). By
 // default FTS5 merges inside the commit that adds a segment (automerge):
-// about one Add in fifteen then wrote 100 to 160 pages more than the
-// others and took 90 to 300 ms on a loaded machine (docs/benchmarks.md,
-// "IMAP latency"). Here the commits only add segments (automerge 0), and
+// 5 to 10% of Adds then wrote 100 to 140 pages more than the others and
+// took 90 to 300 ms on a loaded machine (docs/benchmarks.md, "IMAP
+// latency"). Here the commits only add segments (automerge 0), and
 // the merger below merges them once the store has gone mergeQuiet
 // without a write, one step of mergePages at a time. A write that comes
 // meanwhile interrupts the step under way (it is rolled back, and done
