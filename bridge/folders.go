@@ -106,7 +106,7 @@ func (b *Bridge) reapFolders(ctx context.Context) error {
 
 // mailboxID is the id of the mailbox name, 0 when there is none.
 func (b *Bridge) mailboxID(ctx context.Context, name string) (int64, error) {
-	mb, err := b.store.Mailbox(ctx, name)
+	mb, err := b.store.MailboxRef(ctx, name)
 	if errors.Is(err, mailstore.ErrNotFound) {
 		return 0, nil
 	}
