@@ -38,9 +38,19 @@ type testEnv struct {
 // 127.0.0.1; both are closed when the test ends.
 func start(t testing.TB, tweak func(*Options)) *testEnv {
 	t.Helper()
+	st, _, _ := openStore(t)
+	return serve(t, st, tweak)
+}
+
+// openStore opens a store in t.TempDir() with a random key, closed when
+// the test ends; with its path and key it opens again (a restart, or
+// another process).
+func openStore(t testing.TB) (*mailstore.Store, string, []byte) {
+	t.Helper()
 	key := make([]byte, mailstore.KeySize)
 	rand.Read(key)
-	st, err := mailstore.Open(filepath.Join(t.TempDir(), "mail.db"), key)
+	path := filepath.Join(t.TempDir(), "mail.db")
+	st, err := mailstore.Open(path, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +59,7 @@ func start(t testing.TB, tweak func(*Options)) *testEnv {
 			t.Error(err)
 		}
 	})
-	return serve(t, st, tweak)
+	return st, path, key
 }
 
 // serve serves st on 127.0.0.1 until e.stop or the end of the test.

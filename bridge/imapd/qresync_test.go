@@ -2,9 +2,7 @@ package imapd
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -137,13 +135,7 @@ func TestQResync(t *testing.T) {
 // including one another device expunged while the bridge was down.
 func TestQResyncRestart(t *testing.T) {
 	t.Parallel()
-	key := make([]byte, mailstore.KeySize)
-	rand.Read(key)
-	path := filepath.Join(t.TempDir(), "mail.db")
-	st, err := mailstore.Open(path, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, path, key := openStore(t)
 	e := serve(t, st, nil)
 	r, ms, uv, h := qresyncBox(t, e, 4)
 	r.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
@@ -155,7 +147,8 @@ func TestQResyncRestart(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err = mailstore.Open(path, key); err != nil {
+	st, err := mailstore.Open(path, key)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })

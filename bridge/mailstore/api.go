@@ -226,4 +226,4 @@ type Outgoing struct {
 //	(*Batch) SetState(name, value func() []byte)       -- state committed with the batch (import progress)
 //	(*Store) EachMessage(ctx, mailboxID, fn) error     -- a mailbox's messages with their MIME, a page at a time (export)
 //	(*Store) NewWatch() (*Watch, error)                -- notice writes of another process...
-//	(*Store) Check(*Watch) (int, error)                -- ...and report them to the subscribers
+//	(*Store) Check(*Watch) (int, bool, error)          -- ...and report them to the subscribers

@@ -20,8 +20,9 @@ const checkpointPages = 1000
 // and the WAL would then grow as long as the writes go on.
 const checkpointBehind = 4 * checkpointPages
 
-// layout is how a store sits on disk and checkpoints. Open uses
-// defaultLayout; BenchmarkCommitBatch compares it with SQLite's defaults.
+// layout is how a store sits on disk, checkpoints and merges its search
+// indexes. Open uses defaultLayout; BenchmarkCommitBatch compares it with
+// SQLite's defaults.
 type layout struct {
 	// pageSize is the page size of a new store (a store made before keeps
 	// its own; changing it takes a VACUUM).
@@ -29,6 +30,9 @@ type layout struct {
 	// checkpointer checkpoints beside the writer (startCheckpointer)
 	// rather than in the commit that crosses the threshold.
 	checkpointer bool
+	// idleMerge merges the search indexes when the store is idle
+	// (merge.go) rather than in the commits (FTS5's automerge).
+	idleMerge bool
 }
 
 // defaultLayout: Adiantum encrypts 4 KiB blocks, and a WAL frame is a page
@@ -37,7 +41,7 @@ type layout struct {
 // have a quarter of the frames of the default 4 KiB for the same bytes;
 // with the checkpointer, the sync engine's commits (mostly message bodies)
 // ran about 2× faster (docs/benchmarks.md).
-var defaultLayout = layout{pageSize: 16384, checkpointer: true}
+var defaultLayout = layout{pageSize: 16384, checkpointer: true, idleMerge: true}
 
 // startCheckpointer moves the WAL checkpoint off the writer: SQLite's
 // automatic checkpoint runs inside the COMMIT that crosses the threshold,

@@ -11,7 +11,9 @@
 // reads run on a pool of read connections beside the writer (WAL), each
 // in a transaction of its own, so every method sees one consistent
 // snapshot. A connection of its own copies the WAL into the database
-// beside the writer (checkpoint.go). Subscribe callbacks run synchronously after each commit,
-// under the write mutex, in commit order: they may read from the Store
-// but must not write to it.
+// beside the writer (checkpoint.go), and the search indexes are merged
+// on the writer's connection when no write has come for a while, a
+// write interrupting the merge (merge.go). Subscribe callbacks run
+// synchronously after each commit, under the write mutex, in commit
+// order: they may read from the Store but must not write to it.
 package mailstore

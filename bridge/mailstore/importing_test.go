@@ -62,67 +62,6 @@ func TestAddUnique(t *testing.T) {
 	}
 }
 
-// Check reports what another Store on the same file (another process, as
-// `umbra import` and `umbra tag` are) added or tagged, once, and nothing
-// when nothing changed.
-func TestWatchSeesOtherWriters(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, path := openTest(t)
-	r := record(s)
-	w, err := s.NewWatch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _, err := s.Check(w); n != 0 || err != nil {
-		t.Fatalf("Check with no change: %d, %v", n, err)
-	}
-	add(t, s, "own", Inbox, Local)
-	wantEvents(t, r, fmt.Sprintf("added %d 1", mailbox(t, s, Inbox).ID))
-	if n, _, err := s.Check(w); n != 0 || err != nil {
-		t.Fatalf("Check after our own write: %d, %v", n, err)
-	}
-	add(t, s, "own2", Inbox, Local)
-	wantEvents(t, r, fmt.Sprintf("added %d 2", mailbox(t, s, Inbox).ID))
-
-	other, err := Open(path, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := other.CreateMailbox(ctx, "Imported", Local); err != nil {
-		t.Fatal(err)
-	}
-	add(t, other, "x1", "Imported", Local, `\Seen`)
-	add(t, other, "x2", Inbox, Remote)
-	if n, other, err := s.Check(w); err != nil || n != 3 || !other {
-		t.Fatalf("Check: %d, %v; want the other's 2 and our own since the last Check again", n, err)
-	}
-	imported, inbox := mailbox(t, s, "Imported").ID, mailbox(t, s, Inbox).ID
-	wantEvents(t, r, "mailboxes 0 0", fmt.Sprintf("added %d 2", inbox), fmt.Sprintf("added %d 1", imported), fmt.Sprintf("added %d 3", inbox))
-	if n, _, err := s.Check(w); n != 0 || err != nil {
-		t.Fatalf("second Check: %d, %v", n, err)
-	}
-	wantEvents(t, r)
-
-	// The other process tags a message (`umbra tag`): a flags event, once.
-	own, err := other.ByKey(ctx, "own")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.ChangeFlags(ctx, own.ID, FlagChange{Add: []string{"work"}}, Local); err != nil {
-		t.Fatal(err)
-	}
-	if n, changed, err := s.Check(w); err != nil || n != 0 || !changed {
-		t.Fatalf("Check after the other's tag: %d, %v, %v", n, changed, err)
-	}
-	wantEvents(t, r, "mailboxes 0 0", fmt.Sprintf("flags %d 1", inbox))
-	if n, _, err := s.Check(w); n != 0 || err != nil {
-		t.Fatalf("Check after that: %d, %v", n, err)
-	}
-	wantEvents(t, r)
-}
-
 // EachMessage walks a mailbox larger than its page in UID order, with
 // every message's bytes.
 func TestEachMessage(t *testing.T) {

@@ -151,8 +151,18 @@ func TestMigrateV3(t *testing.T) {
 // version would have left it, closes it and opens it again (migrating).
 func downgrade(t *testing.T, s *Store, path, sql string) *Store {
 	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Without the merger, which would find the tables sql drops.
+	l := defaultLayout
+	l.idleMerge = false
+	s, err := open(path, testKey, l)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.wmu.Lock()
-	err := s.w.c.Exec(sql)
+	err = s.w.c.Exec(sql)
 	s.wmu.Unlock()
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"umbra/sqlitex"
 
 	"github.com/ncruces/go-sqlite3"
@@ -53,6 +54,16 @@ type Store struct {
 	ckptMu    sync.Mutex
 	walFrames int
 
+	// mergeWake wakes the merger (merge.go) after a write; mergeDone
+	// gets its result once done is closed. writes counts the writes
+	// begun, so that the merger can tell the store was idle;
+	// mergeCancel, under mergeMu, interrupts the merge step under way.
+	mergeWake   chan struct{}
+	mergeDone   chan error
+	writes      atomic.Uint64
+	mergeMu     sync.Mutex
+	mergeCancel context.CancelFunc
+
 	subMu   sync.Mutex
 	subs    []subscriber // copied on write: delivery reads a snapshot
 	nextSub int
@@ -86,11 +97,13 @@ func open(path string, key []byte, l layout) (*Store, error) {
 		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, err)
 	}
 	s.w = w
-	if !l.checkpointer {
-		return s, nil
+	if l.checkpointer {
+		if err := s.startCheckpointer(w); err != nil {
+			return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, errors.Join(err, w.close()))
+		}
 	}
-	if err := s.startCheckpointer(w); err != nil {
-		return nil, fmt.Errorf("mailstore: cannot open %s: %w", path, errors.Join(err, w.close()))
+	if l.idleMerge {
+		s.startMerger()
 	}
 	return s, nil
 }
@@ -108,6 +121,9 @@ func (s *Store) openWriter() (*conn, error) {
 		return nil, errors.Join(err, c.close())
 	}
 	if err := migrate(c); err != nil {
+		return nil, errors.Join(err, c.close())
+	}
+	if err := tuneMerge(c, s.layout.idleMerge); err != nil {
 		return nil, errors.Join(err, c.close())
 	}
 	return c, nil
@@ -186,6 +202,9 @@ func (s *Store) Close() error {
 		if s.ckptDone != nil {
 			errs = append(errs, <-s.ckptDone)
 		}
+		if s.mergeDone != nil {
+			errs = append(errs, <-s.mergeDone)
+		}
 		for range readers {
 			if r := <-s.pool; r != nil {
 				errs = append(errs, r.close())
@@ -227,6 +246,7 @@ func (s *Store) read(ctx context.Context, fn func(c *conn) error) error {
 // delivers the events fn returns to the subscribers, still holding the
 // write lock so that they arrive in commit order.
 func (s *Store) write(ctx context.Context, fn func(c *conn) ([]Event, error)) error {
+	s.preemptMerge()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.w == nil {
@@ -246,6 +266,7 @@ func (s *Store) write(ctx context.Context, fn func(c *conn) ([]Event, error)) er
 	if err != nil {
 		return err
 	}
+	s.wakeMerger()
 	if actor := actorOf(ctx); actor != nil {
 		for i := range events {
 			events[i].Actor = actor
