@@ -163,7 +163,7 @@ func (b *Bridge) pushMessage(ctx context.Context, p mailstore.Pending) (*mailsto
 		// The storage form now holds the message: the delivered copy (sealed
 		// to an encryption key that will rotate) goes, and a deleted
 		// message's content goes too.
-		if d.Kind == kindMail || (p.Expunged && d.ID == cid) {
+		if d.Kind == syncdoc.KindMail || (p.Expunged && d.ID == cid) {
 			gone, err := b.deleteDoc(ctx, d)
 			if err != nil {
 				return nil, err

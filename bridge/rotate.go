@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"umbra/bridge/syncdoc"
 	"umbra/dmap"
 )
 
@@ -22,7 +23,7 @@ func PendingMail(ctx context.Context, cl *dmap.Client) (int, error) {
 			return 0, fmt.Errorf("list the documents waiting at the provider: %w", err)
 		}
 		for _, ch := range p.Changes {
-			if ch.Kind == kindMail && !ch.Deleted {
+			if ch.Kind == syncdoc.KindMail && !ch.Deleted {
 				n++
 			}
 		}

@@ -38,10 +38,6 @@ type syncEngine struct {
 
 func newSyncEngine(b *Bridge) *syncEngine { return &syncEngine{b: b, unknown: map[string]bool{}} }
 
-// kindMail is the kind of a document the provider made from a delivered
-// message (docs/spec/dmap.md §8.1).
-const kindMail = "mail"
-
 // syncRetry is the wait of the pull and push loops after a failure.
 var syncRetry = backoff.Policy{Base: time.Second, Max: time.Minute}
 

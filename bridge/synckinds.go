@@ -36,7 +36,7 @@ type docKind struct {
 // other kind (a later version's) is counted in the status, logged and
 // recorded, never silently skipped (synckinds.go, unknownKind).
 var kinds = map[string]docKind{
-	kindMail: {open: openMailDoc, apply: applyMail},
+	syncdoc.KindMail: {open: openMailDoc, apply: applyMail},
 	syncdoc.KindContent: {
 		have:    haveMessage,
 		open:    sealed(syncdoc.ParseContent),
@@ -147,7 +147,7 @@ func (e *syncEngine) unknownKind(ch dmap.Change) {
 func (b *Bridge) rejected(ctx context.Context, ch dmap.Change, cause error) error {
 	b.setError("sync", fmt.Errorf("%s: %w", ch.ID, cause))
 	b.log.Warn("sync: document rejected", "id", ch.ID, "kind", ch.Kind, "err", cause)
-	if ch.Kind == kindMail {
+	if ch.Kind == syncdoc.KindMail {
 		notice := noticeMIME("A message could not be opened",
 			"Umbra received a message for you that failed its checks, so it is not shown.\r\n\r\n"+
 				"Reason: "+cause.Error()+"\r\n\r\nIt stays on your provider as document "+ch.ID+".\r\n")

@@ -173,7 +173,7 @@ func (e *syncEngine) fetch(ctx context.Context, ch dmap.Change, applied int64) f
 	if err != nil {
 		return fetched{err: err}
 	}
-	b.st.downloaded(len(doc.Data), ch.Kind == kindMail || ch.Kind == syncdoc.KindContent)
+	b.st.downloaded(len(doc.Data), ch.Kind == syncdoc.KindMail || ch.Kind == syncdoc.KindContent)
 	v, err := k.open(b, ctx, doc)
 	if err != nil {
 		return fetched{err: err}

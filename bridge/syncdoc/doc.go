@@ -12,6 +12,9 @@
 //   - spam (id SpamID(device)): one device's spam-filter training: Spam.
 //   - keyring (id "keyring"): the keys the account rotates to: Keyring.
 //
+// A seventh kind, mail (KindMail), is the provider's: delivered D/MIME
+// (package dmime), which a device turns into the first two.
+//
 // Each plaintext has a canonical, versioned binary encoding (Marshal and
 // the Parse functions; spec §5). A Sealer pads it to a Padmé bucket and
 // encrypts it with AES-256-GCM under a key derived by HKDF-SHA256 from the

@@ -13,6 +13,11 @@ const (
 	KindMeta    = "meta"
 	KindFolders = "folders"
 	KindSpam    = "spam" // one per device: its spam-filter training (SpamID)
+	// KindMail is a document the provider made of a delivered message
+	// (docs/spec/dmap.md §8.1): not sealed by a Sealer but D/MIME, sealed
+	// to the account's keys (package dmime); a device converts it to a
+	// message's content and meta documents (sync.md §7.1).
+	KindMail = "mail"
 )
 
 // FoldersID is the id of the account's single folders document.
