@@ -66,12 +66,9 @@ func (b *Bridge) safeHTMLFor(dark bool) bool {
 	return !dark
 }
 
-// maxSanitizeDepth bounds the multipart nesting sanitizeMessage follows;
-// deeper parts are left alone (mailtext's default limit is the same).
-const maxSanitizeDepth = 20
-
 // sanitizeMessage makes every text/html part of a message safe
-// (sanitizeHTML) and leaves every other byte as it was: multipart
+// (sanitizeHTML), those of attached messages included
+// (safehtml_attached.go), and leaves every other byte as it was: multipart
 // boundaries, other parts and header fields. A changed part is written
 // again as quoted-printable in its own charset, since the sanitiser keeps
 // text bytes as they are; a UTF-16 part, whose markup is not ASCII, is
@@ -105,8 +102,14 @@ func sanitizeEntity(raw []byte, depth int) ([]byte, bool, error) {
 		mt = "text/plain" // RFC 2045 §5.2: the default for a missing or broken one
 	}
 	disp, _, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
+	multipart := strings.HasPrefix(mt, "multipart/") && params["boundary"] != ""
+	attached := mt == "message/rfc822" || mt == "message/global"
 	switch {
-	case strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < maxSanitizeDepth:
+	case (multipart || attached) && depth >= maxSanitizeDepth:
+		return tooDeep(raw[:hdrEnd]), true, nil
+	case attached:
+		return sanitizeAttached(raw, hdrEnd, h.Get("Content-Transfer-Encoding"), depth)
+	case multipart:
 		nb, changed, err := sanitizeMultipart(body, params["boundary"], depth)
 		if err != nil || !changed {
 			return raw, false, err

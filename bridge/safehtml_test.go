@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"mime/quotedprintable"
 	"strings"
@@ -182,6 +183,11 @@ func FuzzSanitizeMessage(f *testing.F) {
 		"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\nContent-Type: text/html; charset=utf-16le\r\nContent-Transfer-Encoding: base64\r\n\r\nPABpAG0AZwA+AA==\r\n--b--\r\n",
 		"Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: multipart/related; boundary=y\r\n\r\n--y\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=3Cimg src=3Dhttp://t/x=\r\n>\r\n--y--\r\n--x\r\nbroken header\r\n\r\n<script>x</script>\r\n",
 		"Subject: no body",
+		forwardedTwice,
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/global\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			base64.StdEncoding.EncodeToString([]byte("Subject: in\r\nContent-Type: text/html\r\n\r\n<img src=http://tracker.example/p.gif><script>x</script>")) + "\r\n--b--\r\n",
+		"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nContent-Type: text/html\r\n\r\n=3D=3Cimg src=3Dhttp://t/x>",
+		strings.Repeat("Content-Type: message/rfc822\r\n\r\n", maxSanitizeDepth+2) + "Content-Type: text/html\r\n\r\n<img src=http://t/x>",
 	} {
 		f.Add([]byte(s))
 	}

@@ -25,7 +25,8 @@ import (
 // text in UTF-8, ISO-8859-1, windows-1252, KOI8-R, ISO-2022-JP and
 // Shift_JIS; quoted-printable, base64, 8bit and 7bit bodies; HTML-only
 // mail; multipart/alternative; attachments with plain and RFC 2231 / RFC
-// 2047 encoded names; subjects as RFC 2047 encoded words. The same r
+// 2047 encoded names; subjects as RFC 2047 encoded words. One message in
+// RareOneIn starts with a line holding one of RareWords. The same r
 // state and i give the same bytes.
 func Message(r *rand.Rand, i, size int) []byte {
 	cs := corpusCharsets[i%len(corpusCharsets)]
@@ -34,13 +35,17 @@ func Message(r *rand.Rand, i, size int) []byte {
 	to := corpusPeople[r.IntN(len(corpusPeople))]
 	subject := cs.sentence(r, 4+r.IntN(5))
 	date := time.Date(2020, 1, 1, 8, 0, 0, 0, time.FixedZone("", (r.IntN(25)-12)*3600)).Add(time.Duration(i) * 97 * time.Minute)
+	id := r.Uint32()
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%d.%x@corpus.test>\r\nMIME-Version: 1.0\r\n",
-		encodeAddress(from, cs), encodeAddress(to, cs), encodeWord(subject, cs), date.Format(time.RFC1123Z), i, r.Uint32())
+		encodeAddress(from, cs), encodeAddress(to, cs), encodeWord(subject, cs), date.Format(time.RFC1123Z), i, id)
 	if i%23 == 5 {
 		b.WriteString("List-Id: Corpus talk <talk.lists.corpus.test>\r\n")
 	}
 	text := cs.paragraphs(r, size)
+	if w, ok := rareWord(id); ok {
+		text = w + "\n" + text
+	}
 	// Parts of the text end at a line's end.
 	half := text[:strings.LastIndexByte(text[:len(text)/2], '\n')+1]
 	most := text[:strings.LastIndexByte(text[:len(text)*3/4], '\n')+1]
@@ -103,6 +108,34 @@ never day same another know while last might us great old year off come since ag
 report meeting budget quarterly schedule project invoice deadline review proposal contract agenda summary
 database backup server network release holiday conference travel dinner weekend garden kitchen library
 xylophone quixotic zephyr juxtapose`)
+
+// RareWords are in few messages: one message in RareOneIn, chosen by
+// the seed, starts its text with a line holding one of them, so that a
+// corpus of n messages has each in about n/(RareOneIn·len(RareWords)).
+// Searching one measures a word whose trigrams select few candidates,
+// where Words measure words in nearly every message. None of them is
+// written anywhere else in a message.
+var RareWords = strings.Fields(`marzipan kerfuffle palimpsest syzygy quokka zeitgeist brouhaha ombudsman
+flummox gobbledygook lollygag skedaddle bumfuzzle cattywampus snollygoster widdershins`)
+
+// RareOneIn: one message in this many holds a rare word.
+const RareOneIn = 256
+
+// rareWord is the rare word of the message whose Message-ID holds id,
+// if it has one. The choice reuses the Message-ID's random number, so
+// that the other messages keep the bytes they had before rare words
+// existed: the random stream, and with it every other word, is the same.
+func rareWord(id uint32) (string, bool) {
+	if id%RareOneIn != 0 {
+		return "", false
+	}
+	return RareWords[int(id/RareOneIn)%len(RareWords)], true
+}
+
+// AbsentWords are in no message of the corpus: searching one measures a
+// query that finds nothing.
+var AbsentWords = strings.Fields(`aardvark pumpernickel hullabaloo xenolith quagmire walrus lighthouse
+marmalade cobblestone dandelion`)
 
 var corpusPeople = []struct{ name, addr string }{
 	{"Alice Martin", "alice@a.test"}, {"Bob Stone", "bob@b.test"}, {"Jürgen Weiß", "juergen@de.test"},

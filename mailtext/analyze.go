@@ -98,9 +98,14 @@ func (a *analysis) walk(e *message.Entity, depth int) error {
 	disp, name := a.disposition(e.Header)
 	switch {
 	case mt == "message/rfc822" || mt == "message/global":
-		if disp != "attachment" {
-			return a.attached(e.Body, depth)
+		// A message forwarded as an attachment is one (a file the reader
+		// can save), and its own text and attachments are a click away:
+		// they are this message's too, for search and for the bridge's
+		// risky-attachment mark.
+		if disp == "attachment" {
+			a.msg.Attachments = append(a.msg.Attachments, Attachment{Type: mt, Filename: name})
 		}
+		return a.attached(e.Body, depth)
 	case strings.HasPrefix(mt, "text/") && disp != "attachment":
 		return a.textPart(e.Body, mt, params["charset"])
 	}

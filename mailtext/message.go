@@ -101,8 +101,12 @@ type Message struct {
 	// IMAP SEARCH TEXT and HEADER look in (RFC 9051 §6.4.4).
 	Fields []Field
 	// Parts are the text parts, in message order, those of attached
-	// messages (message/rfc822) included.
-	Parts       []Part
+	// messages (message/rfc822, message/global) included, whether the
+	// attached message is inline or an attachment.
+	Parts []Part
+	// Attachments are in message order, those of attached messages
+	// included; an attached message with a disposition of attachment is
+	// one itself, listed before its own.
 	Attachments []Attachment
 	// Defects are problems the analysis worked around, for diagnosis.
 	Defects []string

@@ -35,13 +35,15 @@ English prose with words in six charsets, quoted-printable, base64, HTML,
 attachments: mailcorpus). Imports it into a new encrypted mailstore
 (Adiantum, as the bridge's) in batches (mailstore.Batch), measuring
 messages per second and the index's size against the mail's. Then times
---queries queries of each kind, newest 50 hits: one word, three words, and
-a substring from inside a word. Then, in the same run, notmuch new on the
-same Maildir (its own NOTMUCH_CONFIG) and notmuch search --limit=50 with
-the same queries; notmuch has no substring search, so the substring kind
-is its closest form, a prefix wildcard ("quarterl*" where Umbra searches
-"uarterl"). notmuch runs as a process per query: its times include a
-process start, which the table shows apart. Progress goes to stderr.`})
+--queries queries of each kind, newest 50 hits: one word, three words, a
+substring from inside a word, a rare word (each in about one message in
+4,096: mailcorpus.RareWords) and a word in no message. Then, in the same
+run, notmuch new on the same Maildir (its own NOTMUCH_CONFIG) and notmuch
+search --limit=50 with the same queries; notmuch has no substring search,
+so the substring kind is its closest form, a prefix wildcard ("quarterl*"
+where Umbra searches "uarterl"). notmuch runs as a process per query: its
+times include a process start, which the table shows apart. Progress goes
+to stderr.`})
 }
 
 func runBenchSearch(c *cmd) error {
@@ -97,7 +99,7 @@ type benchSearch struct {
 	scratch, maildir string
 	files            []string
 	mailBytes        int64
-	queries          [3][]benchQuery
+	queries          [len(queryKinds)][]benchQuery
 	umbraRes, nmRes  searchResult
 	nmStart          time.Duration // a notmuch process that finds nothing
 }
@@ -109,17 +111,23 @@ type benchQuery struct{ umbra, notmuch string }
 type searchResult struct {
 	index      testnet.Rate
 	indexBytes int64
-	lat        [3]testnet.Rate
-	hits       [3]int // total hits of each kind, for a sanity check
+	lat        [len(queryKinds)]testnet.Rate
+	hits       [len(queryKinds)]int // total hits of each kind, for a sanity check
 }
 
-var queryKinds = [3]string{"1 word", "3 words", "substring"}
+// queryKinds: the common words of mailcorpus.Words are each in about 95%
+// of the messages, so a rare word (whose trigrams select a few
+// candidates, the index's other path) and an absent one are kinds apart.
+var queryKinds = [...]string{"1 word", "3 words", "substring", "rare word", "absent word"}
 
 // benchQueries draws nq queries of each kind from the corpus's words.
-func benchQueries(nq int) [3][]benchQuery {
+func benchQueries(nq int) [len(queryKinds)][]benchQuery {
 	r := mrand.New(mrand.NewPCG(2026, 14))
 	word := func() string { return mailcorpus.Words[r.IntN(len(mailcorpus.Words))] }
-	var q [3][]benchQuery
+	// The rare and absent words from a stream of their own: the other
+	// kinds keep the queries of earlier runs.
+	r2 := mrand.New(mrand.NewPCG(2026, 15))
+	var q [len(queryKinds)][]benchQuery
 	for range nq {
 		// notmuch's words quoted: "not", "and" and "or" are its operators.
 		w := word()
@@ -132,6 +140,10 @@ func benchQueries(nq int) [3][]benchQuery {
 		}
 		// Inside the word for Umbra; notmuch's closest: the word's prefix.
 		q[2] = append(q[2], benchQuery{long[1 : len(long)-1], long[:len(long)-1] + "*"})
+		rare := mailcorpus.RareWords[r2.IntN(len(mailcorpus.RareWords))]
+		q[3] = append(q[3], benchQuery{rare, `"` + rare + `"`})
+		absent := mailcorpus.AbsentWords[r2.IntN(len(mailcorpus.AbsentWords))]
+		q[4] = append(q[4], benchQuery{absent, `"` + absent + `"`})
 	}
 	return q
 }
@@ -333,5 +345,6 @@ func (b *benchSearch) print(w io.Writer, n int, took time.Duration) {
 	fmt.Fprintf(w, "\nQueries: %d of each kind, the newest 50 hits; hits found in all: Umbra %v, notmuch %v.\n", len(b.queries[0]), u.hits, m.hits)
 	fmt.Fprintf(w, "notmuch is a process per query; one that finds nothing takes %s (p50), in its times above.\n", ms(b.nmStart))
 	fmt.Fprintln(w, "Substring: Umbra finds the text inside words (\"uarterl\"); notmuch cannot, and runs a prefix wildcard (\"quarterl*\").")
+	fmt.Fprintf(w, "Rare word: one of mailcorpus.RareWords, each in about one message in %d; absent word: in no message.\n", mailcorpus.RareOneIn*len(mailcorpus.RareWords))
 	fmt.Fprintf(w, "Umbra's index: trigram segments and the decoded text; notmuch's: its Xapian database. Run took %s.\n", took.Round(time.Second))
 }

@@ -184,7 +184,8 @@ func TestBenchSearch(t *testing.T) {
 	}
 	for _, want := range []string{
 		"umbra bench search, ", "cpu       ", "load      ", "mail      40 messages, ",
-		"import+index msgs/s", "index size ÷ mail size", "1 word p50", "3 words p99", "substring p99",
+		"import+index msgs/s", "index size ÷ mail size", "1 word p50", "3 words p99", "substring p99", "rare word p50",
+		"absent word p99",
 		"Queries: 3 of each kind", "notmuch is a process per query",
 	} {
 		if !strings.Contains(out, want) {
