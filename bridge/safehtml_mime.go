@@ -85,8 +85,15 @@ func sanitizeMessage(msg []byte) (out []byte, changed bool, err error) {
 	return out, changed, nil
 }
 
-// plainOnly relabels an entity text/plain.
+// plainOnly relabels an entity text/plain. One without the blank line
+// that ends a header (a part of text lines only) becomes a text/plain
+// entity of all its bytes: taken for a header, they would leave the part
+// without a body and the whole message unreadable to a strict reader
+// (go-message).
 func plainOnly(raw []byte) []byte {
+	if end := headerEnd(raw); end == len(raw) && len(bytes.TrimSpace(raw)) > 0 && !bytes.HasSuffix(raw, []byte("\n\n")) && !bytes.HasSuffix(raw, []byte("\n\r\n")) {
+		return append([]byte("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"), raw...)
+	}
 	return setFields(raw, []string{"Content-Type", "Content-Transfer-Encoding"}, "Content-Type", "text/plain; charset=utf-8", "Content-Transfer-Encoding", "8bit")
 }
 
@@ -189,8 +196,12 @@ func sanitizeMultipart(body []byte, boundary string, depth int) ([]byte, bool, e
 					np, c = plainOnly(p), true // fail closed
 				}
 				changed = changed || c
+				tail, c = crlfEnd(tail)
+				changed = changed || c
 				out = append(append(out, np...), tail...)
 			}
+			line, c := crlfEnd(line)
+			changed = changed || c
 			out = append(out, line...)
 			partStart = end
 			if bytes.HasPrefix(line[len(delim):], []byte("--")) {
@@ -210,6 +221,21 @@ func sanitizeMultipart(body []byte, boundary string, depth int) ([]byte, bool, e
 		out = append(out, np...)
 	}
 	return out, changed, nil
+}
+
+// crlfEnd ends b, a delimiter line or the line break before one, in CRLF
+// where it ends in a bare LF, and reports whether it did. Mail readers
+// disagree on a delimiter next to a bare LF (go-message, and so aerc,
+// takes none; others take it as this parser does), so a message could
+// hide a <script> from the sanitiser in what one reader takes for a
+// text/plain part and another for the rest of an HTML part. Written in
+// CRLF, the delimiter is one for every reader, where the sanitiser saw
+// one.
+func crlfEnd(b []byte) ([]byte, bool) {
+	if !bytes.HasSuffix(b, []byte("\n")) || bytes.HasSuffix(b, []byte("\r\n")) {
+		return b, false
+	}
+	return append(b[:len(b)-1:len(b)-1], '\r', '\n'), true
 }
 
 // decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 §6) the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-message"
 	"golang.org/x/net/html"
 
 	"umbra/mailtext"
@@ -191,10 +192,57 @@ func FuzzSanitizeMessage(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\n--b\n<script>x</script>\r\n--b--\r\n"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		out, _, _ := sanitizeMessage(msg)
 		if limit := 3*(maxSanitizedGrowth*len(msg)+noteSize) + 128*len(msg)/4 + 256; len(out) > limit {
 			t.Fatalf("%d bytes out of %d", len(out), len(msg))
 		}
+		// What a mail client reads of the result (go-message, as aerc):
+		// no HTML part with a script in it.
+		if html := htmlPartsOf(out); bytes.Contains(bytes.ToLower(html), []byte("<script")) {
+			t.Fatalf("a reader finds a script in an HTML part of %q", out)
+		}
 	})
+}
+
+// htmlPartsOf is the decoded bodies of the text/html parts of msg as
+// go-message reads them, those of parts it cannot read left out.
+func htmlPartsOf(msg []byte) []byte {
+	e, err := message.Read(bytes.NewReader(msg))
+	if err != nil {
+		return nil
+	}
+	var all []byte
+	e.Walk(func(_ []int, part *message.Entity, err error) error {
+		if err != nil {
+			return err
+		}
+		if mt, _, _ := part.Header.ContentType(); mt == "text/html" {
+			b, _ := io.ReadAll(part.Body)
+			all = append(all, b...)
+		}
+		return nil
+	})
+	return all
+}
+
+// A delimiter next to a bare LF is one for this sanitiser and none for
+// go-message (aerc's reader): a <script> after it was left alone as a
+// text/plain part here and read as the rest of the HTML part there. The
+// sanitised message is read back as go-message reads it: no HTML part of
+// it holds a script or a remote image.
+func TestSanitizeBareLFDelimiter(t *testing.T) {
+	msg := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\n--b\n<script>alert(1)</script><img src=\"http://t.example/p.gif\">\r\n--b--\r\n"
+	out, changed, err := sanitizeMessage([]byte(msg))
+	if err != nil || !changed {
+		t.Fatalf("sanitize: %v %v", changed, err)
+	}
+	if _, err := message.Read(bytes.NewReader(out)); err != nil {
+		t.Fatalf("go-message cannot read the result: %v\n%q", err, out)
+	}
+	if html := htmlPartsOf(out); bytes.Contains(html, []byte("<script")) || bytes.Contains(html, []byte("t.example")) {
+		t.Errorf("go-message reads an HTML part with a script or a remote image in it:\n%s", html)
+	}
 }
