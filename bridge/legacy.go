@@ -61,6 +61,14 @@ func readTrace(msg []byte, domain string) (tr trace, ok bool) {
 			tr.tls = "none"
 			if _, after, ok := strings.Cut(value, "(using "); ok {
 				tr.tls, _, _ = strings.Cut(after, ")")
+				// The MX writes a name such as TLS1.3 or TLS(0x0302)
+				// (mx.tlsName); anything else, a CR say, must not reach
+				// the Umbra-Security field it is shown in.
+				if tr.tls == "" || strings.ContainsFunc(tr.tls, func(r rune) bool {
+					return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune(".()-_", r))
+				}) {
+					tr.tls = "unknown"
+				}
 			}
 		case i == 1 && strings.EqualFold(name, "Authentication-Results"):
 			id, res, err := authres.Parse(strings.TrimSpace(value))
