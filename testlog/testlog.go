@@ -4,7 +4,6 @@ package testlog
 
 import (
 	"bytes"
-	"log/slog"
 	"sync"
 )
 
@@ -32,11 +31,4 @@ func (b *Buffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return bytes.Clone(b.b.Bytes())
-}
-
-// New is a text logger of the records from level up, and the Buffer it
-// writes to.
-func New(level slog.Level) (*slog.Logger, *Buffer) {
-	b := new(Buffer)
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: level})), b
 }
