@@ -1,7 +1,6 @@
 package dmime
 
 import (
-	"bytes"
 	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -208,18 +207,29 @@ func AppendTrace(dst io.Writer, src io.Reader, tr Trace) error {
 	return appendTrace(dst, src, dst, tr)
 }
 
-// MaxTraceChunk is the most bytes AppendTraceBytes adds to a message.
+// MaxTraceChunk is the most bytes a trace chunk takes.
 const MaxTraceChunk = chunkHeaderLen + traceFixedLen + maxDomainLen
 
-// AppendTraceBytes is AppendTrace for a message held in memory: it checks
-// msg as AppendTrace does and returns msg with a trace chunk appended,
-// without copying msg when its capacity has MaxTraceChunk bytes to spare
-// (a server that reads a message into such a buffer stores it with its
-// trace and no second copy). On error msg is returned unchanged.
-func AppendTraceBytes(msg []byte, tr Trace) ([]byte, error) {
-	w := sliceWriter{b: msg}
-	if err := appendTrace(nil, bytes.NewReader(msg), &w, tr); err != nil {
-		return msg, err
+// TraceChunk returns the chunk that AppendTrace would append to the
+// message whose layout Open or Inspect returned, for a server that
+// checked the message as it streamed by and stores it followed by this
+// chunk, without reading it a second time. The same rules hold: the
+// message must carry the origin signature and fewer than the most
+// traces.
+func TraceChunk(l *Layout, tr Trace) ([]byte, error) {
+	if !l.OriginSigned {
+		return nil, fmt.Errorf("%w: traces follow the origin signature", ErrNoOriginSignature)
+	}
+	if len(l.Traces) >= maxTraces {
+		return nil, fmt.Errorf("%w: message already has %d traces", ErrInput, maxTraces)
+	}
+	payload, err := tr.encode()
+	if err != nil {
+		return nil, err
+	}
+	var w sliceWriter
+	if err := writeChunk(&w, typeTrace, payload); err != nil {
+		return nil, err
 	}
 	return w.b, nil
 }

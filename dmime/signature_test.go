@@ -130,10 +130,9 @@ func TestOriginKeysAndDigest(t *testing.T) {
 	}
 }
 
-// TestAppendTraceBytes: the in-memory form appends the same chunk as
-// AppendTrace, in place when the buffer has MaxTraceChunk to spare, and
-// leaves a message it refuses unchanged.
-func TestAppendTraceBytes(t *testing.T) {
+// TestTraceChunk: the chunk made from a layout is the one AppendTrace
+// appends, and the same rules refuse it.
+func TestTraceChunk(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	signed := w.seal(t, []byte(simpleMIME))
@@ -142,17 +141,21 @@ func TestAppendTraceBytes(t *testing.T) {
 	if err := AppendTrace(&want, bytes.NewReader(signed), tr); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, len(signed), len(signed)+MaxTraceChunk)
-	copy(buf, signed)
-	got, err := AppendTraceBytes(buf, tr)
-	if err != nil || !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("AppendTraceBytes: %v, equal %v", err, bytes.Equal(got, want.Bytes()))
+	l, err := Inspect(bytes.NewReader(signed))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if &got[0] != &buf[0] {
-		t.Fatal("AppendTraceBytes copied a message that had room for its trace")
+	got, err := TraceChunk(l, tr)
+	if err != nil || !bytes.Equal(append(signed, got...), want.Bytes()) {
+		t.Fatalf("TraceChunk: %v, not the chunk AppendTrace appends", err)
 	}
-	bad := signed[:len(signed)-1]
-	if got, err := AppendTraceBytes(bad, tr); err == nil || len(got) != len(bad) {
-		t.Fatalf("truncated message: %v, %d bytes back of %d", err, len(got), len(bad))
+	if len(got) > MaxTraceChunk {
+		t.Errorf("trace chunk of %d bytes, MaxTraceChunk %d", len(got), MaxTraceChunk)
 	}
+	_, err = TraceChunk(&Layout{}, tr)
+	wantErr(t, "trace chunk before the origin signature", err, ErrNoOriginSignature)
+	_, err = TraceChunk(&Layout{OriginSigned: true, Traces: make([]Trace, maxTraces)}, tr)
+	wantErr(t, "too many traces", err, ErrInput)
+	_, err = TraceChunk(l, Trace{time.Now(), 9, "a.test"})
+	wantErr(t, "unknown trace kind", err, ErrInput)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,13 +36,18 @@ func (w *world) dialB(t *testing.T) *dmtp.Client {
 
 // sendAsA runs MAIL FROM a.test, RCPT b.test, DATA msg.
 func sendAsA(cl *dmtp.Client, msg []byte) error {
+	return streamAsA(cl, bytes.NewReader(msg), int64(len(msg)))
+}
+
+// streamAsA is sendAsA for a message of size bytes read from r.
+func streamAsA(cl *dmtp.Client, r io.Reader, size int64) error {
 	if err := cl.Mail("a.test", signet.Fingerprint{}); err != nil {
 		return err
 	}
 	if err := cl.Rcpt("b.test", signet.Fingerprint{}); err != nil {
 		return err
 	}
-	return cl.Data(bytes.NewReader(msg), int64(len(msg)))
+	return cl.Data(r, size)
 }
 
 // wantReply asserts err is a DMTP reply with code and enhanced status.
@@ -57,18 +63,8 @@ func wantReply(t *testing.T, what string, err error, code int, enhanced string) 
 // it as origin with key (nil: no origin signature).
 func (w *world) sealWith(t *testing.T, recipient dmime.Party, dest *signet.Org, originKey ed25519.PrivateKey) []byte {
 	t.Helper()
-	ao, err := w.a.OrgSignet()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sealed bytes.Buffer
-	_, err = dmime.Seal(&sealed, bytes.NewReader(mimeMessage("x", "y")), dmime.SealParams{
-		Author:      dmime.Party{Address: w.alice.Address, Fingerprint: w.alice.Signet.Fingerprint(), Enc: w.alice.Signet.Enc},
-		AuthorKey:   w.alice.Signing,
-		Origin:      dmime.Party{Address: ao.Domain, Fingerprint: ao.Fingerprint(), Enc: ao.Enc},
-		Destination: dmime.Party{Address: dest.Domain, Fingerprint: dest.Fingerprint(), Enc: dest.Enc},
-		Recipient:   recipient,
-	})
+	_, err := dmime.Seal(&sealed, bytes.NewReader(mimeMessage("x", "y")), w.sealParams(t, recipient, dest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +76,23 @@ func (w *world) sealWith(t *testing.T, recipient dmime.Party, dest *signet.Org, 
 		t.Fatal(err)
 	}
 	return signed.Bytes()
+}
+
+// sealParams seals alice's message, as a.test's user, to recipient at
+// dest.
+func (w *world) sealParams(t *testing.T, recipient dmime.Party, dest *signet.Org) dmime.SealParams {
+	t.Helper()
+	ao, err := w.a.OrgSignet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dmime.SealParams{
+		Author:      dmime.Party{Address: w.alice.Address, Fingerprint: w.alice.Signet.Fingerprint(), Enc: w.alice.Signet.Enc},
+		AuthorKey:   w.alice.Signing,
+		Origin:      dmime.Party{Address: ao.Domain, Fingerprint: ao.Fingerprint(), Enc: ao.Enc},
+		Destination: dmime.Party{Address: dest.Domain, Fingerprint: dest.Fingerprint(), Enc: dest.Enc},
+		Recipient:   recipient,
+	}
 }
 
 func (w *world) aSOK(t *testing.T) ed25519.PrivateKey {

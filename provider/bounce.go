@@ -37,8 +37,7 @@ func (p *Provider) bounce(ctx context.Context, e store.QueueEntry, cause error) 
 	if err != nil {
 		return fmt.Errorf("provider: bounce to %q: %w", author, err)
 	}
-	_, err = p.store(ctx, sealed.rcpt, sealed.id, sealed.data)
-	return err
+	return p.storeSealed(ctx, sealed)
 }
 
 // notice is what a bounce says.

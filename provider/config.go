@@ -19,11 +19,13 @@ import (
 	"umbra/provider/store/sqlite"
 )
 
-// ConfigFile is the configuration file in a provider's directory, and
-// DataDir the store's directory under it.
+// ConfigFile is the configuration file in a provider's directory,
+// DataDir the store's directory under it, and SpoolDir where large DMTP
+// messages wait, encrypted, while they arrive (package spool).
 const (
 	ConfigFile = "umbra.conf"
 	DataDir    = "data"
+	SpoolDir   = "spool"
 )
 
 // maxConfigSize bounds the configuration file.

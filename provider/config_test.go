@@ -45,6 +45,7 @@ var configCases = map[string]struct {
 	"dmap_max_conns":          {"300", func(c *Config) { c.Limits.DMAPMaxConns = 300 }},
 	"dmap_max_conns_per_addr": {"16", func(c *Config) { c.Limits.DMAPMaxPerAddr = 16 }},
 	"inflight_memory":         {"1GiB", func(c *Config) { c.Limits.InflightMemory = 1 << 30 }},
+	"spool_disk":              {"2GiB", func(c *Config) { c.Limits.SpoolDisk = 2 << 30 }},
 	"min_transfer_rate":       {"2KiB", func(c *Config) { c.Limits.MinRate.BytesPerSec = 2 << 10 }},
 	"min_transfer_grace":      {"3s", func(c *Config) { c.Limits.MinRate.Grace = 3 * time.Second }},
 	"handshake_timeout":       {"5s", func(c *Config) { c.Limits.HandshakeTimeout = 5 * time.Second }},

@@ -3,12 +3,9 @@ package provider
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
-	"umbra/connguard"
-	"umbra/dmime"
 	"umbra/dmtp"
 	"umbra/provider/store"
 	"umbra/ratelimit"
@@ -82,23 +79,15 @@ func (s *session) Rcpt(dest string, fp signet.Fingerprint) error {
 	return nil
 }
 
-// Data reads the message into memory that grows with the bytes that
-// arrive, paid for from the provider's in-flight budget
-// (Limits.InflightMemory) and given back when the delivery ends, then
-// accepts it. Over the budget it answers 421 4.3.2 and the connection
-// closes (docs/spec/dmtp.md §7): the sender's queue retries later. It
-// answers 250 only after the store says the message is durable; a
-// redelivery is acknowledged without a second copy.
+// Data streams the message through the destination's checks into the
+// store (accept): memory per connection stays small whatever the size.
+// Over the spool's budgets it answers 421 4.3.2 and the connection closes
+// (docs/spec/dmtp.md §7): the sender's queue retries later. It answers
+// 250 only after the store says the message is durable; a redelivery is
+// acknowledged without a second copy.
 func (s *session) Data(r io.Reader, size int64) error {
 	start := s.p.cfg.Now()
-	msg, held, err := s.p.readMessage(r, size)
-	defer s.p.inflight.Give(held)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	_, created, err := s.p.accept(ctx, msg, s.origin, s.originOrg.org.MessageKeys())
+	_, created, err := s.p.accept(s.conn, r, size, s.origin, s.originOrg.org.MessageKeys())
 	s.p.countDelivery(err, created)
 	if err != nil {
 		return err
@@ -108,30 +97,8 @@ func (s *session) Data(r io.Reader, size int64) error {
 	return nil
 }
 
-// errBusy answers a message the in-flight budget cannot hold now.
+// errBusy answers a message the spool cannot hold now.
 var errBusy = &dmtp.Error{Code: 421, Enhanced: "4.3.2", Message: "too many messages being received; try again later"}
-
-// readMessage reads a body of size bytes with connguard.ReadAll: memory
-// that grows with what arrives, taken from the in-flight budget, with
-// room for the trace accept appends (dmime.MaxTraceChunk). held is what
-// the caller must give back, also on error.
-func (p *Provider) readMessage(r io.Reader, size int64) (msg []byte, held int64, err error) {
-	msg, held, err = connguard.ReadAll(r, size, dmime.MaxTraceChunk, p.inflight)
-	switch {
-	case errors.Is(err, connguard.ErrBudget):
-		now, _ := p.inflight.Used()
-		p.log.Info("message refused: in-flight memory budget exhausted", "size", size, "in_flight", now, "budget", p.inflight.Max(), ratelimit.ClientFault)
-		err := reason(errBusy, "memory-budget")
-		p.countDelivery(err, false)
-		return nil, held, err
-	case err != nil:
-		// The body was cut short or came too slowly: the sender's fault
-		// or the network's, and dmtp answers it.
-		p.metrics.deliveries.WithLabelValues("broken").Inc()
-		return nil, held, fmt.Errorf("provider: read DATA: %w", err)
-	}
-	return msg, held, nil
-}
 
 func (s *session) Signet(name string, fp signet.Fingerprint) ([]byte, error) {
 	ctx, cancel := s.ctx()

@@ -88,7 +88,7 @@ func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string
 		sealed = append(sealed, s)
 	}
 	for _, s := range sealed {
-		if _, err := p.store(ctx, s.rcpt, s.id, s.data); err != nil {
+		if err := p.storeSealed(ctx, s); err != nil {
 			return err
 		}
 	}

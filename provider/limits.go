@@ -29,15 +29,21 @@ type Limits struct {
 	// before TLS). A device holds one HTTP/2 connection; the per-address
 	// bound leaves room for a household or office behind one address.
 	DMAPMaxConns, DMAPMaxPerAddr int
-	// InflightMemory [256 MiB] is the memory all DMTP message bodies and
-	// DMAP request bodies being received may hold at once. Each body
-	// holds about what has arrived (connguard.ReadAll: up to four times
-	// that, and the old buffer too while one grows); a body that would
-	// pass the budget is refused (DMTP "421 4.3.2", DMAP "503
-	// unavailable") and its sender retries later. It must be at least one
-	// and a half times MaxMessageSize plus a trace, what the largest
-	// message holds while its buffer grows the last time.
+	// InflightMemory [256 MiB] is the memory all DMTP message bodies of
+	// up to spoolAbove bytes and DMAP request bodies being received may
+	// hold at once (larger DMTP bodies go to the spool, under SpoolDisk).
+	// Each body holds about what has arrived (up to four times that, and
+	// the old buffer too while one grows); a body that would pass the
+	// budget is refused (DMTP "421 4.3.2", DMAP "503 unavailable") and its
+	// sender retries later. It must be at least one and a half times
+	// MaxMessageSize plus a trace, what the largest DMAP body holds while
+	// its buffer grows the last time.
 	InflightMemory int64
+	// SpoolDisk [4 GiB] is the disk all DMTP message bodies larger than
+	// spoolAbove may take at once in the spool, encrypted, while they
+	// arrive and are checked. Each takes what has arrived, in 1 MiB steps;
+	// over it the sender is answered "421 4.3.2". At least MaxMessageSize.
+	SpoolDisk int64
 	// HandshakeTimeout [10 s] bounds the TLS handshake of DMTP and DMAP
 	// and, for DMAP, each request's headers.
 	HandshakeTimeout time.Duration
@@ -59,7 +65,13 @@ const (
 	defaultDMAPMaxConns   = 1000
 	defaultDMAPMaxPerAddr = 64
 	defaultInflight       = 256 << 20
+	defaultSpoolDisk      = 4 << 30
 )
+
+// spoolAbove is the size above which a DMTP message waits on disk, not in
+// memory, while it arrives: most mail is smaller and costs no file, and a
+// large one costs a connection no more than the spool's buffers.
+const spoolAbove = 1 << 20
 
 func (l *Limits) setDefaults(maxMessage int64) error {
 	def := func(v *int, d int) {
@@ -88,6 +100,12 @@ func (l *Limits) setDefaults(maxMessage int64) error {
 	if l.InflightMemory <= 0 {
 		l.InflightMemory = defaultInflight
 	}
+	if l.SpoolDisk <= 0 {
+		l.SpoolDisk = defaultSpoolDisk
+	}
+	if l.SpoolDisk < maxMessage {
+		return fmt.Errorf("provider: spool_disk (%d bytes) is below max_message_size (%d): the largest message could never be received", l.SpoolDisk, maxMessage)
+	}
 	if need := (maxMessage + dmime.MaxTraceChunk) * 3 / 2; l.InflightMemory < need {
 		return fmt.Errorf("provider: inflight_memory (%d bytes) is below 1.5 times max_message_size plus a trace (%d): the largest message could never be received", l.InflightMemory, need)
 	}
@@ -106,6 +124,8 @@ var limitKeys = []configKey{
 		func(c *Config, v string) error { return setCount(&c.Limits.DMAPMaxPerAddr, v) }},
 	{"inflight_memory", "256MiB", "Memory all DMTP messages and DMAP request bodies being received may hold at once; beyond it senders are told to retry later. At least 1.5 times max_message_size.",
 		func(c *Config, v string) error { return setSize(&c.Limits.InflightMemory, v) }},
+	{"spool_disk", "4GiB", "Disk all DMTP messages larger than 1 MiB may take at once, encrypted, while they arrive; beyond it senders are told to retry later. At least max_message_size.",
+		func(c *Config, v string) error { return setSize(&c.Limits.SpoolDisk, v) }},
 	{"min_transfer_rate", "8KiB", "Slowest DMTP message body and DMAP request body accepted, in bytes per second on average once min_transfer_grace has passed.",
 		func(c *Config, v string) error { return setSize(&c.Limits.MinRate.BytesPerSec, v) }},
 	{"min_transfer_grace", "10s", "Time a message or request body has before min_transfer_rate applies.",
@@ -127,8 +147,9 @@ func setCount(dst *int, v string) error {
 // provider alone: the in-flight budget and 128 MiB for everything else
 // (connections, caches, the store). The budget bounds the bodies alive at
 // once but not the garbage they leave: with Go's default GOGC the heap
-// may grow to twice what was live at the last collection, and 16
-// concurrent 64 MiB messages under the default budget took 657 MiB of RSS.
+// may grow to twice what was live at the last collection (16 concurrent
+// 64 MiB messages held in memory under the default budget took 657 MiB
+// of RSS, before DMTP bodies went to the spool; docs/benchmarks.md).
 func (p *Provider) MemoryLimit() int64 { return p.cfg.Limits.InflightMemory + 128<<20 }
 
 // SetMemoryLimit makes MemoryLimit the Go runtime's soft memory limit

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -111,16 +112,21 @@ func TestInflightBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := signed.Bytes()
-
-	// A sender declares the maximum and sends 600 KiB: its buffer has
-	// grown to the maximum, two thirds of the budget.
+	// And one of 900 KiB, of which a hog sends the first 600 KiB: its
+	// buffer has grown to the message's size, two thirds of the budget,
+	// and the checks that stream over it wait for the rest. (A body that
+	// is no message is refused at its first bytes and holds nothing.)
+	big, err := testnet.Seal(w.alice, w.a, w.bob, w.b, mimeMessage("bigger", strings.Repeat("z", 900<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	hog, r := rawDMTP(t, w.b.DMTP, "")
-	for _, cmd := range []string{"EHLO a.test", "MAIL FROM:<a.test>", "RCPT TO:<b.test>", "DATA 1048576"} {
+	for _, cmd := range []string{"EHLO a.test", "MAIL FROM:<a.test>", "RCPT TO:<b.test>", fmt.Sprintf("DATA %d", len(big))} {
 		if line := rawCmd(t, hog, r, cmd); line[0] != '2' && line[0] != '3' {
 			t.Fatalf("%s: %q", cmd, line)
 		}
 	}
-	if _, err := hog.Write(make([]byte, 600<<10)); err != nil {
+	if _, err := hog.Write(big[:600<<10]); err != nil {
 		t.Fatal(err)
 	}
 	// The server reads what arrives at once; give it a moment under load.

@@ -22,6 +22,7 @@ import (
 	"umbra/mtasts"
 	"umbra/mx"
 	"umbra/provider/store"
+	"umbra/spool"
 )
 
 // Config is what a provider needs to run. Zero values take the defaults
@@ -193,8 +194,12 @@ type Provider struct {
 	dns     *dnsrec.Cache
 	remotes *remoteCache
 	metrics *metrics
-	// inflight is the memory budget of DMTP bodies being received.
-	inflight *connguard.Budget
+	// inflight is the memory budget of message and request bodies being
+	// received; spool holds DMTP bodies, in memory under inflight up to
+	// spoolAbove bytes and in encrypted files under spoolDisk above.
+	inflight  *connguard.Budget
+	spoolDisk *connguard.Budget
+	spool     *spool.Spool
 
 	dmtpSrv  *dmtp.Server
 	dmtpAddr net.Addr
@@ -274,6 +279,7 @@ func New(cfg Config, st store.Store) (*Provider, error) {
 	p.sts = &mtasts.Fetcher{LookupTXT: p.relayResolver.LookupTXT, HTTP: cfg.MTASTSClient, Now: cfg.Now,
 		CacheFile: filepath.Join(cfg.Dir, MTASTSCacheFile)}
 	p.inflight = connguard.NewBudget(cfg.Limits.InflightMemory)
+	p.spoolDisk = connguard.NewBudget(cfg.Limits.SpoolDisk)
 	return p, nil
 }
 
@@ -294,6 +300,12 @@ func (p *Provider) Start() error {
 		return err
 	}
 	p.lock = lock
+	// Under the run lock: New clears what an earlier run left.
+	if p.spool, err = spool.New(filepath.Join(p.cfg.Dir, SpoolDir), spoolAbove, p.inflight, p.spoolDisk); err != nil {
+		p.lock.Close()
+		p.lock = nil
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	ln := p.cfg.DMTPListener

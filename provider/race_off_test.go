@@ -22,3 +22,13 @@ const (
 	hostileRate = 40
 	hostileP99  = 2 * time.Second
 )
+
+// largeSenders messages of largeSize bytes go to b.test at once in
+// TestLargeMessagesStreamed (issue 11: 16 of 64 MiB), and largeRSS bounds
+// the provider's peak RSS meanwhile: a quarter of what they amount to
+// (the whole gigabyte held in memory took 1,054 MiB).
+const (
+	largeSenders = 16
+	largeSize    = 64 << 20
+	largeRSS     = 256 << 20
+)

@@ -24,3 +24,13 @@ const (
 	hostileRate = 5
 	hostileP99  = 0
 )
+
+// largeSenders, largeSize and largeRSS are those of
+// TestLargeMessagesStreamed, smaller under the race detector (whose
+// shadow memory also lifts the RSS; the bound without it is the one that
+// matters).
+const (
+	largeSenders = 4
+	largeSize    = 8 << 20
+	largeRSS     = 1 << 30
+)

@@ -83,7 +83,7 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 	}
 	res := Submitted{Digest: store.MessageID(opened.Layout.Digest)}
 	if oi.DestinationDomain == p.domain {
-		if _, _, err := p.accept(ctx, signed.Bytes(), p.domain, p.org.Signet.MessageKeys()); err != nil {
+		if _, _, err := p.accept(ctx, &signed, int64(signed.Len()), p.domain, p.org.Signet.MessageKeys()); err != nil {
 			return Submitted{}, err
 		}
 		res.Local = true

@@ -1,0 +1,188 @@
+package provider_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"umbra/dmime"
+	"umbra/provider"
+	"umbra/provider/store/sqlite"
+	"umbra/testlog"
+)
+
+// TestLargeMessagesStreamed (issue 11): largeSenders DMTP connections to
+// b.test (a child process, default limits, so that its memory is its
+// own) each send one real message of about largeSize bytes, all at once.
+// The provider streams each through its checks into an encrypted spool
+// file and from there into the store: every message is stored, byte for
+// byte with its trace, its peak RSS stays under largeRSS, far below the
+// bytes in flight, and the spool is empty afterwards.
+func TestLargeMessagesStreamed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a gigabyte of mail")
+	}
+	// Not parallel: the peak RSS it checks is the child's, but the
+	// machine's two cores are better spent on one transfer at a time.
+	w := newWorld(t)
+	dir := t.TempDir()
+	bo, err := w.b.OrgSignet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := w.sealParams(t, dmime.Party{Address: w.bob.Address, Fingerprint: w.bob.Signet.Fingerprint(), Enc: w.bob.Signet.Enc}, bo)
+	files := make([]string, largeSenders)
+	sums := make(map[[32]byte]bool)
+	sizes := make(map[int64]bool) // of the files, which differ by a digit or two
+	for i := range files {
+		files[i] = filepath.Join(dir, fmt.Sprintf("m%d", i))
+		sum, size := sealLarge(t, files[i], i, largeSize, params, w.aSOK(t))
+		sums[sum] = true
+		sizes[size] = true
+	}
+	w.b.Stop()
+	var spooled []os.DirEntry
+	var logs testlog.Buffer
+	b := startChildLogging(t, w.b, &logs)
+	w.b.Provider = nil
+
+	errs := make([]error, largeSenders)
+	var wg sync.WaitGroup
+	for i, name := range files {
+		wg.Go(func() {
+			f, err := os.Open(name)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer f.Close()
+			fi, _ := f.Stat()
+			errs[i] = streamAsA(w.dialB(t), f, fi.Size())
+		})
+	}
+	wg.Wait()
+	hwm := peakRSS(t, b.cmd.Process.Pid)
+	spooled, err = os.ReadDir(filepath.Join(w.b.Dir, provider.SpoolDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.stop(t)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("message %d: %v", i, err)
+		}
+	}
+	t.Logf("%d concurrent messages of %d MiB: provider peak RSS (VmHWM) %d MiB, bound %d MiB", largeSenders, largeSize>>20, hwm>>20, largeRSS>>20)
+	if hwm > largeRSS {
+		t.Errorf("provider peak RSS %d MiB, over %d MiB", hwm>>20, largeRSS>>20)
+	}
+	if len(spooled) != 0 {
+		t.Errorf("the spool holds %d files after every delivery ended", len(spooled))
+	}
+	if bytes.Contains(logs.Bytes(), []byte("level=ERROR")) {
+		t.Errorf("the provider logged an ERROR:\n%s", logs.Bytes())
+	}
+
+	// Each stored document is the message sent, byte for byte, and its
+	// received trace after it.
+	st, err := sqlite.Open(filepath.Join(w.b.Dir, provider.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	docs, err := st.Mailbox().Changes(t.Context(), w.bob.Address, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range docs {
+		d, err := st.Mailbox().Get(t.Context(), w.bob.Address, c.DocID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := dmime.Inspect(bytes.NewReader(d.Data))
+		if err != nil {
+			t.Fatalf("stored document %s: %v", c.DocID, err)
+		}
+		if len(l.Traces) != 1 || l.Traces[0].Domain != "b.test" {
+			t.Errorf("stored document %s: traces %+v, want b.test's", c.DocID, l.Traces)
+		}
+		found := false
+		for size := range sizes {
+			if sum := sha256.Sum256(d.Data[:min(size, int64(len(d.Data)))]); sums[sum] {
+				delete(sums, sum)
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("stored document %s (%d bytes) is none of the messages sent", c.DocID, len(d.Data))
+		}
+	}
+	if len(sums) != 0 {
+		t.Errorf("%d of %d messages not stored", len(sums), largeSenders)
+	}
+}
+
+// sealLarge writes to name a message from alice of about size bytes,
+// sealed with params and signed with a.test's SOK, and returns the
+// SHA-256 of the file and its size. It streams: the test holds none of it
+// in memory.
+func sealLarge(t *testing.T, name string, i int, size int64, params dmime.SealParams, sok ed25519.PrivateKey) ([32]byte, int64) {
+	t.Helper()
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := fmt.Sprintf("From: Alice <alice@a.test>\r\nTo: Bob <bob@b.test>\r\nSubject: large %d\r\n"+
+		"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <large%d@a.test>\r\n\r\n", i, i)
+	line := append(bytes.Repeat([]byte("0123456789abcdef"), 4)[:62], '\r', '\n')
+	// The D/MIME framing adds well under 1%; leave it room under size.
+	n := (size - size/128 - int64(len(head))) / int64(len(line))
+	mime := io.MultiReader(bytes.NewReader([]byte(head)), io.LimitReader(&repeatReader{b: line}, n*int64(len(line))))
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := dmime.Seal(pw, mime, params)
+		pw.CloseWithError(err)
+	}()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	if err := dmime.SignOrigin(cw, pr, sok); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum, cw.n
+}
+
+// repeatReader yields b over and over.
+type repeatReader struct {
+	b   []byte
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.b[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.b)
+	}
+	return n, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,205 @@
+package spool
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"umbra/connguard"
+)
+
+func body(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// write writes p to b in pieces of odd sizes, as a network reader would.
+func write(t *testing.T, b *Body, p []byte) {
+	t.Helper()
+	for len(p) > 0 {
+		n := min(len(p), 7919)
+		if _, err := b.Write(p[:n]); err != nil {
+			t.Fatal(err)
+		}
+		p = p[n:]
+	}
+}
+
+func readBack(t *testing.T, b *Body) []byte {
+	t.Helper()
+	r, err := b.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	mem, disk := connguard.NewBudget(8<<20), connguard.NewBudget(16<<20)
+	s, err := New(t.TempDir(), 1<<20, mem, disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 4 << 10, 1 << 20, 1<<20 + 1, 5<<20 + 3} {
+		want := body(t, n)
+		b := s.Body(int64(n))
+		write(t, b, want)
+		if got := readBack(t, b); !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: read back %d bytes, not what was written", n, len(got))
+		}
+		if inMem := b.file == nil; inMem != (n <= 1<<20) {
+			t.Errorf("%d bytes: held in memory %v", n, inMem)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if now, _ := mem.Used(); now != 0 {
+			t.Errorf("%d bytes: %d bytes of memory budget not given back", n, now)
+		}
+		if now, _ := disk.Used(); now != 0 {
+			t.Errorf("%d bytes: %d bytes of disk budget not given back", n, now)
+		}
+	}
+}
+
+// TestFileSealed: a body on disk has no name in the spool, its bytes are
+// not the body's, and one altered byte makes it unreadable.
+func TestFileSealed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := New(dir, 1<<10, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := []byte("Subject: the plaintext marker that must not reach the disk")
+	plain := bytes.Repeat(marker, (3<<20)/len(marker))
+	b := s.Body(int64(len(plain)))
+	write(t, b, plain)
+	if runtime.GOOS == "linux" {
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 0 {
+			t.Errorf("the spool directory lists %d files while a body is written; want none", len(ents))
+		}
+	}
+	if err := b.file.w.Close(); err != nil { // flush the last chunk
+		t.Fatal(err)
+	}
+	onDisk, err := io.ReadAll(io.NewSectionReader(b.file.f, 0, 1<<30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(onDisk) < len(plain) {
+		t.Fatalf("file of %d bytes for a body of %d", len(onDisk), len(plain))
+	}
+	if bytes.Contains(onDisk, marker[:16]) {
+		t.Fatal("the body's text is in its spool file")
+	}
+	// Alter one byte of a middle chunk: reading must fail, not return
+	// other bytes.
+	if _, err := b.file.f.WriteAt([]byte{onDisk[len(onDisk)/2] ^ 1}, int64(len(onDisk)/2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.file.f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ageReader(b.file)
+	if err == nil {
+		_, err = io.ReadAll(r)
+	}
+	if err == nil {
+		t.Fatal("an altered spool file read back without error")
+	}
+	b.Close()
+}
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	// 1.5 MiB: a 1 MiB body holds its last two buffers while it grows.
+	mem, disk := connguard.NewBudget(3<<19), connguard.NewBudget(2<<20)
+	s, err := New(t.TempDir(), 1<<20, mem, disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	long := s.Body(10)
+	if _, err := long.Write(make([]byte, 11)); !errors.Is(err, ErrTooLong) {
+		t.Errorf("11 bytes into a body of 10: %v, want ErrTooLong", err)
+	}
+	if _, err := long.Reader(); !errors.Is(err, ErrTooLong) {
+		t.Errorf("Reader after a failed Write: %v, want the Write's error", err)
+	}
+	long.Close()
+
+	short := s.Body(10)
+	short.Write(make([]byte, 9))
+	if _, err := short.Reader(); err == nil {
+		t.Error("Reader of a body shorter than announced: no error")
+	}
+	short.Close()
+
+	// Memory: one body of 1 MiB fits the budget; a second one, growing
+	// while the first is held, does not.
+	first := s.Body(1 << 20)
+	write(t, first, make([]byte, 1<<20))
+	second := s.Body(1 << 20)
+	if _, err := second.Write(make([]byte, 600<<10)); !errors.Is(err, connguard.ErrBudget) {
+		t.Errorf("memory budget passed: %v, want ErrBudget", err)
+	}
+	first.Close()
+	second.Close()
+
+	// Disk: the budget is paid as bytes arrive, not as announced.
+	big := s.Body(64 << 20)
+	if _, err := big.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatalf("first MiB of a 64 MiB body under a 2 MiB disk budget: %v", err)
+	}
+	if now, _ := disk.Used(); now != 1<<20 {
+		t.Errorf("disk budget used %d after 1 MiB, want 1 MiB", now)
+	}
+	write(t, big, make([]byte, 1<<20))
+	if _, err := big.Write(make([]byte, 1)); !errors.Is(err, connguard.ErrBudget) {
+		t.Errorf("disk budget passed: %v, want ErrBudget", err)
+	}
+	big.Close()
+	if now, _ := disk.Used(); now != 0 {
+		t.Errorf("disk budget %d after Close, want 0", now)
+	}
+}
+
+// TestLeftoversRemoved: New removes body files a dead process left, and
+// nothing else.
+func TestLeftoversRemoved(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, name := range []string{filePrefix + "123", "keep.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(dir, 0, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "keep.txt" {
+		t.Errorf("after New the spool holds %v, want only keep.txt", ents)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 && runtime.GOOS != "windows" {
+		t.Errorf("spool directory mode %v", fi.Mode().Perm())
+	}
+}
