@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	"umbra/signet"
+	"umbra/wiretrace"
 )
 
 // DefaultClientTimeout bounds each command of a Client whose Timeout is 0.
@@ -46,22 +48,25 @@ type Client struct {
 	err     error
 }
 
+// Dialer holds a Client's settings that must be known before its
+// greeting is read, so cannot be Client fields set after Dial. The zero
+// Dialer is Dial's and NewClient's.
+type Dialer struct {
+	// Log, if it records wiretrace.LevelTrace, gets the lines of the
+	// conversation from the greeting on, as a server's trace shows them
+	// ("C: " the Client's, "S: " the server's; DATA's body and signets
+	// only as their size). Give it what names the peer: the Client adds
+	// nothing. nil, or a level above trace, wraps nothing.
+	Log *slog.Logger
+}
+
 // Dial connects to a DMTP server at addr ("host:port"), completes the TLS
 // 1.3 handshake and reads the greeting. cfg is typically
 // PinnedConfig(pin, host); nil means PinnedConfig(nil, host). Whatever cfg
 // says, TLS 1.3 and ALPN "dmtp/1" are required. ctx bounds the dial, the
 // handshake and the greeting.
 func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
-	}
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
-	}
-	return NewClient(ctx, raw, host, cfg)
+	return Dialer{}.Dial(ctx, addr, cfg)
 }
 
 // NewClient is Dial over a connection the caller opened: a tunnel through
@@ -70,6 +75,25 @@ func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
 // as for Dial. NewClient owns raw from its call on: it closes it on
 // failure and with the Client.
 func NewClient(ctx context.Context, raw net.Conn, host string, cfg *tls.Config) (*Client, error) {
+	return Dialer{}.NewClient(ctx, raw, host, cfg)
+}
+
+// Dial is the package's Dial with d's settings.
+func (d Dialer) Dial(ctx context.Context, addr string, cfg *tls.Config) (*Client, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
+	}
+	var nd net.Dialer
+	raw, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dmtp: dial %s: %w", addr, err)
+	}
+	return d.NewClient(ctx, raw, host, cfg)
+}
+
+// NewClient is the package's NewClient with d's settings.
+func (d Dialer) NewClient(ctx context.Context, raw net.Conn, host string, cfg *tls.Config) (*Client, error) {
 	if cfg == nil {
 		cfg = PinnedConfig(nil, host)
 	}
@@ -88,7 +112,10 @@ func NewClient(ctx context.Context, raw net.Conn, host string, cfg *tls.Config) 
 		return nil, fmt.Errorf("dmtp: connect to %s: %w", host, err)
 	}
 	rec.first, rec.done = nil, true
-	c := &Client{tc: tc, r: bufio.NewReaderSize(tc, bufferSize), w: bufio.NewWriterSize(tc, bufferSize)}
+	// Traced inside TLS, as the server's trace is (dmtp/conn.go): the
+	// lines, not the records.
+	tr := wiretrace.New(d.Log, wiretrace.DMTP())
+	c := &Client{tc: tc, r: bufio.NewReaderSize(tr.FromServer(tc), bufferSize), w: bufio.NewWriterSize(tr.ToServer(tc), bufferSize)}
 	stop := context.AfterFunc(ctx, func() { tc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	tc.SetDeadline(time.Now().Add(c.timeout()))

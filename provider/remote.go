@@ -186,7 +186,12 @@ func (p *Provider) dial(ctx context.Context, dx string, pin []byte) (*dmtp.Clien
 	if err != nil {
 		return nil, permanent("provider: bad DMTP endpoint %q: %v", dx, err)
 	}
-	cl, err := dmtp.Dial(ctx, dx, dmtp.PinnedConfig(pin, host))
+	// At --log-level trace, the lines of the conversation, as the DMTP
+	// server logs an inbound one. Keyed dx, not remote as the server's
+	// are: the same "C:" and "S:" lines are ours in one and the peer's in
+	// the other, and the key tells which.
+	d := dmtp.Dialer{Log: p.log.With("dx", dx)}
+	cl, err := d.Dial(ctx, dx, dmtp.PinnedConfig(pin, host))
 	if err != nil {
 		return nil, fmt.Errorf("provider: connect to %s: %w", dx, err)
 	}

@@ -5,8 +5,8 @@ import (
 	"strconv"
 )
 
-// DMTP is the Protocol of a DMTP server's connection (docs/spec/dmtp.md):
-// its binary frames (§2.3) are data. A client's "DATA <size>" announces
+// DMTP is the Protocol of a DMTP connection, at either end
+// (docs/spec/dmtp.md): its binary frames (§2.3) are data. A client's "DATA <size>" announces
 // size bytes, which follow only once the server has answered 354 (§5.4);
 // a server's "SIGNET <size>" (SGNT, HIST) and "LOG <size>" lines are
 // followed by that many bytes at once. DMTP carries no secrets: its lines

@@ -1,10 +1,13 @@
-// Package wiretrace writes what crosses a server's connection of a line
-// protocol (DMTP, IMAP) to its log at LevelTrace: below DEBUG and off by
-// default, as mox's trace levels are, for an operator chasing a client's
-// or a peer's misbehaviour (`--log-level trace`).
+// Package wiretrace writes what crosses a connection of a line protocol
+// (DMTP, IMAP) to its log at LevelTrace: below DEBUG and off by default,
+// as mox's trace levels are, for an operator chasing a client's or a
+// peer's misbehaviour (`--log-level trace`). A server traces its
+// connections with Reader and Writer, a client (the provider's outbound
+// DMTP) with FromServer and ToServer.
 //
 // A trace shows the protocol's lines, "C: " for what the client sent and
-// "S: " for what the server sent, each cut at MaxShown bytes. It never
+// "S: " for what the server sent, on either end, each cut at MaxShown
+// bytes: the two ends of one conversation log the same lines. It never
 // shows what the lines carry beyond themselves — a message after DATA, an
 // IMAP literal, a signet after SGNT — only its size, and it shows the
 // protocol's secrets (a LOGIN's password, a SASL exchange) as
@@ -85,7 +88,7 @@ func (t *Trace) Reader(r io.Reader) io.Reader {
 	if t == nil {
 		return r
 	}
-	return &reader{t: t, r: r}
+	return &reader{t: t, r: r, fromClient: true}
 }
 
 // Writer traces what the server writes to the client through w. A nil
@@ -94,7 +97,25 @@ func (t *Trace) Writer(w io.Writer) io.Writer {
 	if t == nil {
 		return w
 	}
-	return &writer{t: t, w: w}
+	return &writer{t: t, w: w, fromClient: false}
+}
+
+// FromServer traces what a client reads from the server through r, as
+// "S: " lines. A nil Trace returns r.
+func (t *Trace) FromServer(r io.Reader) io.Reader {
+	if t == nil {
+		return r
+	}
+	return &reader{t: t, r: r, fromClient: false}
+}
+
+// ToServer traces what a client writes to the server through w, as "C: "
+// lines. A nil Trace returns w.
+func (t *Trace) ToServer(w io.Writer) io.Writer {
+	if t == nil {
+		return w
+	}
+	return &writer{t: t, w: w, fromClient: true}
 }
 
 // Wrap traces both directions of rw. A nil Trace returns rw.
@@ -108,25 +129,29 @@ func (t *Trace) Wrap(rw io.ReadWriter) io.ReadWriter {
 	}{t.Reader(rw), t.Writer(rw)}
 }
 
+// reader and writer feed one direction's stream: the client's bytes
+// (fromClient) or the server's, whichever end reads or writes them.
 type reader struct {
-	t *Trace
-	r io.Reader
+	t          *Trace
+	r          io.Reader
+	fromClient bool
 }
 
 func (r *reader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
-	r.t.feed(true, p[:n])
+	r.t.feed(r.fromClient, p[:n])
 	return n, err
 }
 
 type writer struct {
-	t *Trace
-	w io.Writer
+	t          *Trace
+	w          io.Writer
+	fromClient bool
 }
 
 func (w *writer) Write(p []byte) (int, error) {
 	n, err := w.w.Write(p)
-	w.t.feed(false, p[:n])
+	w.t.feed(w.fromClient, p[:n])
 	return n, err
 }
 

@@ -17,9 +17,15 @@ type exchange struct {
 	b      string
 }
 
-// run feeds the exchanges through a Trace, each cut into pieces of at
-// most chunk bytes (0: whole), and returns the trace's lines.
+// run feeds the exchanges through a server's Trace, each cut into pieces
+// of at most chunk bytes (0: whole), and returns the trace's lines.
 func run(t *testing.T, p Protocol, xs []exchange, chunk int) []string {
+	t.Helper()
+	return runAt(t, false, p, xs, chunk)
+}
+
+// runAt is run at the server's end or at the client's.
+func runAt(t *testing.T, client bool, p Protocol, xs []exchange, chunk int) []string {
 	t.Helper()
 	var log bytes.Buffer
 	h := slog.NewTextHandler(&log, &slog.HandlerOptions{Level: LevelTrace,
@@ -30,7 +36,24 @@ func run(t *testing.T, p Protocol, xs []exchange, chunk int) []string {
 			return a
 		}})
 	tr := New(slog.New(h), p)
-	w := tr.Writer(io.Discard)
+	// What the client sends is read at the server's end and written at
+	// the client's; what the server sends, the other way round.
+	fromClient, fromServer := func(b []byte) error {
+		_, err := io.Copy(io.Discard, tr.Reader(bytes.NewReader(b)))
+		return err
+	}, func(b []byte) error {
+		_, err := tr.Writer(io.Discard).Write(b)
+		return err
+	}
+	if client {
+		fromClient, fromServer = func(b []byte) error {
+			_, err := tr.ToServer(io.Discard).Write(b)
+			return err
+		}, func(b []byte) error {
+			_, err := io.Copy(io.Discard, tr.FromServer(bytes.NewReader(b)))
+			return err
+		}
+	}
 	for _, x := range xs {
 		b := []byte(x.b)
 		for len(b) > 0 {
@@ -38,13 +61,11 @@ func run(t *testing.T, p Protocol, xs []exchange, chunk int) []string {
 			if chunk > 0 {
 				n = min(n, 1+rand.IntN(chunk))
 			}
-			var err error
+			send := fromServer
 			if x.client {
-				_, err = io.Copy(io.Discard, tr.Reader(bytes.NewReader(b[:n])))
-			} else {
-				_, err = w.Write(b[:n])
+				send = fromClient
 			}
-			if err != nil {
+			if err := send(b[:n]); err != nil {
 				t.Fatal(err)
 			}
 			b = b[n:]
@@ -146,9 +167,12 @@ func TestDMTPTrace(t *testing.T) {
 		"C: SGNT bob@b.test", "S: 250 SIGNET 4", "S: <4 bytes of data>",
 		"C: QUIT", "S: 221 bye",
 	}
-	for _, chunk := range []int{0, 1, 5} {
-		if got := run(t, DMTP(), xs, chunk); strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("chunks of %d: trace\n%s\nwant\n%s", chunk, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	// The client's end (the provider's outbound DMTP) logs the same lines.
+	for _, client := range []bool{false, true} {
+		for _, chunk := range []int{0, 1, 5} {
+			if got := runAt(t, client, DMTP(), xs, chunk); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("client's end %v, chunks of %d: trace\n%s\nwant\n%s", client, chunk, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
 		}
 	}
 }
@@ -174,7 +198,8 @@ func TestOff(t *testing.T) {
 	}
 	var tr *Trace
 	var b bytes.Buffer
-	if tr.Reader(&b) != io.Reader(&b) || tr.Writer(&b) != io.Writer(&b) {
+	if tr.Reader(&b) != io.Reader(&b) || tr.Writer(&b) != io.Writer(&b) ||
+		tr.FromServer(&b) != io.Reader(&b) || tr.ToServer(&b) != io.Writer(&b) {
 		t.Fatal("a nil Trace wrapped")
 	}
 	if !log.Enabled(context.Background(), slog.LevelDebug) {
