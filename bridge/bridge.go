@@ -162,6 +162,7 @@ func Open(cfg Config) (*Bridge, error) {
 	}
 	b.dir = NewDirectory(cfg.Client, cfg.Resolver, signet.DomainOf(cfg.Keys.Address), b.store)
 	b.dir.now = cfg.Now
+	b.dir.log = b.log
 	// The bridge's lifetime: Close cancels it. Servers whose libraries
 	// give no context per connection (go-smtp) wait on it.
 	b.ctx, b.cancel = context.WithCancel(context.Background())

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ type Directory struct {
 	resolver *dnsrec.Resolver // nil: no DNS anchoring, no tunnels
 	home     string           // the account's domain
 	now      func() time.Time // the bridge's clock (Config.Now)
+	log      *slog.Logger     // nil: none; at wiretrace.LevelTrace, tunnelled DMTP is traced
 	logs     *logMemory       // the newest checkpoint seen of each log
 	mem      *memory          // anchors and verified signets, kept in the local store
 	// onDowngrade, if set, is told once when a domain's anchor becomes

@@ -86,7 +86,13 @@ func (d *Directory) viaTunnel(ctx context.Context, domain string, fn func(source
 	if err != nil {
 		return fmt.Errorf("tunnel to %s: %w", domain, err)
 	}
-	cl, err := dmtp.NewClient(ctx, conn, host, dmtp.PinnedConfig(ans.Record.TLSPin, host))
+	var dl dmtp.Dialer
+	if d.log != nil {
+		// At --log-level trace, the conversation with the other domain's
+		// server, as the provider's own outbound DMTP is traced.
+		dl.Log = d.log.With("tunnel", domain)
+	}
+	cl, err := dl.NewClient(ctx, conn, host, dmtp.PinnedConfig(ans.Record.TLSPin, host))
 	if err != nil {
 		return fmt.Errorf("DMTP with %s through the tunnel: %w", domain, err)
 	}
