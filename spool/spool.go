@@ -1,7 +1,8 @@
 // Package spool holds a message body while a server receives and checks
 // it, before the store takes it (issue 11): small bodies in memory that
 // grows with what arrives, larger ones in a file that is encrypted under
-// a key only this process holds. So a connection that announces a large
+// a key only this process holds, and read back as often as the server
+// needs. So a connection that announces a large
 // body holds little memory however long it takes to send it, and what a
 // body left on disk (the file, or the blocks it freed) is unreadable once
 // the body is closed or the process dies: its key was never written
@@ -23,6 +24,7 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -35,8 +37,8 @@ import (
 	"umbra/connguard"
 )
 
-// ErrTooLong is returned by Write past the size a body was opened for.
-var ErrTooLong = errors.New("spool: body longer than announced")
+// ErrTooLong is returned by Write past the limit a body was opened with.
+var ErrTooLong = errors.New("spool: body longer than its limit")
 
 // diskStep is how much of the disk budget a file body takes at a time, as
 // its bytes arrive.
@@ -53,12 +55,12 @@ type Spool struct {
 	mem, disk *connguard.Budget
 }
 
-// New returns a spool whose bodies of up to memMax bytes are held in
-// memory paid from mem, and larger ones in files under dir paid from
-// disk (nil budgets are unbounded). It creates dir, or makes it private
-// (mode 0700), and
-// removes any body file a previous process left there: without its key,
-// which died with that process, nobody can read it.
+// New returns a spool whose bodies are held in memory paid from mem while
+// they have at most memMax bytes, and in files under dir paid from disk
+// once they have more (nil budgets are unbounded). It creates dir, or
+// makes it private (mode 0700), and removes any body file a previous
+// process left there: without its key, which died with that process,
+// nobody can read it.
 func New(dir string, memMax int64, mem, disk *connguard.Budget) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", dir, err)
@@ -80,53 +82,57 @@ func New(dir string, memMax int64, mem, disk *connguard.Budget) (*Spool, error) 
 	return &Spool{dir: dir, memMax: memMax, mem: mem, disk: disk}, nil
 }
 
-// Body returns an empty body for size bytes: held in memory if size is at
-// most the spool's memMax, else in a file. Close it when done.
-func (s *Spool) Body(size int64) *Body {
-	b := &Body{s: s, size: size}
-	if size > s.memMax {
-		b.file = &fileBody{s: s}
-	}
-	return b
-}
+// Body returns an empty body of at most limit bytes (a DMTP body's
+// announced size, an SMTP server's message size limit). Close it when
+// done.
+func (s *Spool) Body(limit int64) *Body { return &Body{s: s, limit: limit} }
 
 // Body is one message body being received: written once, from start to
-// end, then read back once.
+// end, then read back as often as needed. It starts in memory and moves
+// to a file when it passes the spool's memMax.
 type Body struct {
-	s    *Spool
-	size int64 // announced
-	n    int64 // written so far
-	err  error // sticky: the first Write error
+	s     *Spool
+	limit int64
+	n     int64 // written so far
+	err   error // sticky: the first Write error
 
 	// In memory: buf grows with what arrives; held is what it took from
 	// the memory budget.
 	buf  []byte
 	held int64
 
-	file *fileBody // nil when held in memory
+	file *fileBody // once the body passed memMax
+	ra   io.ReaderAt
 }
 
-// Write appends p. Past the announced size it fails with ErrTooLong; over
-// a budget with an error wrapping connguard.ErrBudget. After an error
-// every Write fails with it.
+// Write appends p. Past the limit it fails with ErrTooLong; over a budget
+// with an error wrapping connguard.ErrBudget. After an error, or after
+// Reader, every Write fails.
 func (b *Body) Write(p []byte) (int, error) {
+	if b.err == nil && b.ra != nil {
+		b.err = errors.New("spool: write after the body was read")
+	}
 	if b.err != nil {
 		return 0, b.err
 	}
-	if int64(len(p)) > b.size-b.n {
-		b.err = fmt.Errorf("%w (%d bytes)", ErrTooLong, b.size)
+	if int64(len(p)) > b.limit-b.n {
+		b.err = fmt.Errorf("%w (%d bytes)", ErrTooLong, b.limit)
 		return 0, b.err
 	}
-	if b.file != nil {
-		if err := b.file.write(p, b.n); err != nil {
-			b.err = err
-			return 0, err
+	if b.file == nil && b.n+int64(len(p)) > b.s.memMax {
+		b.err = b.spill()
+	}
+	switch {
+	case b.err != nil:
+	case b.file != nil:
+		b.err = b.file.write(p, b.n)
+	default:
+		if b.err = b.grow(len(p)); b.err == nil {
+			b.buf = append(b.buf, p...)
 		}
-	} else if err := b.grow(len(p)); err != nil {
-		b.err = err
-		return 0, err
-	} else {
-		b.buf = append(b.buf, p...)
+	}
+	if b.err != nil {
+		return 0, b.err
 	}
 	b.n += int64(len(p))
 	return len(p), nil
@@ -141,14 +147,15 @@ const firstBuffer = 64 << 10
 // memory budget before the old one is given back, so that the budget
 // counts both while one is copied into the other.
 func (b *Body) grow(n int) error {
-	need := len(b.buf) + n
-	if need <= cap(b.buf) {
+	need := int64(len(b.buf) + n)
+	if need <= int64(cap(b.buf)) {
 		return nil
 	}
-	size := max(int64(2*cap(b.buf)), int64(min(b.size, firstBuffer)), int64(need))
-	if 2*size >= b.size {
+	end := min(b.limit, b.s.memMax) // the most this buffer will hold
+	size := max(int64(2*cap(b.buf)), min(end, firstBuffer), need)
+	if 2*size >= end {
 		// The doubling after this one would pass the end: go there now.
-		size = max(b.size, int64(need))
+		size = max(end, need)
 	}
 	if err := b.s.mem.Take(size); err != nil {
 		return fmt.Errorf("spool: hold %d bytes in memory: %w", size, err)
@@ -161,54 +168,63 @@ func (b *Body) grow(n int) error {
 	return nil
 }
 
+// spill moves the body from memory into a file.
+func (b *Body) spill() error {
+	b.file = &fileBody{s: b.s}
+	if err := b.file.write(b.buf, 0); err != nil {
+		return err
+	}
+	b.s.mem.Give(b.held)
+	b.held, b.buf = 0, nil
+	return nil
+}
+
 // Len is how many bytes were written.
 func (b *Body) Len() int64 { return b.n }
 
-// Reader ends the writing and returns the body's bytes from the start.
-// It fails if a Write failed or fewer bytes than announced were written.
-// Call it once.
-func (b *Body) Reader() (io.Reader, error) {
+// Reader ends the writing and returns a reader of the body from its
+// start. It fails if a Write failed. Each call returns a new reader; they
+// may be used one after another or at once.
+func (b *Body) Reader() (*io.SectionReader, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	if b.n != b.size {
-		return nil, fmt.Errorf("spool: body of %d bytes, %d announced", b.n, b.size)
+	if b.ra == nil {
+		if b.file == nil {
+			b.ra = bytes.NewReader(b.buf)
+		} else {
+			ra, err := b.file.finish()
+			if err != nil {
+				b.err = err
+				return nil, err
+			}
+			b.ra = ra
+		}
 	}
-	if b.file == nil {
-		return &memReader{b: b.buf}, nil
-	}
-	return b.file.reader()
+	return io.NewSectionReader(b.ra, 0, b.n), nil
 }
 
 // Close lets go of the body: its memory goes back to the budget, its file
-// (and its key) is gone. It is safe to call more than once.
+// (and its key) is gone; readers of it fail from then on. It is safe to
+// call more than once.
 func (b *Body) Close() error {
 	b.s.mem.Give(b.held)
 	b.held, b.buf = 0, nil
+	b.ra = closedReader{}
+	if b.err == nil {
+		b.err = errors.New("spool: body closed")
+	}
 	if b.file == nil {
 		return nil
 	}
 	return b.file.close()
 }
 
-// memReader reads a held body. It is not a bytes.Reader so that it keeps
-// no reference a caller could use after Close.
-type memReader struct{ b []byte }
+// closedReader is what readers of a closed body read from.
+type closedReader struct{}
 
-func (r *memReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
-// WriteTo lets io.Copy hand the held bytes over without a buffer.
-func (r *memReader) WriteTo(w io.Writer) (int64, error) {
-	n, err := w.Write(r.b)
-	r.b = r.b[n:]
-	return int64(n), err
+func (closedReader) ReadAt([]byte, int64) (int, error) {
+	return 0, errors.New("spool: read of a closed body")
 }
 
 // fileBody is a body in an encrypted, nameless file.
@@ -217,6 +233,7 @@ type fileBody struct {
 	f       *os.File
 	name    string // to remove at Close where it could not be removed at once
 	w       io.WriteCloser
+	written int64 // bytes of the file, framing included, once finished
 	fileKey []byte
 	held    int64 // taken from the disk budget
 }
@@ -268,27 +285,26 @@ func (k *keeper) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 	return []*age.Stanza{{Type: "umbra-spool"}}, nil
 }
 
-func (fb *fileBody) reader() (io.Reader, error) {
-	if fb.f == nil {
-		if err := fb.open(); err != nil { // an empty body still reads as one
-			return nil, err
-		}
-	}
+// finish ends the file and returns a reader of its plaintext, which
+// checks each chunk as it reads it.
+func (fb *fileBody) finish() (io.ReaderAt, error) {
 	if err := fb.w.Close(); err != nil {
 		return nil, fmt.Errorf("spool: finish body file: %w", err)
 	}
-	if _, err := fb.f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("spool: rewind body file: %w", err)
+	size, err := fb.f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("spool: size of body file: %w", err)
 	}
-	return ageReader(fb)
+	fb.written = size
+	return fb.decrypt()
 }
 
-func ageReader(fb *fileBody) (io.Reader, error) {
-	r, err := age.Decrypt(fb.f, age.NewInjectedFileKeyIdentity(fb.fileKey))
+func (fb *fileBody) decrypt() (io.ReaderAt, error) {
+	ra, _, err := age.DecryptReaderAt(fb.f, fb.written, age.NewInjectedFileKeyIdentity(fb.fileKey))
 	if err != nil {
 		return nil, fmt.Errorf("spool: read body file: %w", err)
 	}
-	return r, nil
+	return ra, nil
 }
 
 func (fb *fileBody) close() error {
@@ -305,7 +321,7 @@ func (fb *fileBody) close() error {
 		err = errors.Join(err, os.Remove(fb.name))
 		fb.name = ""
 	}
-	if err != nil && !errors.Is(err, os.ErrClosed) {
+	if err != nil {
 		return fmt.Errorf("spool: close body file: %w", err)
 	}
 	return nil
