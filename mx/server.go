@@ -171,7 +171,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return errors.New("mx: Serve after Shutdown")
+		// Shutdown ran before this goroutine did (a provider stopped
+		// just after it started): the listener is still ours to close,
+		// or its port stays bound.
+		return ln.Close()
 	}
 	s.ln = gl
 	s.mu.Unlock()
