@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -48,7 +49,7 @@ type checker struct {
 // check evaluates a message received from ip, which said helo and
 // mailFrom (empty for the null reverse-path); header is the message's
 // header section, msg the whole message.
-func (c checker) check(ctx context.Context, ip netip.Addr, helo, mailFrom string, header, msg []byte) Auth {
+func (c checker) check(ctx context.Context, ip netip.Addr, helo, mailFrom string, header []byte, msg io.Reader) Auth {
 	ctx, cancel := context.WithTimeout(ctx, authTimeout)
 	defer cancel()
 	var a Auth
@@ -82,8 +83,8 @@ func (c checker) spf(ctx context.Context, ip netip.Addr, helo, mailFrom string) 
 }
 
 // dkim verifies at most maxDKIMSignatures signatures (RFC 6376 §6).
-func (c checker) dkim(ctx context.Context, msg []byte) []DKIMResult {
-	vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{
+func (c checker) dkim(ctx context.Context, msg io.Reader) []DKIMResult {
+	vs, err := dkim.VerifyWithOptions(msg, &dkim.VerifyOptions{
 		LookupTXT:        func(name string) ([]string, error) { return c.res.LookupTXT(ctx, name) },
 		MaxVerifications: maxDKIMSignatures,
 	})

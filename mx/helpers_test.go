@@ -1,7 +1,6 @@
 package mx
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -47,7 +46,11 @@ func (b *memBackend) Recipient(_ context.Context, a string) error {
 	return nil
 }
 
-func (b *memBackend) Deliver(ctx context.Context, env *Envelope, rcpts []string, msg []byte) error {
+func (b *memBackend) Deliver(ctx context.Context, env *Envelope, rcpts []string, sr *io.SectionReader) error {
+	msg, err := io.ReadAll(sr)
+	if err != nil {
+		return err
+	}
 	if b.hold != nil {
 		close(b.held)
 		select {
@@ -61,7 +64,7 @@ func (b *memBackend) Deliver(ctx context.Context, env *Envelope, rcpts []string,
 	if b.failed != nil {
 		return b.failed
 	}
-	b.got = append(b.got, delivery{*env, append([]string(nil), rcpts...), bytes.Clone(msg)})
+	b.got = append(b.got, delivery{*env, append([]string(nil), rcpts...), msg})
 	return nil
 }
 

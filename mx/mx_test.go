@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"umbra/connguard"
+	"umbra/spool"
 )
 
 const plainMsg = "From: Carol <carol@sender.test>\r\nTo: bob@b.test\r\nSubject: hello\r\n" +
@@ -150,7 +151,12 @@ func TestRecipientErrors(t *testing.T) {
 // answered 451 at once, and the budget is whole again afterwards.
 func TestMemoryBudget(t *testing.T) {
 	t.Parallel()
-	m := startMX(t, func(c *Config) { c.Budget = connguard.NewBudget(256 << 10) })
+	budget := connguard.NewBudget(256 << 10)
+	sp, err := spool.New("", 0, budget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := startMX(t, func(c *Config) { c.Spool = sp })
 	big := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 8<<10)
 	c := m.dial(t, false)
 	if err := send(c, "x@sender.test", []string{"bob@b.test"}, big); code(err) != 451 {
@@ -160,7 +166,7 @@ func TestMemoryBudget(t *testing.T) {
 	if err := send(c2, "x@sender.test", []string{"bob@b.test"}, "Subject: small\r\n\r\nhi\r\n"); err != nil {
 		t.Fatalf("a small message after: %v", err)
 	}
-	if now, _ := m.srv.cfg.Budget.Used(); now != 0 {
+	if now, _ := budget.Used(); now != 0 {
 		t.Fatalf("%d bytes of the budget not given back", now)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 
 	"umbra/connguard"
 	"umbra/ratelimit"
+	"umbra/spool"
 )
 
 // Defaults of Config (docs/spec/legacy.md §2.3).
@@ -43,10 +45,12 @@ type Backend interface {
 	// Deliver makes msg durable for every address in rcpts (each one
 	// accepted by Recipient, without duplicates) before it returns; only
 	// then does the client get 250. msg is the message as received with
-	// the MX's Received and Authentication-Results fields prepended. An
+	// the MX's Received and Authentication-Results fields prepended, of
+	// msg.Size() bytes; it may be read as often as needed (each pass
+	// from its own io.NewSectionReader) until Deliver returns. An
 	// *smtp.SMTPError is the reply to DATA; any other error is answered
 	// 451 and logged.
-	Deliver(ctx context.Context, env *Envelope, rcpts []string, msg []byte) error
+	Deliver(ctx context.Context, env *Envelope, rcpts []string, msg *io.SectionReader) error
 }
 
 // Envelope is what the MX learned of one message besides its content.
@@ -75,10 +79,12 @@ type Config struct {
 	MaxPerAddr     int           // connections at once per client address; DefaultMaxPerAddr if 0
 	ReadTimeout    time.Duration // per command; DefaultReadTimeout if 0
 	DataTimeout    time.Duration // for the whole of one message; DefaultDataTimeout if 0
-	// Budget bounds the bytes of all messages being received at once,
-	// shared with the provider's other listeners; a budget of
-	// DefaultMemoryBudget of its own if nil.
-	Budget *connguard.Budget
+	// Spool holds each message while it arrives and is checked (package
+	// spool: in memory, and past its memory bound in a file encrypted
+	// under a key only this process holds), shared with the provider's
+	// other listeners; a memory-only spool under DefaultMemoryBudget of
+	// its own if nil. Over its budgets a message is answered 451.
+	Spool *spool.Spool
 	// Resolver answers the SPF, DKIM and DMARC look-ups (default
 	// net.DefaultResolver).
 	Resolver *net.Resolver
@@ -118,8 +124,12 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	def(&cfg.MaxMessageSize, DefaultMaxMessageSize)
-	if cfg.Budget == nil {
-		cfg.Budget = connguard.NewBudget(DefaultMemoryBudget)
+	if cfg.Spool == nil {
+		sp, err := spool.New("", 0, connguard.NewBudget(DefaultMemoryBudget), nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Spool = sp
 	}
 	for _, x := range []struct {
 		v *int

@@ -117,9 +117,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return se
 }
 
-// Data reads the message within the memory budget and the DATA deadline,
-// checks the sender, and hands it to the backend. The client gets 250
-// only once the backend says every copy is durable.
+// Data reads the message into the spool within its budgets and the DATA
+// deadline, checks the sender, and hands it to the backend. The client
+// gets 250 only once the backend says every copy is durable.
 func (ss *session) Data(r io.Reader) error {
 	s := ss.s
 	if !ss.pending.Load() {
@@ -132,19 +132,26 @@ func (ss *session) Data(r io.Reader) error {
 	// The whole message within DataTimeout, whatever the per-line
 	// deadline go-smtp set when it read the DATA command.
 	_ = nc.SetReadDeadline(s.cfg.Now().Add(s.cfg.DataTimeout))
-	msg, release, err := s.read(r)
-	defer release()
-	if err != nil {
+	body := s.cfg.Spool.Body(s.cfg.MaxMessageSize)
+	defer body.Close()
+	if _, err := io.Copy(body, r); err != nil {
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
 			time.AfterFunc(100*time.Millisecond, func() { _ = ss.conn.Close() })
 			return errDataTimeout
+		case errors.Is(err, connguard.ErrBudget):
+			return errBusy
 		}
 		return err
 	}
-	end := headerEnd(msg)
-	if end < 0 {
-		return errNoHeader
+	all, err := body.Reader()
+	if err != nil {
+		return err
+	}
+	header, end, err := readHeader(all)
+	if err != nil {
+		return err
 	}
 	env := &Envelope{Remote: ss.remote, Helo: ss.conn.Hostname(), MailFrom: ss.from, Received: s.cfg.Now().UTC()}
 	if st, ok := ss.conn.TLSConnectionState(); ok {
@@ -152,34 +159,40 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.DataTimeout)
 	defer cancel()
-	env.Auth = s.auth.check(ctx, env.Remote, env.Helo, env.MailFrom, msg[:end], msg)
-	out := s.trace(env, msg, end)
-	if err := s.cfg.Backend.Deliver(ctx, env, ss.rcpts, out); err != nil {
+	env.Auth = s.auth.check(ctx, env.Remote, env.Helo, env.MailFrom, header, io.NewSectionReader(all, 0, all.Size()))
+	msg := s.trace(env, header, io.NewSectionReader(all, end, all.Size()-end))
+	if err := s.cfg.Backend.Deliver(ctx, env, ss.rcpts, msg); err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
 			return se
 		}
 		// Nothing of the message is logged: not even its sender.
-		s.log.Error("delivery failed", "recipients", len(ss.rcpts), "size", len(msg), "err", err)
+		s.log.Error("delivery failed", "recipients", len(ss.rcpts), "size", body.Len(), "err", err)
 		return errTemporary
 	}
-	s.log.Info("received", "remote", ss.remote, "tls", env.TLS, "size", len(msg), "recipients", len(ss.rcpts),
+	s.log.Info("received", "remote", ss.remote, "tls", env.TLS, "size", body.Len(), "recipients", len(ss.rcpts),
 		"spf", env.Auth.SPF, "dmarc", env.Auth.DMARC)
 	return nil
 }
 
-// read reads the message into memory that grows with the bytes that
-// arrive, each growth taken from the provider's budget for messages in
-// flight (connguard.ReadAll): a message that does not fit gets errBusy at
-// once instead of waiting for others to finish. release gives the budget
-// back.
-func (s *Server) read(r io.Reader) (msg []byte, release func(), err error) {
-	msg, held, err := connguard.ReadAll(r, s.cfg.MaxMessageSize, 0, s.cfg.Budget)
-	release = func() { s.cfg.Budget.Give(held) }
-	if errors.Is(err, connguard.ErrBudget) {
-		return nil, release, errBusy
+// maxHeader bounds the header section of a message, which the MX reads
+// into memory to check and to rewrite (Postfix's header_size_limit is
+// 100 KiB, past which it takes the rest for body).
+const maxHeader = 256 << 10
+
+// readHeader returns msg's header section, through the blank line that
+// ends it, and its length. A message with none in its first maxHeader
+// bytes is refused.
+func readHeader(msg *io.SectionReader) ([]byte, int64, error) {
+	buf := make([]byte, min(msg.Size(), maxHeader))
+	if _, err := msg.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, err
 	}
-	return msg, release, err
+	end := headerEnd(buf)
+	if end < 0 {
+		return nil, 0, errNoHeader
+	}
+	return buf[:end], int64(end), nil
 }
 
 // headerEnd returns the offset just past the blank line that ends the
@@ -200,8 +213,9 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // trace returns the message with a Received field (RFC 5321 §4.4, "with"
 // from RFC 3848) and the Authentication-Results field prepended, and any
 // Authentication-Results field claiming this server's authserv-id removed
-// (RFC 8601 §5: it cannot have come from us).
-func (s *Server) trace(env *Envelope, msg []byte, end int) []byte {
+// (RFC 8601 §5: it cannot have come from us): the fields and the header,
+// in memory, followed by body, read where it lies.
+func (s *Server) trace(env *Envelope, header []byte, body *io.SectionReader) *io.SectionReader {
 	with := "ESMTP"
 	if env.TLS != "" {
 		with = "ESMTPS"
@@ -209,7 +223,7 @@ func (s *Server) trace(env *Envelope, msg []byte, end int) []byte {
 	var id [10]byte
 	_, _ = rand.Read(id[:])
 	var b bytes.Buffer
-	b.Grow(len(msg) + 512)
+	b.Grow(len(header) + 512)
 	using := "in the clear"
 	if env.TLS != "" {
 		using = "using " + env.TLS
@@ -218,9 +232,28 @@ func (s *Server) trace(env *Envelope, msg []byte, end int) []byte {
 		sanitize(env.Helo), env.Remote, using, s.cfg.Hostname, with, idEncoding.EncodeToString(id[:]),
 		env.Received.Format(time.RFC1123Z))
 	b.WriteString(env.Auth.header(s.cfg.AuthServID, sanitize(env.Helo), sanitize(env.MailFrom)))
-	dropOwnResults(&b, msg[:end], s.cfg.AuthServID)
-	b.Write(msg[end:])
-	return b.Bytes()
+	dropOwnResults(&b, header, s.cfg.AuthServID)
+	head := b.Bytes()
+	return io.NewSectionReader(concat{head, body}, 0, int64(len(head))+body.Size())
+}
+
+// concat reads head and then body as one.
+type concat struct {
+	head []byte
+	body io.ReaderAt
+}
+
+func (c concat) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	if off < int64(len(c.head)) {
+		n = copy(p, c.head[off:])
+		if n == len(p) {
+			return n, nil
+		}
+		off = int64(len(c.head))
+	}
+	m, err := c.body.ReadAt(p[n:], off-int64(len(c.head)))
+	return n + m, err
 }
 
 // dropOwnResults writes header to b without the Authentication-Results

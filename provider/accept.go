@@ -133,13 +133,13 @@ func (p *Provider) store(ctx context.Context, rcpt string, id store.MessageID, m
 }
 
 // storeSealed stores a message the provider sealed and signed itself
-// (legacy mail, bounces), held in memory.
+// (legacy mail, bounces).
 func (p *Provider) storeSealed(ctx context.Context, m *sealedMail) error {
-	l, err := dmime.Inspect(bytes.NewReader(m.data))
+	r, err := m.body.Reader()
 	if err != nil {
-		return fmt.Errorf("provider: own sealed message: %w", err)
+		return err
 	}
-	_, err = p.store(ctx, m.rcpt, m.id, bytes.NewReader(m.data), l)
+	_, err = p.store(ctx, m.rcpt, m.id, r, m.layout)
 	return err
 }
 

@@ -33,10 +33,12 @@ func (p *Provider) bounce(ctx context.Context, e store.QueueEntry, cause error) 
 			n.header = le.Message[:i+2]
 		}
 	}
-	sealed, err := p.sealLegacy(ctx, author, n.mime(p.domain, author, p.cfg.Now()))
+	mime := n.mime(p.domain, author, p.cfg.Now())
+	sealed, err := p.sealLegacy(ctx, author, bytes.NewReader(mime), int64(len(mime)))
 	if err != nil {
 		return fmt.Errorf("provider: bounce to %q: %w", author, err)
 	}
+	defer sealed.body.Close()
 	return p.storeSealed(ctx, sealed)
 }
 

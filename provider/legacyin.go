@@ -1,10 +1,10 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -14,6 +14,7 @@ import (
 	"umbra/mx"
 	"umbra/provider/store"
 	"umbra/signet"
+	"umbra/spool"
 )
 
 // mxBackend is the provider's side of the legacy MX (docs/spec/legacy.md
@@ -68,19 +69,25 @@ func (b mxBackend) Recipient(ctx context.Context, address string) error {
 	return err
 }
 
-// Deliver seals msg for each recipient, in memory, and only then stores
-// the sealed copies: a failure to seal any of them stores nothing and
-// the sender is told to try again (fail closed; LEAP's MX stored
-// plaintext when encryption failed).
-func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string, msg []byte) error {
+// Deliver seals msg for each recipient, as it streams from the MX's
+// spool into the provider's (memory, or a file encrypted under a key only
+// this process holds), and only then stores the sealed copies: a failure
+// to seal any of them stores nothing and the sender is told to try again
+// (fail closed; LEAP's MX stored plaintext when encryption failed).
+func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string, msg *io.SectionReader) error {
 	p := b.p
 	sealed := make([]*sealedMail, 0, len(rcpts))
+	defer func() {
+		for _, s := range sealed {
+			s.body.Close()
+		}
+	}()
 	for _, r := range rcpts {
 		a, err := b.account(ctx, r)
 		if err != nil {
 			return err // disabled since RCPT
 		}
-		s, err := p.sealLegacy(ctx, a, msg)
+		s, err := p.sealLegacy(ctx, a, io.NewSectionReader(msg, 0, msg.Size()), msg.Size())
 		if err != nil {
 			p.metrics.legacyIn.WithLabelValues("seal-failed").Inc()
 			return fmt.Errorf("provider: seal legacy mail: %w", err)
@@ -97,21 +104,25 @@ func (b mxBackend) Deliver(ctx context.Context, env *mx.Envelope, rcpts []string
 }
 
 // sealedMail is a message the provider sealed itself for a local
-// account: its own seal needs no checking on the way into the store.
+// account, held in the spool until it is stored: its own seal needs no
+// checking on the way into the store. Close body when done.
 type sealedMail struct {
-	rcpt string
-	id   store.MessageID
-	data []byte
+	rcpt   string
+	id     store.MessageID
+	body   *spool.Body
+	layout *dmime.Layout
 }
 
-// sealLegacy seals a legacy message to rcpt's current signet as D/MIME
-// (docs/spec/legacy.md §2.2). The provider's MX is its author: the
-// author signature is the organisation's message key, and the author
-// keyslot is sealed to the recipient's key too, so that no one, the
-// provider included, can open the message later as its author: only the
-// recipient can read it. (A key pair made per message and forgotten did
-// the same at a tenth more CPU per message.)
-func (p *Provider) sealLegacy(ctx context.Context, rcpt string, msg []byte) (*sealedMail, error) {
+// sealLegacy seals a legacy message of size bytes to rcpt's current
+// signet as D/MIME (docs/spec/legacy.md §2.2). The provider's MX is its
+// author: the author signature is the organisation's message key, and the
+// author keyslot is sealed to the recipient's key too, so that no one,
+// the provider included, can open the message later as its author: only
+// the recipient can read it. (A key pair made per message and forgotten
+// did the same at a tenth more CPU per message.) The message streams
+// through the seal and the origin signature into a spool body, so memory
+// stays bounded whatever its size.
+func (p *Provider) sealLegacy(ctx context.Context, rcpt string, msg io.Reader, size int64) (*sealedMail, error) {
 	if p.sealHook != nil {
 		if err := p.sealHook(rcpt); err != nil {
 			return nil, err
@@ -127,28 +138,39 @@ func (p *Provider) sealLegacy(ctx context.Context, rcpt string, msg []byte) (*se
 	}
 	org := p.org.Signet
 	self := dmime.Party{Address: p.domain, Fingerprint: org.Fingerprint(), Enc: org.Enc}
-	var out bytes.Buffer
-	out.Grow(len(msg) + len(msg)/8 + 16<<10)
-	_, err = dmime.Seal(&out, bytes.NewReader(msg), dmime.SealParams{
+	params := dmime.SealParams{
 		Author:      dmime.Party{Address: p.domain, Fingerprint: org.Fingerprint(), Enc: u.Enc},
 		AuthorKey:   p.org.SOK,
 		Origin:      self,
 		Destination: self,
 		Recipient:   dmime.Party{Address: rcpt, Fingerprint: u.Fingerprint(), Enc: u.Enc},
-	})
+	}
+	// Padding adds at most 12% (dmime.md §9.3), the framing far less.
+	body := p.spool.Body(size + size/4 + 64<<10)
+	pr, pw := io.Pipe()
+	sealed := make(chan error, 1)
+	go func() {
+		_, err := dmime.Seal(pw, msg, params)
+		pw.CloseWithError(err)
+		sealed <- err
+	}()
+	err = dmime.SignOrigin(body, pr, p.org.SOK)
+	pr.CloseWithError(errors.New("provider: sealing stopped")) // ends Seal if SignOrigin stopped first
+	if serr := <-sealed; serr != nil {
+		err = serr
+	}
+	var lay *dmime.Layout
+	if err == nil {
+		var r io.Reader
+		if r, err = body.Reader(); err == nil {
+			lay, err = dmime.Inspect(r)
+		}
+	}
 	if err != nil {
+		body.Close()
 		return nil, err
 	}
-	var signed bytes.Buffer
-	signed.Grow(out.Len() + 128)
-	if err := dmime.SignOrigin(&signed, &out, p.org.SOK); err != nil {
-		return nil, err
-	}
-	lay, err := dmime.Inspect(bytes.NewReader(signed.Bytes()))
-	if err != nil {
-		return nil, err
-	}
-	return &sealedMail{rcpt: rcpt, id: store.MessageID(lay.Digest), data: signed.Bytes()}, nil
+	return &sealedMail{rcpt: rcpt, id: store.MessageID(lay.Digest), body: body, layout: lay}, nil
 }
 
 // startMX listens for legacy SMTP unless MXListen is "off".
@@ -167,7 +189,7 @@ func (p *Provider) startMX() error {
 		AuthServID:     p.domain,
 		TLSConfig:      p.tls,
 		MaxMessageSize: p.cfg.MXMaxMessageSize,
-		Budget:         p.inflight,
+		Spool:          p.spool,
 		Resolver:       p.relayResolver,
 		Backend:        mxBackend{p},
 		Logger:         p.log,

@@ -204,3 +204,90 @@ func filesHolding(t *testing.T, dir string, needles ...string) map[string]string
 	}
 	return found
 }
+
+// TestLegacyLargeMessageSpooled: a legacy message over the spool's memory
+// bound waits, while it is checked and sealed, in a file that has no name
+// and holds none of its text (encrypted under a key only the process
+// holds); bob then reads exactly what was sent, and the provider's files
+// hold none of it.
+func TestLegacyLargeMessageSpooled(t *testing.T) {
+	t.Parallel()
+	nd, bob := legacyNet(t, nil)
+	marker := "Line of the confidential annual report, quarter four.\r\n"
+	msg := "From: Carol <carol@legacy.test>\r\nTo: bob@b.test\r\nSubject: annual report\r\n\r\n" +
+		strings.Repeat(marker, (5<<20)/len(marker))
+	held, release := make(chan struct{}), make(chan struct{})
+	provider.SetSealHook(nd.Provider, func(string) error {
+		close(held)
+		<-release
+		return nil
+	})
+	sent := make(chan error, 1)
+	go func() { sent <- sendLegacy(t, nd, "bob@b.test", msg) }()
+	select {
+	case <-held:
+	case err := <-sent:
+		t.Fatalf("send ended before sealing: %v", err)
+	}
+	spoolDir := filepath.Join(nd.Dir, provider.SpoolDir)
+	if ents, err := os.ReadDir(spoolDir); err != nil || len(ents) != 0 {
+		t.Errorf("the spool lists %d files (%v) while a message waits in it; want none", len(ents), err)
+	}
+	// The file is open in this process (the provider runs in it): read it
+	// through /proc.
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	files := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err != nil || !strings.HasPrefix(target, spoolDir+string(filepath.Separator)) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc/self/fd", fd.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files++
+		if len(data) < len(msg) {
+			t.Errorf("spool file of %d bytes for a message of %d", len(data), len(msg))
+		}
+		if bytes.Contains(data, []byte("confidential annual")) || bytes.Contains(data, []byte("annual report")) {
+			t.Errorf("the spool file %s holds the message's text", target)
+		}
+	}
+	if files == 0 {
+		t.Error("no spool file open while a 5 MiB message is sealed")
+	}
+	close(release)
+	if err := <-sent; err != nil {
+		t.Fatalf("send: %v", err)
+	}
+
+	st := nd.Provider.Store()
+	changes, err := st.Mailbox().Changes(t.Context(), "bob@b.test", 0, 10)
+	if err != nil || len(changes) == 0 {
+		t.Fatalf("bob's mailbox: %v, %d changes", err, len(changes))
+	}
+	doc, err := st.Mailbox().Get(t.Context(), "bob@b.test", changes[len(changes)-1].DocID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := nd.Provider.Org().Signet
+	var mime bytes.Buffer
+	if _, err := dmime.Open(bytes.NewReader(doc.Data), dmime.RoleRecipient, bob.Enc, dmime.OpenOptions{
+		MIME: &mime, Recipient: "bob@b.test",
+		AuthorKey: func(string, signet.Fingerprint, *dmime.Carried) (ed25519.PublicKey, error) {
+			return org.MessageKeys()[0], nil
+		},
+		OriginKeys: org.MessageKeys(),
+	}); err != nil {
+		t.Fatalf("bob cannot open it: %v", err)
+	}
+	if !strings.HasSuffix(mime.String(), msg[strings.Index(msg, "\r\n\r\n"):]) {
+		t.Errorf("bob reads %d bytes, not the body sent", mime.Len())
+	}
+	nd.Stop()
+	scanFiles(t, nd.Dir, "confidential annual", "annual report", "carol@legacy.test")
+}

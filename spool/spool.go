@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,13 @@ type Spool struct {
 // makes it private (mode 0700), and removes any body file a previous
 // process left there: without its key, which died with that process,
 // nobody can read it.
+//
+// With dir "" the spool has no files: every body stays in memory, bounded
+// by its limit and mem alone (for a server with no directory of its own).
 func New(dir string, memMax int64, mem, disk *connguard.Budget) (*Spool, error) {
+	if dir == "" {
+		return &Spool{memMax: math.MaxInt64, mem: mem}, nil
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: create %s: %w", dir, err)
 	}

@@ -215,3 +215,30 @@ func TestLeftoversRemoved(t *testing.T) {
 		t.Errorf("spool directory mode %v", fi.Mode().Perm())
 	}
 }
+
+// TestMemoryOnly: a spool without a directory holds every body in memory,
+// within the memory budget.
+func TestMemoryOnly(t *testing.T) {
+	t.Parallel()
+	mem := connguard.NewBudget(16 << 20)
+	s, err := New("", 0, mem, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := body(t, 5<<20)
+	b := s.Body(8 << 20)
+	write(t, b, want)
+	if b.file != nil {
+		t.Fatal("a spool without a directory made a file")
+	}
+	if got := readBack(t, b); !bytes.Equal(got, want) {
+		t.Fatal("read back other bytes")
+	}
+	if now, _ := mem.Used(); now < 5<<20 {
+		t.Errorf("memory budget %d for a 5 MiB body", now)
+	}
+	b.Close()
+	if now, _ := mem.Used(); now != 0 {
+		t.Errorf("memory budget %d after Close", now)
+	}
+}
