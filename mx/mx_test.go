@@ -323,3 +323,27 @@ func TestBackendFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderBounds: a message without a header section, and one whose
+// header section passes maxHeader, are refused with 554 5.6.0 saying
+// which; the connection serves the next message.
+func TestHeaderBounds(t *testing.T) {
+	t.Parallel()
+	m := startMX(t, nil)
+	c := m.dial(t, false)
+	err := send(c, "x@sender.test", []string{"bob@b.test"}, "just a line, no header and no blank line\r\n")
+	if code(err) != 554 || !strings.Contains(err.Error(), "no header section") {
+		t.Errorf("no header: %v, want 554 ... no header section", err)
+	}
+	long := "Subject: long\r\n" + strings.Repeat("X-Filler: 0123456789abcdef0123456789abcdef0123456789abcdef\r\n", (maxHeader/60)+100) + "\r\nbody\r\n"
+	err = send(c, "x@sender.test", []string{"bob@b.test"}, long)
+	if code(err) != 554 || !strings.Contains(err.Error(), "longer than 256 KiB") {
+		t.Errorf("long header: %v, want 554 ... longer than 256 KiB", err)
+	}
+	if err := send(c, "x@sender.test", []string{"bob@b.test"}, "Subject: fine\r\n\r\nhi\r\n"); err != nil {
+		t.Errorf("a good message after: %v", err)
+	}
+	if n := len(m.be.deliveries()); n != 1 {
+		t.Errorf("%d deliveries, want the good one", n)
+	}
+}

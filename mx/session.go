@@ -34,6 +34,8 @@ var (
 		Message: "the message took too long to arrive; closing"}
 	errNoHeader = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 		Message: "the message has no header section"}
+	errLongHeader = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+		Message: fmt.Sprintf("the header section is longer than %d KiB", maxHeader>>10)}
 	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
 		Message: "the server is shutting down; nothing was kept; try again later"}
 )
@@ -189,7 +191,10 @@ func readHeader(msg *io.SectionReader) ([]byte, int64, error) {
 		return nil, 0, err
 	}
 	end := headerEnd(buf)
-	if end < 0 {
+	switch {
+	case end < 0 && msg.Size() > maxHeader:
+		return nil, 0, errLongHeader
+	case end < 0:
 		return nil, 0, errNoHeader
 	}
 	return buf[:end], int64(end), nil
