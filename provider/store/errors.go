@@ -20,6 +20,10 @@ var (
 	// ErrResync is Changes' answer to a caller whose position lies
 	// before a collected tombstone: it must read the feed again from 0.
 	ErrResync = errors.New("store: changes before this position were collected; read the feed again from 0")
+	// ErrChanged is the answer of a reader of Mailbox.Open whose
+	// document was replaced or deleted since Open: going on would mix
+	// two revisions' bytes.
+	ErrChanged = errors.New("store: document changed since it was opened")
 )
 
 // ConflictError is returned by Put and Delete when the expected revision

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"umbra/signet"
@@ -105,6 +106,18 @@ type Mailbox interface {
 	Head(ctx context.Context, address string) (int64, error)
 	// Get returns a document, or its tombstone.
 	Get(ctx context.Context, address, docID string) (Document, error)
+	// Open returns a document's latest change (a tombstone's too) and,
+	// unless it is deleted, its data as a reader of c.Size bytes that
+	// reads the store in pieces on demand, so that serving a large
+	// document holds no more of it in memory than a piece: each ReadAt is
+	// a short read of its own (no transaction, snapshot, connection or
+	// lock is held between calls, so a slow HTTP client holds nothing of
+	// the store) and reads at most MaxReadPiece bytes into memory at a
+	// time. If the document was replaced or deleted after Open, ReadAt
+	// fails with an error wrapping ErrChanged rather than mix two
+	// revisions. Reads run under ctx. ReadAt is safe for concurrent use.
+	// ErrNotFound if there is no such document.
+	Open(ctx context.Context, address, docID string) (Change, io.ReaderAt, error)
 	// PurgeDeliveries forgets the deliveries made at or before cutoff
 	// (docs/spec/store.md §4.2) and returns how many.
 	PurgeDeliveries(ctx context.Context, cutoff time.Time) (int, error)
