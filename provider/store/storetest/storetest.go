@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ChangesPaging", testChangesPaging},
 		{"PurgeDeliveries", testPurgeDeliveries},
 		{"CollectTombstones", testCollectTombstones},
+		{"OpenRead", testOpenRead},
+		{"OpenChanged", testOpenChanged},
 		{"QueueEnqueue", testEnqueue},
 		{"QueueClaimExclusive", testClaimExclusive},
 		{"QueueLeaseExpiry", testLeaseExpiry},
