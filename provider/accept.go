@@ -76,7 +76,7 @@ func (p *Provider) store(ctx context.Context, rcpt string, id store.MessageID, m
 	if err != nil {
 		return false, fmt.Errorf("provider: append trace: %w", err)
 	}
-	_, created, err := p.st.Mailbox().Deliver(ctx, rcpt, id, traced, tr.Time)
+	_, created, err := p.st.Mailbox().Deliver(ctx, rcpt, id, bytes.NewReader(traced), int64(len(traced)), tr.Time)
 	if err != nil {
 		return false, err
 	}

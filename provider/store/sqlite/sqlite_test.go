@@ -224,14 +224,14 @@ func TestDeletedDataLeavesNoTrace(t *testing.T) {
 	}
 	secret := make([]byte, 200<<10) // overflow pages, as real messages take
 	rand.Read(secret)
-	docID, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(secret)), secret, time.Now())
+	docID, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(secret)), bytes.NewReader(secret), int64(len(secret)), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another document written after it, so the deleted one is not simply
 	// the tail of the file.
 	keep := bytes.Repeat([]byte("k"), 50<<10)
-	if _, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(keep)), keep, time.Now()); err != nil {
+	if _, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(keep)), bytes.NewReader(keep), int64(len(keep)), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := s.Mailbox().Get(ctx, "bob@b.test", docID)
