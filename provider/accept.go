@@ -118,11 +118,7 @@ func (p *Provider) store(ctx context.Context, rcpt string, id store.MessageID, m
 		return false, fmt.Errorf("provider: trace: %w", err)
 	}
 	data := io.MultiReader(msg, bytes.NewReader(trace))
-	buf, err := io.ReadAll(data)
-	if err != nil {
-		return false, err
-	}
-	_, created, err := p.st.Mailbox().Deliver(ctx, rcpt, id, buf, tr.Time)
+	_, created, err := p.st.Mailbox().Deliver(ctx, rcpt, id, data, l.Size+int64(len(trace)), tr.Time)
 	if err != nil {
 		return false, err
 	}

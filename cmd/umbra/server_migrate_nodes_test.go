@@ -78,7 +78,7 @@ func TestMigrateThenTwoNodes(t *testing.T) {
 	err = testnet.Parallel(ctx, 32, migrateAccounts*migratePerAccount, func(i int) error {
 		data := make([]byte, migrateMessageSize)
 		rand.Read(data)
-		_, _, err := src.Mailbox().Deliver(ctx, addrs[i%migrateAccounts], sha256.Sum256(data), data, time.Now())
+		_, _, err := src.Mailbox().Deliver(ctx, addrs[i%migrateAccounts], sha256.Sum256(data), bytes.NewReader(data), int64(len(data)), time.Now())
 		return err
 	})
 	if err != nil {

@@ -79,11 +79,25 @@ type Signets interface {
 type Mailbox interface {
 	// Deliver stores an arriving message as a new document of kind
 	// KindMail and returns its id with created true, recording the
-	// delivery as made at at. If a message with the same id was delivered
-	// to address before and its record is not purged yet, it returns that
-	// document's id with created false and stores nothing, even if the
-	// document has since been deleted.
-	Deliver(ctx context.Context, address string, id MessageID, data []byte, at time.Time) (docID string, created bool, err error)
+	// delivery as made at at. data yields the message: exactly size
+	// bytes (ErrInvalid, and nothing stored, if it yields fewer or more,
+	// or if size is out of the range 1 to MaxDataSize). The store reads
+	// data while it stores the delivery and holds at most
+	// MaxDeliverBuffer bytes of it in memory at once, never the whole
+	// message, so a node's memory is bounded per connection, not by the
+	// size of the mail it receives. It may read data while it holds the
+	// locks of the write, so data should be quick to read (a local
+	// spool file, not a network connection). An error from data aborts
+	// this delivery alone: nothing of it is stored, no delivery record,
+	// no sequence number taken, and the error is returned wrapped. data
+	// is not read after Deliver returns.
+	//
+	// If a message with the same id was delivered to address before and
+	// its record is not purged yet, it returns that document's id with
+	// created false and stores nothing, even if the document has since
+	// been deleted. data need not be read then, and what it yields does
+	// not change that answer.
+	Deliver(ctx context.Context, address string, id MessageID, data io.Reader, size int64, at time.Time) (docID string, created bool, err error)
 	// Put creates (expectedRevision 0) or replaces a document. A deleted
 	// document is replaced by naming its tombstone's revision. On a
 	// revision mismatch it returns a *ConflictError.

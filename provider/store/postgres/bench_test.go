@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -59,7 +60,7 @@ func benchDeliver(b *testing.B, size, writers, accounts int) {
 			for i := n.Add(1); i <= int64(b.N); i = n.Add(1) {
 				var id store.MessageID
 				binary.BigEndian.PutUint64(id[:], uint64(i))
-				if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, data, time.Now()); err != nil {
+				if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, bytes.NewReader(data), int64(size), time.Now()); err != nil {
 					b.Error(err)
 					return
 				}

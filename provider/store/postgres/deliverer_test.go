@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestDeliverGroups(t *testing.T) {
 			// Every message goes to both nodes at once: one document.
 			for _, n := range ns {
 				wg.Go(func() {
-					id, _, err := n.Mailbox().Deliver(ctx, a, sha256.Sum256(fmt.Appendf(nil, "%s %d", a, i)), []byte("mail"), time.Now())
+					id, _, err := n.Mailbox().Deliver(ctx, a, sha256.Sum256(fmt.Appendf(nil, "%s %d", a, i)), strings.NewReader("mail"), 4, time.Now())
 					if a == addrs[3] {
 						if !errors.Is(err, store.ErrNotFound) {
 							t.Errorf("delivery to a missing account: %v, want ErrNotFound", err)

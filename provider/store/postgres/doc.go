@@ -30,7 +30,9 @@
 //     waits for a concurrent delivery of the same message, on any node,
 //     and then inserts nothing), and takes a sequence number and stores
 //     the document only if the record is its own: one round trip, one
-//     document per message;
+//     document per message (a message over store.MaxDeliverBuffer takes
+//     the same steps in a transaction of its own and streams its data
+//     with COPY);
 //   - Claim selects due queue entries with FOR UPDATE SKIP LOCKED: two
 //     nodes claiming at once get disjoint entries, and an entry whose
 //     lease has expired (its node died) is claimable again;

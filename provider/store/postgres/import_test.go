@@ -45,7 +45,7 @@ func embedded(t *testing.T, dir string) *sql.DB {
 		_, err := s.Signets().Append(ctx, addr, signet.FingerprintOf(sg), sg)
 		must(err)
 		for m := range 30 {
-			_, _, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256(fmt.Appendf(nil, "%s %d", addr, m)), bytes.Repeat([]byte{byte(m)}, 100*m), time.Now())
+			_, _, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256(fmt.Appendf(nil, "%s %d", addr, m)), bytes.NewReader(bytes.Repeat([]byte{byte(m)}, 100*m+1)), int64(100*m+1), time.Now())
 			must(err)
 		}
 		c, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", 0, []byte("p"))
@@ -108,7 +108,7 @@ func TestImport(t *testing.T) {
 	if _, err := s.Verify(ctx, src); err == nil || !strings.Contains(err.Error(), "differs") {
 		t.Fatalf("Verify after a change: %v", err)
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE documents SET data = $2 WHERE address = $1 AND seq = 5`, addr, bytes.Repeat([]byte{4}, 400)); err != nil {
+	if _, err := s.pool.Exec(ctx, `UPDATE documents SET data = $2 WHERE address = $1 AND seq = 5`, addr, bytes.Repeat([]byte{4}, 401)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -116,7 +116,7 @@ func TestImport(t *testing.T) {
 	if err != nil || c.Seq != 33 || c.Revision != 3 {
 		t.Fatalf("put after the import: %+v %v", c, err)
 	}
-	if _, created, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256([]byte(addr+" 7")), nil, time.Now()); err != nil || created {
+	if _, created, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256([]byte(addr+" 7")), strings.NewReader("again"), 5, time.Now()); err != nil || created {
 		t.Fatalf("redelivery after the import: created %v, %v", created, err)
 	}
 	id, _, err := s.Queue().Enqueue(ctx, store.Outbound{MessageID: sha256.Sum256([]byte("new")), Domain: "example.org", Message: []byte("m")})

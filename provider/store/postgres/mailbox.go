@@ -1,9 +1,12 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,36 +30,135 @@ func nextSeq(ctx context.Context, tx pgx.Tx, address string) (int64, error) {
 	return seq, nil
 }
 
-func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte, at time.Time) (string, bool, error) {
+func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data io.Reader, size int64, at time.Time) (string, bool, error) {
 	if err := store.CheckAddress(address); err != nil {
 		return "", false, err
 	}
 	if err := store.CheckTime("delivered", at); err != nil {
 		return "", false, err
 	}
-	if err := store.CheckSize("message", data, store.MaxDataSize); err != nil {
+	msg, err := store.NewMessageReader(data, size)
+	if err != nil {
 		return "", false, err
 	}
-	// Stored with the other deliveries waiting meanwhile, in one
-	// transaction (deliverer.go).
-	r := &delivery{address: address, id: id, data: data, at: sqlrow.Nanos(at)}
-	err := m.s.deliveries.deliver(ctx, r)
-	docID, created := r.docID, r.created
+	var docID string
+	var created bool
+	if size > store.MaxDeliverBuffer {
+		docID, created, err = m.deliverStream(ctx, address, id, msg, sqlrow.Nanos(at))
+	} else {
+		docID, created, err = m.deliverGroup(ctx, address, id, msg, sqlrow.Nanos(at))
+	}
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed) {
-			return "", false, err
-		}
-		return "", false, fmt.Errorf("postgres store: deliver %s to %s: %w", id, address, err)
+		return "", false, err
 	}
 	if !created {
 		// Delivered before: idempotent (docs/spec/store.md §4.2).
-		if err := m.s.row(ctx, `SELECT doc_id FROM deliveries WHERE address = $1 AND message_id = $2`, address, id[:]).Scan(&docID); err != nil {
-			return "", false, noRows(err, "delivery %s to %s", id, address)
-		}
-		return docID, false, nil
+		docID, err := m.delivered(ctx, address, id)
+		return docID, false, err
 	}
 	m.s.notes.changed(address)
-	return docID, created, nil
+	return docID, true, nil
+}
+
+// deliverGroup stores a message small enough to hold in memory with the
+// other deliveries waiting meanwhile, in one transaction (deliverer.go).
+// created false means delivered before.
+func (m mailbox) deliverGroup(ctx context.Context, address string, id store.MessageID, msg *store.MessageReader, at int64) (string, bool, error) {
+	data, err := msg.ReadAll()
+	if err != nil {
+		// A redelivery is answered whatever data yields, as where the
+		// delivery record is looked up before data is read.
+		if docID, lookErr := m.delivered(ctx, address, id); lookErr == nil {
+			return docID, false, nil
+		}
+		return "", false, fmt.Errorf("postgres store: deliver %s to %s: %w", id, address, err)
+	}
+	r := &delivery{address: address, id: id, data: data, at: at}
+	err = m.s.deliveries.deliver(ctx, r)
+	switch {
+	case err == nil:
+		return r.docID, r.created, nil
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed):
+		return "", false, err
+	}
+	return "", false, fmt.Errorf("postgres store: deliver %s to %s: %w", id, address, err)
+}
+
+// deliverStream stores a message larger than MaxDeliverBuffer in a
+// transaction of its own that copies it to the server as it reads it:
+// pgx would encode it whole as a parameter (docs/spec/store.md §13.2).
+// The delivery record comes first and the account's next sequence number
+// second, as in a group (queueDelivery), so both wait for and lock the
+// same rows in the same order; data is read only after both, so a
+// transaction aborted by a deadlock, which may happen only while it takes
+// those locks, is run again with data unread. created false means
+// delivered before.
+func (m mailbox) deliverStream(ctx context.Context, address string, id store.MessageID, msg *store.MessageReader, at int64) (docID string, created bool, err error) {
+	err = m.s.write(ctx, func(tx pgx.Tx) error {
+		docID, created = store.NewDocID(), false
+		ok, err := exists(ctx, tx, `INSERT INTO deliveries (address, message_id, doc_id, delivered) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (address, message_id) DO NOTHING RETURNING 1`, address, id[:], docID, at)
+		switch {
+		case isForeignKey(err):
+			return fmt.Errorf("%w: account %s", store.ErrNotFound, address)
+		case err != nil:
+			return fmt.Errorf("postgres store: record delivery %s to %s: %w", id, address, err)
+		case !ok:
+			return nil // delivered before; data unread
+		}
+		seq, err := nextSeq(ctx, tx, address)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Conn().PgConn().CopyFrom(ctx, copyDocument(address, docID, seq, msg),
+			`COPY documents (address, id, kind, revision, seq, deleted, data) FROM STDIN (FORMAT binary)`)
+		if err != nil {
+			if readErr := msg.Err(); readErr != nil {
+				err = readErr // the server's error only quotes it
+			}
+			return notRetryable{fmt.Errorf("postgres store: deliver %s to %s: copy: %w", id, address, err)}
+		}
+		created = true
+		return nil
+	})
+	return docID, created, err
+}
+
+// copyDocument is the input of COPY ... FROM STDIN (FORMAT binary) that
+// inserts a delivered document whose data msg yields
+// (https://www.postgresql.org/docs/current/sql-copy.html, "Binary
+// Format"): the header, one tuple of the columns address, id, kind,
+// revision, seq, deleted and data, in that order, and the trailer. The
+// data is read from msg as the server takes it.
+func copyDocument(address, docID string, seq int64, msg *store.MessageReader) io.Reader {
+	be := binary.BigEndian
+	b := []byte("PGCOPY\n\xff\r\n\x00")
+	b = be.AppendUint32(b, 0) // flags: no OIDs
+	b = be.AppendUint32(b, 0) // header extension: none
+	b = be.AppendUint16(b, 7) // fields of the tuple
+	for _, text := range []string{address, docID, store.KindMail} {
+		b = be.AppendUint32(b, uint32(len(text)))
+		b = append(b, text...)
+	}
+	b = be.AppendUint32(b, 8)
+	b = be.AppendUint64(b, 1) // revision
+	b = be.AppendUint32(b, 8)
+	b = be.AppendUint64(b, uint64(seq))
+	b = be.AppendUint32(b, 1)
+	b = append(b, 0) // deleted: false
+	b = be.AppendUint32(b, uint32(msg.Size()))
+	trailer := []byte{0xff, 0xff} // a tuple of -1 fields
+	return io.MultiReader(bytes.NewReader(b), msg, bytes.NewReader(trailer))
+}
+
+// delivered returns the document id recorded for the delivery of id to
+// address.
+func (m mailbox) delivered(ctx context.Context, address string, id store.MessageID) (string, error) {
+	var docID string
+	if err := m.s.row(ctx, `SELECT doc_id FROM deliveries WHERE address = $1 AND message_id = $2`, address, id[:]).Scan(&docID); err != nil {
+		return "", noRows(err, "delivery %s to %s", id, address)
+	}
+	return docID, nil
 }
 
 // currentRevision returns a document's revision and deleted flag;

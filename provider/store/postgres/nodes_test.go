@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func TestDeliverAcrossNodes(t *testing.T) {
 	for i := range messages {
 		for n := range 2 {
 			wg.Go(func() {
-				id, _, err := ns[n].Mailbox().Deliver(ctx, addr, sha256.Sum256(fmt.Appendf(nil, "m%d", i)), []byte("mail"), time.Now())
+				id, _, err := ns[n].Mailbox().Deliver(ctx, addr, sha256.Sum256(fmt.Appendf(nil, "m%d", i)), strings.NewReader("mail"), 4, time.Now())
 				if err != nil {
 					t.Error(err)
 				}
@@ -202,7 +203,7 @@ func TestWatchAcrossNodes(t *testing.T) {
 	if err := ns[1].Accounts().Activate(ctx, addr, code, store.ModeParanoid); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ns[1].Mailbox().Deliver(ctx, addr, sha256.Sum256([]byte("m")), []byte("mail"), time.Now()); err != nil {
+	if _, _, err := ns[1].Mailbox().Deliver(ctx, addr, sha256.Sum256([]byte("m")), strings.NewReader("mail"), 4, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -239,11 +239,21 @@ func (s *Store) fail(what string, err error) error {
 	return fmt.Errorf("postgres store: %s: %w", what, err)
 }
 
+// notRetryable marks the error of a write that must not run again,
+// whatever error it wraps: one that has read its caller's stream, which
+// cannot be read twice.
+type notRetryable struct{ error }
+
+func (e notRetryable) Unwrap() error { return e.error }
+
 // retryable reports whether err is PostgreSQL aborting a transaction that
 // succeeds when run again.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	if errors.Is(err, errRaced) {
+	switch {
+	case errors.As(err, new(notRetryable)):
+		return false
+	case errors.Is(err, errRaced):
 		return true
 	}
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")

@@ -40,3 +40,8 @@ func TestPersistence(t *testing.T) {
 		return openTest(t, cluster.Database(t, name))
 	})
 }
+
+// TestDeliverMemory is not parallel: it measures the process's memory.
+func TestDeliverMemory(t *testing.T) {
+	storetest.RunDeliverMemory(t, openTest(t, cluster.NewDatabase(t)))
+}

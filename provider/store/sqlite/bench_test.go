@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -54,7 +55,7 @@ func BenchmarkDeliver(b *testing.B) {
 					}
 					var id store.MessageID
 					binary.BigEndian.PutUint64(id[:], uint64(i))
-					if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, data, time.Now()); err != nil {
+					if _, _, err := s.Mailbox().Deliver(b.Context(), addr, id, bytes.NewReader(data), int64(size), time.Now()); err != nil {
 						b.Error(err)
 						return false
 					}

@@ -139,7 +139,7 @@ func crashChild(t *testing.T, dir string) {
 			for time.Now().Before(deadline) {
 				id := fmt.Sprint("m", next.Add(1))
 				data := fmt.Appendf(nil, "%s %s", id, bytes.Repeat([]byte{'x'}, 2048))
-				_, created, err := s.Mailbox().Deliver(t.Context(), crashAddr, sha256.Sum256([]byte(id)), data, time.Now())
+				_, created, err := s.Mailbox().Deliver(t.Context(), crashAddr, sha256.Sum256([]byte(id)), bytes.NewReader(data), int64(len(data)), time.Now())
 				if err != nil || !created {
 					t.Errorf("deliver %s: created %v, %v", id, created, err)
 					return
@@ -148,7 +148,7 @@ func crashChild(t *testing.T, dir string) {
 				fmt.Fprintf(os.Stdout, "ack %s\n", id)
 				mu.Unlock()
 				if prev != "" {
-					if _, created, err := s.Mailbox().Deliver(t.Context(), crashAddr, sha256.Sum256([]byte(prev)), []byte("again"), time.Now()); err != nil || created {
+					if _, created, err := s.Mailbox().Deliver(t.Context(), crashAddr, sha256.Sum256([]byte(prev)), strings.NewReader("again"), 5, time.Now()); err != nil || created {
 						t.Errorf("redeliver %s: created %v, %v", prev, created, err)
 						return
 					}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"umbra/provider/store"
@@ -26,22 +27,23 @@ func nextSeq(tx *wtx, address string) (int64, error) {
 	return seq, nil
 }
 
-func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data []byte, at time.Time) (string, bool, error) {
+func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID, data io.Reader, size int64, at time.Time) (string, bool, error) {
 	if err := store.CheckAddress(address); err != nil {
 		return "", false, err
 	}
 	if err := store.CheckTime("delivered", at); err != nil {
 		return "", false, err
 	}
-	if err := store.CheckSize("message", data, store.MaxDataSize); err != nil {
+	msg, err := store.NewMessageReader(data, size)
+	if err != nil {
 		return "", false, err
 	}
 	var docID string
 	var created bool
-	err := m.s.w.do(ctx, func(tx *wtx) error {
+	err = m.s.w.do(ctx, func(tx *wtx) error {
 		err := tx.queryRow(`SELECT doc_id FROM deliveries WHERE address = ? AND message_id = ?`, address, id[:]).Scan(&docID)
 		if err == nil {
-			return nil // delivered before: idempotent (docs/spec/store.md §4.2)
+			return nil // delivered before: idempotent (docs/spec/store.md §4.2), data unread
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite store: look up delivery %s to %s: %w", id, address, err)
@@ -51,8 +53,18 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 			return err
 		}
 		docID = store.NewDocID()
+		// The row gets size zero bytes and then the message, streamed
+		// into them: a message bound as a parameter would be copied whole
+		// into SQLite's memory, which never shrinks. SQLite writes a
+		// zeroblob page by page without holding it only if no column
+		// after it takes a byte of the record: deleted_at, which follows
+		// data, is 0, which a record keeps in its header alone. A failure
+		// rolls the row back with the request's savepoint.
 		if _, err := tx.exec(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
-			VALUES (?, ?, ?, 1, ?, 0, ?)`, address, docID, store.KindMail, seq, data); err != nil {
+			VALUES (?, ?, ?, 1, ?, 0, zeroblob(?))`, address, docID, store.KindMail, seq, size); err != nil {
+			return fmt.Errorf("sqlite store: deliver %s to %s: %w", id, address, err)
+		}
+		if err := tx.fillBlob("documents", "data", tx.c.LastInsertRowID(), msg); err != nil {
 			return fmt.Errorf("sqlite store: deliver %s to %s: %w", id, address, err)
 		}
 		if _, err := tx.exec(`INSERT INTO deliveries (address, message_id, doc_id, delivered) VALUES (?, ?, ?, ?)`,

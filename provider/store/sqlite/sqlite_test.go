@@ -6,9 +6,14 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"umbra/provider/store"
@@ -205,6 +210,78 @@ func TestBatchIsolation(t *testing.T) {
 	}
 }
 
+// TestDeliverFailsInBatch: a delivery whose reader fails midway, in one
+// batch with others, is rolled back alone (its savepoint): the others
+// commit, numbered without a gap, and it leaves no delivery record.
+func TestDeliverFailsInBatch(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	ctx := t.Context()
+	const addr = "bob@b.test"
+	code := sha256.Sum256([]byte("code"))
+	if err := s.Accounts().AddInvited(ctx, addr, code); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Accounts().Activate(ctx, addr, code, store.ModeParanoid); err != nil {
+		t.Fatal(err)
+	}
+	// The writer is held while the deliveries queue, so they form one
+	// batch when it is released.
+	started, release, held := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		held <- s.w.do(ctx, func(*wtx) error { close(started); <-release; return nil })
+	}()
+	<-started
+	const n, bad = 5, 2
+	failing := errors.New("spool broken")
+	id := func(i int) store.MessageID { return sha256.Sum256(fmt.Append(nil, i)) }
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			data := bytes.Repeat([]byte{byte(i)}, 3<<20) // several pieces of the blob's copy
+			r := io.Reader(bytes.NewReader(data))
+			if i == bad {
+				r = io.MultiReader(bytes.NewReader(data[:len(data)/2]), iotest.ErrReader(failing))
+			}
+			_, _, errs[i] = s.Mailbox().Deliver(ctx, addr, id(i), r, int64(len(data)), time.Now())
+		})
+	}
+	for len(s.w.reqs) < n {
+		time.Sleep(time.Millisecond)
+	}
+	commits := s.w.commits.Load()
+	close(release)
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.w.commits.Load() - commits; got != 2 {
+		t.Fatalf("%d commits, want 2: the held request's and the deliveries'", got)
+	}
+	for i, err := range errs {
+		if (i == bad) != errors.Is(err, failing) || i != bad && err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	feed, err := s.Mailbox().Changes(ctx, addr, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range feed {
+		if c.Seq != int64(i+1) || c.Size != 3<<20 {
+			t.Fatalf("feed %+v", feed)
+		}
+	}
+	if len(feed) != n-1 {
+		t.Fatalf("%d documents, want %d", len(feed), n-1)
+	}
+	_, created, err := s.Mailbox().Deliver(ctx, addr, id(bad), strings.NewReader("again"), 5, time.Now())
+	if err != nil || !created {
+		t.Fatalf("delivery after the failed one: created %v, %v", created, err)
+	}
+}
+
 // TestDeletedDataLeavesNoTrace: a delivered message's ciphertext, once
 // its document is deleted and the store checkpointed, is in none of the
 // store's files — not in the database's free pages, not in the WAL
@@ -224,14 +301,14 @@ func TestDeletedDataLeavesNoTrace(t *testing.T) {
 	}
 	secret := make([]byte, 200<<10) // overflow pages, as real messages take
 	rand.Read(secret)
-	docID, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(secret)), secret, time.Now())
+	docID, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(secret)), bytes.NewReader(secret), int64(len(secret)), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another document written after it, so the deleted one is not simply
 	// the tail of the file.
 	keep := bytes.Repeat([]byte("k"), 50<<10)
-	if _, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(keep)), keep, time.Now()); err != nil {
+	if _, _, err := s.Mailbox().Deliver(ctx, "bob@b.test", store.MessageID(sha256.Sum256(keep)), bytes.NewReader(keep), int64(len(keep)), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := s.Mailbox().Get(ctx, "bob@b.test", docID)
@@ -261,4 +338,10 @@ func TestDeletedDataLeavesNoTrace(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDeliverMemory is not parallel: it measures the process's memory,
+// which includes SQLite's (WebAssembly memory, outside Go's heap).
+func TestDeliverMemory(t *testing.T) {
+	storetest.RunDeliverMemory(t, openTest(t, t.TempDir()))
 }

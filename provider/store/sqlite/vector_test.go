@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,7 +84,7 @@ func TestSchemaV1Vector(t *testing.T) {
 	for i := range mid {
 		mid[i] = 1
 	}
-	doc, created, err := s.Mailbox().Deliver(ctx, "alice@example.test", mid, []byte("again"), time.Now())
+	doc, created, err := s.Mailbox().Deliver(ctx, "alice@example.test", mid, strings.NewReader("again"), 5, time.Now())
 	if err != nil || created || doc != "in-1" {
 		t.Fatalf("redelivery of the vector's message: %q %v %v", doc, created, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/ncruces/go-sqlite3"
 
@@ -101,6 +102,20 @@ func scanColumns(s *sqlite3.Stmt, dest []any) error {
 		}
 	}
 	return s.Err()
+}
+
+// fillBlob writes r into the BLOB in column of table's row rowid, which
+// must be as long as r (zeroblob), through incremental BLOB I/O
+// (https://sqlite.org/c3ref/blob_open.html). Blob.ReadFrom reads r
+// straight into a buffer of at most 1 MiB (store.MaxDeliverBuffer) in
+// SQLite's memory: no more of r is held, in Go's heap or SQLite's.
+func (t *wtx) fillBlob(table, column string, rowid int64, r io.Reader) error {
+	b, err := t.c.OpenBlob("main", table, column, rowid, true)
+	if err != nil {
+		return fmt.Errorf("open blob: %w", err)
+	}
+	_, err = b.ReadFrom(r)
+	return errors.Join(err, b.Close())
 }
 
 func (t *wtx) close() error {

@@ -95,7 +95,7 @@ func fuzzOps(t *testing.T, m store.Mailbox, addr string, ops []byte, raw string)
 		case 2:
 			key := y % 4
 			data := fmt.Sprint("mail ", step)
-			docID, created, err := m.Deliver(ctx, addr, messageID(string(rune(key))), []byte(data), t0)
+			docID, created, err := deliver(ctx, m, addr, messageID(string(rune(key))), []byte(data), t0)
 			ok(t, err)
 			if prev, seen := delivered[key]; seen {
 				if created || docID != prev {

@@ -18,7 +18,7 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 	active(t, s, alice)
 	active(t, s, bob)
 	id := messageID("message 1")
-	docID, created, err := m.Deliver(ctx, alice, id, []byte("first copy"), t0)
+	docID, created, err := deliver(ctx, m, alice, id, []byte("first copy"), t0)
 	ok(t, err)
 	if !created {
 		t.Fatal("first Deliver: created false")
@@ -30,7 +30,7 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 		t.Fatalf("delivered document: %+v", doc)
 	}
 
-	again, created, err := m.Deliver(ctx, alice, id, []byte("second copy"), t0)
+	again, created, err := deliver(ctx, m, alice, id, []byte("second copy"), t0)
 	ok(t, err)
 	if created || again != docID {
 		t.Fatalf("redelivery: doc %q created %v, want %q false", again, created, docID)
@@ -42,7 +42,7 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 	// Deleting the document does not let a redelivery resurrect it.
 	_, err = m.Delete(ctx, alice, docID, 1, t0)
 	ok(t, err)
-	again, created, err = m.Deliver(ctx, alice, id, []byte("third copy"), t0)
+	again, created, err = deliver(ctx, m, alice, id, []byte("third copy"), t0)
 	ok(t, err)
 	if created || again != docID {
 		t.Fatalf("redelivery after delete: doc %q created %v", again, created)
@@ -57,14 +57,14 @@ func testDeliverIdempotent(t *testing.T, s store.Store) {
 	}
 
 	// The same message id is a different delivery for another account.
-	other, created, err := m.Deliver(ctx, bob, id, []byte("bob's copy"), t0)
+	other, created, err := deliver(ctx, m, bob, id, []byte("bob's copy"), t0)
 	ok(t, err)
 	if !created || other == docID {
 		t.Fatalf("delivery to bob: doc %q created %v", other, created)
 	}
-	_, _, err = m.Deliver(ctx, "nobody@example.test", id, []byte("x"), t0)
+	_, _, err = deliver(ctx, m, "nobody@example.test", id, []byte("x"), t0)
 	is(t, err, store.ErrNotFound, "Deliver to no account")
-	_, _, err = m.Deliver(ctx, "not an address", id, []byte("x"), t0)
+	_, _, err = deliver(ctx, m, "not an address", id, []byte("x"), t0)
 	is(t, err, store.ErrInvalid, "Deliver to an invalid address")
 }
 
@@ -87,11 +87,11 @@ func testDeliverConcurrent(t *testing.T, s store.Store) {
 	for i := range n {
 		wg.Go(func() {
 			r := &same[i]
-			r.doc, r.created, r.err = m.Deliver(ctx, addr, messageID("the same"), fmt.Appendf(nil, "copy %d", i), t0)
+			r.doc, r.created, r.err = deliver(ctx, m, addr, messageID("the same"), fmt.Appendf(nil, "copy %d", i), t0)
 		})
 		wg.Go(func() {
 			r := &distinct[i]
-			r.doc, r.created, r.err = m.Deliver(ctx, addr, messageID(fmt.Sprint("distinct ", i)), []byte("x"), t0)
+			r.doc, r.created, r.err = deliver(ctx, m, addr, messageID(fmt.Sprint("distinct ", i)), []byte("x"), t0)
 		})
 	}
 	wg.Wait()
@@ -271,7 +271,7 @@ func testSeqConcurrent(t *testing.T, s store.Store) {
 				last[doc] = c
 				mu.Unlock()
 			}
-			id, _, err := m.Deliver(ctx, addr, messageID(doc), []byte("mail"), t0)
+			id, _, err := deliver(ctx, m, addr, messageID(doc), []byte("mail"), t0)
 			if err != nil {
 				t.Error(err)
 				return

@@ -25,7 +25,7 @@ func RunPersistence(t *testing.T, open func(t *testing.T, name string) store.Sto
 	ok(t, s.Accounts().SetKeyBackup(ctx, addr, []byte("backup")))
 	ok(t, s.Accounts().AddInvited(ctx, "bob@example.test", codeHash("bob")))
 	fps := chain(t, s, addr, 3)
-	mail, _, err := s.Mailbox().Deliver(ctx, addr, messageID("m1"), []byte("mail 1"), t0)
+	mail, _, err := deliver(ctx, s.Mailbox(), addr, messageID("m1"), []byte("mail 1"), t0)
 	ok(t, err)
 	_, err = s.Mailbox().Put(ctx, addr, "prefs", "settings", 0, []byte("p1"))
 	ok(t, err)
@@ -75,7 +75,7 @@ func RunPersistence(t *testing.T, open func(t *testing.T, name string) store.Sto
 	if !bytes.Equal(doc.Data, []byte("mail 1")) {
 		t.Fatalf("delivered mail after reopen: %+v", doc)
 	}
-	again, created, err := s.Mailbox().Deliver(ctx, addr, messageID("m1"), []byte("mail 1"), t0)
+	again, created, err := deliver(ctx, s.Mailbox(), addr, messageID("m1"), []byte("mail 1"), t0)
 	ok(t, err)
 	if created || again != mail {
 		t.Fatalf("redelivery after reopen: %q created %v", again, created)

@@ -15,9 +15,9 @@ func testPurgeDeliveries(t *testing.T, s store.Store) {
 	addr := "alice@example.test"
 	active(t, s, addr)
 	old, recent := messageID("old"), messageID("recent")
-	first, _, err := m.Deliver(ctx, addr, old, []byte("old"), t0)
+	first, _, err := deliver(ctx, m, addr, old, []byte("old"), t0)
 	ok(t, err)
-	_, _, err = m.Deliver(ctx, addr, recent, []byte("recent"), t0.Add(time.Nanosecond))
+	_, _, err = deliver(ctx, m, addr, recent, []byte("recent"), t0.Add(time.Nanosecond))
 	ok(t, err)
 
 	_, err = m.PurgeDeliveries(ctx, time.Time{})
@@ -33,12 +33,12 @@ func testPurgeDeliveries(t *testing.T, s store.Store) {
 		t.Fatalf("purge at the first delivery removed %d, want 1", n)
 	}
 
-	again, created, err := m.Deliver(ctx, addr, old, []byte("old"), t0.Add(time.Hour))
+	again, created, err := deliver(ctx, m, addr, old, []byte("old"), t0.Add(time.Hour))
 	ok(t, err)
 	if !created || again == first {
 		t.Fatalf("redelivery after the purge: doc %q created %v, want a new document", again, created)
 	}
-	_, created, err = m.Deliver(ctx, addr, recent, []byte("recent"), t0.Add(time.Hour))
+	_, created, err = deliver(ctx, m, addr, recent, []byte("recent"), t0.Add(time.Hour))
 	ok(t, err)
 	if created {
 		t.Fatal("a delivery after the cutoff was forgotten")

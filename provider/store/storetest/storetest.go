@@ -9,6 +9,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -34,6 +35,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SignetHistory", testSignetHistory},
 		{"DeliverIdempotent", testDeliverIdempotent},
 		{"DeliverConcurrent", testDeliverConcurrent},
+		{"DeliverStreamed", testDeliverStreamed},
+		{"DeliverStreamedConcurrent", testDeliverStreamedConcurrent},
+		{"DeliverReaderFails", testDeliverReaderFails},
+		{"DeliverSizeMismatch", testDeliverSizeMismatch},
+		{"RedeliverUnread", testRedeliverUnread},
 		{"PutDeleteConflicts", testPutDeleteConflicts},
 		{"DocumentValidation", testDocumentValidation},
 		{"SeqConcurrent", testSeqConcurrent},
@@ -108,6 +114,11 @@ func is(t *testing.T, err, want error, what string) {
 
 func messageID(s string) store.MessageID { return sha256.Sum256([]byte(s)) }
 
+// deliver delivers a message held in memory.
+func deliver(ctx context.Context, m store.Mailbox, address string, id store.MessageID, data []byte, at time.Time) (string, bool, error) {
+	return m.Deliver(ctx, address, id, bytes.NewReader(data), int64(len(data)), at)
+}
+
 // ctxCancelled returns a context that has already ended.
 func ctxCancelled(t *testing.T) context.Context {
 	ctx, cancel := context.WithCancel(t.Context())
@@ -128,7 +139,7 @@ func testClosed(t *testing.T, s store.Store) {
 	_, err := s.Accounts().Get(t.Context(), "x@example.test")
 	is(t, err, store.ErrClosed, "Get after Close")
 	is(t, s.Accounts().AddInvited(t.Context(), "y@example.test", codeHash("y")), store.ErrClosed, "AddInvited after Close")
-	_, _, err = s.Mailbox().Deliver(t.Context(), "x@example.test", messageID("m"), []byte("m"), t0)
+	_, _, err = deliver(t.Context(), s.Mailbox(), "x@example.test", messageID("m"), []byte("m"), t0)
 	is(t, err, store.ErrClosed, "Deliver after Close")
 	_, err = s.Sessions().ByAccess(t.Context(), codeHash("token"))
 	is(t, err, store.ErrClosed, "ByAccess after Close")
