@@ -55,11 +55,12 @@ rm -rf "$race_dir"
 # Under the race detector the tests whose point is a size the issues name
 # run smaller (race_on_test.go); here they run once more at that size,
 # without it: 2,000 + 2,000 messages with a node SIGKILLed (issue 15), an
-# import of 2,000 killed at half (issue 14), and the hostile load with
+# import of 2,000 killed at half (issue 14), the hostile load with
 # 1,000 legitimate messages, their p99 latency and the provider's peak RSS
-# bounded (issue 11).
+# bounded, and 16 concurrent 64 MiB messages within the provider's RSS
+# bound (issue 11).
 if [ $status -eq 0 ]; then
 	go test -count=1 -timeout 10m -run '^(TestTwoNodesKilled|TestImportKilledAndResumed)$' ./cmd/umbra/ || status=$?
-	go test -count=1 -timeout 10m -run '^TestHostileLoad$' ./provider/ || status=$?
+	go test -count=1 -timeout 10m -run '^(TestHostileLoad|TestLargeMessagesStreamed)$' ./provider/ || status=$?
 fi
 exit $status
