@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -276,7 +277,7 @@ func (b dmapBackend) Get(ctx context.Context, account, id string) (dmap.Document
 }
 
 func (b dmapBackend) Put(ctx context.Context, account, id, kind string, expected int64, data []byte) (dmap.Change, error) {
-	c, err := b.p.st.Mailbox().Put(ctx, account, id, kind, expected, data)
+	c, err := b.p.st.Mailbox().Put(ctx, account, id, kind, expected, bytes.NewReader(data), int64(len(data)))
 	if err == nil {
 		b.p.watch.notify(account)
 	}

@@ -92,7 +92,8 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 	res.Queue, _, err = p.st.Queue().Enqueue(ctx, store.Outbound{
 		MessageID: res.Digest,
 		Domain:    oi.DestinationDomain,
-		Message:   signed.Bytes(),
+		Message:   bytes.NewReader(signed.Bytes()),
+		Size:      int64(signed.Len()),
 		BounceTo:  []byte(account),
 	})
 	if err != nil {

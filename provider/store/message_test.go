@@ -61,3 +61,30 @@ func TestMessageReader(t *testing.T) {
 		}
 	}
 }
+
+// TestDocumentReader: a document may be empty (from a reader that yields
+// nothing, or none at all), not negative nor over MaxDataSize.
+func TestDocumentReader(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int64{-1, MaxDataSize + 1} {
+		if _, err := NewDocumentReader(strings.NewReader(""), size); !errors.Is(err, ErrInvalid) {
+			t.Errorf("size %d: %v, want ErrInvalid", size, err)
+		}
+	}
+	for name, r := range map[string]io.Reader{"empty": strings.NewReader(""), "nil": nil} {
+		m, err := NewDocumentReader(r, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := m.ReadAll(); err != nil || b == nil || len(b) != 0 {
+			t.Errorf("%s: ReadAll: %q, %v", name, b, err)
+		}
+	}
+	m, err := NewDocumentReader(strings.NewReader("x"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ReadAll(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a byte in an empty document: %v, want ErrInvalid", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/storetest"
 )
 
 // BenchmarkDeliver is the SQLite store's benchmark of the same name
@@ -68,4 +69,13 @@ func benchDeliver(b *testing.B, size, writers, accounts int) {
 		})
 	}
 	wg.Wait()
+}
+
+// BenchmarkPut and BenchmarkEnqueue write documents and messages of 4 KiB
+// to 32 MiB (storetest.BenchmarkPut): from memory up to 1 MiB, by COPY
+// beyond.
+func BenchmarkPut(b *testing.B) { storetest.BenchmarkPut(b, openTest(b, cluster.NewDatabase(b))) }
+
+func BenchmarkEnqueue(b *testing.B) {
+	storetest.BenchmarkEnqueue(b, openTest(b, cluster.NewDatabase(b)))
 }

@@ -45,3 +45,12 @@ func TestPersistence(t *testing.T) {
 func TestDeliverMemory(t *testing.T) {
 	storetest.RunDeliverMemory(t, openTest(t, cluster.NewDatabase(t)))
 }
+
+// TestPutMemory and TestEnqueueMemory are not parallel either.
+func TestPutMemory(t *testing.T) {
+	storetest.RunPutMemory(t, openTest(t, cluster.NewDatabase(t)))
+}
+
+func TestEnqueueMemory(t *testing.T) {
+	storetest.RunEnqueueMemory(t, openTest(t, cluster.NewDatabase(t)))
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"umbra/provider/store"
+	"umbra/provider/store/storetest"
 )
 
 // The durable-write benchmarks (docs/spec/store.md §7). BenchmarkDeliver measures
@@ -168,3 +169,9 @@ func BenchmarkGroupCommitCeiling(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPut and BenchmarkEnqueue write documents and messages of 4 KiB
+// to 32 MiB, streamed (storetest.BenchmarkPut).
+func BenchmarkPut(b *testing.B) { storetest.BenchmarkPut(b, openTest(b, b.TempDir())) }
+
+func BenchmarkEnqueue(b *testing.B) { storetest.BenchmarkEnqueue(b, openTest(b, b.TempDir())) }

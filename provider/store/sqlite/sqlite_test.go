@@ -345,3 +345,8 @@ func TestDeletedDataLeavesNoTrace(t *testing.T) {
 func TestDeliverMemory(t *testing.T) {
 	storetest.RunDeliverMemory(t, openTest(t, t.TempDir()))
 }
+
+// TestPutMemory and TestEnqueueMemory are not parallel either.
+func TestPutMemory(t *testing.T) { storetest.RunPutMemory(t, openTest(t, t.TempDir())) }
+
+func TestEnqueueMemory(t *testing.T) { storetest.RunEnqueueMemory(t, openTest(t, t.TempDir())) }

@@ -40,6 +40,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliverReaderFails", testDeliverReaderFails},
 		{"DeliverSizeMismatch", testDeliverSizeMismatch},
 		{"RedeliverUnread", testRedeliverUnread},
+		{"PutStreamed", testPutStreamed},
+		{"PutLargeSmall", testPutLargeSmall},
+		{"PutReaderFails", testPutReaderFails},
 		{"PutDeleteConflicts", testPutDeleteConflicts},
 		{"DocumentValidation", testDocumentValidation},
 		{"SeqConcurrent", testSeqConcurrent},
@@ -55,6 +58,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueueOrder", testQueueOrder},
 		{"QueueDropList", testDropList},
 		{"QueueRetry", testRetry},
+		{"QueueEnqueueStreamed", testEnqueueStreamed},
+		{"QueueEnqueueReaderFails", testEnqueueReaderFails},
+		{"QueueEnqueueUnread", testEnqueueUnread},
+		{"QueueEnqueueConcurrent", testEnqueueConcurrent},
+		{"QueueOpenGone", testQueueOpenGone},
 		{"RemoteSignets", testRemoteSignets},
 		{"DeviceLifecycle", testDeviceLifecycle},
 		{"DeviceValidation", testDeviceValidation},
@@ -117,6 +125,11 @@ func messageID(s string) store.MessageID { return sha256.Sum256([]byte(s)) }
 // deliver delivers a message held in memory.
 func deliver(ctx context.Context, m store.Mailbox, address string, id store.MessageID, data []byte, at time.Time) (string, bool, error) {
 	return m.Deliver(ctx, address, id, bytes.NewReader(data), int64(len(data)), at)
+}
+
+// put stores a document held in memory.
+func put(ctx context.Context, m store.Mailbox, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
+	return m.Put(ctx, address, docID, kind, expectedRevision, bytes.NewReader(data), int64(len(data)))
 }
 
 // ctxCancelled returns a context that has already ended.
