@@ -113,14 +113,22 @@ func (h *handler) getDoc(w http.ResponseWriter, r *http.Request, s Session) {
 	if r.Method == http.MethodHead {
 		return
 	}
-	// Streamed as it is read. A failed write means the client has gone;
-	// a failed read (the document replaced meanwhile, the store gone)
-	// ends the body short of its length, which the client sees as a
-	// broken download and retries.
-	if _, err := io.Copy(w, body); err != nil {
+	// Streamed as it is read, in reads of up to downloadPiece: a store
+	// may pay for each read (SQLite walks a blob's pages from its start
+	// on every one), so not in net/http's 32 KiB. A failed write means
+	// the client has gone; a failed read (the document replaced
+	// meanwhile, the store gone) ends the body short of its length, which
+	// the client sees as a broken download and retries.
+	// (The struct wrappers hide ReaderFrom and WriterTo, which would
+	// choose their own read size.)
+	buf := make([]byte, max(min(body.Size(), downloadPiece), 1))
+	if _, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{body}, buf); err != nil {
 		h.o.Logger.Debug("dmap: document download ended early", "path", r.URL.Path, "err", err)
 	}
 }
+
+// downloadPiece is the most a download reads of its document at once.
+const downloadPiece = 1 << 20
 
 // PUT /docs/{id} (spec §8.4).
 func (h *handler) putDoc(w http.ResponseWriter, r *http.Request, s Session) {
