@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"umbra/dmap"
 	"umbra/dmtp"
@@ -209,8 +210,15 @@ func (b dmapBackend) Send(ctx context.Context, account string, msg *io.SectionRe
 }
 
 func (b dmapBackend) SendLegacy(ctx context.Context, account, rcpt string, body *io.SectionReader) (dmap.Sent, error) {
-	// Legacy mail is read whole (within dmap's MaxMessage): its DKIM
-	// signature and its sealed queue entry are made in memory.
+	// Legacy mail is read whole (within dmap's MaxMessage), its memory
+	// paid from the in-flight budget: its DKIM signature and its sealed
+	// queue entry are made in memory.
+	if err := b.p.inflight.Take(body.Size()); err != nil {
+		e := dmap.ErrUnavailable.With("the server is receiving too much at once; retry shortly")
+		e.RetryAfter = time.Second
+		return dmap.Sent{}, e
+	}
+	defer b.p.inflight.Give(body.Size())
 	msg, err := io.ReadAll(body)
 	if err != nil {
 		return dmap.Sent{}, err
