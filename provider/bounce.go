@@ -23,11 +23,11 @@ import (
 func (p *Provider) bounce(ctx context.Context, e store.QueueEntry, cause error) error {
 	author := string(e.BounceTo)
 	n := notice{domain: e.Domain, digest: e.MessageID.String(), queued: e.Created.UTC(), attempts: e.Attempts, reason: cause.Error()}
-	if isLegacyEntry(e.Message) {
-		le, err := p.openLegacyEntry(e.Message)
-		if err != nil {
-			return err
-		}
+	le, err := p.queuedLegacyEntry(ctx, e)
+	if err != nil {
+		return err
+	}
+	if le != nil {
 		n.rcpt = le.To
 		if i := bytes.Index(le.Message, []byte("\r\n\r\n")); i >= 0 {
 			n.header = le.Message[:i+2]

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"slices"
 	"strings"
@@ -91,7 +92,7 @@ func (p *Provider) SubmitLegacy(ctx context.Context, account, rcpt string, msg [
 	// that resends after a lost answer queues nothing twice.
 	id := sha256.Sum256(slices.Concat([]byte(rcpt), []byte{0}, msg))
 	out := Submitted{Digest: store.MessageID(id)}
-	out.Queue, _, err = p.st.Queue().Enqueue(ctx, store.Outbound{MessageID: out.Digest, Domain: domain, Message: blob, BounceTo: []byte(account)})
+	out.Queue, _, err = p.st.Queue().Enqueue(ctx, store.Outbound{MessageID: out.Digest, Domain: domain, Message: bytes.NewReader(blob), Size: int64(len(blob)), BounceTo: []byte(account)})
 	if err != nil {
 		return Submitted{}, err
 	}
@@ -145,3 +146,42 @@ func (p *Provider) openLegacyEntry(blob []byte) (*legacyEntry, error) {
 }
 
 func isLegacyEntry(msg []byte) bool { return bytes.HasPrefix(msg, []byte(legacyMagic)) }
+
+// isLegacyQueued reports whether the claimed entry e is legacy mail,
+// reading only the start of its message from the queue.
+func (p *Provider) isLegacyQueued(ctx context.Context, e store.QueueEntry) (bool, error) {
+	r, err := p.st.Queue().Open(ctx, e.ID)
+	if err != nil {
+		return false, err
+	}
+	magic := make([]byte, len(legacyMagic))
+	n, err := r.ReadAt(magic, 0)
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	return isLegacyEntry(magic[:n]), nil
+}
+
+// queuedLegacyEntry returns the claimed entry e opened if it is legacy
+// mail, nil if it is not. It reads a legacy entry from the queue whole,
+// as it must to open it: legacy messages are bounded by
+// mx_max_message_size. An entry that cannot be opened is a
+// permanentError; a failure to read it is not.
+func (p *Provider) queuedLegacyEntry(ctx context.Context, e store.QueueEntry) (*legacyEntry, error) {
+	if legacy, err := p.isLegacyQueued(ctx, e); err != nil || !legacy {
+		return nil, err
+	}
+	r, err := p.st.Queue().Open(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	blob := make([]byte, e.Size)
+	if n, err := r.ReadAt(blob, 0); n < len(blob) {
+		return nil, err
+	}
+	le, err := p.openLegacyEntry(blob)
+	if err != nil {
+		return nil, &permanentError{err}
+	}
+	return le, nil
+}

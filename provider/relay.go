@@ -1,10 +1,11 @@
 package provider
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -56,7 +57,16 @@ func (p *Provider) relayBatch(ctx context.Context, owner string, entries []store
 	byDomain := map[key][]store.QueueEntry{}
 	var order []key
 	for _, e := range entries {
-		k := key{e.Domain, isLegacyEntry(e.Message)}
+		legacy, err := p.isLegacyQueued(ctx, e)
+		if err != nil {
+			// Dropped meanwhile, or unreadable now: left to its lease,
+			// after which it is claimed again if it is still there.
+			if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+				p.log.Error("queue read", "id", e.ID, "err", err)
+			}
+			continue
+		}
+		k := key{e.Domain, legacy}
 		if _, ok := byDomain[k]; !ok {
 			order = append(order, k)
 		}
@@ -92,13 +102,21 @@ func (p *Provider) relayDomain(ctx context.Context, owner, domain string, entrie
 		if !p.leaseHolds(e) {
 			continue
 		}
+		msg, err := p.st.Queue().Open(ctx, e.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // completed or dropped since it was claimed
+		}
+		if err != nil {
+			p.failed(ctx, owner, e, err)
+			continue
+		}
 		if cl == nil {
 			if cl, err = p.dial(ctx, r.dx, r.pin); err != nil {
 				p.failed(ctx, owner, e, err)
 				continue
 			}
 		}
-		err := send(cl, p.domain, p.org.Signet.Fingerprint(), r, e)
+		err = send(cl, p.domain, p.org.Signet.Fingerprint(), r, e, msg)
 		if err != nil {
 			// A failed transaction may leave the connection in any state:
 			// start the next message on a fresh one.
@@ -126,15 +144,18 @@ func (p *Provider) leaseHolds(e store.QueueEntry) bool {
 	return p.cfg.Now().Before(e.LeaseUntil.Add(-p.cfg.ClaimLease / 4))
 }
 
-// send runs one DMTP transaction.
-func send(cl *dmtp.Client, origin string, originFP [32]byte, r *remoteOrg, e store.QueueEntry) error {
+// send runs one DMTP transaction, reading the message msg of entry e
+// from the store in pieces of MaxReadPiece as it sends it: on SQLite each
+// read walks the message's pages from its start, so small reads would be
+// slow.
+func send(cl *dmtp.Client, origin string, originFP [32]byte, r *remoteOrg, e store.QueueEntry, msg io.ReaderAt) error {
 	if err := cl.Mail(origin, originFP); err != nil {
 		return err
 	}
 	if err := cl.Rcpt(e.Domain, r.org.Fingerprint()); err != nil {
 		return err
 	}
-	return cl.Data(bytes.NewReader(e.Message), int64(len(e.Message)))
+	return cl.Data(bufio.NewReaderSize(io.NewSectionReader(msg, 0, e.Size), store.MaxReadPiece), e.Size)
 }
 
 // failed reschedules an entry with exponential back-off, or bounces it

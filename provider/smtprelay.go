@@ -41,9 +41,12 @@ func (p *Provider) relayLegacyDomain(ctx context.Context, owner, domain string, 
 		if !p.leaseHolds(e) {
 			continue
 		}
-		le, err := p.openLegacyEntry(e.Message)
+		le, err := p.queuedLegacyEntry(ctx, e)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // completed or dropped since it was claimed
+		}
 		if err != nil {
-			p.failed(ctx, owner, e, &permanentError{err})
+			p.failed(ctx, owner, e, err)
 			continue
 		}
 		if c == nil {

@@ -102,6 +102,7 @@ func (p *Provider) Submit(ctx context.Context, account string, msg io.ReaderAt, 
 		MessageID: res.Digest,
 		Domain:    oi.DestinationDomain,
 		Message:   sr,
+		Size:      sr.Size(),
 		BounceTo:  []byte(account),
 	})
 	if err != nil {

@@ -358,7 +358,8 @@ func TestServerQueue(t *testing.T) {
 	}
 	q, ctx, now := p.Store().Queue(), t.Context(), time.Now()
 	enqueue := func(name string) store.Outbound {
-		m := store.Outbound{MessageID: sha256.Sum256([]byte(name)), Domain: "remote.test", Message: bytes.Repeat([]byte(name), 1000), BounceTo: []byte("to " + name)}
+		msg := bytes.Repeat([]byte(name), 1000)
+		m := store.Outbound{MessageID: sha256.Sum256([]byte(name)), Domain: "remote.test", Message: bytes.NewReader(msg), Size: int64(len(msg)), BounceTo: []byte("to " + name)}
 		if _, _, err := q.Enqueue(ctx, m); err != nil {
 			t.Fatal(err)
 		}

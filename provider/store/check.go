@@ -16,7 +16,7 @@ import (
 // keep a bug or a hostile client from filling the disk with one call.
 const (
 	MaxDataSize      = 128 << 20     // a document, a queued message
-	MaxDeliverBuffer = 1 << 20       // the most of one delivered message held in memory at once (Mailbox.Deliver)
+	MaxDeliverBuffer = 1 << 20       // the most of one message or document being stored held in memory at once (Mailbox.Deliver, Mailbox.Put, Queue.Enqueue)
 	MaxSignetSize    = 64 << 10      // an encoded user or organisation signet
 	MaxKeylogRecord  = 64 << 10      // a record of the transparency log: a signet
 	MaxKeyBackupSize = 1<<20 + 4<<10 // a vault of vault.MaxFileSize (1 MiB) and the provider's encoding of the other dmap.KeyBackup fields

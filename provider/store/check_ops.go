@@ -1,6 +1,7 @@
 package store
 
 import (
+	"io"
 	"time"
 
 	"umbra/signet"
@@ -27,6 +28,18 @@ func CheckSignetAppend(address string, fp signet.Fingerprint, encoded []byte) er
 	return nil
 }
 
+// CheckPut checks Mailbox.Put's arguments and returns the reader of its
+// data: exactly size bytes, 0 to MaxDataSize.
+func CheckPut(address, docID, kind string, expectedRevision int64, data io.Reader, size int64) (*MessageReader, error) {
+	if err := CheckDocRef(address, docID, expectedRevision); err != nil {
+		return nil, err
+	}
+	if err := CheckKind(kind); err != nil {
+		return nil, err
+	}
+	return NewDocumentReader(data, size)
+}
+
 // CheckDocRef checks the document Put and Delete name and the revision
 // they expect.
 func CheckDocRef(address, docID string, expectedRevision int64) error {
@@ -43,25 +56,23 @@ func CheckDocRef(address, docID string, expectedRevision int64) error {
 }
 
 // CheckOutbound checks Queue.Enqueue's message and returns when it is
-// first due: m.NotBefore, or now if that is zero.
-func CheckOutbound(m Outbound, now time.Time) (next time.Time, err error) {
+// first due (m.NotBefore, or now if that is zero) and the reader of
+// m.Message: exactly m.Size bytes, 1 to MaxDataSize.
+func CheckOutbound(m Outbound, now time.Time) (next time.Time, msg *MessageReader, err error) {
 	if err := CheckDomain(m.Domain); err != nil {
-		return next, err
+		return next, nil, err
 	}
-	if len(m.Message) == 0 {
-		return next, invalid("empty message")
-	}
-	if err := CheckSize("message", m.Message, MaxDataSize); err != nil {
-		return next, err
+	if msg, err = NewMessageReader(m.Message, m.Size); err != nil {
+		return next, nil, err
 	}
 	if err := CheckSize("bounce-to", m.BounceTo, MaxBounceToSize); err != nil {
-		return next, err
+		return next, nil, err
 	}
 	next = m.NotBefore
 	if next.IsZero() {
 		next = now
 	}
-	return next, CheckTime("not-before", next)
+	return next, msg, CheckTime("not-before", next)
 }
 
 // CheckClaim checks Queue.Claim's arguments and returns the clamped limit

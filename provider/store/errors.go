@@ -22,7 +22,8 @@ var (
 	ErrResync = errors.New("store: changes before this position were collected; read the feed again from 0")
 	// ErrChanged is the answer of a reader of Mailbox.Open whose
 	// document was replaced or deleted since Open: going on would mix
-	// two revisions' bytes.
+	// two revisions' bytes; and of a reader of Queue.Open whose entry is
+	// gone (with ErrNotFound).
 	ErrChanged = errors.New("store: document changed since it was opened")
 )
 

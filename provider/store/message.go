@@ -5,12 +5,13 @@ import (
 	"io"
 )
 
-// MessageReader is the message of a Deliver call as its implementations
-// read it: exactly size bytes of data. Its Read ends with an error
-// wrapping ErrInvalid when data ends before size bytes or has more after
-// them (it reads one byte past size to tell), and wraps data's own
-// errors; every error is kept and returned again by later calls, so a
-// message cut short is never taken for a whole one.
+// MessageReader is the data of a Mailbox.Deliver, Mailbox.Put or
+// Queue.Enqueue call as its implementations read it: exactly size bytes
+// of data. Its Read ends with an error wrapping ErrInvalid when data ends
+// before size bytes or has more after them (it reads one byte past size
+// to tell), and wraps data's own errors; every error is kept and returned
+// again by later calls, so a message cut short is never taken for a
+// whole one.
 type MessageReader struct {
 	data io.Reader
 	size int64
@@ -19,14 +20,37 @@ type MessageReader struct {
 	err  error // the first error other than io.EOF
 }
 
-// NewMessageReader checks size (1 to MaxDataSize, else ErrInvalid) and
-// returns the reader of size bytes of data.
+// NewMessageReader checks the size of a message, delivered or queued (1
+// to MaxDataSize, else ErrInvalid), and returns the reader of size bytes
+// of data.
 func NewMessageReader(data io.Reader, size int64) (*MessageReader, error) {
 	if size < 1 || size > MaxDataSize {
 		return nil, invalid("message of %d bytes, must be 1 to %d", size, MaxDataSize)
 	}
-	return &MessageReader{data: data, size: size, left: size}, nil
+	return newReader(data, size), nil
 }
+
+// NewDocumentReader checks the size of a document that Put stores (0 to
+// MaxDataSize, else ErrInvalid: a document may be empty) and returns the
+// reader of size bytes of data.
+func NewDocumentReader(data io.Reader, size int64) (*MessageReader, error) {
+	if size < 0 || size > MaxDataSize {
+		return nil, invalid("document of %d bytes, must be 0 to %d", size, MaxDataSize)
+	}
+	return newReader(data, size), nil
+}
+
+// newReader reads size bytes of data; a nil data yields nothing.
+func newReader(data io.Reader, size int64) *MessageReader {
+	if data == nil {
+		data = eof{}
+	}
+	return &MessageReader{data: data, size: size, left: size}
+}
+
+type eof struct{}
+
+func (eof) Read([]byte) (int, error) { return 0, io.EOF }
 
 func (m *MessageReader) Read(p []byte) (int, error) {
 	if m.err != nil {
@@ -72,7 +96,7 @@ func (m *MessageReader) end() error {
 }
 
 // ReadAll reads the whole message into memory: for a message no longer
-// than MaxDeliverBuffer.
+// than MaxDeliverBuffer. An empty message is an empty, non-nil slice.
 func (m *MessageReader) ReadAll() ([]byte, error) {
 	b := make([]byte, m.size)
 	if _, err := io.ReadFull(m, b); err != nil {

@@ -5,19 +5,19 @@ import (
 	"io"
 )
 
-// MaxReadPiece is the most a reader of Mailbox.Open reads from the store
-// into memory at once. It bounds what serving one download costs the
+// MaxReadPiece is the most a reader of Mailbox.Open or Queue.Open reads
+// from the store into memory at once. It bounds what serving one download costs the
 // provider however large the document (up to MaxDataSize), while keeping
 // the cost of each read (a connection, a look-up; on SQLite a walk of the
 // document's pages up to the offset) small next to the bytes moved. A
 // caller serving a whole document should read it in calls of this size.
 const MaxReadPiece = 1 << 20
 
-// PieceReader is the io.ReaderAt an implementation's Mailbox.Open returns:
-// it serves a ReadAt of any length as reads of at most MaxReadPiece bytes
-// within the document, and keeps io.ReaderAt's contract (fewer bytes than
-// asked only with an error, io.EOF at the end), so implementations only
-// read pieces.
+// PieceReader is the io.ReaderAt an implementation's Mailbox.Open and
+// Queue.Open return: it serves a ReadAt of any length as reads of at most
+// MaxReadPiece bytes within the document (or queued message), and keeps
+// io.ReaderAt's contract (fewer bytes than asked only with an error,
+// io.EOF at the end), so implementations only read pieces.
 type PieceReader struct {
 	Size int64 // the document's length
 	// Read fills p, at most MaxReadPiece bytes that end within Size,

@@ -100,8 +100,18 @@ type Mailbox interface {
 	Deliver(ctx context.Context, address string, id MessageID, data io.Reader, size int64, at time.Time) (docID string, created bool, err error)
 	// Put creates (expectedRevision 0) or replaces a document. A deleted
 	// document is replaced by naming its tombstone's revision. On a
-	// revision mismatch it returns a *ConflictError.
-	Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (Change, error)
+	// revision mismatch it returns a *ConflictError. data yields the
+	// document: exactly size bytes (ErrInvalid, and nothing changed, if
+	// it yields fewer or more, or if size is out of the range 0 to
+	// MaxDataSize: a document may be empty). It is read as Deliver reads
+	// its message: while the store writes the document, at most
+	// MaxDeliverBuffer bytes of it in memory at once, possibly while the
+	// write's locks are held (so data should be quick to read), and not
+	// after Put returns. An error from data aborts this Put alone: the
+	// document, its revision and the change sequence are as they were,
+	// and the error is returned wrapped. data need not be read when Put
+	// fails for another reason (a conflict, no such account).
+	Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data io.Reader, size int64) (Change, error)
 	// Delete replaces a document by a tombstone (no data, Deleted set),
 	// deleted at at, which keeps its place in the change feed until
 	// CollectTombstones removes it. ErrNotFound if there is no such
@@ -146,13 +156,34 @@ type Mailbox interface {
 // under a lease; Claim never hands one entry to two live claims.
 type Queue interface {
 	// Enqueue adds a message and returns its entry id. If an entry with
-	// the same MessageID is queued, it returns that id with created false.
+	// the same MessageID is queued, it returns that id with created false;
+	// m.Message need not be read then, and what it yields does not
+	// change that answer. Otherwise m.Message is read as Deliver reads
+	// its message: exactly m.Size bytes (ErrInvalid, and nothing queued,
+	// if it yields fewer or more, or if m.Size is out of the range 1 to
+	// MaxDataSize), at most MaxDeliverBuffer bytes of it in memory at
+	// once, possibly while the write's locks are held (so it should be
+	// quick to read), and not after Enqueue returns. An error from
+	// m.Message aborts this Enqueue alone: no entry, and the error is
+	// returned wrapped.
 	Enqueue(ctx context.Context, m Outbound) (id int64, created bool, err error)
 	// Claim leases to owner up to limit entries (clamped to MaxPage) that
 	// are due (NextAttempt ≤ now) and not under a live lease (LeaseUntil >
 	// now), earliest first, until now+lease, and counts an attempt on
-	// each. The entries carry their message bytes.
+	// each. The entries come without their message bytes (Message nil,
+	// Size set): the claimer reads each through Open, so that relaying
+	// large messages costs no more memory than a piece of one.
 	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration, owner string) ([]QueueEntry, error)
+	// Open returns the message of entry id as a reader of the entry's
+	// Size bytes that reads the store in pieces on demand, as
+	// Mailbox.Open's does: each ReadAt is a short read of its own (no
+	// transaction, snapshot, connection or lock is held between calls)
+	// that reads at most MaxReadPiece bytes into memory at a time, under
+	// ctx, and ReadAt is safe for concurrent use. Once the entry is gone
+	// (completed, dropped), ReadAt fails with an error wrapping both
+	// ErrChanged and ErrNotFound; a queued message never changes while
+	// its entry exists. ErrNotFound if there is no such entry.
+	Open(ctx context.Context, id int64) (io.ReaderAt, error)
 	// Complete removes an entry after its delivery. ErrLeaseLost if owner
 	// does not hold the entry's last claim.
 	Complete(ctx context.Context, id int64, owner string) error
@@ -171,6 +202,8 @@ type Queue interface {
 	Drop(ctx context.Context, id int64) error
 	// List returns every entry in id order, without message bytes.
 	List(ctx context.Context) ([]QueueEntry, error)
+	// Get returns an entry with its message bytes, whole: for operator
+	// tools and tests; a relay reads through Open.
 	Get(ctx context.Context, id int64) (QueueEntry, error)
 }
 

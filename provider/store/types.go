@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/hex"
+	"io"
 	"time"
 
 	"umbra/signet"
@@ -75,19 +76,23 @@ type Document struct {
 type Outbound struct {
 	MessageID MessageID
 	Domain    string    // destination domain (canonical, signet.CheckDomain)
-	Message   []byte    // the encoded message, exactly as it is to be sent
+	Message   io.Reader // the encoded message, exactly as it is to be sent: Size bytes, read as Queue.Enqueue says
+	Size      int64     // the exact length of Message, 1 to MaxDataSize
 	BounceTo  []byte    // opaque to the store; the provider's note of whom to tell on failure
 	NotBefore time.Time // earliest first attempt; zero means now
 }
 
 // QueueEntry is a queued message and its delivery state.
 type QueueEntry struct {
-	ID          int64
-	MessageID   MessageID
-	Domain      string
-	Message     []byte // nil in List
+	ID        int64
+	MessageID MessageID
+	Domain    string
+	// Message is set by Get only: List and Claim leave it nil, and a
+	// relay reads a claimed entry's message through Queue.Open, a piece
+	// at a time, rather than hold it whole.
+	Message     []byte
 	BounceTo    []byte
-	Size        int64 // length of Message
+	Size        int64 // length of the message, in every entry
 	Created     time.Time
 	Attempts    int       // claims so far
 	NextAttempt time.Time // due from then

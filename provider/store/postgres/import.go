@@ -21,13 +21,19 @@ import (
 const importBatch = 500
 
 // table is a table Import copies: its columns, the ones that are booleans
-// here and 0/1 integers in SQLite, and its key (the order of the copy).
+// here and 0/1 integers in SQLite, its key (the order of the copy), and
+// where SQLite keeps it if not in the table of its name.
 type table struct {
 	name  string
 	cols  []string
 	bools []string
 	key   string
+	from  string
 }
+
+// sqliteQueue is where the SQLite store keeps the queue: the messages in
+// a table of their own (its schema version 6).
+const sqliteQueue = "queue JOIN queue_messages USING (id)"
 
 // importTables are in an order that satisfies the foreign keys.
 var importTables = []table{
@@ -36,7 +42,7 @@ var importTables = []table{
 	{name: "documents", cols: []string{"address", "id", "kind", "revision", "seq", "deleted", "deleted_at", "data"}, bools: []string{"deleted"}, key: "address, id"},
 	{name: "deliveries", cols: []string{"address", "message_id", "doc_id", "delivered"}, key: "address, message_id"},
 	{name: "queue", cols: []string{"id", "message_id", "domain", "message", "bounce_to", "created", "attempts",
-		"next_attempt", "last_error", "lease_owner", "lease_until"}, key: "id"},
+		"next_attempt", "last_error", "lease_owner", "lease_until"}, key: "id", from: sqliteQueue},
 	{name: "remote_signets", cols: []string{"domain", "signet", "fetched", "expires"}, key: "domain"},
 	{name: "devices", cols: []string{"account", "id", "key", "name", "created", "last_seen", "revoked"}, key: "account, id"},
 	{name: "challenges", cols: []string{"value", "purpose", "address", "key", "expires"}, key: "value"},
@@ -67,7 +73,11 @@ func (s *Store) Import(ctx context.Context, src *sql.DB, progress func(table str
 }
 
 func (s *Store) importTable(ctx context.Context, src *sql.DB, t table, progress func(string, int64)) (int64, error) {
-	rows, err := src.QueryContext(ctx, `SELECT `+strings.Join(t.cols, ", ")+` FROM `+t.name+` ORDER BY `+t.key)
+	from := t.name
+	if t.from != "" {
+		from = t.from
+	}
+	rows, err := src.QueryContext(ctx, `SELECT `+strings.Join(t.cols, ", ")+` FROM `+from+` ORDER BY `+t.key)
 	if err != nil {
 		return 0, err
 	}
@@ -176,7 +186,7 @@ func (s *Store) Verify(ctx context.Context, src *sql.DB) (Verified, error) {
 			`SELECT address || ' ' || id, kind || ' ' || revision || ' ' || seq || ' ' || deleted, data FROM documents`,
 			`SELECT address || ' ' || id, kind || ' ' || revision || ' ' || seq || ' ' || deleted::int || ' ' || encode(sha256(data), 'hex') FROM documents`},
 		{&v.QueueEntries, "queue entry",
-			`SELECT CAST(id AS TEXT), hex(message_id) || ' ' || domain, message FROM queue`,
+			`SELECT CAST(id AS TEXT), hex(message_id) || ' ' || domain, message FROM ` + sqliteQueue,
 			`SELECT id::text, upper(encode(message_id, 'hex')) || ' ' || domain || ' ' || encode(sha256(message), 'hex') FROM queue`},
 		{&v.KeylogRecords, "keylog record",
 			`SELECT CAST(n AS TEXT), '', record FROM keylog_records`,

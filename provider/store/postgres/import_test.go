@@ -48,7 +48,7 @@ func embedded(t *testing.T, dir string) *sql.DB {
 			_, _, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256(fmt.Appendf(nil, "%s %d", addr, m)), bytes.NewReader(bytes.Repeat([]byte{byte(m)}, 100*m+1)), int64(100*m+1), time.Now())
 			must(err)
 		}
-		c, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", 0, []byte("p"))
+		c, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", 0, strings.NewReader("p"), 1)
 		must(err)
 		_, err = s.Mailbox().Delete(ctx, addr, "prefs", c.Revision, time.Now())
 		must(err)
@@ -60,7 +60,7 @@ func embedded(t *testing.T, dir string) *sql.DB {
 	}
 	for q := range 5 {
 		_, _, err := s.Queue().Enqueue(ctx, store.Outbound{MessageID: sha256.Sum256(fmt.Appendf(nil, "out %d", q)),
-			Domain: "example.org", Message: []byte("outbound"), NotBefore: t0})
+			Domain: "example.org", Message: strings.NewReader("outbound"), Size: 8, NotBefore: t0})
 		must(err)
 	}
 	must(s.Queue().Drop(ctx, 1)) // a gap in the ids
@@ -112,14 +112,14 @@ func TestImport(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", 2, []byte("p2"))
+	c, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", 2, strings.NewReader("p2"), 2)
 	if err != nil || c.Seq != 33 || c.Revision != 3 {
 		t.Fatalf("put after the import: %+v %v", c, err)
 	}
 	if _, created, err := s.Mailbox().Deliver(ctx, addr, sha256.Sum256([]byte(addr+" 7")), strings.NewReader("again"), 5, time.Now()); err != nil || created {
 		t.Fatalf("redelivery after the import: created %v, %v", created, err)
 	}
-	id, _, err := s.Queue().Enqueue(ctx, store.Outbound{MessageID: sha256.Sum256([]byte("new")), Domain: "example.org", Message: []byte("m")})
+	id, _, err := s.Queue().Enqueue(ctx, store.Outbound{MessageID: sha256.Sum256([]byte("new")), Domain: "example.org", Message: strings.NewReader("m"), Size: 1})
 	if err != nil || id != 6 {
 		t.Fatalf("new queue entry %d %v, want id 6", id, err)
 	}

@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -110,45 +108,15 @@ func (m mailbox) deliverStream(ctx context.Context, address string, id store.Mes
 		if err != nil {
 			return err
 		}
-		_, err = tx.Conn().PgConn().CopyFrom(ctx, copyDocument(address, docID, seq, msg),
-			`COPY documents (address, id, kind, revision, seq, deleted, data) FROM STDIN (FORMAT binary)`)
+		err = copyIn(ctx, tx, `COPY documents (address, id, kind, revision, seq, deleted, data) FROM STDIN (FORMAT binary)`,
+			msg, address, docID, store.KindMail, int64(1), seq, false)
 		if err != nil {
-			if readErr := msg.Err(); readErr != nil {
-				err = readErr // the server's error only quotes it
-			}
-			return notRetryable{fmt.Errorf("postgres store: deliver %s to %s: copy: %w", id, address, err)}
+			return fmt.Errorf("postgres store: deliver %s to %s: copy: %w", id, address, err)
 		}
 		created = true
 		return nil
 	})
 	return docID, created, err
-}
-
-// copyDocument is the input of COPY ... FROM STDIN (FORMAT binary) that
-// inserts a delivered document whose data msg yields
-// (https://www.postgresql.org/docs/current/sql-copy.html, "Binary
-// Format"): the header, one tuple of the columns address, id, kind,
-// revision, seq, deleted and data, in that order, and the trailer. The
-// data is read from msg as the server takes it.
-func copyDocument(address, docID string, seq int64, msg *store.MessageReader) io.Reader {
-	be := binary.BigEndian
-	b := []byte("PGCOPY\n\xff\r\n\x00")
-	b = be.AppendUint32(b, 0) // flags: no OIDs
-	b = be.AppendUint32(b, 0) // header extension: none
-	b = be.AppendUint16(b, 7) // fields of the tuple
-	for _, text := range []string{address, docID, store.KindMail} {
-		b = be.AppendUint32(b, uint32(len(text)))
-		b = append(b, text...)
-	}
-	b = be.AppendUint32(b, 8)
-	b = be.AppendUint64(b, 1) // revision
-	b = be.AppendUint32(b, 8)
-	b = be.AppendUint64(b, uint64(seq))
-	b = be.AppendUint32(b, 1)
-	b = append(b, 0) // deleted: false
-	b = be.AppendUint32(b, uint32(msg.Size()))
-	trailer := []byte{0xff, 0xff} // a tuple of -1 fields
-	return io.MultiReader(bytes.NewReader(b), msg, bytes.NewReader(trailer))
 }
 
 // delivered returns the document id recorded for the delivery of id to
@@ -176,18 +144,29 @@ func currentRevision(ctx context.Context, tx pgx.Tx, address, docID string) (int
 	return rev, deleted, nil
 }
 
-func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
-	c := store.Change{DocID: docID, Kind: kind, Size: int64(len(data))}
-	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
+// Put writes a document of at most MaxDeliverBuffer as a parameter, read
+// into memory before the transaction; a larger one is copied to the
+// server as it is read (copy.go), into a staging table, since COPY cannot
+// replace a row, and goes from there into documents by the same upsert,
+// in the same transaction, after the same locks and revision check: data
+// is read only once they are taken, so a transaction aborted by a
+// deadlock while it takes them is run again with data unread.
+func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data io.Reader, size int64) (store.Change, error) {
+	c := store.Change{DocID: docID, Kind: kind, Size: size}
+	msg, err := store.CheckPut(address, docID, kind, expectedRevision, data, size)
+	if err != nil {
 		return c, err
 	}
-	if err := store.CheckKind(kind); err != nil {
-		return c, err
+	const upsert = ` ON CONFLICT (address, id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision,
+		seq = excluded.seq, deleted = false, deleted_at = 0, data = excluded.data`
+	var small []byte
+	stream := size > store.MaxDeliverBuffer
+	if !stream {
+		if small, err = msg.ReadAll(); err != nil {
+			return store.Change{}, fmt.Errorf("postgres store: put document %q of %s: %w", docID, address, err)
+		}
 	}
-	if err := store.CheckSize("document", data, store.MaxDataSize); err != nil {
-		return c, err
-	}
-	err := m.s.write(ctx, func(tx pgx.Tx) error {
+	err = m.s.write(ctx, func(tx pgx.Tx) error {
 		seq, err := nextSeq(ctx, tx, address)
 		if err != nil {
 			return err
@@ -200,11 +179,12 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 			return &store.ConflictError{DocID: docID, Current: rev}
 		}
 		c.Revision, c.Seq = rev+1, seq
-		_, err = tx.Exec(ctx, `INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
-			VALUES ($1, $2, $3, $4, $5, false, $6)
-			ON CONFLICT (address, id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision,
-				seq = excluded.seq, deleted = false, deleted_at = 0, data = excluded.data`,
-			address, docID, kind, c.Revision, c.Seq, notNull(data))
+		if !stream {
+			_, err = tx.Exec(ctx, `INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+				VALUES ($1, $2, $3, $4, $5, false, $6)`+upsert, address, docID, kind, c.Revision, c.Seq, small)
+		} else {
+			err = m.putStream(ctx, tx, c, address, msg, upsert)
+		}
 		if err != nil {
 			return fmt.Errorf("postgres store: put document %q of %s: %w", docID, address, err)
 		}
@@ -215,6 +195,27 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 	}
 	m.s.notes.changed(address)
 	return c, nil
+}
+
+// putStream copies a large document into put_staging, a temporary table
+// of the transaction shaped as documents (STORAGE EXTERNAL too), and
+// upserts it from there.
+func (m mailbox) putStream(ctx context.Context, tx pgx.Tx, c store.Change, address string, msg *store.MessageReader, upsert string) error {
+	_, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE put_staging (LIKE documents INCLUDING DEFAULTS INCLUDING STORAGE) ON COMMIT DROP`)
+	if err != nil {
+		return fmt.Errorf("staging table: %w", err)
+	}
+	err = copyIn(ctx, tx, `COPY put_staging (address, id, kind, revision, seq, deleted, data) FROM STDIN (FORMAT binary)`,
+		msg, address, c.DocID, c.Kind, c.Revision, c.Seq, false)
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+		SELECT address, id, kind, revision, seq, deleted, data FROM put_staging`+upsert)
+	if err != nil {
+		return notRetryable{err}
+	}
+	return nil
 }
 
 func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevision int64, at time.Time) (store.Change, error) {

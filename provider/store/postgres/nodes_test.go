@@ -82,7 +82,7 @@ func TestClaimAcrossNodes(t *testing.T) {
 	const entries = 200
 	for i := range entries {
 		m := store.Outbound{MessageID: sha256.Sum256(fmt.Appendf(nil, "m%d", i)), Domain: "example.org",
-			Message: []byte("message"), NotBefore: now}
+			Message: strings.NewReader("message"), Size: 7, NotBefore: now}
 		if _, _, err := ns[i%2].Queue().Enqueue(ctx, m); err != nil {
 			t.Fatal(err)
 		}
@@ -215,10 +215,10 @@ func TestWatchAcrossNodes(t *testing.T) {
 		t.Fatal("no notification of a delivery on the other node")
 	}
 	// A write that fails notifies nobody.
-	if _, err := ns[1].Mailbox().Put(ctx, addr, "doc", "note", 7, []byte("x")); !errors.Is(err, store.ErrConflict) {
+	if _, err := ns[1].Mailbox().Put(ctx, addr, "doc", "note", 7, strings.NewReader("x"), 1); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("Put with a wrong revision: %v", err)
 	}
-	if _, err := ns[1].Mailbox().Put(ctx, addr, "doc", "note", 0, []byte("x")); err != nil {
+	if _, err := ns[1].Mailbox().Put(ctx, addr, "doc", "note", 0, strings.NewReader("x"), 1); err != nil {
 		t.Fatal(err)
 	}
 	if a := <-got; a != addr {

@@ -33,23 +33,34 @@ func (m mailbox) Open(ctx context.Context, address, docID string) (store.Change,
 	if c.Deleted {
 		return c, nil, nil
 	}
+	what := fmt.Sprintf("document %q of %s", docID, address)
 	piece := func(p []byte, off int64) error {
 		// The seq too: a document collected (§4.5) and created again
 		// under its id starts over at revision 1, never at the same seq.
-		err := m.s.row(ctx, `SELECT substring(data FROM $5 FOR $6) FROM documents
-			WHERE address = $1 AND id = $2 AND revision = $3 AND seq = $4`,
-			address, docID, c.Revision, c.Seq, off+1, len(p)).Scan(into(p))
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("%w: document %q of %s is no longer revision %d", store.ErrChanged, docID, address, c.Revision)
-		case errors.Is(err, store.ErrClosed):
-			return err
-		case err != nil:
-			return fmt.Errorf("postgres store: read document %q of %s at %d: %w", docID, address, off, err)
-		}
-		return nil
+		return m.s.slice(ctx, p, off, what, func() error {
+			return fmt.Errorf("%w: %s is no longer revision %d", store.ErrChanged, what, c.Revision)
+		}, `SELECT substring(data FROM $5 FOR $6) FROM documents WHERE address = $1 AND id = $2 AND revision = $3 AND seq = $4`,
+			address, docID, c.Revision, c.Seq, off+1, len(p))
 	}
 	return c, store.PieceReader{Size: c.Size, Read: piece}, nil
+}
+
+// slice reads p, a piece of a reader of Open, with query: one statement,
+// outside a transaction, on whichever pooled connection is free, that
+// selects one substring of exactly len(p) bytes, or no row once what was
+// opened is gone, which gone then reports. what names the piece in other
+// errors.
+func (s *Store) slice(ctx context.Context, p []byte, off int64, what string, gone func() error, query string, args ...any) error {
+	err := s.row(ctx, query, args...).Scan(into(p))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return gone()
+	case errors.Is(err, store.ErrClosed):
+		return err
+	case err != nil:
+		return fmt.Errorf("postgres store: read %s at %d: %w", what, off, err)
+	}
+	return nil
 }
 
 // into scans a BYTEA straight into a piece's buffer, which it must fill

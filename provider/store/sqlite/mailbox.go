@@ -80,38 +80,36 @@ func (m mailbox) Deliver(ctx context.Context, address string, id store.MessageID
 	return docID, created, nil
 }
 
-// currentRevision returns a document's revision and deleted flag;
+// currentRevision returns a document's rowid, revision and deleted flag;
 // revision 0 if it does not exist.
-func currentRevision(tx *wtx, address, docID string) (int64, bool, error) {
-	var rev int64
-	var deleted bool
-	err := tx.queryRow(`SELECT revision, deleted FROM documents WHERE address = ? AND id = ?`, address, docID).Scan(&rev, &deleted)
+func currentRevision(tx *wtx, address, docID string) (rowid, rev int64, deleted bool, err error) {
+	err = tx.queryRow(`SELECT rowid, revision, deleted FROM documents WHERE address = ? AND id = ?`, address, docID).Scan(&rowid, &rev, &deleted)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+		return 0, 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("sqlite store: look up document %q of %s: %w", docID, address, err)
+		return 0, 0, false, fmt.Errorf("sqlite store: look up document %q of %s: %w", docID, address, err)
 	}
-	return rev, deleted, nil
+	return rowid, rev, deleted, nil
 }
 
-func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
-	c := store.Change{DocID: docID, Kind: kind, Size: int64(len(data))}
-	if err := store.CheckDocRef(address, docID, expectedRevision); err != nil {
+// Put streams the document into its row as Deliver does: zeroblob(size),
+// then blob I/O, in the request's savepoint, after the revision check (a
+// conflict reads no data). A replaced row is updated in place rather
+// than through an upsert: SQLite materialises the zeroblob of an
+// upsert's excluded row, and the record of an UPDATE … RETURNING.
+func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedRevision int64, data io.Reader, size int64) (store.Change, error) {
+	c := store.Change{DocID: docID, Kind: kind, Size: size}
+	msg, err := store.CheckPut(address, docID, kind, expectedRevision, data, size)
+	if err != nil {
 		return c, err
 	}
-	if err := store.CheckKind(kind); err != nil {
-		return c, err
-	}
-	if err := store.CheckSize("document", data, store.MaxDataSize); err != nil {
-		return c, err
-	}
-	err := m.s.w.do(ctx, func(tx *wtx) error {
+	err = m.s.w.do(ctx, func(tx *wtx) error {
 		seq, err := nextSeq(tx, address)
 		if err != nil {
 			return err
 		}
-		rev, _, err := currentRevision(tx, address, docID)
+		rowid, rev, _, err := currentRevision(tx, address, docID)
 		if err != nil {
 			return err
 		}
@@ -119,11 +117,17 @@ func (m mailbox) Put(ctx context.Context, address, docID, kind string, expectedR
 			return &store.ConflictError{DocID: docID, Current: rev}
 		}
 		c.Revision, c.Seq = rev+1, seq
-		_, err = tx.exec(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
-			VALUES (?, ?, ?, ?, ?, 0, ?)
-			ON CONFLICT (address, id) DO UPDATE SET kind = excluded.kind, revision = excluded.revision,
-				seq = excluded.seq, deleted = 0, deleted_at = 0, data = excluded.data`,
-			address, docID, kind, c.Revision, c.Seq, data)
+		if rev == 0 {
+			_, err = tx.exec(`INSERT INTO documents (address, id, kind, revision, seq, deleted, data)
+				VALUES (?, ?, ?, ?, ?, 0, zeroblob(?))`, address, docID, kind, c.Revision, c.Seq, size)
+			rowid = tx.c.LastInsertRowID()
+		} else {
+			_, err = tx.exec(`UPDATE documents SET kind = ?, revision = ?, seq = ?, deleted = 0, deleted_at = 0, data = zeroblob(?)
+				WHERE rowid = ?`, kind, c.Revision, c.Seq, size, rowid)
+		}
+		if err == nil {
+			err = tx.fillBlob("documents", "data", rowid, msg)
+		}
 		if err != nil {
 			return fmt.Errorf("sqlite store: put document %q of %s: %w", docID, address, err)
 		}
@@ -148,7 +152,7 @@ func (m mailbox) Delete(ctx context.Context, address, docID string, expectedRevi
 		if err != nil {
 			return err
 		}
-		rev, deleted, err := currentRevision(tx, address, docID)
+		_, rev, deleted, err := currentRevision(tx, address, docID)
 		switch {
 		case err != nil:
 			return err

@@ -38,7 +38,7 @@ func (m mailbox) Open(ctx context.Context, address, docID string) (store.Change,
 	if c.Deleted {
 		return c, nil, nil
 	}
-	d := &docReader{s: m.s, ctx: ctx, address: address, opened: c}
+	d := &docReader{s: m.s, ctx: ctx, address: address, opened: c, what: fmt.Sprintf("document %q of %s", docID, address)}
 	return c, store.PieceReader{Size: c.Size, Read: d.piece}, nil
 }
 
@@ -48,38 +48,53 @@ type docReader struct {
 	ctx     context.Context // Open's: the reads run under it
 	address string
 	opened  store.Change
+	what    string // the document, for errors
 }
 
-// piece reads p from off in one read transaction of its own: the check
-// that the document is still the change opened and the blob read see one
-// snapshot, and nothing is held once it returns.
+// piece reads p from off, checking in the same snapshot that the
+// document is still the change opened.
 func (d *docReader) piece(p []byte, off int64) error {
-	return d.s.withConn(d.ctx, func(c *sqlite3.Conn) (err error) {
-		// A deferred BEGIN takes its snapshot at the first read, the
-		// look-up, and keeps it for the blob handle.
-		if err := c.Exec(`BEGIN`); err != nil {
-			return fmt.Errorf("sqlite store: read document %q of %s: begin: %w", d.opened.DocID, d.address, err)
-		}
-		defer func() { err = errors.Join(err, endRead(c)) }()
+	return d.s.blobPiece(d.ctx, d.what, "documents", "data", p, off, func(c *sqlite3.Conn) (int64, error) {
 		rowid, now, err := lookUp(c, d.address, d.opened.DocID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return 0, err
 		}
 		// The seq too: a document collected (§4.5) and created again
 		// under its id starts over at revision 1, never at the same seq.
 		if err != nil || now.Revision != d.opened.Revision || now.Seq != d.opened.Seq {
-			return fmt.Errorf("%w: document %q of %s is no longer revision %d", store.ErrChanged, d.opened.DocID, d.address, d.opened.Revision)
+			return 0, fmt.Errorf("%w: %s is no longer revision %d", store.ErrChanged, d.what, d.opened.Revision)
 		}
-		b, err := c.OpenBlob("main", "documents", "data", rowid, false)
+		return rowid, nil
+	})
+}
+
+// blobPiece reads p from off of the BLOB in column of table's row, in
+// one read transaction of its own, through incremental blob I/O: locate
+// runs first in it and returns the row, or fails if what was opened is
+// no longer there, so that the check and the read see one snapshot.
+// Nothing is held once it returns. what names the value in errors.
+func (s *Store) blobPiece(ctx context.Context, what, table, column string, p []byte, off int64, locate func(c *sqlite3.Conn) (rowid int64, err error)) error {
+	return s.withConn(ctx, func(c *sqlite3.Conn) (err error) {
+		// A deferred BEGIN takes its snapshot at the first read, the
+		// look-up, and keeps it for the blob handle.
+		if err := c.Exec(`BEGIN`); err != nil {
+			return fmt.Errorf("sqlite store: read %s: begin: %w", what, err)
+		}
+		defer func() { err = errors.Join(err, endRead(c)) }()
+		rowid, err := locate(c)
 		if err != nil {
-			return fmt.Errorf("sqlite store: open document %q of %s: %w", d.opened.DocID, d.address, err)
+			return err
+		}
+		b, err := c.OpenBlob("main", table, column, rowid, false)
+		if err != nil {
+			return fmt.Errorf("sqlite store: open %s: %w", what, err)
 		}
 		defer func() { err = errors.Join(err, b.Close()) }()
 		if _, err := b.Seek(off, io.SeekStart); err != nil {
-			return fmt.Errorf("sqlite store: read document %q of %s at %d: %w", d.opened.DocID, d.address, off, err)
+			return fmt.Errorf("sqlite store: read %s at %d: %w", what, off, err)
 		}
 		if _, err := io.ReadFull(b, p); err != nil {
-			return fmt.Errorf("sqlite store: read document %q of %s at %d: %w", d.opened.DocID, d.address, off, err)
+			return fmt.Errorf("sqlite store: read %s at %d: %w", what, off, err)
 		}
 		return nil
 	})
@@ -88,24 +103,43 @@ func (d *docReader) piece(p []byte, off int64) error {
 // lookUp returns a document's rowid and latest change: what Open returns
 // and what each piece checks. length(data) does not read the data.
 func lookUp(c *sqlite3.Conn, address, docID string) (rowid int64, ch store.Change, err error) {
-	st, _, err := c.Prepare(`SELECT rowid, id, kind, revision, seq, deleted, length(data) FROM documents WHERE address = ? AND id = ?`)
-	if err != nil {
-		return 0, ch, fmt.Errorf("sqlite store: look up document %q of %s: %w", docID, address, err)
-	}
-	defer st.Close()
-	err = errors.Join(st.BindText(1, address), st.BindText(2, docID))
-	if err == nil && !st.Step() {
-		if err = st.Err(); err == nil {
-			err = sql.ErrNoRows
-		}
-	}
-	if err == nil {
-		err = scanColumns(st, []any{&rowid, &ch.DocID, &ch.Kind, &ch.Revision, &ch.Seq, &ch.Deleted, &ch.Size})
-	}
+	err = connRow(c, `SELECT rowid, id, kind, revision, seq, deleted, length(data) FROM documents WHERE address = ? AND id = ?`,
+		[]any{address, docID}, &rowid, &ch.DocID, &ch.Kind, &ch.Revision, &ch.Seq, &ch.Deleted, &ch.Size)
 	if err != nil {
 		return 0, store.Change{}, noRows(err, "document %q of %s", docID, address)
 	}
 	return rowid, ch, nil
+}
+
+// connRow runs query on a read connection, with args (strings and
+// int64s) bound in order, and scans its first row into dest, or returns
+// sql.ErrNoRows.
+func connRow(c *sqlite3.Conn, query string, args []any, dest ...any) error {
+	st, _, err := c.Prepare(query)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			err = st.BindText(i+1, v)
+		case int64:
+			err = st.BindInt64(i+1, v)
+		default:
+			err = fmt.Errorf("cannot bind %T", a)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !st.Step() {
+		if err := st.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	return scanColumns(st, dest)
 }
 
 // endRead ends a read transaction, even when the context has ended (an

@@ -64,7 +64,7 @@ func TestOpenMemory(t *testing.T) {
 	}
 	data := make([]byte, size)
 	rand.NewChaCha8([32]byte{}).Read(data)
-	if _, err := m.Put(ctx, addr, "big", "blob", 0, data); err != nil {
+	if _, err := m.Put(ctx, addr, "big", "blob", 0, bytes.NewReader(data), size); err != nil {
 		t.Fatal(err)
 	}
 	want := sha256.Sum256(data)

@@ -152,6 +152,24 @@ UPDATE documents SET deleted_at = unixepoch() * 1000000000 WHERE deleted = 1;
 CREATE INDEX documents_tombstones ON documents (deleted_at) WHERE deleted = 1;
 ALTER TABLE accounts ADD COLUMN collected_seq INTEGER NOT NULL DEFAULT 0;
 `,
+	// 6: queued messages in a table of their own (issue 11). Enqueue
+	// streams a message into its row by blob I/O, which takes a
+	// zeroblob that SQLite does not materialise: one in a record's last
+	// column. And SQLite rewrites a whole record, overflow pages and
+	// all, through memory on any UPDATE of it: with the message in the
+	// queue row, every Claim, Reschedule and Retry of a large entry
+	// would copy it. queue.size keeps its length. Deleting an entry
+	// deletes its message (ON DELETE CASCADE).
+	`
+CREATE TABLE queue_messages (
+	id      INTEGER PRIMARY KEY REFERENCES queue (id) ON DELETE CASCADE,
+	message BLOB NOT NULL -- the last column: see above
+) STRICT;
+INSERT INTO queue_messages (id, message) SELECT id, message FROM queue;
+ALTER TABLE queue ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+UPDATE queue SET size = length(message);
+ALTER TABLE queue DROP COLUMN message;
+`,
 }
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer

@@ -88,7 +88,7 @@ func TestSchemaV1Vector(t *testing.T) {
 	if err != nil || created || doc != "in-1" {
 		t.Fatalf("redelivery of the vector's message: %q %v %v", doc, created, err)
 	}
-	c1, err := s.Mailbox().Put(ctx, "alice@example.test", "new", "note", 0, nil)
+	c1, err := s.Mailbox().Put(ctx, "alice@example.test", "new", "note", 0, nil, 0)
 	if err != nil || c1.Seq != 5 {
 		t.Fatalf("next change: %+v, %v (want seq 5)", c1, err)
 	}
@@ -102,7 +102,7 @@ func TestSchemaV1Vector(t *testing.T) {
 		e.LastError != "451 4.3.0 later" || e.LeaseOwner != "" || !e.LeaseUntil.IsZero() {
 		t.Fatalf("queue entry 7: %+v", e)
 	}
-	id, _, err := s.Queue().Enqueue(ctx, store.Outbound{MessageID: store.MessageID{3}, Domain: "example.org", Message: []byte("m")})
+	id, _, err := s.Queue().Enqueue(ctx, store.Outbound{MessageID: store.MessageID{3}, Domain: "example.org", Message: strings.NewReader("m"), Size: 1})
 	if err != nil || id != 8 {
 		t.Fatalf("next queue id: %d, %v (want 8)", id, err)
 	}

@@ -56,7 +56,7 @@ func fuzzOps(t *testing.T, m store.Mailbox, addr string, ops []byte, raw string)
 		switch op % 5 {
 		case 0:
 			data := fmt.Sprintf("%d:%d", step, y)
-			c, err := m.Put(ctx, addr, id, "k", rev, []byte(data))
+			c, err := put(ctx, m, addr, id, "k", rev, []byte(data))
 			switch {
 			case !validID:
 				is(t, err, store.ErrInvalid, fmt.Sprintf("Put id %q", id))

@@ -144,19 +144,19 @@ func testPutDeleteConflicts(t *testing.T, s store.Store) {
 	ctx, m := t.Context(), s.Mailbox()
 	addr := "alice@example.test"
 	active(t, s, addr)
-	c, err := m.Put(ctx, addr, "folders", "index", 0, []byte("v1"))
+	c, err := put(ctx, m, addr, "folders", "index", 0, []byte("v1"))
 	ok(t, err)
 	if c.Revision != 1 || c.Seq != 1 || c.DocID != "folders" || c.Kind != "index" || c.Size != 2 || c.Deleted {
 		t.Fatalf("create: %+v", c)
 	}
-	_, err = m.Put(ctx, addr, "folders", "index", 0, []byte("v1 again"))
+	_, err = put(ctx, m, addr, "folders", "index", 0, []byte("v1 again"))
 	conflict(t, err, 1, "create over an existing document")
-	_, err = m.Put(ctx, addr, "folders", "index", 2, []byte("v3"))
+	_, err = put(ctx, m, addr, "folders", "index", 2, []byte("v3"))
 	conflict(t, err, 1, "Put with a future revision")
-	_, err = m.Put(ctx, addr, "fresh", "index", 1, []byte("x"))
+	_, err = put(ctx, m, addr, "fresh", "index", 1, []byte("x"))
 	conflict(t, err, 0, "Put to a missing document with revision 1")
 
-	c, err = m.Put(ctx, addr, "folders", "index2", 1, []byte("v2"))
+	c, err = put(ctx, m, addr, "folders", "index2", 1, []byte("v2"))
 	ok(t, err)
 	if c.Revision != 2 || c.Seq != 2 || c.Kind != "index2" {
 		t.Fatalf("update: %+v", c)
@@ -183,9 +183,9 @@ func testPutDeleteConflicts(t *testing.T, s store.Store) {
 	is(t, err, store.ErrNotFound, "Delete a tombstone")
 	_, err = m.Delete(ctx, addr, "folders", 2, t0)
 	conflict(t, err, 3, "Delete a tombstone with a stale revision")
-	_, err = m.Put(ctx, addr, "folders", "index", 0, []byte("new"))
+	_, err = put(ctx, m, addr, "folders", "index", 0, []byte("new"))
 	conflict(t, err, 3, "create over a tombstone")
-	c, err = m.Put(ctx, addr, "folders", "index", 3, []byte("revived"))
+	c, err = put(ctx, m, addr, "folders", "index", 3, []byte("revived"))
 	ok(t, err)
 	if c.Revision != 4 || c.Seq != 4 || c.Deleted {
 		t.Fatalf("revive: %+v", c)
@@ -199,7 +199,7 @@ func testPutDeleteConflicts(t *testing.T, s store.Store) {
 	if len(changes) != 1 || changes[0].Seq != 4 || changes[0].Revision != 4 {
 		t.Fatalf("feed: %+v", changes)
 	}
-	_, err = m.Put(ctx, "nobody@example.test", "d", "k", 0, []byte("x"))
+	_, err = put(ctx, m, "nobody@example.test", "d", "k", 0, []byte("x"))
 	is(t, err, store.ErrNotFound, "Put for no account")
 }
 
@@ -208,7 +208,7 @@ func testDocumentValidation(t *testing.T, s store.Store) {
 	addr := "alice@example.test"
 	active(t, s, addr)
 	for _, id := range []string{"", "a b", "a/b", "é", "a\x00", strings.Repeat("a", store.MaxDocIDLen+1)} {
-		_, err := m.Put(ctx, addr, id, "k", 0, nil)
+		_, err := put(ctx, m, addr, id, "k", 0, nil)
 		is(t, err, store.ErrInvalid, fmt.Sprintf("Put id %q", id))
 		_, err = m.Get(ctx, addr, id)
 		is(t, err, store.ErrInvalid, fmt.Sprintf("Get id %q", id))
@@ -216,15 +216,15 @@ func testDocumentValidation(t *testing.T, s store.Store) {
 		is(t, err, store.ErrInvalid, fmt.Sprintf("Delete id %q", id))
 	}
 	longest := strings.Repeat("z", store.MaxDocIDLen)
-	_, err := m.Put(ctx, addr, longest, "k", 0, nil)
+	_, err := put(ctx, m, addr, longest, "k", 0, nil)
 	ok(t, err)
-	_, err = m.Put(ctx, addr, "Az09-_.~:", "k", 0, []byte{})
+	_, err = put(ctx, m, addr, "Az09-_.~:", "k", 0, []byte{})
 	ok(t, err)
 	for _, kind := range []string{"", "Mail", "a b", strings.Repeat("k", store.MaxKindLen+1)} {
-		_, err := m.Put(ctx, addr, "d", kind, 0, nil)
+		_, err := put(ctx, m, addr, "d", kind, 0, nil)
 		is(t, err, store.ErrInvalid, fmt.Sprintf("Put kind %q", kind))
 	}
-	_, err = m.Put(ctx, addr, "d", "k", -1, nil)
+	_, err = put(ctx, m, addr, "d", "k", -1, nil)
 	is(t, err, store.ErrInvalid, "Put with a negative revision")
 	_, err = m.Get(ctx, addr, "missing")
 	is(t, err, store.ErrNotFound, "Get a missing document")
@@ -252,18 +252,18 @@ func testSeqConcurrent(t *testing.T, s store.Store) {
 			doc := fmt.Sprint("doc-", w)
 			var rev int64
 			for r := range rounds {
-				c, err := m.Put(ctx, addr, doc, "k", rev, fmt.Appendf(nil, "%d/%d", w, r))
+				c, err := put(ctx, m, addr, doc, "k", rev, fmt.Appendf(nil, "%d/%d", w, r))
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				rev = c.Revision
 				// A conflicting write to the same account takes no number.
-				if _, err := m.Put(ctx, addr, doc, "k", 0, nil); !errors.Is(err, store.ErrConflict) {
+				if _, err := put(ctx, m, addr, doc, "k", 0, nil); !errors.Is(err, store.ErrConflict) {
 					t.Errorf("stale Put: %v", err)
 				}
 				// Another account's writes do not touch this sequence.
-				if _, err := m.Put(ctx, other, doc, "k", int64(r), nil); err != nil {
+				if _, err := put(ctx, m, other, doc, "k", int64(r), nil); err != nil {
 					t.Error(err)
 				}
 				mu.Lock()
@@ -329,13 +329,13 @@ func testChangesPaging(t *testing.T, s store.Store) {
 	revs := map[string]int64{}
 	for i := range 30 {
 		doc := fmt.Sprint("d", i%20) // the last 10 writes update documents
-		c, err := m.Put(ctx, addr, doc, "k", revs[doc], bytes.Repeat([]byte{byte(i)}, i))
+		c, err := put(ctx, m, addr, doc, "k", revs[doc], bytes.Repeat([]byte{byte(i)}, i))
 		ok(t, err)
 		revs[doc] = c.Revision
 	}
 	_, err := m.Delete(ctx, addr, "d3", revs["d3"], t0)
 	ok(t, err)
-	oc, err := m.Put(ctx, other, "d0", "k", 0, nil)
+	oc, err := put(ctx, m, other, "d0", "k", 0, nil)
 	ok(t, err)
 	if oc.Seq != 1 {
 		t.Fatalf("another account's first change has seq %d, want 1", oc.Seq)

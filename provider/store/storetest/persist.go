@@ -27,7 +27,7 @@ func RunPersistence(t *testing.T, open func(t *testing.T, name string) store.Sto
 	fps := chain(t, s, addr, 3)
 	mail, _, err := deliver(ctx, s.Mailbox(), addr, messageID("m1"), []byte("mail 1"), t0)
 	ok(t, err)
-	_, err = s.Mailbox().Put(ctx, addr, "prefs", "settings", 0, []byte("p1"))
+	_, err = put(ctx, s.Mailbox(), addr, "prefs", "settings", 0, []byte("p1"))
 	ok(t, err)
 	last, err := s.Mailbox().Delete(ctx, addr, "prefs", 1, t0)
 	ok(t, err)
@@ -80,7 +80,7 @@ func RunPersistence(t *testing.T, open func(t *testing.T, name string) store.Sto
 	if created || again != mail {
 		t.Fatalf("redelivery after reopen: %q created %v", again, created)
 	}
-	pc, err := s.Mailbox().Put(ctx, addr, "prefs", "settings", last.Revision, []byte("p2"))
+	pc, err := put(ctx, s.Mailbox(), addr, "prefs", "settings", last.Revision, []byte("p2"))
 	ok(t, err)
 	if pc.Seq != last.Seq+1 || pc.Revision != last.Revision+1 {
 		t.Fatalf("sequence after reopen: %+v, last before %+v", pc, last)

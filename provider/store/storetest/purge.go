@@ -55,7 +55,7 @@ func testCollectTombstones(t *testing.T, s store.Store) {
 	active(t, s, alice)
 	active(t, s, bob)
 	for _, id := range []string{"a", "b", "c", "d"} { // seq 1–4
-		_, err := m.Put(ctx, alice, id, "k", 0, []byte(id))
+		_, err := put(ctx, m, alice, id, "k", 0, []byte(id))
 		ok(t, err)
 	}
 	// Times are the caller's: the later change may carry the earlier time.
@@ -65,9 +65,9 @@ func testCollectTombstones(t *testing.T, s store.Store) {
 	ok(t, err)
 	_, err = m.Delete(ctx, alice, "d", 1, t0.Add(-2*time.Hour)) // seq 7
 	ok(t, err)
-	_, err = m.Put(ctx, alice, "d", "k", 2, []byte("d again")) // seq 8: no longer a tombstone
+	_, err = put(ctx, m, alice, "d", "k", 2, []byte("d again")) // seq 8: no longer a tombstone
 	ok(t, err)
-	_, err = m.Put(ctx, bob, "x", "k", 0, []byte("x"))
+	_, err = put(ctx, m, bob, "x", "k", 0, []byte("x"))
 	ok(t, err)
 	_, err = m.Delete(ctx, bob, "x", 1, t0.Add(-3*time.Hour))
 	ok(t, err)
@@ -102,7 +102,7 @@ func testCollectTombstones(t *testing.T, s store.Store) {
 	listing(t, m, alice, 0, "a", "d")
 
 	// A collected id is free again; the sequence goes on.
-	c, err := m.Put(ctx, alice, "b", "k", 0, []byte("b again"))
+	c, err := put(ctx, m, alice, "b", "k", 0, []byte("b again"))
 	ok(t, err)
 	if c.Revision != 1 || c.Seq != 9 {
 		t.Fatalf("re-created after collection: %+v, want revision 1 seq 9", c)

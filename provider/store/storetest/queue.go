@@ -11,11 +11,15 @@ import (
 	"umbra/provider/store"
 )
 
+// body is the message of outbound(i, …).
+func body(i int) []byte { return fmt.Appendf(nil, "message %d", i) }
+
 func outbound(i int, notBefore time.Time) store.Outbound {
 	return store.Outbound{
 		MessageID: messageID(fmt.Sprint("outbound ", i)),
 		Domain:    "example.org",
-		Message:   fmt.Appendf(nil, "message %d", i),
+		Message:   bytes.NewReader(body(i)),
+		Size:      int64(len(body(i))),
 		BounceTo:  fmt.Appendf(nil, "bounce %d", i),
 		NotBefore: notBefore,
 	}
@@ -39,8 +43,8 @@ func testEnqueue(t *testing.T, s store.Store) {
 	after := time.Now().Add(time.Second)
 	e, err := q.Get(ctx, id)
 	ok(t, err)
-	if e.ID != id || e.MessageID != m.MessageID || e.Domain != m.Domain || !bytes.Equal(e.Message, m.Message) ||
-		!bytes.Equal(e.BounceTo, m.BounceTo) || e.Size != int64(len(m.Message)) || e.Attempts != 0 ||
+	if e.ID != id || e.MessageID != m.MessageID || e.Domain != m.Domain || !bytes.Equal(e.Message, body(1)) ||
+		!bytes.Equal(e.BounceTo, m.BounceTo) || e.Size != int64(len(body(1))) || e.Attempts != 0 ||
 		e.LastError != "" || e.LeaseOwner != "" || !e.LeaseUntil.IsZero() {
 		t.Fatalf("queued entry: %+v", e)
 	}
@@ -49,13 +53,13 @@ func testEnqueue(t *testing.T, s store.Store) {
 	}
 
 	dup := m
-	dup.Message = []byte("another body")
+	dup.Message, dup.Size = strings.NewReader("another body"), 12
 	again, created, err := q.Enqueue(ctx, dup)
 	ok(t, err)
 	if created || again != id {
 		t.Fatalf("re-Enqueue: id %d created %v, want %d false", again, created, id)
 	}
-	if e, _ := q.Get(ctx, id); !bytes.Equal(e.Message, m.Message) {
+	if e, _ := q.Get(ctx, id); !bytes.Equal(e.Message, body(1)) {
 		t.Fatal("re-Enqueue replaced the message")
 	}
 
@@ -74,7 +78,7 @@ func testEnqueue(t *testing.T, s store.Store) {
 	_, _, err = q.Enqueue(ctx, bad)
 	is(t, err, store.ErrInvalid, "Enqueue to an invalid domain")
 	bad = outbound(3, t0)
-	bad.Message = nil
+	bad.Message, bad.Size = nil, 0
 	_, _, err = q.Enqueue(ctx, bad)
 	is(t, err, store.ErrInvalid, "Enqueue an empty message")
 	bad = outbound(3, t0)
@@ -116,7 +120,7 @@ func testClaimExclusive(t *testing.T, s store.Store) {
 						t.Errorf("entry %d claimed by %s and %s", e.ID, prev, owner)
 					}
 					got[e.ID] = owner
-					if e.LeaseOwner != owner || !e.LeaseUntil.Equal(t0.Add(time.Second+time.Minute)) || e.Attempts != 1 || len(e.Message) == 0 {
+					if e.LeaseOwner != owner || !e.LeaseUntil.Equal(t0.Add(time.Second+time.Minute)) || e.Attempts != 1 || e.Message != nil || e.Size == 0 {
 						t.Errorf("claimed entry: %+v", e)
 					}
 				}
@@ -246,7 +250,7 @@ func testDropList(t *testing.T, s store.Store) {
 		t.Fatalf("List: %d entries", len(list))
 	}
 	for i, e := range list {
-		if e.ID != want[i] || e.Message != nil || e.Size != int64(len(outbound(i, t0).Message)) || e.Domain != "example.org" {
+		if e.ID != want[i] || e.Message != nil || e.Size != int64(len(body(i))) || e.Domain != "example.org" {
 			t.Fatalf("List[%d] = %+v", i, e)
 		}
 	}

@@ -63,11 +63,11 @@ func testOpenRead(t *testing.T, s store.Store) {
 	addr := "alice@example.test"
 	active(t, s, addr)
 	data := content(24<<20, 1)
-	put, err := m.Put(ctx, addr, "big", "blob", 0, data)
+	putc, err := put(ctx, m, addr, "big", "blob", 0, data)
 	ok(t, err)
 	c, r := openReader(t, ctx, m, addr, "big")
-	if c != put {
-		t.Fatalf("Open: change %+v, want Put's %+v", c, put)
+	if c != putc {
+		t.Fatalf("Open: change %+v, want Put's %+v", c, putc)
 	}
 
 	size := int64(len(data))
@@ -119,12 +119,12 @@ func testOpenChanged(t *testing.T, s store.Store) {
 	// A few KiB: out of line in PostgreSQL too; every kind of read and
 	// seek iotest knows, through a SectionReader.
 	data := content(3000, 2)
-	_, err := m.Put(ctx, addr, "doc", "note", 0, data)
+	_, err := put(ctx, m, addr, "doc", "note", 0, data)
 	ok(t, err)
 	_, r := openReader(t, ctx, m, addr, "doc")
 	ok(t, iotest.TestReader(io.NewSectionReader(r, 0, int64(len(data))), data))
 
-	_, err = m.Put(ctx, addr, "empty", "note", 0, nil)
+	_, err = put(ctx, m, addr, "empty", "note", 0, nil)
 	ok(t, err)
 	_, r = openReader(t, ctx, m, addr, "empty")
 	if n, err := r.ReadAt(make([]byte, 1), 0); n != 0 || err != io.EOF {
@@ -142,13 +142,13 @@ func testOpenChanged(t *testing.T, s store.Store) {
 	// new revision.
 	_, r = openReader(t, ctx, m, addr, "doc")
 	second := content(3000, 3)
-	put, err := m.Put(ctx, addr, "doc", "note", 1, second)
+	putc, err := put(ctx, m, addr, "doc", "note", 1, second)
 	ok(t, err)
 	_, err = r.ReadAt(make([]byte, 10), 0)
 	is(t, err, store.ErrChanged, "ReadAt after Put")
 	c, r := openReader(t, ctx, m, addr, "doc")
-	if c != put {
-		t.Fatalf("Open after Put: change %+v, want %+v", c, put)
+	if c != putc {
+		t.Fatalf("Open after Put: change %+v, want %+v", c, putc)
 	}
 	readAt(t, r, 100, 50, second[100:])
 
@@ -165,14 +165,14 @@ func testOpenChanged(t *testing.T, s store.Store) {
 
 	// Collected and created again under its id: revision 1 again, but
 	// not the document opened.
-	_, err = m.Put(ctx, addr, "again", "note", 0, data)
+	_, err = put(ctx, m, addr, "again", "note", 0, data)
 	ok(t, err)
 	_, r = openReader(t, ctx, m, addr, "again")
 	_, err = m.Delete(ctx, addr, "again", 1, t0)
 	ok(t, err)
 	_, err = m.CollectTombstones(ctx, t0)
 	ok(t, err)
-	_, err = m.Put(ctx, addr, "again", "note", 0, second)
+	_, err = put(ctx, m, addr, "again", "note", 0, second)
 	ok(t, err)
 	_, err = r.ReadAt(make([]byte, 10), 0)
 	is(t, err, store.ErrChanged, "ReadAt after the document was collected and created again")
@@ -180,7 +180,7 @@ func testOpenChanged(t *testing.T, s store.Store) {
 	// The reads run under Open's context.
 	_, _, err = m.Open(ctxCancelled(t), addr, "empty")
 	is(t, err, context.Canceled, "Open with an ended context")
-	_, err = m.Put(ctx, addr, "short", "note", 0, data)
+	_, err = put(ctx, m, addr, "short", "note", 0, data)
 	ok(t, err)
 	rctx, cancel := context.WithCancel(ctx)
 	_, r = openReader(t, rctx, m, addr, "short")
@@ -211,7 +211,7 @@ func BenchmarkRead(b *testing.B, s store.Store, open bool) {
 	}
 	for _, size := range []int{64 << 10, 4 << 20} {
 		docID := fmt.Sprintf("doc%d", size)
-		if _, err := m.Put(ctx, addr, docID, "blob", 0, content(size, 4)); err != nil {
+		if _, err := put(ctx, m, addr, docID, "blob", 0, content(size, 4)); err != nil {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {

@@ -119,6 +119,11 @@ func deliver(ctx context.Context, m store.Mailbox, address string, id store.Mess
 	return m.Deliver(ctx, address, id, bytes.NewReader(data), int64(len(data)), at)
 }
 
+// put stores a document held in memory.
+func put(ctx context.Context, m store.Mailbox, address, docID, kind string, expectedRevision int64, data []byte) (store.Change, error) {
+	return m.Put(ctx, address, docID, kind, expectedRevision, bytes.NewReader(data), int64(len(data)))
+}
+
 // ctxCancelled returns a context that has already ended.
 func ctxCancelled(t *testing.T) context.Context {
 	ctx, cancel := context.WithCancel(t.Context())

@@ -32,9 +32,14 @@ func FromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// QueueColumns are the columns ScanEntry reads, in its order.
-const QueueColumns = `id, message_id, domain, bounce_to, length(message), created, attempts,
+// QueueColumns are the columns ScanEntry reads, in its order, where size
+// is the expression of the message's length: the stores keep the message
+// each its own way (PostgreSQL in the queue row, SQLite in a table of its
+// own beside a size column).
+func QueueColumns(size string) string {
+	return `id, message_id, domain, bounce_to, ` + size + `, created, attempts,
 	next_attempt, last_error, lease_owner, lease_until`
+}
 
 // ScanEntry scans QueueColumns, followed by the message when withMessage.
 func ScanEntry(row Scanner, withMessage bool) (store.QueueEntry, error) {
