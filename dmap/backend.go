@@ -2,8 +2,8 @@ package dmap
 
 import (
 	"context"
-	"io"
 	"crypto/ed25519"
+	"io"
 	"time"
 
 	"umbra/signet"
