@@ -336,3 +336,41 @@ func TestLargeMessagesOverDMAP(t *testing.T) {
 		t.Errorf("the provider logged an ERROR")
 	}
 }
+
+// TestLargeMessageRelayed: a message of several store pieces goes from
+// alice's submission through a.test's queue (stored and read back in
+// pieces) and its relay to b.test, and arrives byte for byte.
+func TestLargeMessageRelayed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	bo, err := w.b.OrgSignet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := w.sealParams(t, dmime.Party{Address: w.bob.Address, Fingerprint: w.bob.Signet.Fingerprint(), Enc: w.bob.Signet.Enc}, bo)
+	name := filepath.Join(t.TempDir(), "m")
+	sealLarge(t, name, 0, 6<<20, params, nil)
+	msg, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.a.Provider.Submit(t.Context(), w.alice.Address, bytes.NewReader(msg), int64(len(msg)))
+	if err != nil || res.Local {
+		t.Fatalf("submit: %+v, %v", res, err)
+	}
+	st := w.b.Provider.Store()
+	got := waitMail(t, st, w.bob.Address, 1)
+	d, err := st.Mailbox().Get(t.Context(), w.bob.Address, got[0].DocID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What arrives is what alice sealed, then a.test's origin signature
+	// and the traces.
+	if !bytes.HasPrefix(d.Data, msg) || len(d.Data) == len(msg) {
+		t.Fatalf("bob's copy (%d bytes) does not start with the %d bytes alice sealed", len(d.Data), len(msg))
+	}
+	l, err := dmime.Inspect(bytes.NewReader(d.Data))
+	if err != nil || !l.OriginSigned || len(l.Traces) != 1 {
+		t.Fatalf("bob's copy: %v, %+v", err, l)
+	}
+}
