@@ -3,6 +3,7 @@ package dmap
 import (
 	"context"
 	"crypto/ed25519"
+	"io"
 	"time"
 
 	"umbra/signet"
@@ -82,12 +83,16 @@ type Accounts interface {
 	// Send hands one sealed D/MIME message from account to the provider
 	// (spec §10): ErrBadMessage, ErrNotAuthor or ErrNoDarkMail when it is
 	// refused. It returns once the message is durably delivered or queued.
-	Send(ctx context.Context, account string, msg []byte) (Sent, error)
+	// msg is the request body, waiting in the spool: msg.Size() bytes,
+	// read as often as needed (each pass from its own
+	// io.NewSectionReader) until Send returns.
+	Send(ctx context.Context, account string, msg *io.SectionReader) (Sent, error)
 	// SendLegacy hands one plain RFC 5322 message from account for rcpt,
 	// outside Umbra, to the legacy relay (spec §10.2): ErrDarkMail when
 	// rcpt's domain is an Umbra domain, ErrBadMessage when the message is
-	// not account's. It returns once the message is durably queued.
-	SendLegacy(ctx context.Context, account, rcpt string, msg []byte) (Sent, error)
+	// not account's. It returns once the message is durably queued. msg
+	// as for Send.
+	SendLegacy(ctx context.Context, account, rcpt string, msg *io.SectionReader) (Sent, error)
 }
 
 // Sessions holds login challenges and token sessions. Tokens reach it only
@@ -133,13 +138,19 @@ type Documents interface {
 	// coalesce several changes into one send). stop ends the
 	// subscription; the handler calls it exactly once.
 	Watch(account string) (changed <-chan struct{}, stop func())
-	// Get returns a document, or its tombstone (Deleted set, no data);
-	// ErrNotFound if account has no document with that id.
-	Get(ctx context.Context, account, id string) (Document, error)
+	// Get returns a document's change and a reader of its c.Size bytes,
+	// or its tombstone's (Deleted set, no reader); ErrNotFound if account
+	// has no document with that id. The handler reads only the range it
+	// serves, as it writes it, with ctx still live: a backend should read
+	// its store in pieces rather than hold the document whole. A read
+	// that fails part-way ends the response early (the client sees a
+	// short body and tries again).
+	Get(ctx context.Context, account, id string) (Change, io.ReaderAt, error)
 	// Put creates (expected 0) or replaces a document (naming a
 	// tombstone's revision re-creates it); Conflict(current) on a
 	// revision mismatch.
-	Put(ctx context.Context, account, id, kind string, expected int64, data []byte) (Change, error)
+	// data is the request body as for Send.
+	Put(ctx context.Context, account, id, kind string, expected int64, data *io.SectionReader) (Change, error)
 	// Delete replaces a document by a tombstone; ErrNotFound if there is
 	// none or it already is one, Conflict(current) on a mismatch.
 	Delete(ctx context.Context, account, id string, expected int64) (Change, error)

@@ -2,6 +2,7 @@ package dmap
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -77,20 +78,21 @@ func setDocHeaders(w http.ResponseWriter, c Change) {
 // GET /docs/{id} (spec §8.3), with one byte range at most.
 func (h *handler) getDoc(w http.ResponseWriter, r *http.Request, s Session) {
 	id, err := docID(r)
-	var d Document
+	var c Change
+	var data io.ReaderAt
 	if err == nil {
-		d, err = h.b.Get(r.Context(), s.Account, id)
+		c, data, err = h.b.Get(r.Context(), s.Account, id)
 	}
-	if err == nil && d.Deleted {
-		err = Deleted(d.Revision)
+	if err == nil && c.Deleted {
+		err = Deleted(c.Revision)
 	}
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	size := int64(len(d.Data))
+	size := c.Size
 	hd := w.Header()
-	setDocHeaders(w, d.Change)
+	setDocHeaders(w, c)
 	hd.Set("Accept-Ranges", "bytes")
 	rg := parseRange(r.Header.Get("Range"), size)
 	if rg.unsatisfiable {
@@ -99,19 +101,34 @@ func (h *handler) getDoc(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	hd.Set("Content-Type", "application/octet-stream")
-	body := d.Data
+	body := io.NewSectionReader(data, 0, size)
 	status := http.StatusOK
 	if rg.partial {
-		body = d.Data[rg.first : rg.last+1]
+		body = io.NewSectionReader(data, rg.first, rg.last+1-rg.first)
 		status = http.StatusPartialContent
 		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rg.first, rg.last, size))
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Content-Length", strconv.FormatInt(body.Size(), 10))
 	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body) // a failed write means the client has gone
+	if r.Method == http.MethodHead {
+		return
+	}
+	// Streamed as it is read, in reads of up to downloadPiece: a store
+	// may pay for each read (SQLite walks a blob's pages from its start
+	// on every one), so not in net/http's 32 KiB. A failed write means
+	// the client has gone; a failed read (the document replaced
+	// meanwhile, the store gone) ends the body short of its length, which
+	// the client sees as a broken download and retries.
+	// (The struct wrappers hide ReaderFrom and WriterTo, which would
+	// choose their own read size.)
+	buf := make([]byte, max(min(body.Size(), downloadPiece), 1))
+	if _, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{body}, buf); err != nil {
+		h.o.Logger.Debug("dmap: document download ended early", "path", r.URL.Path, "err", err)
 	}
 }
+
+// downloadPiece is the most a download reads of its document at once.
+const downloadPiece = 1 << 20
 
 // PUT /docs/{id} (spec §8.4).
 func (h *handler) putDoc(w http.ResponseWriter, r *http.Request, s Session) {
@@ -125,7 +142,7 @@ func (h *handler) putDoc(w http.ResponseWriter, r *http.Request, s Session) {
 		_, present := r.Header["If-Match"]
 		expected, err = parseIfMatch(r.Header.Get("If-Match"), present)
 	}
-	var data []byte
+	var data *io.SectionReader
 	if err == nil {
 		var release func()
 		data, release, err = h.readBody(w, r, "application/octet-stream", h.o.MaxDocument)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -276,7 +277,11 @@ func (f *fakeBackend) SetKeyBackup(_ context.Context, account string, kb KeyBack
 
 // Send accepts any message but those starting "bad" (ErrBadMessage) and
 // "from:<someone else>" (ErrNotAuthor); "local" ones count as delivered.
-func (f *fakeBackend) Send(_ context.Context, account string, msg []byte) (Sent, error) {
+func (f *fakeBackend) Send(_ context.Context, account string, body *io.SectionReader) (Sent, error) {
+	msg, err := io.ReadAll(body)
+	if err != nil {
+		return Sent{}, err
+	}
 	if bytes.HasPrefix(msg, []byte("bad")) {
 		return Sent{}, ErrBadMessage
 	}
@@ -284,14 +289,18 @@ func (f *fakeBackend) Send(_ context.Context, account string, msg []byte) (Sent,
 		return Sent{}, ErrNotAuthor
 	}
 	f.mu.Lock()
-	f.sent = append(f.sent, fakeSent{account, bytes.Clone(msg)})
+	f.sent = append(f.sent, fakeSent{account, msg})
 	f.mu.Unlock()
 	return Sent{Digest: sha256.Sum256(msg), Delivered: bytes.HasPrefix(msg, []byte("local"))}, nil
 }
 
 // SendLegacy refuses recipients at dark.test (ErrDarkMail) and records
 // the rest, prefixed with their recipient.
-func (f *fakeBackend) SendLegacy(_ context.Context, account, rcpt string, msg []byte) (Sent, error) {
+func (f *fakeBackend) SendLegacy(_ context.Context, account, rcpt string, body *io.SectionReader) (Sent, error) {
+	msg, err := io.ReadAll(body)
+	if err != nil {
+		return Sent{}, err
+	}
 	if strings.HasSuffix(rcpt, "@dark.test") {
 		return Sent{}, ErrDarkMail
 	}
@@ -415,21 +424,28 @@ func (f *fakeBackend) notify(account string) {
 	}
 }
 
-func (f *fakeBackend) Get(_ context.Context, account, id string) (Document, error) {
+func (f *fakeBackend) Get(_ context.Context, account, id string) (Change, io.ReaderAt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, err := f.active(account)
 	if err != nil {
-		return Document{}, err
+		return Change{}, nil, err
 	}
 	d, ok := a.docs[id]
 	if !ok {
-		return Document{}, ErrNotFound
+		return Change{}, nil, ErrNotFound
 	}
-	return *d, nil
+	if d.Deleted {
+		return d.Change, nil, nil
+	}
+	return d.Change, bytes.NewReader(d.Data), nil
 }
 
-func (f *fakeBackend) Put(_ context.Context, account, id, kind string, expected int64, data []byte) (Change, error) {
+func (f *fakeBackend) Put(_ context.Context, account, id, kind string, expected int64, body *io.SectionReader) (Change, error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return Change{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, err := f.active(account)
@@ -476,7 +492,7 @@ func (f *fakeBackend) deliver(account string, data []byte) (Change, error) {
 	f.mu.Lock()
 	n := len(f.accounts[account].docs)
 	f.mu.Unlock()
-	return f.Put(context.Background(), account, fmt.Sprintf("mail-%d", n), "mail", 0, data)
+	return f.Put(context.Background(), account, fmt.Sprintf("mail-%d", n), "mail", 0, io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))))
 }
 
 // docCount counts account's documents, tombstones included.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"umbra/connguard"
 	"umbra/ratelimit"
 	"umbra/signet"
+	"umbra/spool"
 	"umbra/wiretrace"
 )
 
@@ -56,10 +58,12 @@ type Options struct {
 	// rate off.
 	BodyRate    connguard.MinRate
 	BodyTimeout time.Duration
-	// BodyBudget bounds the memory of all request bodies being read at
-	// once [nil: no bound]; a body that does not fit is answered 503
-	// unavailable. Bodies hold memory as they arrive (connguard.ReadAll).
-	BodyBudget *connguard.Budget
+	// Spool holds request bodies while they arrive and are handled
+	// (package spool: memory that grows as the bytes arrive, past the
+	// spool's bound a file encrypted under a key only this process
+	// holds), within its budgets; a body that does not fit is answered
+	// 503 unavailable. [nil: a spool of its own in memory, unbounded]
+	Spool *spool.Spool
 	// AddressLimit [30, one per 10 s] limits failed proofs (login,
 	// enroll, key backup) per client address; KeyLimit [10, one per
 	// minute] failed logins and enrolments per device key; AccountLimit
@@ -108,6 +112,13 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxMessage <= 0 {
 		o.MaxMessage = DefaultMaxSend
+	}
+	if o.Spool == nil {
+		sp, err := spool.New("", 0, nil, nil)
+		if err != nil {
+			return err
+		}
+		o.Spool = sp
 	}
 	lim := func(l *Limit, burst int, every time.Duration) {
 		if l.Burst == 0 {
@@ -278,10 +289,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // must be mediaType: 415 for another type, 413 as soon as the declared
 // length or the bytes read pass the limit, without reading further. The
 // body must come at the handler's minimum rate and within its timeout
-// (408 too_slow), and it holds memory as it arrives, from the body
-// budget (503 unavailable when that is used up). release gives the
-// memory back: call it once data is no longer needed.
-func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType string, limit int64) (data []byte, release func(), err error) {
+// (408 too_slow), and it waits in the spool as it arrives, within the
+// spool's budgets (503 unavailable when they are used up); data reads it
+// back, as often as needed. release lets go of it: call it once data is
+// no longer needed.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType string, limit int64) (data *io.SectionReader, release func(), err error) {
 	release = func() {}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != mediaType {
@@ -296,8 +308,11 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType str
 	}
 	rc := http.NewResponseController(w)
 	body := connguard.NewRateReader(http.MaxBytesReader(w, r.Body, limit), rc.SetReadDeadline, h.o.BodyRate, time.Now().Add(h.o.BodyTimeout))
-	data, held, err := connguard.ReadAll(body, size, 0, h.o.BodyBudget)
-	release = func() { h.o.BodyBudget.Give(held) }
+	sb := h.o.Spool.Body(size)
+	release = func() { sb.Close() }
+	if _, err = io.Copy(sb, body); err == nil {
+		data, err = sb.Reader()
+	}
 	// The deadline must not outlive the body: net/http watches an
 	// HTTP/1 connection for a close while the handler runs, and a
 	// deadline passing then would cancel the request.
@@ -306,13 +321,13 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType str
 	switch {
 	case err == nil:
 		return data, release, nil
-	case errors.As(err, &mbe), errors.Is(err, connguard.ErrTooLong):
+	case errors.As(err, &mbe), errors.Is(err, spool.ErrTooLong):
 		err = ErrTooLarge.With("over the %d-byte limit", limit)
 	case errors.Is(err, connguard.ErrTooSlow):
 		h.o.Logger.Debug("dmap: request body too slow", "path", r.URL.Path, "client", h.o.ClientAddress(r), "err", err, ratelimit.ClientFault)
 		err = ErrTooSlow.With("the body must come within %v, at %v", h.o.BodyTimeout, h.o.BodyRate)
 	case errors.Is(err, connguard.ErrBudget):
-		h.o.Logger.Info("dmap: request body refused: body memory budget used up", "path", r.URL.Path, "size", size, ratelimit.ClientFault)
+		h.o.Logger.Info("dmap: request body refused: the spool is full", "path", r.URL.Path, "size", size, ratelimit.ClientFault)
 		e := ErrUnavailable.With("the server is receiving too much at once; retry shortly")
 		e.RetryAfter = time.Second
 		err = e
@@ -335,10 +350,14 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaType str
 
 // readJSON reads and decodes a JSON control request with decode.
 func readJSON[T any](h *handler, w http.ResponseWriter, r *http.Request, limit int64, decode func([]byte) (T, error)) (T, error) {
-	data, release, err := h.readBody(w, r, "application/json", limit)
+	var zero T
+	body, release, err := h.readBody(w, r, "application/json", limit)
 	defer release()
 	if err != nil {
-		var zero T
+		return zero, err
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
 		return zero, err
 	}
 	return decode(data)

@@ -3,6 +3,7 @@ package dmap
 import (
 	"context"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +24,7 @@ func (h *handler) sendLegacy(w http.ResponseWriter, r *http.Request, s Session) 
 			err = ErrBadField.With("to must be one address")
 		}
 	}
-	var msg []byte
+	var msg *io.SectionReader
 	if err == nil {
 		var release func()
 		msg, release, err = h.readBody(w, r, "message/rfc822", h.o.MaxMessage)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"umbra/connguard"
+	"umbra/spool"
 )
 
 // TestBodyLimits: an over-large body is refused with 413 before it is
@@ -301,13 +302,17 @@ func TestSlowBody(t *testing.T) {
 	}
 }
 
-// TestBodyBudget: bodies hold memory from the handler's budget as they
+// TestBodyBudget: bodies hold memory from the spool's budget as they
 // arrive; one that does not fit is answered 503 with Retry-After, and the
 // budget is whole again afterwards.
 func TestBodyBudget(t *testing.T) {
 	t.Parallel()
 	budget := connguard.NewBudget(256 << 10)
-	e := newEnv(t, func(o *Options) { o.BodyBudget = budget })
+	sp, err := spool.New("", 0, budget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(o *Options) { o.Spool = sp })
 	u := e.newUser(t, "alice")
 	tok := u.c.Tokens().Access
 	resp, data := e.raw(t, http.MethodPut, "/dmap/v1/docs/big", tok, "application/octet-stream", bytes.NewReader(make([]byte, 300<<10)),

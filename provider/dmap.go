@@ -1,11 +1,12 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"umbra/dmap"
 	"umbra/dmtp"
@@ -200,15 +201,28 @@ func (b dmapBackend) SetKeyBackup(ctx context.Context, account string, kb dmap.K
 	return dmapErr(b.p.st.Accounts().SetKeyBackup(ctx, account, blob))
 }
 
-func (b dmapBackend) Send(ctx context.Context, account string, msg []byte) (dmap.Sent, error) {
-	res, err := b.p.Submit(ctx, account, msg)
+func (b dmapBackend) Send(ctx context.Context, account string, msg *io.SectionReader) (dmap.Sent, error) {
+	res, err := b.p.Submit(ctx, account, msg, msg.Size())
 	if err != nil {
 		return dmap.Sent{}, dmapErr(err)
 	}
 	return dmap.Sent{Digest: res.Digest, Delivered: res.Local}, nil
 }
 
-func (b dmapBackend) SendLegacy(ctx context.Context, account, rcpt string, msg []byte) (dmap.Sent, error) {
+func (b dmapBackend) SendLegacy(ctx context.Context, account, rcpt string, body *io.SectionReader) (dmap.Sent, error) {
+	// Legacy mail is read whole (within dmap's MaxMessage), its memory
+	// paid from the in-flight budget: its DKIM signature and its sealed
+	// queue entry are made in memory.
+	if err := b.p.inflight.Take(body.Size()); err != nil {
+		e := dmap.ErrUnavailable.With("the server is receiving too much at once; retry shortly")
+		e.RetryAfter = time.Second
+		return dmap.Sent{}, e
+	}
+	defer b.p.inflight.Give(body.Size())
+	msg, err := io.ReadAll(body)
+	if err != nil {
+		return dmap.Sent{}, err
+	}
 	res, err := b.p.SubmitLegacy(ctx, account, rcpt, msg)
 	if err != nil {
 		return dmap.Sent{}, dmapErr(err)
@@ -271,13 +285,15 @@ func (b dmapBackend) Head(ctx context.Context, account string) (int64, error) {
 
 func (b dmapBackend) Watch(account string) (<-chan struct{}, func()) { return b.p.watch.watch(account) }
 
-func (b dmapBackend) Get(ctx context.Context, account, id string) (dmap.Document, error) {
-	d, err := b.p.st.Mailbox().Get(ctx, account, id)
-	return dmap.Document{Change: toDMAPChange(d.Change), Data: d.Data}, dmapErr(err)
+// Get serves a download from the store in pieces (store.Mailbox.Open): a
+// large message is never held whole, however many devices fetch it.
+func (b dmapBackend) Get(ctx context.Context, account, id string) (dmap.Change, io.ReaderAt, error) {
+	c, r, err := b.p.st.Mailbox().Open(ctx, account, id)
+	return toDMAPChange(c), r, dmapErr(err)
 }
 
-func (b dmapBackend) Put(ctx context.Context, account, id, kind string, expected int64, data []byte) (dmap.Change, error) {
-	c, err := b.p.st.Mailbox().Put(ctx, account, id, kind, expected, bytes.NewReader(data), int64(len(data)))
+func (b dmapBackend) Put(ctx context.Context, account, id, kind string, expected int64, data *io.SectionReader) (dmap.Change, error) {
+	c, err := b.p.st.Mailbox().Put(ctx, account, id, kind, expected, data, data.Size())
 	if err == nil {
 		b.p.watch.notify(account)
 	}

@@ -42,7 +42,7 @@ func (p *Provider) startDMAP(ctx context.Context) error {
 	}
 	l := p.cfg.Limits
 	opts := dmap.Options{Domain: p.domain, DecoyKey: decoy, Logger: p.log, Now: p.cfg.Now,
-		BodyRate: l.MinRate, BodyTimeout: l.DataTimeout, BodyBudget: p.inflight}
+		BodyRate: l.MinRate, BodyTimeout: l.DataTimeout, Spool: p.spool}
 	if pg, ok := p.st.(*postgres.Store); ok {
 		// Several nodes may share this store: the limits on guessing
 		// must hold across them, not once per node.

@@ -155,7 +155,7 @@ func submitAll(t *testing.T, w *world, n int) map[store.MessageID]bool {
 				errs <- err
 				return
 			}
-			res, err := w.a.Provider.Submit(context.Background(), w.alice.Address, msg)
+			res, err := w.a.Provider.Submit(context.Background(), w.alice.Address, bytes.NewReader(msg), int64(len(msg)))
 			if err != nil {
 				errs <- err
 				return

@@ -138,7 +138,7 @@ func TestRelayBetweenDomains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := w.a.Provider.Submit(ctx, w.alice.Address, msg)
+	res, err := w.a.Provider.Submit(ctx, w.alice.Address, bytes.NewReader(msg), int64(len(msg)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func pacedSubmit(t *testing.T, w *world, n int, rate float64) map[string]time.Ti
 				return
 			}
 			at := time.Now()
-			if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, msg); err != nil {
+			if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, bytes.NewReader(msg), int64(len(msg))); err != nil {
 				errs <- err
 				return
 			}

@@ -15,6 +15,7 @@ import (
 	"umbra/provider"
 	"umbra/provider/store/sqlite"
 	"umbra/testlog"
+	"umbra/testnet"
 )
 
 // TestLargeMessagesStreamed (issue 11): largeSenders DMTP connections to
@@ -133,9 +134,9 @@ func TestLargeMessagesStreamed(t *testing.T) {
 	}
 }
 
-// sealLarge writes to name a message from alice of about size bytes,
-// sealed with params and signed with a.test's SOK, and returns the
-// SHA-256 of the file and its size. It streams: the test holds none of it
+// sealLarge writes to name a message of about size bytes, sealed with
+// params and signed with sok (nil: not signed), and returns the SHA-256
+// of the file and its size. It streams: the test holds none of it
 // in memory.
 func sealLarge(t *testing.T, name string, i int, size int64, params dmime.SealParams, sok ed25519.PrivateKey) ([32]byte, int64) {
 	t.Helper()
@@ -160,7 +161,12 @@ func sealLarge(t *testing.T, name string, i int, size int64, params dmime.SealPa
 	}()
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
-	if err := dmime.SignOrigin(cw, pr, sok); err != nil {
+	if sok == nil { // as a device sends it: its provider signs
+		_, err = io.Copy(cw, pr)
+	} else {
+		err = dmime.SignOrigin(cw, pr, sok)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	var sum [32]byte
@@ -193,4 +199,178 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// TestLargeMessagesOverDMAP (issue 11): a device sends largeDMAP messages
+// of about largeSize bytes over DMAP at once (to its own account, so
+// each is delivered at once: checked as origin, signed, checked as
+// destination, stored), then downloads them all at once. b.test is a
+// child process; its peak RSS stays under largeRSS, and every download
+// is the message sent, with its trace.
+func TestLargeMessagesOverDMAP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("half a gigabyte of mail, twice")
+	}
+	w := newWorld(t)
+	carol, err := testnet.RegisterDevice(t.Context(), w.b, "", "carol@b.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol.Client.Close()
+	bo, err := w.b.OrgSignet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := carol.User
+	me := dmime.Party{Address: u.Address, Fingerprint: u.Signet.Fingerprint(), Enc: u.Signet.Enc}
+	self := dmime.Party{Address: bo.Domain, Fingerprint: bo.Fingerprint(), Enc: bo.Enc}
+	params := dmime.SealParams{Author: me, AuthorKey: u.Signing, Origin: self, Destination: self, Recipient: me}
+	dir := t.TempDir()
+	msgs := make([][]byte, largeDMAP)
+	for i := range msgs {
+		name := filepath.Join(dir, fmt.Sprintf("m%d", i))
+		sealLarge(t, name, i, largeSize, params, nil)
+		if msgs[i], err = os.ReadFile(name); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(name)
+	}
+	w.b.Stop()
+	var logs testlog.Buffer
+	b := startChildLogging(t, w.b, &logs)
+	w.b.Provider = nil
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the provider's log:\n%s", logs.Bytes())
+		}
+	})
+	cl, err := w.b.DMAPClient(w.b.DMAP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Login(t.Context(), u.Address, carol.Key); err != nil {
+		t.Fatal(err)
+	}
+
+	errs := make([]error, largeDMAP)
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Go(func() {
+			res, err := cl.Send(t.Context(), m)
+			if err == nil && !res.Delivered {
+				err = fmt.Errorf("queued, not delivered: %+v", res)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	sendRSS := peakRSS(t, b.cmd.Process.Pid)
+
+	page, err := cl.Changes(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range page.Changes {
+		if c.Kind == "mail" {
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) != largeDMAP {
+		t.Fatalf("%d mail documents, want %d", len(ids), largeDMAP)
+	}
+	sums := make(map[[32]byte]bool)
+	for _, m := range msgs {
+		sums[sha256.Sum256(m)] = true
+	}
+	sizes := make(map[int]bool)
+	for _, m := range msgs {
+		sizes[len(m)] = true
+	}
+	msgs = nil // the downloads take their place in this process
+	got := make([][32]byte, len(ids))
+	for i, id := range ids {
+		wg.Go(func() {
+			d, err := cl.Get(t.Context(), id)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if l, err := dmime.Inspect(bytes.NewReader(d.Data)); err != nil || len(l.Traces) != 1 {
+				errs[i] = fmt.Errorf("download of %s: %v, traces %v", id, err, l)
+				return
+			}
+			for n := range sizes {
+				if n <= len(d.Data) && sums[sha256.Sum256(d.Data[:n])] {
+					got[i] = sha256.Sum256(d.Data[:n])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	hwm := peakRSS(t, b.cmd.Process.Pid)
+	b.stop(t)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("download %d: %v", i, err)
+		}
+	}
+	for _, s := range got {
+		delete(sums, s)
+	}
+	if len(sums) != 0 {
+		t.Errorf("%d of %d messages not downloaded as sent", len(sums), largeDMAP)
+	}
+	t.Logf("%d messages of %d MiB sent at once over DMAP: provider peak RSS %d MiB; downloaded at once: %d MiB; bound %d MiB",
+		largeDMAP, largeSize>>20, sendRSS>>20, hwm>>20, largeRSS>>20)
+	if hwm > largeRSS {
+		t.Errorf("provider peak RSS %d MiB, over %d MiB", hwm>>20, largeRSS>>20)
+	}
+	if bytes.Contains(logs.Bytes(), []byte("level=ERROR")) {
+		t.Errorf("the provider logged an ERROR")
+	}
+}
+
+// TestLargeMessageRelayed: a message of several store pieces goes from
+// alice's submission through a.test's queue (stored and read back in
+// pieces) and its relay to b.test, and arrives byte for byte.
+func TestLargeMessageRelayed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	bo, err := w.b.OrgSignet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := w.sealParams(t, dmime.Party{Address: w.bob.Address, Fingerprint: w.bob.Signet.Fingerprint(), Enc: w.bob.Signet.Enc}, bo)
+	name := filepath.Join(t.TempDir(), "m")
+	sealLarge(t, name, 0, 6<<20, params, nil)
+	msg, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.a.Provider.Submit(t.Context(), w.alice.Address, bytes.NewReader(msg), int64(len(msg)))
+	if err != nil || res.Local {
+		t.Fatalf("submit: %+v, %v", res, err)
+	}
+	st := w.b.Provider.Store()
+	got := waitMail(t, st, w.bob.Address, 1)
+	d, err := st.Mailbox().Get(t.Context(), w.bob.Address, got[0].DocID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What arrives is what alice sealed, then a.test's origin signature
+	// and the traces.
+	if !bytes.HasPrefix(d.Data, msg) || len(d.Data) == len(msg) {
+		t.Fatalf("bob's copy (%d bytes) does not start with the %d bytes alice sealed", len(d.Data), len(msg))
+	}
+	l, err := dmime.Inspect(bytes.NewReader(d.Data))
+	if err != nil || !l.OriginSigned || len(l.Traces) != 1 {
+		t.Fatalf("bob's copy: %v, %+v", err, l)
+	}
 }

@@ -74,7 +74,7 @@ func TestPinMismatchHoldsMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, msg); err != nil {
+	if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, bytes.NewReader(msg), int64(len(msg))); err != nil {
 		t.Fatal(err)
 	}
 	waitQueue(t, w.a, "a pin error recorded", func(q []store.QueueEntry) bool {
@@ -114,7 +114,7 @@ func TestBounces(t *testing.T) {
 		rcpt := bob
 		rcpt.Address = "x@" + domain
 		msg := w.sealWith(t, rcpt, &dest, nil)
-		if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, msg); err != nil {
+		if _, err := w.a.Provider.Submit(context.Background(), w.alice.Address, bytes.NewReader(msg), int64(len(msg))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,7 +201,7 @@ func TestVanishedRecordHoldsMail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.a.Provider.Submit(ctx, w.alice.Address, msg); err != nil {
+		if _, err := w.a.Provider.Submit(ctx, w.alice.Address, bytes.NewReader(msg), int64(len(msg))); err != nil {
 			t.Fatal(err)
 		}
 	}

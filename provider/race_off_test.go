@@ -32,3 +32,7 @@ const (
 	largeSize    = 64 << 20
 	largeRSS     = 256 << 20
 )
+
+// largeDMAP messages of largeSize go over DMAP at once in
+// TestLargeMessagesOverDMAP.
+const largeDMAP = 8

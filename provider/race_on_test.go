@@ -34,3 +34,7 @@ const (
 	largeSize    = 8 << 20
 	largeRSS     = 1 << 30
 )
+
+// largeDMAP is that of TestLargeMessagesOverDMAP, smaller under the race
+// detector.
+const largeDMAP = 3

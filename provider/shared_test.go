@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -107,7 +108,7 @@ func TestSharedPostgres(t *testing.T) {
 		if i%2 == 1 {
 			_, err = carol.client.Send(ctx, msg)
 		} else {
-			_, err = b.Provider.Submit(ctx, bob.user.Address, msg)
+			_, err = b.Provider.Submit(ctx, bob.user.Address, bytes.NewReader(msg), int64(len(msg)))
 		}
 		return err
 	}

@@ -1,11 +1,11 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 
 	"umbra/dmime"
 	"umbra/provider/store"
@@ -34,7 +34,11 @@ type Submitted struct {
 // signature verifies with it), adds the
 // origin signature and either delivers it locally or queues it for the
 // destination domain. It returns only once the message is durable.
-func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Submitted, error) {
+//
+// msg (size bytes) is read three times, each pass streaming: checked,
+// copied with the origin signature into the spool, and read from there
+// into the store; so memory stays bounded whatever its size.
+func (p *Provider) Submit(ctx context.Context, account string, msg io.ReaderAt, size int64) (Submitted, error) {
 	acct, err := p.st.Accounts().Get(ctx, account)
 	if err != nil || acct.State != store.StateActive {
 		return Submitted{}, fmt.Errorf("%w: %s", ErrNotActive, account)
@@ -60,7 +64,7 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 		}
 		return u.SigningKey, nil
 	}
-	opened, err := dmime.Open(bytes.NewReader(msg), dmime.RoleOrigin, p.org.Enc, dmime.OpenOptions{AuthorKey: authorKey})
+	opened, err := dmime.Open(io.NewSectionReader(msg, 0, size), dmime.RoleOrigin, p.org.Enc, dmime.OpenOptions{AuthorKey: authorKey})
 	if errors.Is(err, ErrNotAuthor) {
 		return Submitted{}, err
 	}
@@ -76,14 +80,19 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 			return Submitted{}, err
 		}
 	}
-	var signed bytes.Buffer
-	signed.Grow(len(msg) + 128)
-	if err := dmime.SignOrigin(&signed, bytes.NewReader(msg), p.org.SOK); err != nil {
+	// The origin signature adds one chunk of well under 1 KiB.
+	signed := p.spool.Body(size + 1<<10)
+	defer signed.Close()
+	if err := dmime.SignOrigin(signed, io.NewSectionReader(msg, 0, size), p.org.SOK); err != nil {
 		return Submitted{}, fmt.Errorf("provider: origin signature: %w", err)
+	}
+	sr, err := signed.Reader()
+	if err != nil {
+		return Submitted{}, err
 	}
 	res := Submitted{Digest: store.MessageID(opened.Layout.Digest)}
 	if oi.DestinationDomain == p.domain {
-		if _, _, err := p.accept(ctx, &signed, int64(signed.Len()), p.domain, p.org.Signet.MessageKeys()); err != nil {
+		if _, _, err := p.accept(ctx, sr, sr.Size(), p.domain, p.org.Signet.MessageKeys()); err != nil {
 			return Submitted{}, err
 		}
 		res.Local = true
@@ -92,8 +101,8 @@ func (p *Provider) Submit(ctx context.Context, account string, msg []byte) (Subm
 	res.Queue, _, err = p.st.Queue().Enqueue(ctx, store.Outbound{
 		MessageID: res.Digest,
 		Domain:    oi.DestinationDomain,
-		Message:   bytes.NewReader(signed.Bytes()),
-		Size:      int64(signed.Len()),
+		Message:   sr,
+		Size:      sr.Size(),
 		BounceTo:  []byte(account),
 	})
 	if err != nil {

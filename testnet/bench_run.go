@@ -314,7 +314,7 @@ func (d *DMTPBench) Relay(ctx context.Context, sealed [][]byte, senders int, pro
 	for range senders {
 		run.worker(func(i int) error {
 			starts[i] = time.Now()
-			if _, err := d.A.Provider.Submit(run.ctx, d.Alice.Address, sealed[i]); err != nil {
+			if _, err := d.A.Provider.Submit(run.ctx, d.Alice.Address, bytes.NewReader(sealed[i]), int64(len(sealed[i]))); err != nil {
 				return fmt.Errorf("testnet: bench: submit: %w", err)
 			}
 			return nil

@@ -24,7 +24,7 @@ func (nd *Node) Deliver(ctx context.Context, from *User, to *User, toNode *Node,
 	return Parallel(ctx, runtime.GOMAXPROCS(0)*2, n, func(i int) error {
 		msg, err := Seal(from, nd, to, toNode, mime(i))
 		if err == nil {
-			_, err = nd.Provider.Submit(ctx, from.Address, msg)
+			_, err = nd.Provider.Submit(ctx, from.Address, bytes.NewReader(msg), int64(len(msg)))
 		}
 		if err != nil {
 			return fmt.Errorf("testnet: message %d: %w", i, err)
