@@ -17,10 +17,7 @@ import (
 // chunks a slice covers, where a compressed value would have to be
 // decompressed from its start.
 func (m mailbox) Open(ctx context.Context, address, docID string) (store.Change, io.ReaderAt, error) {
-	if err := store.CheckAddress(address); err != nil {
-		return store.Change{}, nil, err
-	}
-	if err := store.CheckDocID(docID); err != nil {
+	if err := store.CheckDocRef(address, docID, 0); err != nil {
 		return store.Change{}, nil, err
 	}
 	var c store.Change

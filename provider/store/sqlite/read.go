@@ -20,10 +20,7 @@ import (
 // then stays at its largest for the connection's life. A blob handle
 // reads only the pages a piece needs, into a buffer of the piece's size.
 func (m mailbox) Open(ctx context.Context, address, docID string) (store.Change, io.ReaderAt, error) {
-	if err := store.CheckAddress(address); err != nil {
-		return store.Change{}, nil, err
-	}
-	if err := store.CheckDocID(docID); err != nil {
+	if err := store.CheckDocRef(address, docID, 0); err != nil {
 		return store.Change{}, nil, err
 	}
 	var c store.Change

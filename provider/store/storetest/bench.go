@@ -20,13 +20,7 @@ var benchWriteSizes = []int{4 << 10, store.MaxDeliverBuffer, 4 << 20, 32 << 20}
 func BenchmarkPut(b *testing.B, s store.Store) {
 	ctx, m := b.Context(), s.Mailbox()
 	addr := "bench@example.test"
-	code := codeHash(addr)
-	if err := s.Accounts().AddInvited(ctx, addr, code); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Accounts().Activate(ctx, addr, code, store.ModeParanoid); err != nil {
-		b.Fatal(err)
-	}
+	active(b, s, addr)
 	revs := map[string]int64{} // the documents' revisions, across runs
 	for _, size := range benchWriteSizes {
 		data := content(size, 5)

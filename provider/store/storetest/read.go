@@ -202,13 +202,7 @@ func testOpenChanged(t *testing.T, s store.Store) {
 func BenchmarkRead(b *testing.B, s store.Store, open bool) {
 	ctx, m := b.Context(), s.Mailbox()
 	addr := "bench@example.test"
-	code := codeHash(addr)
-	if err := s.Accounts().AddInvited(ctx, addr, code); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Accounts().Activate(ctx, addr, code, store.ModeParanoid); err != nil {
-		b.Fatal(err)
-	}
+	active(b, s, addr)
 	for _, size := range []int{64 << 10, 4 << 20} {
 		docID := fmt.Sprintf("doc%d", size)
 		if _, err := put(ctx, m, addr, docID, "blob", 0, content(size, 4)); err != nil {

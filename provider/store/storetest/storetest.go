@@ -98,14 +98,14 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 func codeHash(code string) [32]byte { return sha256.Sum256([]byte(code)) }
 
 // active creates an active paranoid account.
-func active(t *testing.T, s store.Store, address string) {
+func active(t testing.TB, s store.Store, address string) {
 	t.Helper()
 	code := codeHash("code for " + address)
 	ok(t, s.Accounts().AddInvited(t.Context(), address, code))
 	ok(t, s.Accounts().Activate(t.Context(), address, code, store.ModeParanoid))
 }
 
-func ok(t *testing.T, err error) {
+func ok(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
