@@ -146,8 +146,7 @@ func (b *Body) Write(p []byte) (int, error) {
 }
 
 // firstBuffer is the memory a body starts with; it doubles from there,
-// so a client that announces a large body and sends little holds little
-// (as connguard.ReadAll does).
+// so a client that announces a large body and sends little holds little.
 const firstBuffer = 64 << 10
 
 // grow makes room for n more bytes in buf, taking the new buffer from the
