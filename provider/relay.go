@@ -155,7 +155,8 @@ func send(cl *dmtp.Client, origin string, originFP [32]byte, r *remoteOrg, e sto
 	if err := cl.Rcpt(e.Domain, r.org.Fingerprint()); err != nil {
 		return err
 	}
-	return cl.Data(bufio.NewReaderSize(io.NewSectionReader(msg, 0, e.Size), store.MaxReadPiece), e.Size)
+	// The buffer no larger than the message: most are far smaller.
+	return cl.Data(bufio.NewReaderSize(io.NewSectionReader(msg, 0, e.Size), int(min(e.Size, store.MaxReadPiece))), e.Size)
 }
 
 // failed reschedules an entry with exponential back-off, or bounces it
